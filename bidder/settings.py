@@ -1,0 +1,44 @@
+"""Process settings from the environment (prefix BIDDER_) and an optional .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROD_ADVERT_URL = "https://advert-api.wildberries.ru"
+SANDBOX_ADVERT_URL = "https://advert-api-sandbox.wildberries.ru"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BIDDER_", env_file=".env", extra="ignore")
+
+    config: Path = Path("./bidder.yaml")
+    database_url: str = "sqlite+aiosqlite:///./bidder.db"
+    wb_advert_url: str | None = Field(default=None, description="unset: prod, or the sandbox for test tokens")
+    dry_run: bool = False
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    telegram_api_url: str = "https://api.telegram.org"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    @field_validator("telegram_chat_ids", mode="before")
+    @classmethod
+    def _chat_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            try:
+                return tuple(int(p) for p in parts)
+            except ValueError:
+                raise ValueError("BIDDER_TELEGRAM_CHAT_IDS must be comma-separated integer chat ids") from None
+        if isinstance(value, int):
+            return (value,)
+        return value
+
+    def advert_url(self, sandbox: bool) -> str:
+        """The Promotion API base URL: explicit setting first, else prod or the sandbox host."""
+        if self.wb_advert_url:
+            return self.wb_advert_url.rstrip("/")
+        return SANDBOX_ADVERT_URL if sandbox else PROD_ADVERT_URL

@@ -1,0 +1,39 @@
+"""The strategy interface."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from bidder.domain import CampaignSnapshot, Proposal
+
+
+class StrategyParams(BaseModel):
+    """Base of every strategy's parameters: frozen, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Strategy:
+    """A bid strategy. Subclasses set ``kind`` and ``Params`` and implement :meth:`decide`.
+
+    ``decide`` must be pure and deterministic: the same snapshot and ``now`` give the same proposals.
+    Money in ``params`` is in base units (rubles) as sellers write it; proposals carry minor units.
+    """
+
+    kind: ClassVar[str]
+    Params: ClassVar[type[StrategyParams]]
+    # True when the strategy needs search-cluster stats / bid recommendations fetched for its campaign.
+    needs_clusters: ClassVar[bool] = False
+    needs_recommendations: ClassVar[bool] = False
+
+    def __init__(self, params: StrategyParams) -> None:
+        self.params = params
+
+    def decide(self, snapshot: CampaignSnapshot, now: datetime) -> list[Proposal]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r})"

@@ -1,0 +1,17 @@
+"""The spend_cap strategy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bidder.domain import CampaignSnapshot, Proposal
+from strategies.base import Strategy
+from strategies.params import SpendCapParams
+
+
+class SpendCap(Strategy):
+    kind = "spend_cap"
+    Params = SpendCapParams
+
+    def decide(self, snapshot: CampaignSnapshot, now: datetime) -> list[Proposal]:
+        raise NotImplementedError("being written (issue 6)")

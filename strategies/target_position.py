@@ -1,0 +1,17 @@
+"""The target_position strategy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bidder.domain import CampaignSnapshot, Proposal
+from strategies.base import Strategy
+from strategies.params import TargetPositionParams
+
+
+class TargetPosition(Strategy):
+    kind = "target_position"
+    Params = TargetPositionParams
+
+    def decide(self, snapshot: CampaignSnapshot, now: datetime) -> list[Proposal]:
+        raise NotImplementedError("being written (issue 6)")
