@@ -180,7 +180,9 @@ class _StrategyEntryBase(_Model):
             raise PydanticCustomError("strategy_kind", _unknown_kind(value), {})
         if not isinstance(value, Mapping):
             raise PydanticCustomError(
-                "strategy_shape", "expected a one-key mapping {{kind: {{params}}}}, got {got}", {"got": _describe(value)}
+                "strategy_shape",
+                "expected a one-key mapping {{kind: {{params}}}}, got {got}",
+                {"got": _describe(value)},
             )
         if len(value) != 1:
             kinds = ", ".join(str(k) for k in value) or "nothing"
@@ -600,7 +602,9 @@ def _fields_at(loc: tuple) -> list[str]:
     return []
 
 
-def _resolve_tokens(tree: CommentedMap, data: dict, env: Mapping[str, str], base: Path, issues: _Issues) -> None:
+def _resolve_tokens(
+    tree: CommentedMap, data: dict, env: Mapping[str, str], base: Path, issues: _Issues
+) -> None:
     """Replace ``${VAR}`` and ``file:/path`` token values in ``data`` (in place). Never echoes a value."""
     accounts = data.get("accounts")
     if not isinstance(accounts, list):

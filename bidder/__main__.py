@@ -1,0 +1,7 @@
+"""``python -m bidder`` = the ``bidder`` command."""
+
+import sys
+
+from bidder.cli import main
+
+sys.exit(main())
