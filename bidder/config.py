@@ -61,7 +61,7 @@ MIN_STATS_INTERVAL = timedelta(minutes=3)
 MIN_EVALUATE_INTERVAL = timedelta(seconds=30)
 TOKEN_KEYS = ("read_token", "write_token")
 _VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 def _check_tz(value: str) -> str:
@@ -114,7 +114,7 @@ class TelegramConfig(_Model):
     """Telegram behaviour (the bot token and chat ids are settings: BIDDER_TELEGRAM_*)."""
 
     locale: Literal["ru", "en"] = "ru"
-    digest_time: time = time(9, 0)
+    digest_time: str = "09:00"  # HH:MM in digest_timezone
     digest_timezone: str = "Europe/Moscow"
     merge_window: Duration = timedelta(seconds=60)
 
@@ -122,11 +122,18 @@ class TelegramConfig(_Model):
     @classmethod
     def _time(cls, value: object) -> object:
         if isinstance(value, time):
-            return value
-        m = _HHMM.match(str(value).strip())
+            return value.strftime("%H:%M")
+        if isinstance(value, int) and not isinstance(value, bool):  # YAML 1.1 style 9:00 -> 540 minutes
+            value = f"{value // 60:02d}:{value % 60:02d}" if 0 <= value < 1440 else value
+        m = _HHMM.match(str(value).strip()) if isinstance(value, str) else None
         if not m:
             raise ValueError(f"invalid time {value!r}: expected HH:MM, e.g. 09:00")
-        return time(int(m.group(1)), int(m.group(2)))
+        return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+    @property
+    def digest_at(self) -> time:
+        hh, mm = self.digest_time.split(":")
+        return time(int(hh), int(mm))
 
     _tz = field_validator("digest_timezone")(classmethod(lambda cls, v: _check_tz(v)))
 
