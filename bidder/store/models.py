@@ -1,0 +1,252 @@
+"""SQLAlchemy 2.0 declarative models. Bids are integer minor units; statistics money is :class:`Money`;
+every timestamp is :class:`UTCDateTime`. No token is ever stored.
+
+Rows are named ``*Row`` so they never clash with the domain types in :mod:`bidder.domain`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bidder.store.types import Money, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        Decimal: Money(),
+        date: Date(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+        Any: JSON(),
+    }
+
+
+def _account_fk(nullable: bool = False) -> Mapped[Any]:
+    return mapped_column(Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=nullable)
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    seller_id: Mapped[str] = mapped_column(String(64), default="")
+    currency: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64))
+
+
+class CampaignRow(Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (UniqueConstraint("account_id", "advert_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(256), default="")
+    type: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer)
+    bid_type: Mapped[str] = mapped_column(String(32))
+    payment_type: Mapped[str] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(8))
+    placements: Mapped[list[Any]] = mapped_column(JSON)  # sorted list of enabled placements
+    changed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+    items: Mapped[list[CampaignItemRow]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignItemRow.nm_id"
+    )
+
+
+class CampaignItemRow(Base):
+    """Current bids of one nm in one campaign (minor units; NULL = no bid for that placement)."""
+
+    __tablename__ = "campaign_items"
+    __table_args__ = (UniqueConstraint("campaign_id", "nm_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Integer, ForeignKey("campaigns.id", ondelete="CASCADE"))
+    nm_id: Mapped[int] = mapped_column(BigInteger)
+    subject: Mapped[str] = mapped_column(String(256), default="")
+    bid_search: Mapped[int | None] = mapped_column(Integer)
+    bid_recommendations: Mapped[int | None] = mapped_column(Integer)
+
+    campaign: Mapped[CampaignRow] = relationship(back_populates="items")
+
+
+class BidSnapshotRow(Base):
+    """Bid history: one row each time an observed bid differs from the previous observation."""
+
+    __tablename__ = "bid_snapshots"
+    __table_args__ = (Index(None, "account_id", "advert_id", "nm_id", "placement", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    nm_id: Mapped[int] = mapped_column(BigInteger)
+    placement: Mapped[str] = mapped_column(String(32))
+    bid: Mapped[int] = mapped_column(Integer)
+
+
+class DailyStatRow(Base):
+    __tablename__ = "daily_stats"
+    __table_args__ = (
+        UniqueConstraint("account_id", "advert_id", "nm_id", "day"),
+        Index(None, "account_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    nm_id: Mapped[int] = mapped_column(BigInteger)
+    day: Mapped[date]
+    views: Mapped[int] = mapped_column(BigInteger)
+    clicks: Mapped[int] = mapped_column(BigInteger)
+    atbs: Mapped[int] = mapped_column(BigInteger)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    spend: Mapped[Decimal]
+    revenue: Mapped[Decimal]
+    avg_position: Mapped[float | None] = mapped_column(Float)
+
+
+class ClusterStatRow(Base):
+    __tablename__ = "cluster_stats"
+    __table_args__ = (
+        UniqueConstraint(
+            "account_id", "advert_id", "nm_id", "norm_query", "period_from", "period_to", name="uq_cluster_stats_key"
+        ),
+        Index(None, "account_id", "advert_id", "period_to"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    nm_id: Mapped[int] = mapped_column(BigInteger)
+    norm_query: Mapped[str] = mapped_column(String(512))
+    period_from: Mapped[date]
+    period_to: Mapped[date]
+    views: Mapped[int | None] = mapped_column(BigInteger)
+    clicks: Mapped[int] = mapped_column(BigInteger)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    spend: Mapped[Decimal]
+    avg_pos: Mapped[float | None] = mapped_column(Float)
+    fetched_at: Mapped[datetime]
+
+
+class DecisionRow(Base):
+    """The audit trail, and the write intents (apply_status='pending') the writer works through."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        Index(None, "account_id", "advert_id", "at"),
+        Index(None, "account_id", "apply_status"),
+        Index(None, "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    nm_id: Mapped[int | None] = mapped_column(BigInteger)
+    placement: Mapped[str | None] = mapped_column(String(32))
+    norm_query: Mapped[str | None] = mapped_column(String(512))
+    strategy: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    proposal: Mapped[Any | None] = mapped_column(JSON)
+    action: Mapped[str] = mapped_column(String(16))
+    bid_before: Mapped[int | None] = mapped_column(Integer)
+    bid_after: Mapped[int | None] = mapped_column(Integer)
+    proposed_bid: Mapped[int | None] = mapped_column(Integer)
+    guard: Mapped[str | None] = mapped_column(Text)
+    dry_run: Mapped[bool] = mapped_column(Boolean)
+    apply_status: Mapped[str] = mapped_column(String(32))
+    api_error: Mapped[str | None] = mapped_column(Text)
+    applied_at: Mapped[datetime | None]
+    evidence_at: Mapped[datetime | None]
+
+
+class AlertRow(Base):
+    """Telegram outbox. At most one *pending* alert per dedup_key (partial unique index)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index(
+            "uq_alerts_pending_dedup_key",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index(None, "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime]
+    account_id: Mapped[int | None] = _account_fk(nullable=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    dedup_key: Mapped[str | None] = mapped_column(String(256))
+    severity: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class OperatorStateRow(Base):
+    """Operator switches: pauses (per campaign, or advert_id NULL = the whole account), dry-run toggle."""
+
+    __tablename__ = "operator_state"
+    __table_args__ = (Index(None, "account_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int | None] = mapped_column(BigInteger)
+    key: Mapped[str] = mapped_column(String(64))
+    value: Mapped[Any] = mapped_column(JSON)
+    set_at: Mapped[datetime]
+    set_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+class CycleRow(Base):
+    __tablename__ = "cycles"
+    __table_args__ = (Index(None, "account_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    ok: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
