@@ -32,6 +32,11 @@ class TargetPositionParams(StrategyParams):
     query: str | None = Field(default=None, min_length=1, description="a search cluster (norm query) to watch")
     margin: int = Field(default=1, ge=0, le=50, description="positions better than the target before stepping down")
     step_down_pct: float = Field(default=5, gt=0, le=50)
+    step_up_pct: float = Field(default=10, gt=0, le=100, description="raise when worse than the target")
+    settle: Duration = Field(
+        default=timedelta(hours=1),
+        description="statistics must be this much newer than the last change before reacting again",
+    )
 
 
 class RoiFloorParams(StrategyParams):
@@ -52,6 +57,9 @@ class SpendCapParams(StrategyParams):
     min_spend_without_revenue: Decimal = Field(default=Decimal(500), ge=0)
     step_pct: float = Field(default=10, gt=0, le=50)
     on_breach: Literal["lower", "pause"] = "lower"
+    restore_below_pct: float = Field(
+        default=20, ge=0, le=100, description="ДРР this % below the cap allows raising back cut bids"
+    )
 
     _check_window = field_validator("window")(_window)
 

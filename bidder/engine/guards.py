@@ -1,0 +1,363 @@
+"""Combination of strategy proposals and the guardrails above them. Pure: no I/O, ``now`` is an argument.
+
+``decide(snapshot, proposals, guard, now, stop=False) -> list[Decision]`` gives one decision per target:
+the campaign (pause / resume) and every (nm, placement[, norm_query]) some strategy spoke about.
+
+Combination: a pause from any strategy wins; otherwise the lowest proposed bid per target; a resume only
+when no strategy pauses. Then the guardrails, which no strategy can bypass:
+
+1. ``stop`` (kill switch, stop file): everything becomes HOLD.
+2. bids change only in campaign statuses 4 / 9 / 11; pause only from 9, resume only from 4 / 11.
+3. ``max_bid`` (the account's and WB's cap): never above; a current bid above it is brought down to it.
+4. no raise on stale statistics (``stats_as_of`` older than ``max_stats_age``): only holds and cuts.
+5. bidding-war detection: target_position raised the same target ``war_raises`` times in a row and the
+   observed position did not improve -> HOLD with ``guard="bidding war: ..."`` (the engine alerts).
+6. ``min_change_interval`` since the item's last applied bid change (from the history).
+7. ``max_step_pct``: the change is clamped toward the proposed bid.
+8. WB's minimum bid (``BidRules``) and rounding to ``BidRules.step``: never below the minimum; a cut to
+   below it holds at (or moves to) the minimum. A pause is only ever proposed by a strategy.
+9. dead band: no change smaller than one step or ``dead_band_pct``.
+10. a HOLD carrying ``inputs["no_raise"]`` (e.g. roi_floor at the minimum below its floor) blocks
+    another strategy's raise of the same target.
+11. minimum evidence before any pause (spend or clicks in the snapshot's daily statistics), except
+    time-based pauses (``inputs["time_based"]``: schedule, daily budget).
+
+A decision the guardrails changed says so in ``guard`` and in its reason. ``bid_before`` is the current bid
+from the campaign snapshot; a HOLD keeps ``bid_after == bid_before``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from bidder.domain import (
+    BID_EDITABLE_STATUSES,
+    PAUSABLE_STATUSES,
+    STARTABLE_STATUSES,
+    Action,
+    CampaignSnapshot,
+    Decision,
+    Proposal,
+    base_to_minor,
+)
+from strategies.common import (
+    NO_RAISE,
+    TIME_BASED,
+    applied_bid_changes,
+    by,
+    min_bid,
+    round_down,
+    round_up,
+    totals,
+)
+
+WAR_PREFIX = "bidding war: "
+TARGET_POSITION = "target_position"
+
+_DEFAULTS: dict[str, Any] = {
+    "max_step_pct": 25.0, "min_change_interval": timedelta(minutes=10), "dead_band_pct": 3.0,
+    "max_stats_age": timedelta(hours=6), "min_evidence_spend": Decimal(300), "min_evidence_clicks": 30,
+    "war_raises": 3,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GuardConfig:
+    """The guardrails of one account. Bids in minor units; ``min_evidence_spend`` in base units."""
+
+    max_bid: int | None = None  # None: only WB's cap (BidRules.max_bid) applies
+    max_step_pct: float = 25.0
+    min_change_interval: timedelta = timedelta(minutes=10)
+    dead_band_pct: float = 3.0
+    max_stats_age: timedelta = timedelta(hours=6)
+    min_evidence_spend: Decimal = Decimal(300)
+    min_evidence_clicks: int = 30
+    war_raises: int = 3
+
+    @classmethod
+    def from_numbers(
+        cls,
+        *,
+        max_bid: Decimal | int | float | str | None = None,
+        max_step_pct: float = 25.0,
+        min_change_interval: timedelta | float = timedelta(minutes=10),
+        dead_band_pct: float = 3.0,
+        max_stats_age: timedelta | float = timedelta(hours=6),
+        min_evidence_spend: Decimal | int | float | str = 300,
+        min_evidence_clicks: int = 30,
+        war_raises: int = 3,
+    ) -> GuardConfig:
+        """Build from plain numbers as the YAML has them: ``max_bid`` and ``min_evidence_spend`` in base
+        units (rubles), durations as ``timedelta`` or seconds."""
+        return cls(
+            max_bid=None if max_bid is None else base_to_minor(max_bid),
+            max_step_pct=float(max_step_pct),
+            min_change_interval=_td(min_change_interval),
+            dead_band_pct=float(dead_band_pct),
+            max_stats_age=_td(max_stats_age),
+            min_evidence_spend=Decimal(str(min_evidence_spend)),
+            min_evidence_clicks=int(min_evidence_clicks),
+            war_raises=int(war_raises),
+        )
+
+    @classmethod
+    def from_guardrails(cls, g: Any) -> GuardConfig:
+        """From the config loader's ``Guardrails`` (duck-typed: same field names, base units)."""
+        return cls.from_numbers(**{
+            name: getattr(g, name, _DEFAULTS.get(name))
+            for name in ("max_bid", *_DEFAULTS)
+        })
+
+
+def _td(value: timedelta | float) -> timedelta:
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+
+
+Key = tuple[int, int | None, str | None, str | None]
+
+
+def _key(p: Proposal) -> Key:
+    return (p.advert_id, p.nm_id, p.placement, p.norm_query)
+
+
+def _names(ps: Sequence[Proposal]) -> str:
+    seen: list[str] = []
+    for p in ps:
+        if p.strategy not in seen:
+            seen.append(p.strategy)
+    return "+".join(seen)
+
+
+def _reasons(ps: Sequence[Proposal]) -> str:
+    return "; ".join(f"{p.strategy}: {p.reason}" for p in ps if p.reason) or "nothing to do"
+
+
+def decide(
+    snapshot: CampaignSnapshot,
+    proposals: Sequence[Proposal],
+    guard: GuardConfig,
+    now: datetime,
+    *,
+    stop: bool = False,
+) -> list[Decision]:
+    """Combine the proposals of every strategy for one campaign and apply the guardrails.
+
+    Returns one decision per target in first-mentioned order: campaign-level first, then items.
+    """
+    groups: dict[Key, list[Proposal]] = {}
+    for p in proposals:
+        if p.action in (Action.PAUSE, Action.RESUME):
+            groups.setdefault((p.advert_id, None, None, None), []).append(p)
+        else:
+            groups.setdefault(_key(p), []).append(p)
+    camp_key: Key = (snapshot.campaign.advert_id, None, None, None)
+    ordered = sorted(groups, key=lambda k: (k != camp_key,))
+    out: list[Decision] = []
+    pausing = False
+    if camp_key in groups:
+        d = _campaign(snapshot, groups[camp_key], guard, now, stop)
+        pausing = d.action == Action.PAUSE
+        out.append(d)
+    for key in ordered:
+        if key == camp_key:
+            continue
+        out.append(_target(snapshot, groups[key], guard, now, stop, pausing))
+    return out
+
+
+def evidence(snapshot: CampaignSnapshot) -> tuple[Decimal, int]:
+    t = totals(snapshot.daily_stats)
+    return t.spend, t.clicks
+
+
+def _campaign(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, now: datetime,
+              stop: bool) -> Decision:
+    camp = snapshot.campaign
+    pauses = [p for p in ps if p.action == Action.PAUSE]
+    resumes = [p for p in ps if p.action == Action.RESUME]
+    holds = [p for p in ps if p.action == Action.HOLD]
+
+    def make(action: Action, chosen: Sequence[Proposal], reason: str, g: str | None = None,
+             **extra: Any) -> Decision:
+        inputs: dict[str, Any] = {}
+        for p in chosen:
+            inputs.update(p.inputs)
+        inputs.update(extra)
+        return Decision(action=action, advert_id=camp.advert_id, strategy=_names(chosen) or "guards",
+                        reason=reason if g is None else f"{reason} [{g}]", guard=g, inputs=inputs)
+
+    if stop:
+        return make(Action.HOLD, ps, _reasons(ps), "stopped: kill switch or stop file, nothing is changed")
+    if pauses:
+        time_based = [p for p in pauses if p.inputs.get(TIME_BASED)]
+        chosen = time_based[0] if time_based else pauses[0]
+        if camp.status not in PAUSABLE_STATUSES:
+            return make(Action.HOLD, [chosen], chosen.reason, f"campaign status {camp.status} cannot be paused")
+        if not chosen.inputs.get(TIME_BASED):
+            spend, clicks = evidence(snapshot)
+            if spend < guard.min_evidence_spend and clicks < guard.min_evidence_clicks:
+                return make(Action.HOLD, [chosen], chosen.reason,
+                            f"not enough evidence to pause: spend {spend} < {guard.min_evidence_spend} and "
+                            f"clicks {clicks} < {guard.min_evidence_clicks}",
+                            evidence_spend=str(spend), evidence_clicks=clicks)
+        return make(Action.PAUSE, [chosen], chosen.reason)
+    if resumes:
+        chosen = resumes[0]
+        if snapshot.operator_paused:
+            return make(Action.HOLD, [chosen], chosen.reason, "paused by the operator: not resuming")
+        if camp.status not in STARTABLE_STATUSES:
+            return make(Action.HOLD, [chosen], chosen.reason, f"campaign status {camp.status} cannot be resumed")
+        return make(Action.RESUME, [chosen], chosen.reason)
+    return make(Action.HOLD, holds, _reasons(holds))
+
+
+def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, now: datetime, stop: bool,
+            pausing: bool) -> Decision:
+    first = ps[0]
+    nm_id, placement = first.nm_id, first.placement
+    item = snapshot.campaign.item(nm_id) if nm_id is not None else None
+    current = item.bid_for(placement) if item is not None and placement is not None else None
+    sets = [p for p in ps if p.action == Action.SET_BID and p.bid is not None]
+    chosen = min(sets, key=lambda p: p.bid) if sets else None  # type: ignore[arg-type,return-value]
+
+    def make(action: Action, reason: str, g: str | None = None, bid_after: int | None = None,
+             strategy: str | None = None, **extra: Any) -> Decision:
+        inputs: dict[str, Any] = dict(chosen.inputs) if chosen is not None else {}
+        if chosen is None:
+            for p in ps:
+                for k, v in p.inputs.items():
+                    inputs.setdefault(k, v)
+        if len(ps) > 1:
+            inputs["proposals"] = {p.strategy: (p.bid if p.action == Action.SET_BID else str(p.action))
+                                   for p in ps}
+        inputs.update(extra)
+        return Decision(
+            action=action, advert_id=first.advert_id, nm_id=nm_id, placement=placement,
+            norm_query=first.norm_query,
+            strategy=strategy or (chosen.strategy if chosen is not None else _names(ps)),
+            reason=reason if g is None else f"{reason} [{g}]", guard=g,
+            bid_before=current, bid_after=current if action == Action.HOLD else bid_after,
+            proposed_bid=chosen.bid if chosen is not None else None, inputs=inputs,
+        )
+
+    def hold(g: str | None, reason: str | None = None, **extra: Any) -> Decision:
+        return make(Action.HOLD, reason if reason is not None else (chosen.reason if chosen else _reasons(ps)), g,
+                    **extra)
+
+    if stop:
+        return hold("stopped: kill switch or stop file, nothing is changed")
+    status = snapshot.campaign.status
+    if status not in BID_EDITABLE_STATUSES:
+        return hold(f"campaign status {status} does not allow bid changes")
+    if current is None:
+        return hold("current bid unknown: nothing is changed")
+    step = max(snapshot.rules.step, 1)
+    caps = [c for c in (guard.max_bid, snapshot.rules.max_bid) if c is not None]
+    cap = round_down(min(caps), step) if caps else None
+    floor = min_bid(snapshot, nm_id, placement) if nm_id is not None and placement is not None else step
+    floor = round_up(floor, step)
+    if cap is not None and cap < floor:
+        return hold(f"max_bid {cap} is below WB's minimum {floor}: nothing is changed")
+
+    # A current bid outside WB's or the account's limits is corrected first, whatever was proposed.
+    if cap is not None and current > cap and (chosen is None or chosen.bid is None or chosen.bid >= cap):
+        reason = chosen.reason if chosen else _reasons(ps)
+        return make(Action.SET_BID, reason, f"current bid {current} is above max_bid {cap}: lowered to it",
+                    bid_after=cap, strategy=(chosen.strategy if chosen else "guards"))
+    if current < floor and (chosen is None or chosen.bid is None or chosen.bid <= floor):
+        reason = chosen.reason if chosen else _reasons(ps)
+        return make(Action.SET_BID, reason, f"current bid {current} is below WB's minimum {floor}: raised to it",
+                    bid_after=floor, strategy=(chosen.strategy if chosen else "guards"))
+
+    if chosen is None:
+        return hold(None)
+    if pausing:
+        return hold("campaign is being paused: bids are left as they are")
+    proposed = chosen.bid
+    assert proposed is not None
+    vetoes = [p for p in ps if p.action == Action.HOLD and p.inputs.get(NO_RAISE)]
+    if proposed > current and vetoes:
+        return make(Action.HOLD, _reasons(vetoes), None, strategy=_names(vetoes))
+    notes: list[str] = []
+    want = proposed
+    if cap is not None and want > cap:
+        want = cap
+        notes.append(f"capped at max_bid {cap}")
+    forced = (cap is not None and current > cap) or current < floor
+
+    if want > current:
+        age = None if snapshot.stats_as_of is None else now - snapshot.stats_as_of
+        if age is None or age > guard.max_stats_age:
+            what = "unknown" if age is None else f"{age.total_seconds() / 3600:.1f} h old"
+            return hold(f"statistics are stale ({what}, limit {guard.max_stats_age}): no raise")
+        war = _war(snapshot, nm_id, placement, chosen, guard) if by_target_position(chosen) else None
+        if war is not None:
+            return hold(war)
+
+    if not forced:
+        changes = applied_bid_changes(snapshot, nm_id) if nm_id is not None else []
+        if changes and now - changes[0].at < guard.min_change_interval:
+            ago = now - changes[0].at
+            return hold(f"last change of this item {int(ago.total_seconds() // 60)} min ago, "
+                        f"min_change_interval {guard.min_change_interval}: wait")
+        limit = current * guard.max_step_pct / 100
+        if abs(want - current) > limit:
+            want = current + math.floor(limit) if want > current else current - math.floor(limit)
+            notes.append(f"step clamped to {guard.max_step_pct:g}%")
+
+    # WB's minimum and the bid step.
+    if want < floor:
+        want = floor
+        notes.append(f"held at WB's minimum bid {floor}")
+    rounded = round_down(want, step) if want >= current else round_up(want, step)
+    if cap is not None:
+        rounded = min(rounded, cap)
+    rounded = max(rounded, floor)
+    if rounded != want and not notes:
+        notes.append(f"rounded to the bid step {step}")
+    want = rounded
+
+    if not forced:
+        diff = abs(want - current)
+        if diff == 0 or diff < step or diff < current * guard.dead_band_pct / 100:
+            g = "; ".join([*notes, f"change {diff} is inside the dead band (step {step}, "
+                                   f"{guard.dead_band_pct:g}%): no change"])
+            return hold(g)
+    return make(Action.SET_BID, chosen.reason, "; ".join(notes) or None, bid_after=want)
+
+
+def by_target_position(p: Proposal) -> bool:
+    return p.strategy == TARGET_POSITION
+
+
+def _war(snapshot: CampaignSnapshot, nm_id: int | None, placement: str | None, chosen: Proposal,
+         guard: GuardConfig) -> str | None:
+    """A bidding-war note when target_position raised this target ``war_raises`` times in a row without the
+    observed position improving; None otherwise."""
+    if nm_id is None or guard.war_raises <= 0:
+        return None
+    run = []
+    for r in applied_bid_changes(snapshot, nm_id, placement):
+        if not (by(r, TARGET_POSITION) and (r.bid_after or 0) > (r.bid_before or 0)):
+            break
+        run.append(r)
+        if len(run) == guard.war_raises:
+            break
+    if len(run) < guard.war_raises:
+        return None
+    first_pos = run[-1].avg_position
+    now_pos = chosen.inputs.get("position")
+    if first_pos is not None and isinstance(now_pos, int | float) and now_pos < first_pos:
+        return None  # the position improved: not a war
+    start, end = run[-1].bid_before, run[0].bid_after
+    return (f"{WAR_PREFIX}raised {len(run)} times in a row from {start} to {end} while the position "
+            f"stayed at {_pos(first_pos)} -> {_pos(now_pos)}; holding")
+
+
+def _pos(value: Any) -> str:
+    return f"{value:.1f}" if isinstance(value, int | float) else "unknown"

@@ -1,0 +1,188 @@
+"""Helpers shared by the built-in strategies and the guardrails. Pure: no I/O, ``now`` is an argument.
+
+Conventions the helpers rely on (the engine fills the snapshot, the audit trail fills ``history``):
+
+* A campaign-level decision (pause / resume) has ``nm_id is None`` and ``placement is None``.
+* A combined decision taken by several strategies names them joined by ``+`` in ``strategy``
+  (e.g. ``"roi_floor+spend_cap"``); :func:`by` matches one name inside such a string.
+* Money in statistics is ``Decimal`` base units; bids are ``int`` minor units.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bidder.domain import (
+    Action,
+    CampaignSnapshot,
+    DailyStat,
+    DecisionRecord,
+    Item,
+    Placement,
+    Proposal,
+)
+
+ZERO = Decimal(0)
+
+# Key in Proposal.inputs marking a pause that depends on the clock, not on performance evidence
+# (schedule, daily budget). The guardrails skip the minimum-evidence check for these.
+TIME_BASED = "time_based"
+# Key in a HOLD proposal's inputs: this strategy wants the bid lower but cannot go lower (WB's minimum);
+# the guardrails then refuse another strategy's raise of the same target.
+NO_RAISE = "no_raise"
+
+
+def local_date(now: datetime, tz: str) -> date:
+    return now.astimezone(ZoneInfo(tz)).date()
+
+
+def by(record: DecisionRecord, strategy: str) -> bool:
+    """True when ``record`` was decided (alone or jointly) by ``strategy``."""
+    return strategy in record.strategy.split("+")
+
+
+def min_bid(snapshot: CampaignSnapshot, nm_id: int, placement: str) -> int:
+    """WB's minimum bid for an item and bid placement; falls back to one bid step when unknown.
+
+    For ``combined`` (unified) campaigns the minimum may be stored under ``combined`` or, failing
+    that, the larger of the two placement minimums is used.
+    """
+    rules = snapshot.rules
+    value = rules.min_for(nm_id, placement)
+    if value is None and placement == Placement.COMBINED:
+        found = [v for p in ("search", "recommendations") if (v := rules.min_for(nm_id, p)) is not None]
+        value = max(found) if found else None
+    return max(value or 0, rules.step, 1)
+
+
+def round_up(value: float | int, step: int) -> int:
+    step = max(step, 1)
+    return int(math.ceil(value / step - 1e-9)) * step
+
+
+def round_down(value: float | int, step: int) -> int:
+    step = max(step, 1)
+    return int(math.floor(value / step + 1e-9)) * step
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    nm_id: int
+    placement: str
+    bid: int  # current bid, minor units
+
+
+def targets(snapshot: CampaignSnapshot) -> Iterator[tuple[Item, Target | None, str]]:
+    """(item, target or None when the current bid is unknown, placement) for each item and bid placement."""
+    for item in snapshot.campaign.items:
+        for placement in snapshot.campaign.bid_placements:
+            bid = item.bid_for(placement)
+            yield item, (Target(item.nm_id, placement, bid) if bid else None), placement
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    views: int = 0
+    clicks: int = 0
+    orders: int = 0
+    spend: Decimal = ZERO
+    revenue: Decimal = ZERO
+    days: int = 0  # distinct days with at least one row
+
+    @property
+    def drr_pct(self) -> float | None:
+        """ДРР (ad spend share of revenue), %; None when there is no revenue."""
+        if self.revenue <= 0:
+            return None
+        return float(self.spend / self.revenue * 100)
+
+
+def window_days(now: datetime, tz: str, window: timedelta) -> tuple[date, date]:
+    """The local calendar days of a ``window`` ending today (inclusive): (first, last)."""
+    today = local_date(now, tz)
+    n = max(1, int(window.total_seconds() // 86400))
+    return today - timedelta(days=n - 1), today
+
+
+def totals(stats: Iterable[DailyStat], first: date | None = None, last: date | None = None,
+           nm_id: int | None = None) -> Totals:
+    views = clicks = orders = 0
+    spend = revenue = ZERO
+    days: set[date] = set()
+    for s in stats:
+        if nm_id is not None and s.nm_id != nm_id:
+            continue
+        if first is not None and s.day < first or last is not None and s.day > last:
+            continue
+        views += s.views
+        clicks += s.clicks
+        orders += s.orders
+        spend += s.spend
+        revenue += s.revenue
+        days.add(s.day)
+    return Totals(views, clicks, orders, spend, revenue, len(days))
+
+
+def applied_bid_changes(snapshot: CampaignSnapshot, nm_id: int, placement: str | None = None
+                        ) -> list[DecisionRecord]:
+    """Applied bid changes of an item (optionally one placement), newest first."""
+    out = [
+        r for r in snapshot.history
+        if r.applied and r.action == Action.SET_BID and r.nm_id == nm_id
+        and (placement is None or r.placement == placement)
+        and r.bid_after is not None and r.bid_before is not None and r.bid_after != r.bid_before
+    ]
+    out.sort(key=lambda r: r.at, reverse=True)
+    return out
+
+
+def last_status_change(snapshot: CampaignSnapshot) -> DecisionRecord | None:
+    """The newest applied campaign-level pause or resume."""
+    best: DecisionRecord | None = None
+    for r in snapshot.history:
+        if r.applied and r.action in (Action.PAUSE, Action.RESUME) and r.nm_id is None:
+            if best is None or r.at >= best.at:
+                best = r
+    return best
+
+
+def run_start_bid(snapshot: CampaignSnapshot, nm_id: int, placement: str, strategy: str) -> int | None:
+    """The bid before the newest uninterrupted run of applied changes made by ``strategy`` on a target.
+
+    That is the bid the strategy found when it started changing things, i.e. what to restore to.
+    None when the newest applied change was not made by ``strategy``.
+    """
+    start: int | None = None
+    for r in applied_bid_changes(snapshot, nm_id, placement):
+        if not by(r, strategy):
+            break
+        start = r.bid_before
+    return start
+
+
+def fmt_money(minor: int) -> str:
+    return f"{minor / 100:.2f}"
+
+
+def proposal(strategy: str, action: Action, snapshot: CampaignSnapshot, reason: str,
+             target: Target | None = None, *, nm_id: int | None = None, placement: str | None = None,
+             bid: int | None = None, **inputs: Any) -> Proposal:
+    if target is not None:
+        nm_id, placement = target.nm_id, target.placement
+        inputs.setdefault("current_bid", target.bid)
+    return Proposal(
+        strategy=strategy,
+        action=action,
+        advert_id=snapshot.campaign.advert_id,
+        nm_id=nm_id,
+        placement=placement,
+        bid=bid if action == Action.SET_BID else None,
+        reason=reason,
+        inputs=inputs,
+    )
