@@ -1,0 +1,460 @@
+"""The WB Promotion API client: typed endpoints over one request function, :meth:`WBClient._request`.
+
+``_request`` is the only place that touches HTTP: it sets the ``Authorization`` header, waits on the
+shared :class:`~bidder.wb.pacing.Pacer` for the (seller, method group) bucket, applies the timeout, reads
+the rate-limit headers, retries what may be retried and maps everything else into ``bidder.errors``.
+
+Retries: 5xx, timeouts and connection errors are retried with exponential back-off and jitter (3
+attempts), then raise TemporaryError. A 429 blocks the bucket for ``X-Ratelimit-Retry`` seconds and is
+retried after that (within the same attempt budget), then raises RateLimited. 4xx are never retried.
+A write (``write=True``) is never retried after it may have reached WB (timeout, dropped connection,
+5xx): it raises :class:`AmbiguousWrite` and the writer re-reads the state before trying again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+import aiohttp
+from pydantic import SecretStr, ValidationError
+
+from bidder.clock import Clock
+from bidder.domain import Campaign, CampaignRef, ClusterStat, DailyStat, Recommendation
+from bidder.errors import (
+    AuthFailed,
+    BadRequest,
+    EndpointGone,
+    RateLimited,
+    SchemaDrift,
+    TemporaryError,
+    TokenError,
+)
+from bidder.wb import batching, schemas
+from bidder.wb.models import (
+    Balance,
+    BidChange,
+    Budget,
+    ClusterBid,
+    ClusterBidChange,
+    DailyClusterStat,
+    UpdRow,
+    WBConfig,
+)
+from bidder.wb.pacing import Pacer, group_for
+from bidder.wb.redact import redact, register_secret, sample
+from bidder.wb.tokens import EXPIRY_WARNING_DAYS, TokenInfo, decode_token
+
+log = logging.getLogger(__name__)
+M = TypeVar("M")
+
+CONFIG_TTL = 6 * 3600.0  # seconds of clock time; WB's config (currency, steps) changes rarely
+RETRY_BACKOFF = 0.5  # first back-off for 5xx / timeouts, then x2, with jitter
+MAX_DETAIL = 300
+
+
+class AmbiguousWrite(TemporaryError):
+    """A write may or may not have been applied (timeout after sending, dropped connection, 5xx).
+    The writer re-reads the current state before any second attempt."""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        if not self.body.strip():
+            return None
+        return jsonlib.loads(self.body)
+
+
+def _header_float(headers: Mapping[str, str], name: str) -> float | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def error_detail(body: bytes) -> tuple[str, str | None]:
+    """WB's error detail and field from a JSON body (any shape) or a text body."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        return "", None
+    try:
+        data = jsonlib.loads(text)
+    except ValueError:
+        return redact(text)[:MAX_DETAIL], None
+    if isinstance(data, dict):
+        try:
+            detail, field = schemas.ErrorBody.model_validate(data).text()
+        except ValidationError:
+            detail, field = text, None
+        return redact(detail or text)[:MAX_DETAIL], field
+    if isinstance(data, str):
+        return redact(data)[:MAX_DETAIL], None
+    return redact(text)[:MAX_DETAIL], None
+
+
+def check_token(info: TokenInfo, *, write: bool, now: Any, role: str) -> None:
+    """Refuse tokens that cannot serve the Promotion API; warn when expiry is near."""
+    problems = info.problems_for(write=write, now=now)
+    if problems:
+        raise TokenError(f"the {role} token cannot be used: " + "; ".join(problems))
+    left = info.days_left(now)
+    if left is not None and left < EXPIRY_WARNING_DAYS:
+        log.warning("the %s token of seller %s expires in %.0f days; create a new one", role, info.seller_id, left)
+
+
+class WBClient:
+    """One seller's Promotion API client holding exactly one token (the read token, or for the live
+    writer, the write token). Does not own the session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        token: SecretStr,
+        pacer: Pacer,
+        clock: Clock,
+        *,
+        seller_id: str | None = None,
+        timeout: float = 30.0,
+        attempts: int = 3,
+        role: str = "read",
+    ) -> None:
+        raw = token.get_secret_value()
+        register_secret(raw)
+        self.token_info = decode_token(raw)
+        if self.token_info.type == "Base":
+            raise TokenError(
+                f"the {role} token is a Base token: WB gives Base tokens hourly quotas on the Promotion API "
+                "(a bidder would stall); create a Personal or Service token with the Promotion category"
+            )
+        check_token(self.token_info, write=(role == "write"), now=clock.now(), role=role)
+        if role == "read" and not self.token_info.read_only:
+            log.info("the read token of seller %s can also write; a read-only token is safer", self.token_info.seller_id)
+        self._token = token
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.pacer = pacer
+        self.clock = clock
+        self.seller_id = seller_id or self.token_info.seller_id
+        self.timeout = timeout
+        self.attempts = max(1, attempts)
+        self.role = role
+        self.metrics: Counter[tuple[str, str]] = Counter()  # (method key, status | timeout | conn) -> count
+        self.rate_limited = 0
+        self._drift_reported: set[str] = set()
+        self._config: tuple[float, WBConfig] | None = None
+
+    def __repr__(self) -> str:
+        return f"WBClient(base_url={self.base_url!r}, seller_id={self.seller_id!r}, role={self.role!r})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.token_info.promotion and not self.token_info.read_only
+
+    # ------------------------------------------------------------------ the request path
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        write: bool = False,
+    ) -> Response:
+        method = method.upper()
+        group = group_for(method, path)
+        key = f"{method} {path}"
+        if write and not self.can_write:
+            raise TokenError(f"{key}: this client's token is read-only; writes need the write token")
+        headers = {"Authorization": self._token.get_secret_value()}
+        real_timeout = aiohttp.ClientTimeout(total=self.timeout / max(self.clock.speed, 1e-9))
+        backoff = RETRY_BACKOFF
+        last: str = ""
+        for attempt in range(self.attempts):
+            ticket = await self.pacer.acquire(self.seller_id, group)
+            try:
+                async with self.session.request(
+                    method, self.base_url + path, params=params, json=json, headers=headers, timeout=real_timeout
+                ) as resp:
+                    body = await resp.read()
+                    status = resp.status
+                    rh = resp.headers
+            except (TimeoutError, aiohttp.ServerTimeoutError):
+                self.metrics[(key, "timeout")] += 1
+                last = "timed out"
+                log.info("%s timed out (attempt %d of %d)", key, attempt + 1, self.attempts)
+                if write:
+                    raise AmbiguousWrite("timed out; the request may have been applied", method=key) from None
+            except aiohttp.ClientConnectorError as exc:  # not connected: nothing was sent
+                self.metrics[(key, "conn")] += 1
+                last = f"connection failed ({type(exc).__name__})"
+                log.info("%s: %s (attempt %d of %d)", key, last, attempt + 1, self.attempts)
+            except aiohttp.ClientError as exc:
+                self.metrics[(key, "conn")] += 1
+                last = f"connection error ({type(exc).__name__})"
+                log.info("%s: %s (attempt %d of %d)", key, last, attempt + 1, self.attempts)
+                if write:
+                    raise AmbiguousWrite(f"{last}; the request may have been applied", method=key) from None
+            else:
+                self.metrics[(key, str(status))] += 1
+                if status == 429:
+                    self.rate_limited += 1
+                    hint = _header_float(rh, "X-Ratelimit-Retry")
+                    wait = self.pacer.on_429(self.seller_id, group, hint, attempt)
+                    detail, _ = error_detail(body)
+                    log.warning("%s: 429 (%s); bucket %s blocked for %.1fs", key, detail, group, wait)
+                    if attempt + 1 >= self.attempts:
+                        raise RateLimited(detail or "too many requests", retry_after=wait, method=key)
+                    continue  # the next acquire waits until the bucket's next-allowed time
+                remaining = _header_float(rh, "X-Ratelimit-Remaining")
+                self.pacer.observe(ticket, int(remaining) if remaining is not None else None)
+                log.debug("%s -> %d", key, status)
+                if status < 300:
+                    return Response(status, rh, body)
+                if status >= 500:
+                    detail, _ = error_detail(body)
+                    last = f"HTTP {status} {detail}".strip()
+                    log.info("%s: %s (attempt %d of %d)", key, last, attempt + 1, self.attempts)
+                    if write:
+                        raise AmbiguousWrite(
+                            f"server error {detail}".strip() + "; the request may have been applied",
+                            method=key,
+                            status=status,
+                        )
+                else:
+                    raise self._client_error(key, status, body)
+            if attempt + 1 < self.attempts:
+                await self.clock.sleep(self.pacer.jitter(backoff))
+                backoff *= 2
+        raise TemporaryError(f"gave up after {self.attempts} attempts: {last}", method=key)
+
+    def _client_error(self, key: str, status: int, body: bytes) -> Exception:
+        detail, field = error_detail(body)
+        if status in (401, 403):
+            return AuthFailed(detail or "unauthorized", method=key, status=status)
+        if status == 404:
+            return EndpointGone(detail or "path not found", method=key, status=status)
+        return BadRequest(detail or f"HTTP {status}", field=field, method=key, status=status)
+
+    def _parse(self, key: str, resp: Response, parse: Callable[[Any], M]) -> M:
+        try:
+            data = resp.json()
+            return parse(data)
+        except (ValueError, ValidationError, TypeError, AttributeError) as exc:
+            raw = sample(resp.body)
+            if key not in self._drift_reported:
+                self._drift_reported.add(key)
+                log.error("%s: reply does not parse (%s); sample: %s", key, type(exc).__name__, raw)
+            raise SchemaDrift(f"reply does not parse ({type(exc).__name__})", sample=raw, method=key) from None
+
+    # ------------------------------------------------------------------ reads
+    async def count(self) -> list[CampaignRef]:
+        path = "/adv/v1/promotion/count"
+        resp = await self._request("GET", path)
+        return self._parse(f"GET {path}", resp, lambda d: schemas.CountResponse.model_validate(d or {}).to_domain())
+
+    async def campaigns(self, ids: Iterable[int], *, types: Mapping[int, int] | None = None) -> list[Campaign]:
+        """Campaign details with current bids, 50 ids per call. ``types`` (advert_id -> type, from
+        count()) fills Campaign.type; the v2 reply has no type field (default 9)."""
+        path = "/api/advert/v2/adverts"
+        out: list[Campaign] = []
+        for chunk in batching.chunked(batching.unique(int(i) for i in ids), batching.MAX_ADVERT_IDS):
+            resp = await self._request("GET", path, params={"ids": ",".join(map(str, chunk))})
+            parsed = self._parse(f"GET {path}", resp, lambda d: schemas.AdvertsResponse.model_validate(d or {}))
+            out.extend(a.to_domain((types or {}).get(a.id, 9)) for a in parsed.adverts)
+        return out
+
+    async def fullstats(self, ids: Iterable[int], begin: date, end: date) -> list[DailyStat]:
+        """Daily per-item statistics: ids in 50s x date range in 31-day chunks."""
+        path = "/adv/v3/fullstats"
+        out: list[DailyStat] = []
+        id_chunks = batching.chunked(batching.unique(int(i) for i in ids), batching.MAX_FULLSTATS_IDS)
+        for b, e in batching.date_chunks(begin, end, batching.MAX_FULLSTATS_DAYS):
+            for chunk in id_chunks:
+                params = {"ids": ",".join(map(str, chunk)), "beginDate": b.isoformat(), "endDate": e.isoformat()}
+                resp = await self._request("GET", path, params=params)
+                parsed = self._parse(f"GET {path}", resp, schemas.FullStatsResponse.parse)
+                for item in parsed.items:
+                    out.extend(item.to_domain())
+        return out
+
+    async def min_bids(
+        self, advert_id: int, nm_ids: Sequence[int], payment_type: str, placements: Sequence[str]
+    ) -> dict[tuple[int, str], int]:
+        """Minimum bids (minor units) keyed by (nm_id, placement) with plural ``recommendations``."""
+        path = "/api/advert/v1/bids/min"
+        wire_pl = []
+        for p in placements:
+            if p not in schemas.MIN_BID_PLACEMENT_TO_WIRE:
+                raise ValueError(f"unknown placement {p!r}")
+            wire_pl.append(schemas.MIN_BID_PLACEMENT_TO_WIRE[p])
+        if payment_type not in ("cpm", "cpc"):
+            raise ValueError(f"payment_type must be cpm or cpc, not {payment_type!r}")
+        out: dict[tuple[int, str], int] = {}
+        for chunk in batching.chunked(batching.unique(int(n) for n in nm_ids), batching.MAX_MIN_BID_NMS):
+            body = {
+                "advert_id": int(advert_id),
+                "nm_ids": chunk,
+                "payment_type": payment_type,
+                "placement_types": list(dict.fromkeys(wire_pl)),
+            }
+            resp = await self._request("POST", path, json=body)
+            out.update(self._parse(f"POST {path}", resp, lambda d: schemas.MinBidsResponse.model_validate(d or {}).to_domain()))
+        return out
+
+    async def recommendations(self, advert_id: int, nm_id: int) -> Recommendation:
+        path = "/api/advert/v0/bids/recommendations"
+        resp = await self._request("GET", path, params={"nmId": int(nm_id), "advertId": int(advert_id)})
+        now = self.clock.now()
+        return self._parse(
+            f"GET {path}",
+            resp,
+            lambda d: schemas.RecommendationsResponse.model_validate(d or {}).to_domain(advert_id, nm_id, now),
+        )
+
+    async def config(self, *, refresh: bool = False) -> WBConfig:
+        """Currency and bid steps, cached for CONFIG_TTL seconds of clock time."""
+        now = self.clock.monotonic()
+        if not refresh and self._config is not None and now - self._config[0] < CONFIG_TTL:
+            return self._config[1]
+        path = "/api/advert/v1/config"
+        resp = await self._request("GET", path)
+        cfg = self._parse(f"GET {path}", resp, lambda d: schemas.ConfigResponse.model_validate(d).to_domain())
+        self._config = (now, cfg)
+        return cfg
+
+    async def cluster_stats(self, pairs: Iterable[tuple[int, int]], begin: date, end: date) -> list[ClusterStat]:
+        """Search-cluster stats over a period (POST /adv/v0/normquery/stats): 100 (advert, nm) pairs per
+        call, periods of at most 30 days (one ClusterStat per cluster per chunk)."""
+        path = "/adv/v0/normquery/stats"
+        out: list[ClusterStat] = []
+        chunks = batching.chunked(batching.unique((int(a), int(n)) for a, n in pairs), batching.MAX_NORMQUERY_PAIRS)
+        for b, e in batching.date_chunks(begin, end, batching.MAX_NORMQUERY_DAYS):
+            for chunk in chunks:
+                body = {
+                    "from": b.isoformat(),
+                    "to": e.isoformat(),
+                    "items": [{"advert_id": a, "nm_id": n} for a, n in chunk],
+                }
+                resp = await self._request("POST", path, json=body)
+                out.extend(
+                    self._parse(
+                        f"POST {path}", resp, lambda d, b=b, e=e: schemas.NQStatsResponse.model_validate(d or {}).to_domain(b, e)
+                    )
+                )
+        return out
+
+    async def cluster_stats_daily(
+        self, pairs: Iterable[tuple[int, int]], begin: date, end: date
+    ) -> list[DailyClusterStat]:
+        """Daily search-cluster stats (POST /adv/v1/normquery/stats, camelCase body)."""
+        path = "/adv/v1/normquery/stats"
+        out: list[DailyClusterStat] = []
+        chunks = batching.chunked(batching.unique((int(a), int(n)) for a, n in pairs), batching.MAX_NORMQUERY_PAIRS)
+        for b, e in batching.date_chunks(begin, end, batching.MAX_NORMQUERY_DAYS):
+            for chunk in chunks:
+                body = {
+                    "from": b.isoformat(),
+                    "to": e.isoformat(),
+                    "items": [{"advertId": a, "nmId": n} for a, n in chunk],
+                }
+                resp = await self._request("POST", path, json=body)
+                out.extend(
+                    self._parse(f"POST {path}", resp, lambda d: schemas.NQDailyStatsResponse.model_validate(d or {}).to_domain())
+                )
+        return out
+
+    async def cluster_bids(self, pairs: Iterable[tuple[int, int]]) -> list[ClusterBid]:
+        """Current search-cluster bids in minor units (``bid_kopecks``), 100 pairs per call."""
+        path = "/adv/v0/normquery/get-bids"
+        out: list[ClusterBid] = []
+        for chunk in batching.chunked(batching.unique((int(a), int(n)) for a, n in pairs), batching.MAX_NORMQUERY_PAIRS):
+            body = {"items": [{"advert_id": a, "nm_id": n} for a, n in chunk]}
+            resp = await self._request("POST", path, json=body)
+            out.extend(self._parse(f"POST {path}", resp, lambda d: schemas.NQGetBidsResponse.model_validate(d or {}).to_domain()))
+        return out
+
+    async def budgets(self, ids: Iterable[int]) -> dict[int, Budget]:
+        """Campaign budgets (base units) via POST /api/advert/v2/budget, 50 ids per call."""
+        path = "/api/advert/v2/budget"
+        out: dict[int, Budget] = {}
+        for chunk in batching.chunked(batching.unique(int(i) for i in ids), batching.MAX_BUDGET_IDS):
+            resp = await self._request("POST", path, json={"advertIds": chunk})
+            out.update(self._parse(f"POST {path}", resp, lambda d: schemas.BudgetResponse.model_validate(d or {}).to_domain()))
+        return out
+
+    async def balance(self) -> Balance:
+        path = "/adv/v1/balance"
+        resp = await self._request("GET", path)
+        return self._parse(f"GET {path}", resp, lambda d: schemas.BalanceResponse.model_validate(d).to_domain())
+
+    async def upd(self, begin: date, end: date) -> list[UpdRow]:
+        """Actual spend history, in 31-day chunks."""
+        path = "/adv/v1/upd"
+        out: list[UpdRow] = []
+        for b, e in batching.date_chunks(begin, end, batching.MAX_UPD_DAYS):
+            resp = await self._request("GET", path, params={"from": b.isoformat(), "to": e.isoformat()})
+            parsed = self._parse(f"GET {path}", resp, schemas.UpdResponse.parse)
+            out.extend(i.to_domain() for i in parsed.items)
+        return out
+
+    # ------------------------------------------------------------------ raw writes (used by LiveWriter)
+    async def patch_bids(self, batch: Sequence[tuple[int, Sequence[BidChange]]]) -> schemas.BidsPatchResponse:
+        """One PATCH /api/advert/v1/bids call: at most 50 campaigns x 50 items, each campaign once."""
+        path = "/api/advert/v1/bids"
+        if len(batch) > batching.MAX_BID_CAMPAIGNS or any(len(c) > batching.MAX_BID_ITEMS for _, c in batch):
+            raise ValueError("a bids call holds at most 50 campaigns x 50 items")
+        if len({a for a, _ in batch}) != len(batch):
+            raise ValueError("a campaign may appear once per bids call")
+        body = {
+            "bids": [
+                {
+                    "advert_id": int(advert_id),
+                    "nm_bids": [{"nm_id": int(c.nm_id), "bid_kopecks": int(c.bid), "placement": c.placement} for c in changes],
+                }
+                for advert_id, changes in batch
+            ]
+        }
+        resp = await self._request("PATCH", path, json=body, write=True)
+        return self._parse(f"PATCH {path}", resp, lambda d: schemas.BidsPatchResponse.model_validate(d or {}))
+
+    async def post_cluster_bids(self, changes: Sequence[ClusterBidChange]) -> schemas.NQSetBidsResponse:
+        path = "/api/advert/v1/normquery/bids"
+        if len(changes) > batching.MAX_NORMQUERY_PAIRS:
+            raise ValueError("a cluster bids call holds at most 100 bids")
+        body = {
+            "bids": [
+                {"advertId": int(c.advert_id), "nmId": int(c.nm_id), "normQuery": c.norm_query, "bidMinorUnits": int(c.bid)}
+                for c in changes
+            ]
+        }
+        resp = await self._request("POST", path, json=body, write=True)
+        return self._parse(f"POST {path}", resp, lambda d: schemas.NQSetBidsResponse.model_validate(d or {}))
+
+    async def change_status(self, action: str, advert_id: int) -> bool:
+        """GET /adv/v0/{start|pause|stop}. True: changed; False: WB said 'status not changed' (422)."""
+        if action not in ("start", "pause", "stop"):
+            raise ValueError(f"unknown status action {action!r}")
+        path = f"/adv/v0/{action}"
+        try:
+            await self._request("GET", path, params={"id": int(advert_id)}, write=True)
+        except BadRequest as exc:
+            low = exc.detail.lower()
+            if exc.status == 422 and ("not changed" in low or "не изменен" in low):
+                return False
+            raise
+        return True
