@@ -107,6 +107,55 @@ class StoredDecision:
     def applied(self) -> bool:
         return self.apply_status in APPLIED_STATUSES
 
+    # Flat read access to the decision's fields (the CLI's history table reads these).
+    @property
+    def advert_id(self) -> int:
+        return self.decision.advert_id
+
+    @property
+    def nm_id(self) -> int | None:
+        return self.decision.nm_id
+
+    @property
+    def placement(self) -> str | None:
+        return self.decision.placement
+
+    @property
+    def norm_query(self) -> str | None:
+        return self.decision.norm_query
+
+    @property
+    def strategy(self) -> str:
+        return self.decision.strategy
+
+    @property
+    def action(self) -> Action:
+        return self.decision.action
+
+    @property
+    def reason(self) -> str:
+        return self.decision.reason
+
+    @property
+    def bid_before(self) -> int | None:
+        return self.decision.bid_before
+
+    @property
+    def bid_after(self) -> int | None:
+        return self.decision.bid_after
+
+    @property
+    def proposed_bid(self) -> int | None:
+        return self.decision.proposed_bid
+
+    @property
+    def guard(self) -> str | None:
+        return self.decision.guard
+
+    @property
+    def inputs(self) -> Mapping[str, Any]:
+        return self.decision.inputs
+
 
 @dataclass(frozen=True, slots=True)
 class StoredAlert:
