@@ -13,7 +13,6 @@ A write (``write=True``) is never retried after it may have reached WB (timeout,
 
 from __future__ import annotations
 
-import asyncio
 import json as jsonlib
 import logging
 from collections import Counter

@@ -94,7 +94,7 @@ Day = Annotated[date, BeforeValidator(_day)]
 Str = Annotated[str, BeforeValidator(_str)]
 
 
-def NullList(t: Any) -> Any:  # noqa: N802 - reads like a type
+def NullList(t: Any) -> Any:
     return Annotated[list[t], BeforeValidator(_none_list)]
 
 
