@@ -329,8 +329,8 @@ def format_history(rows: Sequence[Any]) -> str:
         before, after = _field(r, "bid_before"), _field(r, "bid_after")
         bid = f"{_money(before)}→{_money(after)}" if before is not None or after is not None else ""
         status = _field(r, "apply_status", "status")
-        if status is None and _field(r, "dry_run"):
-            status = "dry-run"
+        if _field(r, "dry_run"):
+            status = f"{status} (dry-run)" if status else "dry-run"
         table.append(
             tuple(
                 _cell(v)

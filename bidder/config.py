@@ -38,6 +38,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from bidder.domain import base_to_minor
 from bidder.durations import Duration
 from bidder.errors import ConfigError, ConfigIssue
+from bidder.wb.redact import redact
 from strategies.base import Strategy, StrategyParams
 from strategies.params import ScheduleParams
 from strategies.registry import REGISTRY
@@ -182,25 +183,22 @@ class _StrategyEntryBase(_Model):
         if isinstance(value, str):
             if value in REGISTRY:
                 raise PydanticCustomError(
-                    "strategy_shape", "expected a mapping like `{kind}: {{...params}}`", {"kind": value}
+                    "strategy_shape", f"'{value}' needs its parameters: - {value}: {{...}}"
                 )
-            raise PydanticCustomError("strategy_kind", _unknown_kind(value), {})
+            raise PydanticCustomError("strategy_kind", _unknown_kind(value))
         if not isinstance(value, Mapping):
             raise PydanticCustomError(
-                "strategy_shape",
-                "expected a one-key mapping {{kind: {{params}}}}, got {got}",
-                {"got": _describe(value)},
+                "strategy_shape", f"expected a one-key mapping {{kind: {{params}}}}, got {_describe(value)}"
             )
         if len(value) != 1:
             kinds = ", ".join(str(k) for k in value) or "nothing"
             raise PydanticCustomError(
                 "strategy_shape",
-                "each list item must hold exactly one strategy kind (got {kinds}); start each with its own '- '",
-                {"kinds": kinds},
+                f"each list item must hold exactly one strategy kind (got {kinds}); start each with its own '- '",
             )
         ((kind, params),) = value.items()
         if kind not in REGISTRY:
-            raise PydanticCustomError("strategy_kind", _unknown_kind(str(kind)), {})
+            raise PydanticCustomError("strategy_kind", _unknown_kind(str(kind)))
         return {kind: {} if params is None else params}
 
     @property
@@ -362,13 +360,10 @@ def check_config(path: Path | str, env: Mapping[str, str] = os.environ) -> Confi
     try:
         tree = yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        what = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        issues.error(line, "", f"YAML syntax error: {_oneline(what)}")
+        issues.error(*_yaml_error(exc))
         return _finish(check, issues)
     except YAMLError as exc:
-        issues.error(None, "", f"YAML syntax error: {_oneline(str(exc))}")
+        issues.error(None, "", f"YAML syntax error: {redact(_oneline(str(exc)))}")
         return _finish(check, issues)
 
     if tree is None:
@@ -389,11 +384,22 @@ def check_config(path: Path | str, env: Mapping[str, str] = os.environ) -> Confi
     try:
         config = BidderConfig.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
+        errors = exc.errors()
+        suggested = {
+            (*tuple(e["loc"])[:-1], near)
+            for e in errors
+            if e["type"] == "extra_forbidden"
+            for near in difflib.get_close_matches(str(e["loc"][-1]), _fields_at(tuple(e["loc"])[:-1]), n=1)
+        }
+        for err in errors:
             loc = tuple(err["loc"])
+            if err["type"] == "missing" and loc in suggested:
+                continue  # the typo's "did you mean" already says it
             issues.error(_line(tree, loc), _path(loc), _message(err, loc))
     if config is not None and not issues.errors:
-        check.config = config.model_copy(update={"source": path, "warnings": tuple(_sorted(issues.warnings))})
+        check.config = config.model_copy(
+            update={"source": path, "warnings": tuple(issues.sorted(issues.warnings))}
+        )
     return _finish(check, issues)
 
 
@@ -405,26 +411,49 @@ class _Issues:
         self.file = file
         self.errors: list[ConfigIssue] = []
         self.warnings: list[ConfigIssue] = []
+        self.cols: dict[ConfigIssue, int] = {}
+
+    def _make(self, line: int | None, path: str, message: str) -> ConfigIssue:
+        issue = ConfigIssue(self.file, None if line is None else int(line), path, message)
+        self.cols.setdefault(issue, getattr(line, "col", 0))
+        return issue
 
     def error(self, line: int | None, path: str, message: str) -> None:
-        issue = ConfigIssue(self.file, line, path, message)
+        issue = self._make(line, path, message)
         if issue not in self.errors:
             self.errors.append(issue)
 
     def warning(self, line: int | None, path: str, message: str) -> None:
-        self.warnings.append(ConfigIssue(self.file, line, path, f"warning: {message}"))
+        self.warnings.append(self._make(line, path, f"warning: {message}"))
 
-
-def _sorted(issues: list[ConfigIssue]) -> list[ConfigIssue]:
-    return sorted(issues, key=lambda i: (i.line or 0, i.path, i.message))
+    def sorted(self, issues: list[ConfigIssue]) -> list[ConfigIssue]:
+        """By line, then column, then the order found."""
+        order = {issue: n for n, issue in enumerate(issues)}
+        return sorted(issues, key=lambda i: (i.line or 0, self.cols.get(i, 0), order[i]))
 
 
 def _finish(check: ConfigCheck, issues: _Issues) -> ConfigCheck:
-    check.errors = _sorted(issues.errors)
-    check.warnings = _sorted(issues.warnings)
+    check.errors = issues.sorted(issues.errors)
+    check.warnings = issues.sorted(issues.warnings)
     if check.errors:
         check.config = None
     return check
+
+
+def _yaml_error(exc: MarkedYAMLError) -> tuple[int | None, str, str]:
+    """Line and message of a YAML error; never echoes a value (a duplicate key's values are dropped)."""
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark is not None else None
+    problem = _oneline(exc.problem or "invalid YAML")
+    dup = re.match(r'found duplicate key "(.*?)" with value', problem)
+    if dup:
+        start = f" in the mapping that starts at line {exc.context_mark.line + 1}" if exc.context_mark else ""
+        return line, "", f"duplicate key '{dup.group(1)}'{start}"
+    if exc.context:
+        ctx_line = exc.context_mark.line + 1 if exc.context_mark is not None else None
+        at = f" at line {ctx_line}" if ctx_line is not None and ctx_line != line else ""
+        problem += f" ({_oneline(exc.context)}{at})"
+    return line, "", f"YAML syntax error: {redact(problem)}"
 
 
 def _oneline(text: str) -> str:
@@ -448,20 +477,34 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def _line(tree: Any, loc: tuple) -> int | None:
+class _Line(int):
+    """A 1-based line number that also carries the column (used only to order issues on one line)."""
+
+    col: int = 0
+
+
+def _at(line: int, col: int) -> _Line:
+    out = _Line(line)
+    out.col = col
+    return out
+
+
+def _line(tree: Any, loc: tuple) -> _Line | None:
     """1-based line of the deepest existing node along ``loc`` (the key's line for mapping keys)."""
     node = tree
-    line = tree.lc.line + 1 if hasattr(tree, "lc") and tree.lc.line is not None else None
+    line = (
+        _at(tree.lc.line + 1, tree.lc.col or 0) if hasattr(tree, "lc") and tree.lc.line is not None else None
+    )
     for part in loc:
         if isinstance(node, CommentedMap) and part in node:
             try:
-                line = node.lc.key(part)[0] + 1
+                line = _at(node.lc.key(part)[0] + 1, node.lc.key(part)[1])
             except (KeyError, TypeError, AttributeError):
                 pass  # a merged (<<) key has no position of its own
             node = node[part]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
             try:
-                line = node.lc.item(part)[0] + 1
+                line = _at(node.lc.item(part)[0] + 1, node.lc.item(part)[1])
             except (KeyError, TypeError, AttributeError):
                 pass
             node = node[part]
@@ -488,7 +531,7 @@ def _describe(value: Any, *, secret: bool = False) -> str:
     if isinstance(value, list):
         return "a list"
     if secret:
-        return f"a {_type_word(value)}"
+        return _type_word(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -499,14 +542,20 @@ def _describe(value: Any, *, secret: bool = False) -> str:
 
 def _type_word(value: Any) -> str:
     if isinstance(value, bool):
-        return "boolean"
+        return "true or false"
     if isinstance(value, int):
-        return "integer"
+        return "an integer"
     if isinstance(value, float):
-        return "number"
+        return "a number"
     if isinstance(value, str):
-        return "string"
-    return type(value).__name__
+        return "a string"
+    return f"a {type(value).__name__}"
+
+
+def _n(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 _EXPECTED = {
@@ -543,13 +592,13 @@ def _message(err: Mapping[str, Any], loc: tuple) -> str:
         return f"expected {_EXPECTED[kind]}, got {_describe(value, secret=secret)}"
     got = "" if secret else f", got {_describe(value)}"
     if kind == "greater_than":
-        return f"must be greater than {ctx['gt']}{got}"
+        return f"must be greater than {_n(ctx['gt'])}{got}"
     if kind == "greater_than_equal":
-        return f"must be at least {ctx['ge']}{got}"
+        return f"must be at least {_n(ctx['ge'])}{got}"
     if kind == "less_than":
-        return f"must be less than {ctx['lt']}{got}"
+        return f"must be less than {_n(ctx['lt'])}{got}"
     if kind == "less_than_equal":
-        return f"must be at most {ctx['le']}{got}"
+        return f"must be at most {_n(ctx['le'])}{got}"
     if kind == "literal_error":
         return f"must be {ctx['expected']}{got}"
     if kind == "string_too_short":
@@ -649,7 +698,8 @@ def _resolve_one(
     if raw.startswith("file:"):
         file = Path(raw[5:].strip()).expanduser()
         if not str(file) or str(file) == ".":
-            issues.error(line, where, "file: needs a path, e.g. file:/run/credentials/bidder/read_token")
+            example = f"file:/run/credentials/bidder/{where.rsplit('.', 1)[-1]}"
+            issues.error(line, where, f"file: needs a path, e.g. {example}")
             return None
         if not file.is_absolute():
             file = base / file
@@ -664,7 +714,7 @@ def _resolve_one(
             return None
         return content
     if not raw:
-        issues.error(line, where, "is empty")
+        issues.error(line, where, "must not be empty")
         return None
     issues.warning(
         line,
