@@ -1,0 +1,243 @@
+"""Events and control results -> Telegram HTML (parse_mode=HTML).
+
+Every string that comes from outside (campaign names, reasons, WB error details, account names,
+operator names) goes through :func:`esc`. Every finished message goes through :func:`scrub`, which
+removes anything shaped like a bot token or a WB token (a JWT) and any secret registered with
+:func:`register_secret`, so no token can reach a chat even if a caller put one in a payload.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from bidder.notify.events import Event, EventKind
+from bidder.notify.i18n import fmt_datetime, fmt_duration, fmt_minor, fmt_money, fmt_number, fmt_pct, t
+
+MAX_MESSAGE = 4096  # Telegram's limit for a text message, in characters after entity parsing
+MAX_CAPTION = 1024
+MAX_NAME = 80  # a campaign name longer than this is cut (names are seller-provided)
+MAX_DETAIL = 300
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_BOT_TOKEN = re.compile(r"\b\d{5,12}:[A-Za-z0-9_-]{30,}\b")
+_BEARER = re.compile(r"(?i)(bearer\s+|authorization[:=]\s*)[^\s,;]+")
+_secrets: set[str] = set()
+REDACTED = "[redacted]"
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret (the bot token, a WB token) so that :func:`scrub` removes it verbatim."""
+    if value and len(value) >= 8:
+        _secrets.add(value)
+
+
+def scrub(text: str) -> str:
+    for secret in sorted(_secrets, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    text = _JWT.sub(REDACTED, text)
+    text = _BOT_TOKEN.sub(REDACTED, text)
+    return _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def _cut(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def esc(value: object, limit: int = MAX_DETAIL) -> str:
+    """Escape a seller-provided or external string for HTML parse mode (after cutting it)."""
+    text = "" if value is None else str(value)
+    text = "".join(ch for ch in text if ch in "\n\t" or (ord(ch) >= 32 and not 0xD800 <= ord(ch) <= 0xDFFF))
+    return html.escape(_cut(scrub(text), limit), quote=False)
+
+
+def campaign_label(advert_id: object, name: object) -> str:
+    name_s = esc(name, MAX_NAME) if name else ""
+    return f"«{name_s}» ({esc(advert_id)})" if name_s else f"№{esc(advert_id)}"
+
+
+def truncate_html(lines: Sequence[str], locale: str, limit: int = MAX_MESSAGE) -> str:
+    """Join lines, dropping whole lines from the end (never cutting inside a tag) to fit ``limit``."""
+    out: list[str] = []
+    size = 0
+    for i, line in enumerate(lines):
+        more = t(locale, "bid_changes.more", n=len(lines) - i)
+        if size + len(line) + 1 + len(more) + 1 > limit and i < len(lines):
+            if size + len(line) + 1 <= limit and i == len(lines) - 1:
+                out.append(line)
+                break
+            out.append(more)
+            break
+        out.append(line)
+        size += len(line) + 1
+    return "\n".join(out)
+
+
+def _numbers(numbers: Mapping[str, Any], locale: str, currency: str) -> str:
+    parts = []
+    for key, value in numbers.items():
+        if value is None:
+            continue
+        label = t(locale, f"numbers.{key}") if key in {"spend", "revenue", "drr", "roi", "orders", "budget",
+                                                       "limit"} else esc(key, 40)
+        if key in {"spend", "revenue", "budget", "limit"}:
+            shown = fmt_money(value, locale, currency)
+        elif key in {"drr", "roi"}:
+            shown = fmt_pct(value, locale)
+        elif key == "orders":
+            shown = fmt_number(value, locale)
+        else:
+            shown = esc(value, 60)
+        parts.append(f"{label} {shown}")
+    return ", ".join(parts)
+
+
+def _placement(change: Mapping[str, Any]) -> str:
+    bits = []
+    if change.get("nm_id"):
+        bits.append(f"nm {esc(change['nm_id'])}")
+    if change.get("norm_query"):
+        bits.append(f"«{esc(change['norm_query'], 60)}»")
+    elif change.get("placement"):
+        bits.append(esc(change["placement"], 30))
+    return f" [{', '.join(bits)}]" if bits else ""
+
+
+def _arrow(before: object, after: object, locale: str, currency: str) -> str:
+    b = fmt_minor(int(before), locale, currency) if before is not None else "—"
+    a = fmt_minor(int(after), locale, currency) if after is not None else "—"
+    sign = ""
+    if before is not None and after is not None:
+        sign = " ↑" if int(after) > int(before) else (" ↓" if int(after) < int(before) else "")
+    return f"{b} → {a}{sign}"
+
+
+def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Europe/Moscow") -> str:
+    """One message for a group of events of the same kind and account (the outbox merges them)."""
+    if not events:
+        return ""
+    kind = events[0].kind
+    account = esc(events[0].account, 60)
+    lines: list[str] = []
+    if kind == EventKind.BID_CHANGES:
+        dry = any(e.payload.get("dry_run") for e in events)
+        lines.append(t(locale, "bid_changes.title", account=account) + (t(locale, "bid_changes.dry") if dry else ""))
+        for e in events:
+            currency = str(e.payload.get("currency") or "RUB")
+            for c in e.payload.get("changes", ()):
+                line = f"• {campaign_label(c.get('advert_id'), c.get('name'))}{_placement(c)}: " \
+                       f"{_arrow(c.get('before'), c.get('after'), locale, currency)}"
+                if c.get("reason"):
+                    line += f" — {esc(c['reason'], 160)}"
+                lines.append(line)
+    elif kind in (EventKind.CAMPAIGN_PAUSED, EventKind.CAMPAIGN_RESUMED):
+        key = "paused.title" if kind == EventKind.CAMPAIGN_PAUSED else "resumed.title"
+        lines.append(t(locale, key, account=account))
+        for e in events:
+            p = e.payload
+            line = f"• {campaign_label(p.get('advert_id'), p.get('name'))}"
+            if p.get("reason"):
+                line += ": " + esc(p["reason"], 200)
+            nums = _numbers(p.get("numbers") or {}, locale, str(p.get("currency") or "RUB"))
+            if nums:
+                line += f" ({nums})"
+            if p.get("by") and p.get("by") != "strategy":
+                line += f" — {t(locale, 'by.operator', by=esc(p['by'], 60))}"
+            lines.append(line)
+    elif kind == EventKind.DRR_ALERT:
+        lines.append(t(locale, "drr.title", account=account))
+        for e in events:
+            p = e.payload
+            lines.append("• " + t(locale, "drr.line", campaign=campaign_label(p.get("advert_id"), p.get("name")),
+                                  drr=fmt_pct(p.get("drr"), locale), limit=fmt_pct(p.get("limit"), locale),
+                                  spend=fmt_money(p.get("spend"), locale), revenue=fmt_money(p.get("revenue"), locale)))
+    elif kind == EventKind.ROI_ALERT:
+        lines.append(t(locale, "roi.title", account=account))
+        for e in events:
+            p = e.payload
+            lines.append("• " + t(locale, "roi.line", campaign=campaign_label(p.get("advert_id"), p.get("name")),
+                                  roi=fmt_pct(p.get("roi"), locale), floor=fmt_pct(p.get("floor"), locale),
+                                  spend=fmt_money(p.get("spend"), locale), revenue=fmt_money(p.get("revenue"), locale)))
+    elif kind == EventKind.BUDGET_REACHED:
+        lines.append(t(locale, "budget.title", account=account))
+        for e in events:
+            p = e.payload
+            lines.append("• " + t(locale, "budget.line", campaign=campaign_label(p.get("advert_id"), p.get("name")),
+                                  spent=fmt_money(p.get("spent"), locale), limit=fmt_money(p.get("limit"), locale)))
+    elif kind == EventKind.ACCOUNT_FAILING:
+        lines.append(t(locale, "failing.title", account=account))
+        errors = list(dict.fromkeys(str(e.payload.get("error") or "") for e in events))
+        lines.append(t(locale, "failing.body", error="; ".join(esc(x, MAX_DETAIL) for x in errors)))
+    elif kind == EventKind.ACCOUNT_RECOVERED:
+        lines.append(t(locale, "recovered.title", account=account))
+        down = events[-1].payload.get("down_seconds")
+        if down is not None:
+            lines.append(t(locale, "recovered.body", down=fmt_duration(down, locale)))
+    elif kind == EventKind.TOKEN_EXPIRING:
+        lines.append(t(locale, "token.title", account=account))
+        seen = set()
+        for e in events:
+            p = e.payload
+            which = "write" if p.get("which") == "write" else "read"
+            if which in seen:
+                continue
+            seen.add(which)
+            lines.append(t(locale, "token.body", which=t(locale, f"token.{which}"),
+                           when=fmt_datetime(p.get("expires_at"), locale, tz), days=esc(p.get("days_left"))))
+    elif kind == EventKind.API_DRIFT:
+        lines.append(t(locale, "drift.title", account=account))
+        for e in events:
+            p = e.payload
+            key = "drift.gone" if p.get("gone") else "drift.schema"
+            lines.append("• " + t(locale, key, method=esc(p.get("method"), 80), detail=esc(p.get("detail"), 200)))
+        lines.append(t(locale, "drift.tail"))
+    elif kind == EventKind.BIDDING_WAR:
+        lines.append(t(locale, "war.title", account=account))
+        for e in events:
+            p = e.payload
+            lines.append("• " + t(locale, "war.line", campaign=campaign_label(p.get("advert_id"), p.get("name")),
+                                  raises=esc(p.get("raises")), bid=fmt_minor(p.get("bid"), locale)))
+    elif kind == EventKind.OPERATOR_ACTION:
+        ok = all(e.payload.get("ok", True) for e in events)
+        lines.append(t(locale, "op.title" if ok else "op.failed"))
+        for e in events:
+            p = e.payload
+            lines.append("• " + render_action(p.get("action"), p.get("target"), p.get("by"), locale)
+                         + (f" ({esc(p.get('detail'), 200)})" if p.get("detail") else ""))
+    else:  # pragma: no cover - every kind is handled above
+        lines.append(esc(kind))
+    return scrub(truncate_html(lines, locale))
+
+
+def render_action(action: object, target: object, by: object, locale: str) -> str:
+    action_s = str(action or "")
+    label = t(locale, f"action.{action_s}") if action_s in {"pause", "resume", "dryrun_on", "dryrun_off"} \
+        else esc(action_s, 40)
+    return t(locale, "op.line", action=label, target=render_target(target, locale), by=esc(by, 60))
+
+
+def render_target(target: object, locale: str) -> str:
+    if target in (None, "", "all"):
+        return t(locale, "target.all") if target == "all" else ""
+    return t(locale, "target.campaign", id=esc(target, 20))
+
+
+def render_events(events: Iterable[Event], locale: str = "ru") -> list[str]:
+    """Group by (kind, account) in first-seen order and render one message per group."""
+    groups: dict[tuple[str, str], list[Event]] = {}
+    for e in events:
+        groups.setdefault((e.kind.value, e.account), []).append(e)
+    return [render_group(g, locale) for g in groups.values()]
+
+
+def plain(text: str) -> str:
+    """HTML message -> plain text for the console sink."""
+    return html.unescape(re.sub(r"</?[a-zA-Z][^>]*>", "", text))
+
+
+def money_or_dash(value: Decimal | None, locale: str, currency: str = "RUB") -> str:
+    return fmt_money(value, locale, currency)
