@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bidder.clock import Clock
+
 MIN_MAX_AGE = timedelta(minutes=5)
 MAX_AGE_INTERVALS = 3
 
@@ -53,14 +55,21 @@ def max_age_for(interval: timedelta) -> timedelta:
 class Health:
     def __init__(
         self,
-        started_at: datetime,
+        started_at: datetime | None = None,
         *,
         max_age: timedelta = MIN_MAX_AGE,
         grace: timedelta | None = None,
         accounts: list[str] | tuple[str, ...] = (),
+        clock: Clock | None = None,
     ) -> None:
+        """``started_at`` defaults to ``clock.now()``; with a ``clock``, ``check()`` needs no ``now``."""
         if max_age <= timedelta(0):
             raise ValueError("max_age must be positive")
+        if started_at is None:
+            if clock is None:
+                raise ValueError("Health needs started_at or a clock")
+            started_at = clock.now()
+        self.clock = clock
         self.started_at = started_at
         self.max_age = max_age
         self.grace = grace if grace is not None else max_age
@@ -72,18 +81,30 @@ class Health:
     def for_interval(
         cls,
         interval: timedelta,
-        started_at: datetime,
+        started_at: datetime | None = None,
         *,
         accounts: list[str] | tuple[str, ...] = (),
         grace: timedelta | None = None,
+        clock: Clock | None = None,
     ) -> Health:
-        return cls(started_at, max_age=max_age_for(interval), grace=grace, accounts=accounts)
+        return cls(started_at, max_age=max_age_for(interval), grace=grace, accounts=accounts, clock=clock)
 
     # --- what the engine and the runner call ----------------------------------------------------------
 
     def set_accounts(self, names: list[str] | tuple[str, ...]) -> None:
         """The configured accounts (at start and after a reload); keeps the history of those that stay."""
         self._accounts = {n: self._accounts.get(n) or AccountHealth(n) for n in names}
+
+    def register(self, account: str) -> None:
+        """Add one account (kept if already known)."""
+        self._account(account)
+
+    def unregister(self, account: str) -> None:
+        self._accounts.pop(account, None)
+
+    def record(self, account: str, ok: bool, error: str | None = None, at: datetime | None = None) -> None:
+        """Shorthand for :meth:`cycle_finished` (``at`` defaults to the clock's now)."""
+        self.cycle_finished(account, at if at is not None else self._now(), ok, error)
 
     def cycle_started(self, account: str, at: datetime) -> None:
         self._account(account).last_started = at
@@ -104,7 +125,8 @@ class Health:
 
     # --- what /healthz calls ---------------------------------------------------------------------------
 
-    def check(self, now: datetime) -> tuple[bool, list[str]]:
+    def check(self, now: datetime | None = None) -> tuple[bool, list[str]]:
+        now = now if now is not None else self._now()
         reasons: list[str] = []
         if self.stopping:
             reasons.append("shutting down")
@@ -124,8 +146,9 @@ class Health:
                 )
         return (not reasons, reasons)
 
-    def report(self, now: datetime) -> dict[str, Any]:
+    def report(self, now: datetime | None = None) -> dict[str, Any]:
         """The JSON body of ``/healthz``."""
+        now = now if now is not None else self._now()
         ok, reasons = self.check(now)
         body: dict[str, Any] = {"status": "ok" if ok else "unhealthy"}
         if reasons:
@@ -134,6 +157,11 @@ class Health:
         body["max_age_seconds"] = self.max_age.total_seconds()
         body["accounts"] = {name: a.as_dict() for name, a in self._accounts.items()}
         return body
+
+    def _now(self) -> datetime:
+        if self.clock is None:
+            raise ValueError("no clock: pass now")
+        return self.clock.now()
 
     def _account(self, name: str) -> AccountHealth:
         a = self._accounts.get(name)

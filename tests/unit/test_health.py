@@ -86,3 +86,22 @@ def test_metrics_forget_account() -> None:
     assert b'account="gone"' not in m.render()
     m.cycle("x", 0.5, True, T0.timestamp())
     assert b'bidder_cycles_total{account="x",result="ok"} 1.0' in m.render()
+
+
+def test_clock_driven_api() -> None:
+    from bidder.clock import FakeClock
+
+    clock = FakeClock(T0)
+    h = Health(max_age=timedelta(minutes=5), clock=clock)
+    h.register("a")
+    h.register("a")
+    assert h.check() == (True, [])
+    clock.advance(10)
+    h.record("a", False, "TemporaryError: 503")
+    assert h.check() == (False, ["account a: last cycle failed: TemporaryError: 503"])
+    h.record("a", True, None, clock.now())
+    assert h.report()["status"] == "ok"
+    h.unregister("a")
+    assert h.report()["accounts"] == {}
+    with pytest.raises(ValueError):
+        Health()
