@@ -142,7 +142,13 @@ class ClusterStatRow(Base):
     __tablename__ = "cluster_stats"
     __table_args__ = (
         UniqueConstraint(
-            "account_id", "advert_id", "nm_id", "norm_query", "period_from", "period_to", name="uq_cluster_stats_key"
+            "account_id",
+            "advert_id",
+            "nm_id",
+            "norm_query",
+            "period_from",
+            "period_to",
+            name="uq_cluster_stats_key",
         ),
         Index(None, "account_id", "advert_id", "period_to"),
     )

@@ -277,7 +277,11 @@ async def _upsert(session: AsyncSession, table: Any, keys: Sequence[str], rows: 
 
 
 async def ensure_account(
-    session: AsyncSession, name: str, seller_id: str = "", currency: str = "RUB", timezone: str = "Europe/Moscow"
+    session: AsyncSession,
+    name: str,
+    seller_id: str = "",
+    currency: str = "RUB",
+    timezone: str = "Europe/Moscow",
 ) -> int:
     """Create the account or update its facts; returns its id. Tokens are never stored."""
     row = await session.scalar(select(AccountRow).where(AccountRow.name == name))
@@ -307,7 +311,9 @@ def _account_info(row: AccountRow) -> AccountInfo:
 # --------------------------------------------------------------------------------------------- campaigns
 
 
-async def save_campaigns(session: AsyncSession, account: str, campaigns: Sequence[Campaign], at: datetime) -> int:
+async def save_campaigns(
+    session: AsyncSession, account: str, campaigns: Sequence[Campaign], at: datetime
+) -> int:
     """Upsert campaigns and their items (a campaign's ``items`` replace the stored ones) and append a
     bid snapshot for every bid that differs from the stored current bid (or is new). Campaigns not in
     ``campaigns`` are left alone. Returns the number of snapshots appended."""
@@ -435,7 +441,9 @@ async def bids_at(
     if advert_id is not None:
         inner = inner.where(s.advert_id == advert_id)
     sub = inner.subquery()
-    rows = await session.execute(select(sub.c.advert_id, sub.c.nm_id, sub.c.placement, sub.c.bid).where(sub.c.rn == 1))
+    rows = await session.execute(
+        select(sub.c.advert_id, sub.c.nm_id, sub.c.placement, sub.c.bid).where(sub.c.rn == 1)
+    )
     return {(r.advert_id, r.nm_id, r.placement): r.bid for r in rows}
 
 
@@ -460,7 +468,9 @@ async def save_daily_stats(session: AsyncSession, account: str, stats: Sequence[
             "revenue": st.revenue,
             "avg_position": st.avg_position,
         }
-    await _upsert(session, DailyStatRow.__table__, ("account_id", "advert_id", "nm_id", "day"), list(rows.values()))
+    await _upsert(
+        session, DailyStatRow.__table__, ("account_id", "advert_id", "nm_id", "day"), list(rows.values())
+    )
 
 
 async def load_daily_stats(
@@ -800,7 +810,9 @@ async def enqueue_alert(
     account_id = None if account is None else await _require_account(session, account)
     if dedup_key is not None:
         exists = await session.scalar(
-            select(AlertRow.id).where(AlertRow.dedup_key == dedup_key, AlertRow.status == AlertStatus.PENDING.value)
+            select(AlertRow.id).where(
+                AlertRow.dedup_key == dedup_key, AlertRow.status == AlertStatus.PENDING.value
+            )
         )
         if exists is not None:
             return None
@@ -881,7 +893,9 @@ async def mark_alerts_merged(session: AsyncSession, alert_ids: Iterable[int]) ->
 
 
 def _state_filter(account_id: int, key: str, advert_id: int | None) -> Any:
-    adv = OperatorStateRow.advert_id.is_(None) if advert_id is None else OperatorStateRow.advert_id == advert_id
+    adv = (
+        OperatorStateRow.advert_id.is_(None) if advert_id is None else OperatorStateRow.advert_id == advert_id
+    )
     return and_(OperatorStateRow.account_id == account_id, OperatorStateRow.key == key, adv)
 
 
@@ -901,7 +915,12 @@ async def set_operator_state(
     await session.execute(delete(OperatorStateRow).where(_state_filter(account_id, key, advert_id)))
     session.add(
         OperatorStateRow(
-            account_id=account_id, advert_id=advert_id, key=key, value=to_jsonable(value), set_at=at, set_by=set_by
+            account_id=account_id,
+            advert_id=advert_id,
+            key=key,
+            value=to_jsonable(value),
+            set_at=at,
+            set_by=set_by,
         )
     )
     await session.flush()
@@ -981,7 +1000,11 @@ async def finish_cycle(
 async def last_cycles(session: AsyncSession) -> dict[str, CycleRecord]:
     """The latest cycle (by started_at) of every account that has one, keyed by account name."""
     c = CycleRow
-    rn = func.row_number().over(partition_by=c.account_id, order_by=(c.started_at.desc(), c.id.desc())).label("rn")
+    rn = (
+        func.row_number()
+        .over(partition_by=c.account_id, order_by=(c.started_at.desc(), c.id.desc()))
+        .label("rn")
+    )
     sub = select(c.id, rn).subquery()
     stmt = (
         select(c, AccountRow.name)
