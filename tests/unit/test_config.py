@@ -312,7 +312,7 @@ def test_no_token_value_in_any_error(tmp_path: Path) -> None:
         load_config(path, env=ENV)
     text = str(info.value) + repr(info.value.issues)
     assert READ not in text and WRITE not in text
-    assert f"{path}:8: accounts[1].read_token: expected a string, got a list" in text.splitlines()
+    assert f"{path}:8: accounts[1].read_token: expected a string, got a list" in str(info.value).splitlines()
 
 
 def test_token_values_are_secretstr(tmp_path: Path) -> None:
