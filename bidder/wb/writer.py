@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 BID_PLACEMENTS = frozenset(p.value for p in Placement)
 WRITE_ATTEMPTS = 3
+# WB applies bid changes on 30-second ticks ("Campaign bids change once every 30 seconds"): a re-read
+# sooner than that after an ambiguous write could still show the old bid and cause a second send.
+BID_SETTLE = 31.0
 _FIELD_RE = re.compile(r"\.?bids\[(\d+)\](?:\.nm_bids\[(\d+)\])?")
 _TARGET_STATUS = {"start": Status.ACTIVE, "pause": Status.PAUSED, "stop": Status.COMPLETED}
 
@@ -177,7 +180,9 @@ class LiveWriter:
     async def _reconcile_bids(
         self, pending: list[tuple[int, list[BidChange]]]
     ) -> tuple[list[BidResult], list[tuple[int, list[BidChange]]]]:
-        """Re-read the campaigns of an ambiguous call; items already at their target are done."""
+        """Re-read the campaigns of an ambiguous call (after one bid tick); items already at their
+        target are done."""
+        await self.reader.clock.sleep(BID_SETTLE)
         campaigns = {c.advert_id: c for c in await self.reader.campaigns([a for a, _ in pending])}
         done: list[BidResult] = []
         rest: list[tuple[int, list[BidChange]]] = []
@@ -224,6 +229,7 @@ class LiveWriter:
                 return results
             except AmbiguousWrite as exc:
                 log.warning("cluster bid change may or may not have been applied (%s); re-reading", exc)
+                await self.reader.clock.sleep(BID_SETTLE)
                 current = {
                     (b.advert_id, b.nm_id, b.norm_query): b.bid
                     for b in await self.reader.cluster_bids(sorted({(c.advert_id, c.nm_id) for c in pending}))
@@ -247,10 +253,8 @@ class LiveWriter:
                 k = (c.advert_id, c.nm_id, c.norm_query)
                 if k in failed:
                     results.append(ClusterBidResult(*k, c.bid, False, reason=failed[k] or "failed"))
-                elif k in ok or not reply.failed:
-                    results.append(ClusterBidResult(*k, c.bid, True, currency=ok.get(k)))
                 else:
-                    results.append(ClusterBidResult(*k, c.bid, True))
+                    results.append(ClusterBidResult(*k, c.bid, True, currency=ok.get(k)))
             return results
         return results
 

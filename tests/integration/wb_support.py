@@ -1,0 +1,78 @@
+"""Test support for the WB client tests: capture every request a session sends (aiohttp tracing, not a
+mock) and validate it against WB's official promotion.yaml with openapi-core."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import aiohttp
+
+SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "wb-api" / "promotion.yaml"
+SPEC_HOST = "https://advert-api.wildberries.ru"
+# Endpoints the client uses that are newer than the saved spec snapshot (2026-07-22, SOURCE.md).
+NEWER_THAN_SPEC = {
+    ("POST", "/api/advert/v2/budget"): "added 2026-09-16, after the promotion.yaml snapshot of 2026-07-22",
+}
+
+
+@dataclass
+class Sent:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+@dataclass
+class Recorder:
+    sent: list[Sent] = field(default_factory=list)
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        tc = aiohttp.TraceConfig()
+
+        async def start(session, ctx, params):
+            u = urlsplit(str(params.url))
+            ctx.rec = Sent(params.method.upper(), u.path, dict(parse_qsl(u.query)), dict(params.headers))
+            self.sent.append(ctx.rec)
+
+        async def chunk(session, ctx, params):
+            ctx.rec.body += params.chunk
+
+        tc.on_request_start.append(start)
+        tc.on_request_chunk_sent.append(chunk)
+        return tc
+
+
+@lru_cache(maxsize=1)
+def openapi():
+    from openapi_core import OpenAPI
+
+    return OpenAPI.from_file_path(str(SPEC))
+
+
+def validate(sent: Sent) -> str | None:
+    """None when the request fits promotion.yaml; else the reason. Raises on a violation."""
+    from openapi_core.testing import MockRequest
+
+    key = (sent.method, sent.path)
+    if key in NEWER_THAN_SPEC:
+        return NEWER_THAN_SPEC[key]
+    body = sent.body or None
+    if body is not None:
+        json.loads(body)  # the client only sends JSON bodies
+    req = MockRequest(
+        SPEC_HOST,
+        sent.method.lower(),
+        sent.path,
+        args=sent.query,
+        headers={"Authorization": sent.headers.get("Authorization", "")},
+        data=body,
+        content_type="application/json" if body is not None else None,
+    )
+    openapi().validate_request(req)
+    return None
