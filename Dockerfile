@@ -22,6 +22,12 @@ COPY strategies ./strategies
 COPY migrations ./migrations
 RUN /opt/bidder/bin/pip install . \
     && /opt/bidder/bin/bidder --help >/dev/null
+# Until alembic.ini and migrations/ ship inside the package: bidder/store/migrate.py looks for them two
+# levels above bidder/store/, which for an installed package is site-packages.
+RUN site=$(/opt/bidder/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+    && cp -r alembic.ini migrations "$site"/ \
+    && /opt/bidder/bin/python -c 'from bidder.store.migrate import ALEMBIC_INI, MIGRATIONS; \
+assert ALEMBIC_INI.is_file() and (MIGRATIONS / "env.py").is_file(), (ALEMBIC_INI, MIGRATIONS)'
 
 # --- runtime -------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
