@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -134,10 +135,24 @@ def main(argv: Sequence[str] | None = None, *, ctx: Context | None = None) -> in
             ctx.error(str(issue))
         return USAGE
     except BidderError as exc:
-        ctx.error(f"error: {exc}")
+        ctx.error(f"error: {_clean(str(exc))}")
         return FAILURE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a failure outside the taxonomy: one line, no traceback, nothing secret
+        ctx.error(f"error: {type(exc).__name__}: {_clean(str(exc))}")
+        return FAILURE
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+def _clean(text: str) -> str:
+    """Redact tokens, JWT-shaped strings and database URL passwords; keep the first line."""
+    from bidder.wb.redact import redact
+
+    first = (text.strip().splitlines() or [""])[0]
+    return redact(_URL_PASSWORD.sub(r"\1***@", first))
 
 
 # ------------------------------------------------------------------------------------------ commands
