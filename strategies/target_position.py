@@ -109,7 +109,7 @@ class TargetPosition(Strategy):
         pos, source = observed_position(snapshot, t.nm_id, p.query)
         entry, entry_source = entry_estimate(snapshot.recommendations.get(t.nm_id), p.position)
         inputs = {
-            "target_position": p.position, "position": pos, "position_source": source,
+            "target_position": p.position, "position": pos, "avg_position": pos, "position_source": source,
             "entry_bid": entry, "entry_source": entry_source, "max_bid": max_bid, "min_bid": floor,
             "stats_as_of": snapshot.stats_as_of.isoformat() if snapshot.stats_as_of else None,
         }

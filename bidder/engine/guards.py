@@ -351,7 +351,7 @@ def _war(snapshot: CampaignSnapshot, nm_id: int | None, placement: str | None, c
     if len(run) < guard.war_raises:
         return None
     first_pos = run[-1].avg_position
-    now_pos = chosen.inputs.get("position")
+    now_pos = chosen.inputs.get("avg_position", chosen.inputs.get("position"))
     if first_pos is not None and isinstance(now_pos, int | float) and now_pos < first_pos:
         return None  # the position improved: not a war
     start, end = run[-1].bid_before, run[0].bid_after
