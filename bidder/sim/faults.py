@@ -1,0 +1,111 @@
+"""Fault injection: settings per seller or for all, changed at run time via ``POST /__sim/faults``.
+
+Settings (all optional; shares are probabilities per request, drawn from a seeded RNG):
+
+* ``error_rate``: share of requests answered with a 5xx (500/502/503/504) instead of being handled;
+* ``slow_rate`` / ``slow_seconds``: share of replies delayed by ``slow_seconds`` of real time;
+* ``malformed_rate``: share of 200 JSON replies cut in half (invalid JSON);
+* ``missing_field_rate``: share of 200 JSON replies with one field removed from the first object;
+* ``revoke_after``: after N authenticated calls by a seller its tokens are revoked (401 from then on).
+
+A bids PATCH that meets a 5xx fault is not applied (the fault happens before the handler).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(slots=True)
+class FaultSettings:
+    error_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 1.0
+    malformed_rate: float = 0.0
+    missing_field_rate: float = 0.0
+    revoke_after: int | None = None
+
+    def update(self, data: dict[str, Any]) -> None:
+        names = {f.name for f in fields(self)}
+        for key, value in data.items():
+            if key not in names:
+                raise ValueError(f"unknown fault setting {key!r}; known: {', '.join(sorted(names))}")
+            if key == "revoke_after":
+                if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                    raise ValueError("revoke_after must be a non-negative integer or null")
+            elif not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{key} must be a non-negative number")
+            elif key.endswith("_rate") and value > 1:
+                raise ValueError(f"{key} must be within 0..1")
+            setattr(self, key, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class FaultPlan:
+    error_status: int | None = None
+    slow: float = 0.0
+    malformed: bool = False
+    missing_field: bool = False
+
+
+class Faults:
+    def __init__(self, seed: int, initial: dict[str, Any] | None = None) -> None:
+        self._rng = random.Random(seed * 1_000_003 + 5)
+        self.default = FaultSettings()
+        if initial:
+            self.default.update(initial)
+        self.per_seller: dict[str, FaultSettings] = {}
+
+    def settings(self, seller: str | None) -> FaultSettings:
+        if seller is not None and seller in self.per_seller:
+            return self.per_seller[seller]
+        return self.default
+
+    def configure(self, data: dict[str, Any], seller: str | None = None) -> None:
+        if seller is None:
+            self.default.update(data)
+            for s in self.per_seller.values():
+                s.update(data)
+        else:
+            current = self.per_seller.get(seller)
+            if current is None:
+                current = self.per_seller[seller] = FaultSettings(**self.default.as_dict())
+            current.update(data)
+
+    def plan(self, seller: str | None) -> FaultPlan:
+        s = self.settings(seller)
+        plan = FaultPlan()
+        r = self._rng
+        if s.error_rate and r.random() < s.error_rate:
+            plan.error_status = r.choice((500, 502, 503, 504))
+        if s.slow_rate and r.random() < s.slow_rate:
+            plan.slow = s.slow_seconds
+        if s.malformed_rate and r.random() < s.malformed_rate:
+            plan.malformed = True
+        elif s.missing_field_rate and r.random() < s.missing_field_rate:
+            plan.missing_field = True
+        return plan
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"all": self.default.as_dict(), "sellers": {k: v.as_dict() for k, v in self.per_seller.items()}}
+
+
+def drop_one_field(obj: Any) -> bool:
+    """Remove one field from the first innermost JSON object (in place). True when something was removed."""
+    if isinstance(obj, dict):
+        for value in obj.values():
+            if isinstance(value, dict | list) and drop_one_field(value):
+                return True
+        if obj:
+            del obj[next(iter(obj))]
+            return True
+    elif isinstance(obj, list):
+        for value in obj:
+            if drop_one_field(value):
+                return True
+    return False
