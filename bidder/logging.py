@@ -46,15 +46,16 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": redact(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                out[key] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+                plain = isinstance(value, int | float | bool | type(None))
+                out[key] = value if plain else redact(value)  # before JSON escaping can hide a secret
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = redact(self.formatException(record.exc_info))
         elif record.exc_text:
-            out["exc"] = record.exc_text
+            out["exc"] = redact(record.exc_text)
         return json.dumps(out, ensure_ascii=False)
 
 
