@@ -241,3 +241,56 @@ def plain(text: str) -> str:
 
 def money_or_dash(value: Decimal | None, locale: str, currency: str = "RUB") -> str:
     return fmt_money(value, locale, currency)
+
+
+# ---- control results (answers to commands; the CLI can print them through plain()) --------------------
+
+
+def render_status(report: Any, locale: str = "ru", *, tz: str = "Europe/Moscow") -> str:
+    lines = [t(locale, "status.title", at=fmt_datetime(report.at, locale, tz))]
+    for a in report.accounts:
+        health = t(locale, {"ok": "status.ok", "failing": "status.failing"}.get(a.health, "status.unknown"))
+        lines.append(t(locale, "status.account", account=esc(a.name, 60), health=health, managed=a.managed))
+        lines.append(t(locale, "status.today", spend=fmt_money(a.spend, locale, a.currency),
+                       revenue=fmt_money(a.revenue, locale, a.currency), drr=fmt_pct(a.drr, locale),
+                       orders=fmt_number(a.orders, locale)))
+        c = a.last_cycle
+        if c is None:
+            lines.append(t(locale, "status.nocycle"))
+        else:
+            result = (t(locale, "status.ok") if c.ok else
+                      (t(locale, "status.failing") + (f": {esc(c.error, 200)}" if c.error else ""))
+                      if c.ok is not None else "…")
+            lines.append(t(locale, "status.cycle", at=fmt_datetime(c.finished_at or c.started_at, locale, a.timezone),
+                           result=result))
+        if a.paused_all:
+            lines.append(t(locale, "status.paused_all"))
+        elif a.paused:
+            lines.append(t(locale, "status.paused", ids=", ".join(esc(i) for i in a.paused[:50])))
+    lines.append(t(locale, "status.dry" if report.dry_run else "status.live"))
+    return scrub(truncate_html(lines, locale))
+
+
+def render_history(advert_id: int, decisions: Sequence[Any], locale: str = "ru", *,
+                   tz: str = "Europe/Moscow", currency: str = "RUB") -> str:
+    if not decisions:
+        return t(locale, "history.empty", id=esc(advert_id))
+    lines = [t(locale, "history.title", id=esc(advert_id))]
+    for d in decisions:
+        dec = d.decision
+        what = ""
+        if dec.bid_before is not None or dec.bid_after is not None:
+            what = _arrow(dec.bid_before, dec.bid_after, locale, currency)
+        status = f" [{esc(d.apply_status, 30)}]" if d.apply_status not in ("applied", "held") else ""
+        lines.append(t(locale, "history.line", at=fmt_datetime(d.at, locale, tz), action=esc(dec.action, 20),
+                       what=what + _placement({"nm_id": dec.nm_id, "placement": dec.placement,
+                                               "norm_query": dec.norm_query}),
+                       reason=esc(dec.reason or "—", 200)) + status)
+    return scrub(truncate_html(lines, locale))
+
+
+def render_result(result: Any, locale: str = "ru") -> str:
+    target = render_target(result.target, locale) if result.target else ""
+    text = t(locale, f"ok.{result.action}", target=target) if result.action in ("pause", "resume") \
+        else t(locale, f"ok.{result.action}")
+    return scrub(text)

@@ -96,6 +96,7 @@ class FakeTelegram:
         self.url = ""
         self.down = False  # when True every request gets a connection reset
         self.max_poll = 1.0  # cap on long-polling waits, seconds
+        self.accept_only: int | None = None  # after this many accepted messages every send answers 502
 
     # ---- scripting ----------------------------------------------------------------------------------
     def fail(self, method: str, *, status: int, retry_after: float | None = None, description: str = "",
@@ -187,6 +188,8 @@ class FakeTelegram:
         if method == "getUpdates":
             return await self._get_updates(fields)
         if method in ("sendMessage", "sendPhoto"):
+            if self.accept_only is not None and len(self.sent) >= self.accept_only:
+                return self._reply(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})
             return await self._send(method, call)
         return self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
 
