@@ -498,3 +498,27 @@ async def test_timestamps_are_aware_utc_and_naive_is_refused(s) -> None:
             s, ACC, decision(), at=datetime(2026, 11, 2, 9, 0), dry_run=False, apply_status="held"
         )
     await s.rollback()
+
+
+async def test_alert_dedup_race_between_two_open_transactions(db_sessions) -> None:
+    """Both sessions pass the pre-check; the second still gets None once the first commits
+    (PostgreSQL: the unique index blocks then refuses; SQLite: BEGIN IMMEDIATE serialises them)."""
+    import asyncio
+
+    async with db_sessions() as s0:
+        await repo.ensure_account(s0, ACC, "1", "RUB", "Europe/Moscow")
+        await s0.commit()
+    async with db_sessions() as s1, db_sessions() as s2:
+        first = await repo.enqueue_alert(s1, ACC, "k", {}, dedup_key="race", at=T0)
+        assert first is not None
+        second = asyncio.create_task(repo.enqueue_alert(s2, ACC, "k", {"n": 2}, dedup_key="race", at=T0))
+        await asyncio.sleep(0.3)
+        assert not second.done()  # waiting for the first transaction
+        await s1.commit()
+        assert await asyncio.wait_for(second, 30) is None
+        await repo.enqueue_alert(
+            s2, ACC, "other", {}, dedup_key="other", at=T0
+        )  # the session is still usable
+        await s2.commit()
+    async with db_sessions() as s3:
+        assert sorted(a.kind for a in await repo.due_alerts(s3, T0)) == ["k", "other"]

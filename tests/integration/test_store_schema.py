@@ -70,3 +70,8 @@ async def test_programmatic_upgrade_from_another_directory(tmp_path: Path, monke
     url = f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'dir' / 'b.db'}"
     await upgrade(url)
     assert await check_schema(url) == []
+
+
+def test_no_column_can_hold_a_token() -> None:
+    columns = [f"{t.name}.{c.name}" for t in Base.metadata.tables.values() for c in t.columns]
+    assert not [c for c in columns if "token" in c.lower() or "secret" in c.lower()]
