@@ -11,7 +11,8 @@ Databases
   dropped afterwards.
 * ``store_url``: parametrized over ``sqlite`` and ``postgres`` (the latter marked ``postgres``), so one
   contract suite runs on both backends: ``-m "not postgres"`` runs SQLite only.
-* ``db_sessions``: ``store_url`` migrated to head (Alembic), as an ``async_sessionmaker``.
+* ``db_sessions``: ``store_url`` migrated to head (Alembic), as an ``async_sessionmaker``;
+  ``sqlite_sessions``: the same on SQLite only.
 """
 
 from __future__ import annotations
@@ -188,15 +189,28 @@ def store_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(f"{request.param}_url")
 
 
-@pytest.fixture
-async def db_sessions(store_url: str) -> AsyncIterator[object]:
-    """``store_url`` migrated to head, as an ``async_sessionmaker`` (the engine is disposed afterwards)."""
+async def _migrated_sessions(url: str) -> AsyncIterator[object]:
     from bidder.store.db import make_engine, session_factory
     from bidder.store.migrate import upgrade
 
-    await upgrade(store_url)
-    engine = make_engine(store_url)
+    await upgrade(url)
+    engine = make_engine(url)
     try:
         yield session_factory(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def db_sessions(store_url: str) -> AsyncIterator[object]:
+    """``store_url`` migrated to head, as an ``async_sessionmaker`` (the engine is disposed afterwards)."""
+    async for sessions in _migrated_sessions(store_url):
+        yield sessions
+
+
+@pytest.fixture
+async def sqlite_sessions(sqlite_url: str) -> AsyncIterator[object]:
+    """A migrated SQLite database only, as an ``async_sessionmaker``: for tests that need a store but
+    are not about the store (engine, notify, CLI)."""
+    async for sessions in _migrated_sessions(sqlite_url):
+        yield sessions
