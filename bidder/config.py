@@ -237,7 +237,7 @@ class CampaignDefaults(_Model):
 
 
 class CampaignConfig(_Model):
-    id: int = Field(gt=0)
+    id: int = Field(gt=0, le=2**63 - 1)  # WB's advert id
     strategies: list[StrategyEntry] | None = None  # type: ignore[valid-type]  # None: the defaults' list
     schedule: ScheduleParams | None = None  # None: the defaults' schedule, if any
     managed: bool = True
@@ -463,7 +463,7 @@ def _oneline(text: str) -> str:
 def _plain(node: Any) -> Any:
     """ruamel's round-trip containers and scalars -> plain dict / list / str / int / float / bool."""
     if isinstance(node, Mapping):
-        return {(_plain(k) if not isinstance(k, str) else str(k)): _plain(v) for k, v in node.items()}
+        return {_key(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
     if isinstance(node, bool) or node is None:
@@ -489,6 +489,27 @@ def _at(line: int, col: int) -> _Line:
     return out
 
 
+def _key(key: Any) -> str:
+    """A mapping key as text: YAML allows 1, null or true as keys; the config's keys are all names."""
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+def _find_key(node: CommentedMap, part: Any) -> Any:
+    if part in node:
+        return part
+    for key in node:
+        if _key(key) == part:
+            return key
+    return _MISSING
+
+
+_MISSING = object()
+
+
 def _line(tree: Any, loc: tuple) -> _Line | None:
     """1-based line of the deepest existing node along ``loc`` (the key's line for mapping keys)."""
     node = tree
@@ -496,12 +517,13 @@ def _line(tree: Any, loc: tuple) -> _Line | None:
         _at(tree.lc.line + 1, tree.lc.col or 0) if hasattr(tree, "lc") and tree.lc.line is not None else None
     )
     for part in loc:
-        if isinstance(node, CommentedMap) and part in node:
+        key = _find_key(node, part) if isinstance(node, CommentedMap) else _MISSING
+        if key is not _MISSING:
             try:
-                line = _at(node.lc.key(part)[0] + 1, node.lc.key(part)[1])
+                line = _at(node.lc.key(key)[0] + 1, node.lc.key(key)[1])
             except (KeyError, TypeError, AttributeError):
                 pass  # a merged (<<) key has no position of its own
-            node = node[part]
+            node = node[key]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
             try:
                 line = _at(node.lc.item(part)[0] + 1, node.lc.item(part)[1])
