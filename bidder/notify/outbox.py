@@ -153,14 +153,16 @@ class OutboxSender:
                 .order_by(AlertRow.id)
                 .limit(self._batch)
             )
-            groups: dict[tuple[str, str], list[Any]] = {}
+            groups: dict[tuple[str, str, int], list[Any]] = {}
             for row, account in await s.execute(stmt):
                 if row.next_attempt_at is not None and row.next_attempt_at > now:
                     continue
-                key = (row.kind, account or "") if row.kind != DIGEST_KIND else (f"{DIGEST_KIND}:{row.id}", "")
+                # kinds without a merge window (and pre-rendered messages) are never merged
+                merge = row.kind != DIGEST_KIND and self.window(row.kind) > 0
+                key = (row.kind, account or "", 0 if merge else row.id)
                 groups.setdefault(key, []).append((row, account))
             done = 0
-            for (kind, _account), rows in groups.items():
+            for (kind, _account, _one), rows in groups.items():
                 oldest = min(r.created_at for r, _ in rows)
                 window = self.window(kind)
                 # an event stamped ahead of this clock (another time base) is treated as due
@@ -174,7 +176,7 @@ class OutboxSender:
         first, account = rows[0]
         ids = [r.id for r, _ in rows]
         photo_b64 = None
-        if first.kind.startswith(DIGEST_KIND) or first.kind == DIGEST_KIND:
+        if first.kind == DIGEST_KIND:
             text = str(first.payload.get("text") or "")
             photo_b64 = first.payload.get("png_b64")
             caption = str(first.payload.get("caption") or "")
