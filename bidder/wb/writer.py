@@ -35,6 +35,7 @@ WRITE_ATTEMPTS = 3
 # WB applies bid changes on 30-second ticks ("Campaign bids change once every 30 seconds"): a re-read
 # sooner than that after an ambiguous write could still show the old bid and cause a second send.
 BID_SETTLE = 31.0
+ISOLATION_BUDGET = 8  # extra calls one set_bids may spend isolating the element a 400 is about
 _FIELD_RE = re.compile(r"\.?bids\[(\d+)\](?:\.nm_bids\[(\d+)\])?")
 _TARGET_STATUS = {"start": Status.ACTIVE, "pause": Status.PAUSED, "stop": Status.COMPLETED}
 
@@ -112,7 +113,9 @@ class LiveWriter:
                 results.extend(BidResult(c.advert_id, c.nm_id, c.placement, c.bid, False, error=str(exc)) for c in items)
         return results
 
-    async def _send_bid_call(self, call: list[tuple[int, list[BidChange]]]) -> list[BidResult]:
+    async def _send_bid_call(self, call: list[tuple[int, list[BidChange]]], budget: list[int] | None = None) -> list[BidResult]:
+        """Send one call. ``budget`` (shared, mutable) caps the extra calls spent isolating a 400."""
+        budget = budget if budget is not None else [ISOLATION_BUDGET]
         results: list[BidResult] = []
         pending = [(a, list(cs)) for a, cs in call]
         for attempt in range(WRITE_ATTEMPTS):
@@ -122,15 +125,7 @@ class LiveWriter:
             try:
                 reply = await self._client.patch_bids(pending)
             except BadRequest as exc:
-                culprit = self._culprit(pending, exc.field)
-                if culprit is None or sum(len(cs) for _, cs in pending) == 1:
-                    results.extend(
-                        BidResult(c.advert_id, c.nm_id, c.placement, c.bid, False, error=exc.detail) for _, cs in pending for c in cs
-                    )
-                    return results
-                bad_items, pending = culprit
-                results.extend(BidResult(c.advert_id, c.nm_id, c.placement, c.bid, False, error=exc.detail) for c in bad_items)
-                continue  # a different request now: the named element is gone
+                return results + await self._isolate(pending, exc, budget)
             except AmbiguousWrite as exc:
                 log.warning("bid change may or may not have been applied (%s); re-reading current bids", exc)
                 done, pending = await self._reconcile_bids(pending)
@@ -148,10 +143,37 @@ class LiveWriter:
                 BidResult(c.advert_id, c.nm_id, c.placement, c.bid, True, currency=currency) for _, cs in pending for c in cs
             )
             return results
-        results.extend(
-            BidResult(c.advert_id, c.nm_id, c.placement, c.bid, False, error="gave up") for _, cs in pending for c in cs
-        )
         return results
+
+    async def _isolate(
+        self, pending: list[tuple[int, list[BidChange]]], exc: BadRequest, budget: list[int]
+    ) -> list[BidResult]:
+        """WB rejects a whole bids call for one bad element. Fail the element WB names (``.bids[i]``,
+        ``.bids[i].nm_bids[j]`` in ``field`` or the detail) and send the rest; when it names none,
+        split the call in halves. Every resend is a different, smaller request; the extra calls are
+        capped by ``budget``, after which the remaining items fail with WB's detail."""
+        def fail(items: list[tuple[int, list[BidChange]]]) -> list[BidResult]:
+            return [BidResult(c.advert_id, c.nm_id, c.placement, c.bid, False, error=exc.detail) for _, cs in items for c in cs]
+
+        n_items = sum(len(cs) for _, cs in pending)
+        if n_items <= 1 or budget[0] <= 0:
+            return fail(pending)
+        culprit = self._culprit(pending, exc.field) or self._culprit(pending, exc.detail)
+        if culprit is not None:
+            bad_items, rest = culprit
+            budget[0] -= 1
+            out = [BidResult(c.advert_id, c.nm_id, c.placement, c.bid, False, error=exc.detail) for c in bad_items]
+            return out + await self._send_bid_call(rest, budget)
+        flat = [(a, c) for a, cs in pending for c in cs]
+        half = len(flat) // 2
+        out: list[BidResult] = []
+        for part in (flat[:half], flat[half:]):
+            groups: dict[int, list[BidChange]] = {}
+            for a, c in part:
+                groups.setdefault(a, []).append(c)
+            budget[0] -= 1
+            out.extend(await self._send_bid_call(list(groups.items()), budget))
+        return out
 
     @staticmethod
     def _culprit(
@@ -182,21 +204,26 @@ class LiveWriter:
     ) -> tuple[list[BidResult], list[tuple[int, list[BidChange]]]]:
         """Re-read the campaigns of an ambiguous call (after one bid tick); items already at their
         target are done."""
-        await self.reader.clock.sleep(BID_SETTLE)
-        campaigns = {c.advert_id: c for c in await self.reader.campaigns([a for a, _ in pending])}
         done: list[BidResult] = []
-        rest: list[tuple[int, list[BidChange]]] = []
-        for advert_id, cs in pending:
-            camp = campaigns.get(advert_id)
-            left = []
-            for c in cs:
-                item = camp.item(c.nm_id) if camp else None
-                current = item.bid_for(c.placement) if item else None
-                if current == c.bid:
-                    done.append(BidResult(c.advert_id, c.nm_id, c.placement, c.bid, True, currency=camp.currency or None))
-                else:
-                    left.append(c)
-            rest.append((advert_id, left))
+        rest = pending
+        for _ in range(2):  # the server may have applied it late: look twice, one tick apart
+            await self.reader.clock.sleep(BID_SETTLE)
+            campaigns = {c.advert_id: c for c in await self.reader.campaigns([a for a, cs in rest if cs])}
+            still: list[tuple[int, list[BidChange]]] = []
+            for advert_id, cs in rest:
+                camp = campaigns.get(advert_id)
+                left = []
+                for c in cs:
+                    item = camp.item(c.nm_id) if camp else None
+                    current = item.bid_for(c.placement) if item else None
+                    if camp is not None and current == c.bid:
+                        done.append(BidResult(c.advert_id, c.nm_id, c.placement, c.bid, True, currency=camp.currency or None))
+                    else:
+                        left.append(c)
+                still.append((advert_id, left))
+            rest = still
+            if not any(cs for _, cs in rest):
+                break
         log.info("re-read after ambiguous write: %d already applied, %d to resend", len(done), sum(len(x) for _, x in rest))
         return done, rest
 
