@@ -142,6 +142,20 @@ def applied_bid_changes(snapshot: CampaignSnapshot, nm_id: int, placement: str |
     return out
 
 
+def cooling(snapshot: CampaignSnapshot, nm_id: int, placement: str, now: datetime, cooldown: timedelta
+            ) -> DecisionRecord | None:
+    """The target's newest applied bid change when it is less than ``cooldown`` old, else None."""
+    changes = applied_bid_changes(snapshot, nm_id, placement)
+    if changes and now - changes[0].at < cooldown:
+        return changes[0]
+    return None
+
+
+def cooling_reason(change: DecisionRecord, cooldown: timedelta, now: datetime) -> str:
+    return (f"bid changed {fmt_money(change.bid_before or 0)} -> {fmt_money(change.bid_after or 0)} at "
+            f"{change.at:%Y-%m-%d %H:%M} UTC; waiting {cooldown} for its effect on the statistics")
+
+
 def last_status_change(snapshot: CampaignSnapshot) -> DecisionRecord | None:
     """The newest applied campaign-level pause or resume."""
     best: DecisionRecord | None = None

@@ -46,6 +46,11 @@ class RoiFloorParams(StrategyParams):
     step_pct: float = Field(default=10, gt=0, le=50)
     pause_after: int = Field(default=3, ge=1, le=100, description="evaluations below the floor at the minimum bid")
     restore_margin_pct: float = Field(default=20, ge=0, description="ROI above floor + this allows raising back")
+    cooldown: Duration = Field(
+        default=timedelta(hours=3),
+        description="after a bid change, wait this long for its effect before changing again; also the "
+        "spacing of the evaluations counted toward pause_after",
+    )
 
     _check_window = field_validator("window")(_window)
 
@@ -59,6 +64,9 @@ class SpendCapParams(StrategyParams):
     on_breach: Literal["lower", "pause"] = "lower"
     restore_below_pct: float = Field(
         default=20, ge=0, le=100, description="ДРР this % below the cap allows raising back cut bids"
+    )
+    cooldown: Duration = Field(
+        default=timedelta(hours=3), description="after a bid change, wait this long for its effect"
     )
 
     _check_window = field_validator("window")(_window)

@@ -19,6 +19,8 @@ from strategies.base import Strategy
 from strategies.common import (
     Target,
     by,
+    cooling,
+    cooling_reason,
     fmt_money,
     min_bid,
     proposal,
@@ -70,7 +72,7 @@ class RoiFloor(Strategy):
                                     f"no ad spend in the last {inputs['window_days']} days: ROI unknown",
                                     target, **inputs))
                 continue
-            out.append(self._item(snapshot, target, roi, inputs, stuck))
+            out.append(self._item(snapshot, target, roi, inputs, stuck, now))
 
         # A campaign pause only when every managed item is stuck at the minimum below the floor.
         stuck_items = {nm for nm, _, n in stuck if n >= p.pause_after}
@@ -91,11 +93,16 @@ class RoiFloor(Strategy):
         return out
 
     def _item(self, snapshot: CampaignSnapshot, t: Target, roi: float, inputs: dict,
-              stuck: list[tuple[int, float, int]]) -> Proposal:
+              stuck: list[tuple[int, float, int]], now: datetime) -> Proposal:
         p = self.params
         step = max(snapshot.rules.step, 1)
         floor_bid = min_bid(snapshot, t.nm_id, t.placement)
         nums = f"ROI {roi:.1f}% (spend {inputs['spend']}, revenue {inputs['revenue']}, margin {p.margin_pct:g}%)"
+        recent = cooling(snapshot, t.nm_id, t.placement, now, p.cooldown)
+        if recent is not None:
+            veto = {"no_raise": True} if roi < p.min_roi_pct else {}
+            return proposal(self.kind, Action.HOLD, snapshot, f"{nums}; {cooling_reason(recent, p.cooldown, now)}",
+                            t, **veto, **inputs)
         if roi < p.min_roi_pct:
             if t.bid > floor_bid:
                 want = max(floor_bid, round_up(t.bid * (1 - p.step_pct / 100), step))
@@ -104,7 +111,7 @@ class RoiFloor(Strategy):
                 return proposal(self.kind, Action.SET_BID, snapshot,
                                 f"{nums} is below the floor {p.min_roi_pct:g}%: lowering the bid by {p.step_pct:g}%",
                                 t, bid=want, **inputs)
-            n = 1 + self._evaluations_at_min(snapshot, t, floor_bid)
+            n = self._evaluations_at_min(snapshot, t, floor_bid, now)
             stuck.append((t.nm_id, roi, n))
             return proposal(self.kind, Action.HOLD, snapshot,
                             f"{nums} is below the floor {p.min_roi_pct:g}%; {AT_MIN_BELOW_FLOOR} "
@@ -125,16 +132,27 @@ class RoiFloor(Strategy):
         return proposal(self.kind, Action.HOLD, snapshot,
                         f"{nums} is at or above the floor {p.min_roi_pct:g}%", t, **inputs)
 
-    def _evaluations_at_min(self, snapshot: CampaignSnapshot, t: Target, floor_bid: int) -> int:
-        """Consecutive earlier evaluations (newest first) in which this strategy held the target at the minimum."""
+    def _evaluations_at_min(self, snapshot: CampaignSnapshot, t: Target, floor_bid: int, now: datetime) -> int:
+        """Evaluations at the minimum below the floor, this one included, spaced at least ``cooldown`` apart.
+
+        Read from the newest uninterrupted run of this strategy's holds of the target at the minimum
+        (any other decision of the target breaks the run); a hold counts when it is ``cooldown`` after
+        the previous counted one, and so does the current evaluation.
+        """
         mine = sorted(
             (r for r in snapshot.history if r.nm_id == t.nm_id and r.placement == t.placement),
             key=lambda r: r.at, reverse=True,
         )
-        n = 0
+        times = []
         for r in mine:
             if r.action == Action.HOLD and by(r, self.kind) and (r.bid_before or 0) <= floor_bid:
-                n += 1
+                times.append(r.at)
             else:
                 break
-        return n
+        counted: list[datetime] = []
+        for at in reversed(times):
+            if not counted or at - counted[-1] >= self.params.cooldown:
+                counted.append(at)
+        if not counted or now - counted[-1] >= self.params.cooldown:
+            return len(counted) + 1
+        return len(counted)

@@ -26,6 +26,8 @@ from strategies.common import (
     Target,
     Totals,
     by,
+    cooling,
+    cooling_reason,
     fmt_money,
     last_status_change,
     local_date,
@@ -112,11 +114,11 @@ class SpendCap(Strategy):
                 out.append(proposal(self.kind, Action.HOLD, snapshot, "current bid unknown",
                                     nm_id=item.nm_id, placement=placement, **inputs))
                 continue
-            out.append(self._item(snapshot, target, drr, tot, days, inputs))
+            out.append(self._item(snapshot, target, drr, tot, days, inputs, now))
         return out
 
     def _item(self, snapshot: CampaignSnapshot, t: Target, drr: float | None, tot: Totals, days: int,
-              inputs: dict) -> Proposal:
+              inputs: dict, now: datetime) -> Proposal:
         p = self.params
         step = max(snapshot.rules.step, 1)
         nums = f"ДРР {_fmt_drr(drr)} over {days} days (spend {tot.spend}, revenue {tot.revenue})"
@@ -124,6 +126,11 @@ class SpendCap(Strategy):
             why = ("no ad spend" if tot.spend <= 0 else
                    f"spend {tot.spend} without revenue is under {p.min_spend_without_revenue}")
             return proposal(self.kind, Action.HOLD, snapshot, f"{why} in {days} days: not enough data", t, **inputs)
+        recent = cooling(snapshot, t.nm_id, t.placement, now, p.cooldown)
+        if recent is not None:
+            veto = {"no_raise": True} if drr > p.max_drr_pct else {}
+            return proposal(self.kind, Action.HOLD, snapshot, f"{nums}; {cooling_reason(recent, p.cooldown, now)}",
+                            t, **veto, **inputs)
         if drr > p.max_drr_pct:
             floor_bid = min_bid(snapshot, t.nm_id, t.placement)
             if t.bid <= floor_bid:

@@ -60,16 +60,37 @@ def _at_min_hold(ago: timedelta):
 def test_at_minimum_counts_then_pauses():
     camp = campaign(bids={1: 10000})
     stats = (day(spend=400, revenue=100),)
-    p = only(strat().decide(snapshot(camp=camp, stats=stats), NOW), Action.HOLD)
+    s = strat(cooldown="0s")
+    p = only(s.decide(snapshot(camp=camp, stats=stats), NOW), Action.HOLD)
     assert p.inputs["evaluations"] == 1 and p.inputs["no_raise"]
     h = (_at_min_hold(timedelta(minutes=2)),)
-    only(strat().decide(snapshot(camp=camp, stats=stats, history=h), NOW), Action.HOLD)
+    only(s.decide(snapshot(camp=camp, stats=stats, history=h), NOW), Action.HOLD)
     h = (_at_min_hold(timedelta(minutes=3)), _at_min_hold(timedelta(minutes=2)))
-    ps = strat().decide(snapshot(camp=camp, stats=stats, history=h), NOW)
+    ps = s.decide(snapshot(camp=camp, stats=stats, history=h), NOW)
     assert [p.action for p in ps] == [Action.HOLD, Action.PAUSE]
     pause = ps[1]
     assert pause.nm_id is None and "ROI" in pause.reason and pause.inputs["evaluations"] == 3
     assert "spend 400" in pause.reason
+
+
+def test_evaluations_are_spaced_by_the_cooldown():
+    camp = campaign(bids={1: 10000})
+    stats = (day(spend=400, revenue=100),)
+    # two holds a minute apart are one evaluation, and now (1 min later) is still the same one
+    h = (_at_min_hold(timedelta(minutes=2)), _at_min_hold(timedelta(minutes=1)))
+    assert only(strat().decide(snapshot(camp=camp, stats=stats, history=h), NOW)).inputs["evaluations"] == 1
+    # 7 h and 4 h ago, and now: three evaluations 3 h apart -> pause
+    h = (_at_min_hold(timedelta(hours=7)), _at_min_hold(timedelta(hours=6)), _at_min_hold(timedelta(hours=4)))
+    ps = strat().decide(snapshot(camp=camp, stats=stats, history=h), NOW)
+    assert [p.action for p in ps] == [Action.HOLD, Action.PAUSE]
+
+
+def test_cooldown_after_a_change():
+    h = (record(strategy="roi_floor", ago=timedelta(hours=1), before=22000, after=20000),)
+    p = only(strat().decide(snapshot(stats=(day(spend=100, revenue=300),), history=h), NOW), Action.HOLD)
+    assert "waiting" in p.reason and p.inputs["no_raise"]
+    h = (record(strategy="roi_floor", ago=timedelta(hours=4), before=22000, after=20000),)
+    only(strat().decide(snapshot(stats=(day(spend=100, revenue=300),), history=h), NOW), Action.SET_BID)
 
 
 def test_count_is_broken_by_another_decision():
@@ -77,7 +98,7 @@ def test_count_is_broken_by_another_decision():
     stats = (day(spend=400, revenue=100),)
     h = (_at_min_hold(timedelta(minutes=4)), _at_min_hold(timedelta(minutes=3)),
          record(ago=timedelta(minutes=2), strategy="target_position", before=10000, after=10000, action=Action.HOLD))
-    ps = strat().decide(snapshot(camp=camp, stats=stats, history=h), NOW)
+    ps = strat(cooldown="0s").decide(snapshot(camp=camp, stats=stats, history=h), NOW)
     assert [p.action for p in ps] == [Action.HOLD]
 
 
@@ -85,14 +106,14 @@ def test_no_pause_when_another_item_is_fine():
     camp = campaign(bids={1: 10000, 2: 20000})
     stats = (day(1, spend=400, revenue=100), day(2, spend=100, revenue=2000))
     h = tuple(_at_min_hold(timedelta(minutes=m)) for m in (3, 2))
-    ps = strat().decide(snapshot(camp=camp, stats=stats, history=h), NOW)
+    ps = strat(cooldown="0s").decide(snapshot(camp=camp, stats=stats, history=h), NOW)
     assert Action.PAUSE not in [p.action for p in ps]
 
 
 def test_no_pause_when_not_active():
     camp = campaign(bids={1: 10000}, status=Status.PAUSED)
     h = tuple(_at_min_hold(timedelta(minutes=m)) for m in (3, 2))
-    ps = strat().decide(snapshot(camp=camp, stats=(day(spend=400, revenue=100),), history=h), NOW)
+    ps = strat(cooldown="0s").decide(snapshot(camp=camp, stats=(day(spend=400, revenue=100),), history=h), NOW)
     assert Action.PAUSE not in [p.action for p in ps]
 
 

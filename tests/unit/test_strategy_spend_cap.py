@@ -101,3 +101,12 @@ def test_restore_when_well_under_the_cap():
     # 9 % is under the cap but not 20 % under: hold
     snap = snapshot(camp=camp, stats=(day(spend=90, revenue=1000),), history=h)
     only(strat().decide(snap, NOW), Action.HOLD)
+
+
+def test_cooldown_after_a_change():
+    h = (record(strategy="target_position", ago=timedelta(hours=1), before=22000, after=20000),)
+    p = only(strat().decide(snapshot(stats=(day(spend=300, revenue=1000),), history=h), NOW), Action.HOLD)
+    assert "waiting" in p.reason and p.inputs["no_raise"]
+    h = (record(strategy="spend_cap", ago=timedelta(hours=1), before=22000, after=20000),)
+    p = only(strat(cooldown="30m").decide(snapshot(stats=(day(spend=300, revenue=1000),), history=h), NOW))
+    assert p.action == Action.SET_BID
