@@ -14,6 +14,7 @@ confirmation for every allowed chat, except the chat that gave the command: it g
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -200,7 +201,8 @@ class Control:
         end = self._clock.now().date()
         async with self._sessions() as s:
             data = await chart_data(s, self.account_names(), end - timedelta(days=days - 1), end)
-        return build_chart(data, self.locale)
+        # drawing takes a second or two: keep the event loop (commands, watchdog) responsive
+        return await asyncio.to_thread(build_chart, data, self.locale)
 
     async def report_png(self, days: int = 7) -> bytes:
         return (await self.report(days)).png

@@ -2,6 +2,8 @@
 
 :func:`build_chart` is pure apart from matplotlib: it takes the series and returns the PNG bytes together
 with the names of the lines it drew, so tests (and callers) can check what is on the picture.
+It uses only the object-oriented API (no pyplot state), so callers run it in a worker thread
+(``asyncio.to_thread``): drawing takes a second or two.
 """
 
 from __future__ import annotations

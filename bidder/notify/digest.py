@@ -126,7 +126,7 @@ async def build_digest(session: AsyncSession, accounts: Sequence[str], day: date
     png, series = None, ()
     if with_chart:
         data = await chart_data(session, accounts, day - timedelta(days=chart_days - 1), day)
-        result = build_chart(data, locale)
+        result = await asyncio.to_thread(build_chart, data, locale)  # a second or two of drawing
         png, series = result.png, result.series
     return Digest(day, text, png, t(locale, "report.caption", days=chart_days), series)
 
