@@ -132,7 +132,7 @@ async def test_against_spec(openapi, api, clock, method, url, body, token, statu
     try:
         openapi.validate_response(wire, resp)
     except OpenAPIError as exc:  # pragma: no cover - the message is what matters
-        raise AssertionError(f"{method} {spec_path} {r.status}: {exc!r} {getattr(exc, '__cause__', '')}\n{r.text[:500]}")
+        raise AssertionError(f"{method} {spec_path} {r.status}: {exc!r} {getattr(exc, '__cause__', '')}\n{r.text[:500]}") from exc
 
 
 def test_the_harness_catches_a_broken_response(openapi) -> None:
