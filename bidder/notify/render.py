@@ -77,18 +77,36 @@ def truncate_html(lines: Sequence[str], locale: str, limit: int = MAX_MESSAGE) -
     return "\n".join(out)
 
 
+# payload "numbers" keys -> (label key, kind). Unknown keys are shown as "key value", escaped.
+_NUMBER_KEYS: dict[str, tuple[str, str]] = {
+    "spend": ("numbers.spend", "money"),
+    "today_spend": ("numbers.today_spend", "money"),
+    "revenue": ("numbers.revenue", "money"),
+    "budget": ("numbers.budget", "money"),
+    "daily_budget": ("numbers.daily_budget", "money"),
+    "limit": ("numbers.limit", "money"),
+    "drr": ("numbers.drr", "pct"),
+    "drr_pct": ("numbers.drr", "pct"),
+    "max_drr_pct": ("numbers.max_drr", "pct"),
+    "roi": ("numbers.roi", "pct"),
+    "roi_pct": ("numbers.roi", "pct"),
+    "min_roi_pct": ("numbers.min_roi", "pct"),
+    "orders": ("numbers.orders", "int"),
+}
+
+
 def _numbers(numbers: Mapping[str, Any], locale: str, currency: str) -> str:
     parts = []
-    for key, value in numbers.items():
+    for key, value in list(numbers.items())[:12]:
         if value is None:
             continue
-        label = t(locale, f"numbers.{key}") if key in {"spend", "revenue", "drr", "roi", "orders", "budget",
-                                                       "limit"} else esc(key, 40)
-        if key in {"spend", "revenue", "budget", "limit"}:
+        label_key, kind = _NUMBER_KEYS.get(key, ("", "text"))
+        label = t(locale, label_key) if label_key else esc(key, 40)
+        if kind == "money":
             shown = fmt_money(value, locale, currency)
-        elif key in {"drr", "roi"}:
+        elif kind == "pct":
             shown = fmt_pct(value, locale)
-        elif key == "orders":
+        elif kind == "int":
             shown = fmt_number(value, locale)
         else:
             shown = esc(value, 60)
@@ -145,8 +163,11 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
             nums = _numbers(p.get("numbers") or {}, locale, str(p.get("currency") or "RUB"))
             if nums:
                 line += f" ({nums})"
-            if p.get("by") and p.get("by") != "strategy":
-                line += f" — {t(locale, 'by.operator', by=esc(p['by'], 60))}"
+            by = str(p.get("by") or "")
+            if by == "operator":
+                line += f" — {t(locale, 'by.operator', by='').rstrip()}"
+            elif by and by != "strategy":
+                line += f" — {t(locale, 'by.operator', by=esc(by, 60))}"
             lines.append(line)
     elif kind == EventKind.DRR_ALERT:
         lines.append(t(locale, "drr.title", account=account))

@@ -29,8 +29,9 @@ async def tg():
 
 
 @pytest.fixture
-async def store(sqlite_url: str):
-    engine, sessions = await open_store(sqlite_url)
+async def store(store_url: str):
+    """SQLite always, PostgreSQL too (marked ``postgres``): the outbox queries must work on both."""
+    engine, sessions = await open_store(store_url)
     async with sessions.begin() as s:
         await repo.ensure_account(s, "shop")
         await repo.ensure_account(s, "other")

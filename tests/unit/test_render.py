@@ -109,3 +109,12 @@ def test_event_is_frozen_and_payload_jsonable() -> None:
         e.kind = ev.EventKind.ROI_ALERT  # type: ignore[misc]
     with pytest.raises(TypeError):
         e.payload["x"] = 1  # type: ignore[index]
+
+
+def test_pause_numbers_from_decision_inputs_are_labelled() -> None:
+    e = ev.campaign_paused("shop", 5, "Шапки", "дневной бюджет исчерпан", by="operator",
+                           numbers={"today_spend": 5100, "daily_budget": 5000, "drr_pct": 12.5, "weird<key>": "<v>"})
+    text = render_group([e])
+    assert "расход за сегодня 5\u202f100\u00a0₽" in text and "дневной бюджет 5\u202f000\u00a0₽" in text
+    assert "ДРР 12,5%" in text and "weird&lt;key&gt; &lt;v&gt;" in text and text.endswith("— оператор")
+    assert parse_html(text)[0] is None
