@@ -406,3 +406,227 @@ def _plural(n: int, word: str) -> str:
 
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
+
+
+# ------------------------------------------------------------------------------------------ the daemon
+
+
+def _logging(ctx: Context, config: Any | None = None, level: str = "INFO") -> None:
+    import logging
+    import os
+
+    from bidder.logging import setup_logging
+
+    setup_logging(
+        os.environ.get("BIDDER_LOG_LEVEL", level),
+        json_lines=os.environ.get("BIDDER_LOG_FORMAT", "") == "json",
+        secrets=config.secrets() if config is not None else (),
+        stream=ctx.err,
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def _settings_for(args: argparse.Namespace, ctx: Context) -> Settings:
+    settings = ctx.settings
+    changes: dict[str, Any] = {}
+    if getattr(args, "config", None):
+        changes["config"] = Path(args.config)
+    if getattr(args, "dry_run", False):
+        changes["dry_run"] = True
+    return settings.model_copy(update=changes) if changes else settings
+
+
+@command(
+    "run",
+    "run the daemon: poll, evaluate, apply, audit (until SIGTERM)",
+    arg("--config", help="default: BIDDER_CONFIG"),
+    arg("--once", action="store_true", help="one full cycle for every account, then exit (0 when all succeeded)"),
+    arg("--dry-run", action="store_true", help="decide and record, send no write request (BIDDER_DRY_RUN)"),
+)
+def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
+    from bidder.config import load_config
+
+    settings = _settings_for(args, ctx)
+    config = load_config(settings.config)
+    for warning in config.warnings:
+        ctx.error(str(warning))
+    _logging(ctx, config)
+    return asyncio.run(_run(settings, config, once=args.once, ctx=ctx))
+
+
+async def _run(settings: Settings, config: Any, *, once: bool, ctx: Context) -> int:
+    from bidder.app import build_app
+
+    app = await build_app(settings, config=config)
+    try:
+        if app.disabled and not app.cycles:
+            for name, why in app.disabled.items():
+                ctx.error(f"account {name}: {why}")
+            return FAILURE
+        if once:
+            results = await app.run_once()
+            failed = [r for r in results if not r.ok]
+            for r in results:
+                summary = r.summary()
+                state = "ok" if r.ok else f"FAILED: {r.error}"
+                ctx.print(f"{r.account}: {state}; {summary['campaigns']} campaigns, "
+                          f"{summary['decisions']} changes decided, {summary['applied']} applied"
+                          f"{' (dry-run)' if summary['dry_run'] else ''}, {summary['failed']} failed")
+            for name, why in app.disabled.items():
+                ctx.error(f"account {name}: not served: {why}")
+            return FAILURE if failed or app.disabled else OK
+        await app.serve()
+        return OK
+    finally:
+        await app.close()
+
+
+@command(
+    "demo",
+    "run the daemon against the built-in simulated WB market (no token, no network)",
+    arg("--minutes", type=float, default=2.0, help="real minutes to run (default 2)"),
+    arg("--speed", type=float, default=240.0, help="simulated seconds per real second (default 240)"),
+    arg("--db", default="demo.db", help="SQLite file for the demo (recreated; default demo.db)"),
+)
+def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
+    import logging
+
+    from bidder.demo import run_demo
+
+    _logging(ctx, level="WARNING")
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # skipped runs are expected when sped up
+    return asyncio.run(run_demo(args.minutes, speed=args.speed, db_path=Path(args.db), out=ctx.out))
+
+
+@command("check", "health check for Docker: GET /healthz of the running daemon (BIDDER_HTTP_PORT)")
+def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
+    from bidder.http import check_health
+
+    return check_health(ctx.settings.http_port, out=ctx.out)
+
+
+def _operator(args: argparse.Namespace, ctx: Context, *, pause: bool) -> int:
+    from bidder.config import load_config
+
+    settings = _settings_for(args, ctx)
+    config = load_config(settings.config)
+    _logging(ctx, config, level="WARNING")
+    return asyncio.run(_operator_run(settings, config, args, ctx, pause=pause))
+
+
+async def _operator_run(settings: Settings, config: Any, args: argparse.Namespace, ctx: Context, *,
+                        pause: bool) -> int:
+    from bidder.app import build_app
+
+    app = await build_app(settings, config=config)
+    try:
+        names = [args.account] if args.account else list(app.cycles) + list(app.disabled)
+        if args.account and args.account not in app.cycles and args.account not in app.disabled:
+            ctx.error(f"unknown account {args.account!r}")
+            return USAGE
+        if args.account:
+            await _operator_switch(app, args.account, pause)
+            ctx.print(f"{args.account}: operator pause {'set' if pause else 'lifted'}")
+        else:
+            result = await (app.control.pause if pause else app.control.resume)("all", by="cli")
+            state = ("set" if pause else "lifted") if result.changed else ("already set" if pause else "not set")
+            ctx.print(f"operator pause {state} for {', '.join(result.accounts) or 'no account'}")
+        if args.no_apply:
+            ctx.print("recorded; the running daemon applies it at its next cycle")
+            return OK
+        cycles = {n: c for n, c in app.cycles.items() if n in names}
+        results = await app.runner().run_once() if cycles == app.cycles else \
+            [await c.run_cycle() for c in cycles.values()]
+        for r in results:
+            ctx.print(f"{r.account}: {'applied' if r.ok else 'FAILED: ' + str(r.error)}; "
+                      f"{r.applied} write(s) sent{' (dry-run)' if r.dry_run else ''}")
+        return OK if all(r.ok for r in results) else FAILURE
+    finally:
+        await app.close()
+
+
+async def _operator_switch(app: Any, account: str, pause: bool) -> None:
+    from bidder.engine.control import PAUSED
+    from bidder.store import repo
+
+    async with app.sessions.begin() as s:
+        await repo.ensure_account(s, account)
+        if pause:
+            await repo.set_operator_state(s, account, PAUSED, True, at=app.clock.now(), set_by="cli")
+        else:
+            for st in await repo.operator_states(s, account, PAUSED):
+                await repo.clear_operator_state(s, account, PAUSED, advert_id=st.advert_id)
+
+
+_OPERATOR_ARGS = (
+    arg("--config", help="default: BIDDER_CONFIG"),
+    arg("--account", help="only this account (default: all)"),
+    arg("--no-apply", action="store_true", help="only record it; let the running daemon apply it"),
+    arg("--dry-run", action="store_true", help="record what would be sent, send nothing"),
+)
+
+
+@command("pause-all", "kill switch: pause every managed campaign and hold all bids until resume-all",
+         *_OPERATOR_ARGS)
+def cmd_pause_all(args: argparse.Namespace, ctx: Context) -> int:
+    return _operator(args, ctx, pause=True)
+
+
+@command("resume-all", "lift the kill switch: resume what the operator pause stopped", *_OPERATOR_ARGS)
+def cmd_resume_all(args: argparse.Namespace, ctx: Context) -> int:
+    return _operator(args, ctx, pause=False)
+
+
+def _when(value: str) -> datetime:
+    """An ISO time (naive = UTC) or a duration back from now (``2h``, ``1d``)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        return datetime.now(UTC) - parse_duration(value)
+    except ValueError:
+        raise ConfigError([ConfigIssue("--to", None, "", f"expected an ISO time or a duration like 2h, not {value!r}")]) from None
+
+
+@command(
+    "rollback",
+    "restore the bids in force at a past time, through the paced and audited writer",
+    arg("--account", required=True),
+    arg("--campaign", type=int, help="only this campaign"),
+    arg("--to", required=True, type=str, help="ISO time (UTC if no offset) or a duration back, e.g. 2h"),
+    arg("--config", help="default: BIDDER_CONFIG"),
+    arg("--dry-run", action="store_true", help="record what would be sent, send nothing"),
+)
+def cmd_rollback(args: argparse.Namespace, ctx: Context) -> int:
+    from bidder.config import load_config
+
+    when = _when(args.to)
+    settings = _settings_for(args, ctx)
+    config = load_config(settings.config)
+    _logging(ctx, config, level="WARNING")
+    return asyncio.run(_rollback(settings, config, args.account, args.campaign, when, ctx))
+
+
+async def _rollback(settings: Settings, config: Any, account: str, campaign: int | None, when: datetime,
+                    ctx: Context) -> int:
+    from bidder.app import build_app
+
+    app = await build_app(settings, config=config)
+    try:
+        cycle = app.cycles.get(account)
+        if cycle is None:
+            ctx.error(f"account {account}: " + app.disabled.get(account, "not in the config"))
+            return USAGE
+        await cycle.start()
+        decisions = await cycle.rollback(when, campaign)
+        if not decisions:
+            ctx.print("nothing to restore: the bids already match")
+        for d in decisions:
+            ctx.print(f"{d.advert_id} nm {d.nm_id} {d.placement}: {_money(d.bid_before)} → {_money(d.bid_after)}"
+                      f"{' (' + d.guard + ')' if d.guard else ''}")
+        return OK
+    finally:
+        await app.close()

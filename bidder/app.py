@@ -1,0 +1,244 @@
+"""Composition root: builds every collaborator from settings and config, owns their lifetimes.
+
+Everything is opened in one ``AsyncExitStack`` and closed in reverse order. The write token is read
+only when a live writer is built; in dry-run it is never loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bidder import systemd
+from bidder.clock import Clock, SystemClock
+from bidder.config import BidderConfig, load_config
+from bidder.engine import alerts
+from bidder.engine.control import Control
+from bidder.engine.cycle import AccountCycle, CycleResult
+from bidder.engine.guards import GuardConfig
+from bidder.engine.runner import Runner
+from bidder.errors import ConfigError, TokenError
+from bidder.health import Health, max_age_for
+from bidder.metrics import Metrics
+from bidder.settings import Settings
+from bidder.store import db
+from bidder.store.migrate import upgrade
+from bidder.wb.pacing import Pacer
+from bidder.wb.tokens import EXPIRY_WARNING_DAYS, decode_token
+from bidder.wb.writer import DryRunWriter, make_reader, make_writer
+
+log = logging.getLogger("bidder.app")
+
+
+@dataclass
+class App:
+    settings: Settings
+    config: BidderConfig
+    clock: Clock
+    dry_run: bool
+    on_decisions: Callable | None = None
+    stack: AsyncExitStack = field(default_factory=AsyncExitStack)
+    cycles: dict[str, AccountCycle] = field(default_factory=dict)
+    disabled: dict[str, str] = field(default_factory=dict)  # account -> why it is not served
+    metrics: Metrics = field(default_factory=Metrics)
+    health: Health | None = None
+    sessions: Any = None
+    http_session: aiohttp.ClientSession | None = None
+    pacer: Pacer | None = None
+    control: Control | None = None
+
+    # -------------------------------------------------------------- building
+
+    async def open(self) -> App:
+        await upgrade(self.settings.database_url)
+        engine = db.make_engine(self.settings.database_url)
+        self.stack.push_async_callback(engine.dispose)
+        self.sessions = db.session_factory(engine)
+        self.http_session = await self.stack.enter_async_context(aiohttp.ClientSession())
+        self.pacer = Pacer(self.clock)
+        self.health = Health(max_age=max_age_for(self.config.intervals.evaluate), clock=self.clock)
+        self.control = Control(self.sessions, self.clock, accounts=lambda: self.config,
+                               locale=self.config.telegram.locale, default_dry_run=self.dry_run)
+        for account in self.config.accounts:
+            await self._add_account(account)
+        return self
+
+    async def _add_account(self, account) -> None:
+        name = account.name
+        now = self.clock.now()
+        self.health.register(name)
+        try:
+            info = decode_token(account.read_token.get_secret_value())
+            reader = make_reader(self.http_session, account.read_token, self.pacer, self.clock,
+                                 settings=self.settings)
+            dry_writer = DryRunWriter(reader=reader)
+            live = None
+            if not self.dry_run and account.write_token is not None:
+                live = make_writer(reader=reader, write_token=account.write_token)
+                winfo = decode_token(account.write_token.get_secret_value())
+                await self._expiry_alert(name, "write", winfo, now)
+        except TokenError as exc:
+            self.disabled[name] = str(exc)
+            log.error("account %s is not served: %s", name, exc)
+            self.health.record(name, False, f"not served: {exc}", now)
+            await self._ensure_and_alert(name, str(exc), now)
+            return
+        await self._expiry_alert(name, "read", info, now)
+        cycle = AccountCycle(
+            account=account,
+            intervals=self.config.intervals,
+            reader=reader,
+            writer=live or dry_writer,
+            dry_writer=dry_writer,
+            sessions=self.sessions,
+            clock=self.clock,
+            seller_id=info.seller_id,
+            stop_file=Path(self.config.stop_file) if self.config.stop_file else None,
+            metrics=self.metrics,
+            on_decisions=self.on_decisions,
+        )
+        cycle.health = self.health
+        self.cycles[name] = cycle
+
+    async def _ensure_and_alert(self, name: str, error: str, now) -> None:
+        from bidder.store import repo
+
+        async with self.sessions.begin() as s:
+            await repo.ensure_account(s, name)
+            await alerts.account_failing(s, name, error, now)
+
+    async def _expiry_alert(self, name: str, which: str, info, now) -> None:
+        left = info.days_left(now)
+        if left is None or left >= EXPIRY_WARNING_DAYS:
+            return
+        from bidder.store import repo
+
+        log.warning("account %s: the %s token expires in %.0f days", name, which, left)
+        async with self.sessions.begin() as s:
+            await repo.ensure_account(s, name, info.seller_id)
+            await alerts.token_expiring(s, name, which, info.expires_at, now)
+
+    async def close(self) -> None:
+        await self.stack.aclose()
+
+    # -------------------------------------------------------------- running
+
+    async def reload(self) -> bool:
+        """Re-read the YAML. Valid: accounts are updated for the next cycle. Invalid: keep the old one."""
+        systemd.reloading()
+        try:
+            new = load_config(self.settings.config)
+        except ConfigError as exc:
+            log.error("reload rejected, the old configuration keeps running:\n%s", exc)
+            systemd.ready()
+            return False
+        old_names = set(self.cycles) | set(self.disabled)
+        self.config = new
+        for account in new.accounts:
+            cycle = self.cycles.get(account.name)
+            if cycle is not None:
+                cycle.account = account
+                cycle.intervals = new.intervals
+                cycle.guard = GuardConfig.from_guardrails(account.guardrails)
+            else:
+                self.disabled.pop(account.name, None)
+                await self._add_account(account)
+        for gone in old_names - {a.name for a in new.accounts}:
+            self.cycles.pop(gone, None)
+            self.disabled.pop(gone, None)
+            self.health.unregister(gone)
+        log.info("configuration reloaded: %d account(s)", len(new.accounts))
+        systemd.ready()
+        return True
+
+    def runner(self, stop: asyncio.Event | None = None, extra_jobs: list | None = None) -> Runner:
+        wd = systemd.watchdog_interval()
+        return Runner(
+            self.cycles,
+            clock=self.clock,
+            interval=self.config.intervals.evaluate,
+            reload=self.reload,
+            watchdog=systemd.watchdog if wd else None,
+            watchdog_every=wd,
+            extra_jobs=extra_jobs,
+            stop=stop,
+        )
+
+    async def run_once(self) -> list[CycleResult]:
+        """One full cycle for every account (``bidder run --once``)."""
+        return await self.runner().run_once()
+
+    async def serve(self, *, telegram_sink=None, stop: asyncio.Event | None = None) -> None:
+        """Run until SIGTERM/SIGINT (or ``stop``): cycles, the HTTP endpoints, Telegram, the digest."""
+        from bidder.http import start_http
+        from bidder.notify.digest import DigestJob
+        from bidder.notify.outbox import OutboxSender
+
+        stop = stop or asyncio.Event()
+        tasks: list[asyncio.Task] = []
+        http = None
+        if self.settings.http_port:
+            http = await start_http(self.settings.http_port, None, self.health, self.metrics, self.clock)
+            log.info("health and metrics on port %d", http.port)
+        tg = self.config.telegram
+        sink = telegram_sink
+        client = None
+        chat_ids = tuple(self.settings.telegram_chat_ids)
+        if sink is None and self.settings.telegram_bot_token is not None:
+            from bidder.notify.telegram import TelegramClient
+
+            client = TelegramClient(self.settings.telegram_bot_token, base_url=self.settings.telegram_api_url,
+                                    session=self.http_session, clock=SystemClock())
+            sink = client
+        if sink is not None:
+            sender = OutboxSender(self.sessions, sink, chat_ids or (0,), clock=self.clock, locale=tg.locale,
+                                  timezone=tg.digest_timezone, merge_window=tg.merge_window)
+            self.control._kick = sender.kick
+            tasks.append(asyncio.create_task(sender.run(stop), name="outbox"))
+            digest = DigestJob(self.sessions, self.clock, accounts=lambda: self.config.accounts, locale=tg.locale,
+                               digest_time=tg.digest_time, timezone=tg.digest_timezone, on_enqueued=sender.kick)
+            tasks.append(asyncio.create_task(digest.run(stop, every=60.0 / self.clock.speed), name="digest"))
+        if client is not None and chat_ids:
+            from bidder.notify.commands import CommandLoop
+
+            commands = CommandLoop(client, self.control, chat_ids, clock=SystemClock(), locale=tg.locale,
+                                   timezone=tg.digest_timezone)
+            tasks.append(asyncio.create_task(commands.run(stop), name="telegram-commands"))
+        systemd.ready()
+        try:
+            await self.runner(stop=stop).serve()
+        finally:
+            stop.set()
+            self.health.mark_stopping()
+            systemd.stopping()
+            for task in tasks:
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 3)
+            if http is not None:
+                await http.stop()
+
+
+async def build_app(settings: Settings, *, dry_run: bool | None = None, clock: Clock | None = None,
+                    config: BidderConfig | None = None, on_decisions: Callable | None = None) -> App:
+    cfg = config or load_config(settings.config)
+    app = App(
+        settings=settings,
+        config=cfg,
+        clock=clock or SystemClock(),
+        dry_run=settings.dry_run if dry_run is None else dry_run,
+        on_decisions=on_decisions,
+    )
+    try:
+        await app.open()
+    except BaseException:
+        await app.close()
+        raise
+    return app

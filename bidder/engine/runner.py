@@ -1,0 +1,155 @@
+"""The long-running service: APScheduler drives each account's cycle; signals, reload and watchdog.
+
+One event loop. Jobs are coalesced and never overlap (``max_instances=1``). SIGTERM/SIGINT let the
+in-flight cycles finish (bounded), flush, and exit 0. SIGHUP re-reads the YAML: a valid config takes
+effect at the next cycle, an invalid one is rejected with its errors and the old one keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bidder.engine.cycle import AccountCycle, CycleResult
+
+log = logging.getLogger("bidder.runner")
+
+STOP_GRACE_SECONDS = 8.0
+
+
+class Runner:
+    def __init__(
+        self,
+        cycles: dict[str, AccountCycle],
+        *,
+        clock,
+        interval: timedelta,
+        reload: Callable[[], Awaitable[bool]] | None = None,
+        watchdog: Callable[[], None] | None = None,
+        watchdog_every: float | None = None,
+        extra_jobs: list[tuple[Callable[[], Awaitable[None]], object]] | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        self.cycles = cycles
+        self.clock = clock
+        self.interval = interval
+        self.reload = reload
+        self.watchdog = watchdog
+        self.watchdog_every = watchdog_every
+        self.extra_jobs = extra_jobs or []
+        self._stop = stop or asyncio.Event()
+        self._inflight: set[asyncio.Task] = set()
+        self.scheduler: AsyncIOScheduler | None = None
+
+    async def run_once(self) -> list[CycleResult]:
+        """One full cycle for every account, concurrently; one account's failure does not stop another."""
+        names = list(self.cycles)
+        results = await asyncio.gather(*(self._cycle(n) for n in names), return_exceptions=True)
+        out = []
+        for name, res in zip(names, results, strict=True):
+            if isinstance(res, BaseException):
+                log.error("account %s: cycle crashed: %s", name, res, exc_info=res)
+                out.append(CycleResult(account=name, started_at=self.clock.now(), ok=False, error=str(res)))
+            else:
+                out.append(res)
+        return out
+
+    async def _cycle(self, name: str) -> CycleResult:
+        cycle = self.cycles.get(name)
+        if cycle is None:  # removed by a reload
+            raise LookupError(f"account {name} is no longer configured")
+        return await cycle.run_cycle()
+
+    def _job(self, name: str) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            if self._stop.is_set() or name not in self.cycles:
+                return
+            task = asyncio.current_task()
+            if task is not None:
+                self._inflight.add(task)
+            try:
+                await self._cycle(name)
+            except Exception:  # isolation: log, keep the schedule and the other accounts
+                log.exception("account %s: cycle crashed", name)
+            finally:
+                if task is not None:
+                    self._inflight.discard(task)
+
+        return job
+
+    def schedule_accounts(self) -> None:
+        assert self.scheduler is not None
+        seconds = self.interval.total_seconds() / self.clock.speed
+        wanted = set(self.cycles)
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("cycle:") and job.id[6:] not in wanted:
+                job.remove()
+        for name in wanted:
+            job_id = f"cycle:{name}"
+            if self.scheduler.get_job(job_id) is None:
+                self.scheduler.add_job(
+                    self._job(name),
+                    IntervalTrigger(seconds=seconds),
+                    id=job_id,
+                    coalesce=True,
+                    max_instances=1,
+                    misfire_grace_time=max(1, int(seconds)),
+                    next_run_time=_now_local(),
+                )
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.scheduler = AsyncIOScheduler(event_loop=loop)
+        self.schedule_accounts()
+        if self.watchdog is not None and self.watchdog_every:
+            self.scheduler.add_job(self.watchdog, IntervalTrigger(seconds=self.watchdog_every), id="watchdog")
+        for i, (func, trigger) in enumerate(self.extra_jobs):
+            self.scheduler.add_job(func, trigger, id=f"extra:{i}", coalesce=True, max_instances=1)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self._reload()))
+        self.scheduler.start()
+        log.info("bidder running: %d account(s), cycle every %s", len(self.cycles), self.interval)
+        try:
+            await self._stop.wait()
+        finally:
+            log.info("stopping: waiting for in-flight cycles")
+            self.scheduler.pause()  # no new runs; APScheduler's shutdown would cancel running coroutines
+            if self._inflight:
+                _, pending = await asyncio.wait(set(self._inflight), timeout=STOP_GRACE_SECONDS)
+                for task in pending:
+                    log.warning("a cycle did not finish within %.0fs; cancelling it", STOP_GRACE_SECONDS)
+                    task.cancel()
+            self.scheduler.shutdown(wait=False)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+
+    async def _reload(self) -> None:
+        if self.reload is None:
+            return
+        try:
+            ok = await self.reload()
+        except Exception:
+            log.exception("reload failed; the old configuration keeps running")
+            return
+        if ok:
+            self.schedule_accounts()
+
+
+def _now_local():
+    from datetime import datetime
+
+    return datetime.now().astimezone()
