@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -793,6 +794,9 @@ async def public_search(request: web.Request) -> web.Response:
     except ValueError:
         page = 1
     key = "GET /exactmatch/ru/common/v18/search"
+    if sim.faults.search_blocked():
+        sim.requests[key]["429"] += 1
+        return web.Response(status=429, text="", content_type="text/plain")
     sim.requests[key]["200"] += 1
     page = max(1, page)
     now = sim.now()
@@ -811,7 +815,7 @@ async def public_search(request: web.Request) -> web.Response:
                 "logs": f"sim:{ad['advert_id']}:{pos}",
             })
         else:
-            nm = 500_000_000 + (hash((query, pos)) & 0xFFFFFF)
+            nm = 500_000_000 + (zlib.crc32(f"{query}|{pos}".encode()) & 0xFFFFFF)
             products.append({"id": nm, "name": f"Товар {nm}", "brand": "", "supplierId": 0})
     body = {"metadata": {"name": query, "catalog_type": "preset"}, "products": products, "total": total}
     return web.json_response(body, dumps=lambda x: json.dumps(x, ensure_ascii=False))

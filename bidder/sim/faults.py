@@ -6,7 +6,8 @@ Settings (all optional; shares are probabilities per request, drawn from a seede
 * ``slow_rate`` / ``slow_seconds``: share of replies delayed by ``slow_seconds`` of real time;
 * ``malformed_rate``: share of 200 JSON replies cut in half (invalid JSON);
 * ``missing_field_rate``: share of 200 JSON replies with one field removed from the first object;
-* ``revoke_after``: after N authenticated calls by a seller its tokens are revoked (401 from then on).
+* ``revoke_after``: after N authenticated calls by a seller its tokens are revoked (401 from then on);
+* ``search_429_rate``: share of public-search calls answered 429 (global setting only).
 
 A bids PATCH that meets a 5xx fault is not applied (the fault happens before the handler).
 """
@@ -26,6 +27,7 @@ class FaultSettings:
     malformed_rate: float = 0.0
     missing_field_rate: float = 0.0
     revoke_after: int | None = None
+    search_429_rate: float = 0.0  # public search only (REFERENCE §6: ~80 % from server IPs)
 
     def update(self, data: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}
@@ -90,6 +92,10 @@ class Faults:
         elif s.missing_field_rate and r.random() < s.missing_field_rate:
             plan.missing_field = True
         return plan
+
+    def search_blocked(self) -> bool:
+        rate = self.default.search_429_rate
+        return bool(rate) and self._rng.random() < rate
 
     def as_dict(self) -> dict[str, Any]:
         return {"all": self.default.as_dict(), "sellers": {k: v.as_dict() for k, v in self.per_seller.items()}}

@@ -20,7 +20,7 @@ def run_day(bid: int, *, advert_id: int = 1000001, nm_id: int = 211000101, place
             seed: int = 1) -> Market:
     m = Market(SPEC, seed, start=START)
     m.set_bid(advert_id, nm_id, placement, bid, START)
-    m.advance(START + timedelta(hours=14))  # until 23:00 MSK
+    m.advance_campaign(advert_id, START + timedelta(hours=14))  # until 23:00 MSK
     return m
 
 
