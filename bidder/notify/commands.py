@@ -79,6 +79,16 @@ class CommandLoop:
                 failures += 1
                 log.warning("telegram: getUpdates failed: %s", scrub(f"{type(exc).__name__}: {exc}")[:300])
                 await self._pause(stop, min(60.0, 2.0 ** failures))
+        await self._confirm()
+
+    async def _confirm(self) -> None:
+        """Tell Telegram which updates were handled, so a restart does not run them again."""
+        if self._offset is None:
+            return
+        try:
+            await asyncio.wait_for(self._client.get_updates(self._offset, poll_seconds=0), 3)
+        except (TelegramError, TimeoutError) as exc:
+            log.info("telegram: could not confirm the last updates: %s", exc)
 
     async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
         try:
@@ -102,7 +112,7 @@ class CommandLoop:
 
     async def handle(self, update: dict[str, Any]) -> str | None:
         """Answer one update; returns the command name handled (None when ignored)."""
-        msg = update.get("message") or update.get("edited_message")
+        msg = update.get("message")  # not edited messages: editing an old /pause must not run it again
         if not isinstance(msg, dict):
             return None
         chat = msg.get("chat") or {}

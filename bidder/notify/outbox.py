@@ -144,6 +144,8 @@ class OutboxSender:
 
     async def fan_out(self) -> int:
         """Turn ready event groups into per-chat deliveries. Returns the number of groups fanned out."""
+        if not self.chat_ids:
+            return 0  # nowhere to send: keep the events pending rather than merge them into nothing
         now = self._clock.now()
         async with self._sessions.begin() as s:
             stmt = (

@@ -186,3 +186,15 @@ def test_parse_command() -> None:
     assert parse_command("/Pause@Bot 1 2") == ("pause", "Bot", ["1", "2"])
     assert parse_command("hello") is None and parse_command(None) is None
     assert parse_command("/") == ("?", None, [])
+
+
+async def test_handled_updates_are_confirmed_on_stop(env) -> None:
+    tg, loop, *_ = env
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    uid = tg.push_command(CHAT, "/help")
+    await tg.wait_sent(1)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    last = [c for c in tg.calls if c.method == "getUpdates"][-1]
+    assert int(last.fields["offset"]) == uid + 1  # a restart will not run /help again

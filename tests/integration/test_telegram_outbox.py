@@ -232,3 +232,26 @@ async def test_console_sink_prints_what_would_be_sent(store) -> None:
     assert sent == 2
     printed = out.getvalue()
     assert "Аккаунт не работает · shop" in printed and "<b>" not in printed and "кампания 5" in printed
+
+
+async def test_a_dedup_key_alerts_once_per_day_even_after_sending(store, tg: FakeTelegram) -> None:
+    clock = FakeClock(NOW)
+    out = sender(store, client(tg, clock), clock)
+    expiring = NOW + timedelta(days=5)
+    assert (await _enqueue(store, [ev.token_expiring("shop", "read", expiring, now=clock.now())], clock))[0]
+    await out.run_once()
+    clock.advance(3600)  # the engine checks again an hour later: already told today
+    assert await _enqueue(store, [ev.token_expiring("shop", "read", expiring, now=clock.now())], clock) == [None]
+    await out.run_once()
+    clock.advance(86400)  # the next day: tell again
+    assert (await _enqueue(store, [ev.token_expiring("shop", "read", expiring, now=clock.now())], clock))[0]
+    await out.run_once()
+    assert len(tg.texts(CHATS[0])) == 2
+
+
+async def test_no_chats_keeps_events_pending(store) -> None:
+    clock = FakeClock(NOW)
+    await _enqueue(store, [op(1)], clock)
+    assert await OutboxSender(store, ConsoleSink(io.StringIO()), [], clock=clock).run_once() == 0
+    async with store() as s:
+        assert (await s.scalars(select(AlertRow.status))).all() == ["pending"]
