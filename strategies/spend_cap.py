@@ -2,7 +2,7 @@
 
 ДРР = spend / revenue x 100 over ``window`` days of daily statistics (account time zone). With no
 revenue, spend above ``min_spend_without_revenue`` counts as over the cap. Per item: above the cap the
-bids go down by ``step_pct``; well below it (``restore_below_pct`` % under the cap) bids this strategy
+bids go down by ``step_pct``, or in proportion (cap / ДРР) when that is more; well below it (``restore_below_pct`` % under the cap) bids this strategy
 cut are raised back toward the bid it found. With ``on_breach: pause`` a campaign whose total ДРР is over
 the cap is paused instead, and resumed once it is back under.
 
@@ -137,12 +137,14 @@ class SpendCap(Strategy):
                 return proposal(self.kind, Action.HOLD, snapshot,
                                 f"{nums} is above the cap {p.max_drr_pct:g}% but the bid is at WB's minimum "
                                 f"{fmt_money(floor_bid)}", t, min_bid=floor_bid, no_raise=True, **inputs)
-            want = max(floor_bid, round_up(t.bid * (1 - p.step_pct / 100), step))
+            # at least step_pct; in proportion when far above (spend is roughly proportional to the bid)
+            factor = 1 - p.step_pct / 100 if drr == INFINITE else min(1 - p.step_pct / 100, p.max_drr_pct / drr)
+            want = max(floor_bid, round_up(t.bid * factor, step))
             if want >= t.bid:
                 want = floor_bid
             return proposal(self.kind, Action.SET_BID, snapshot,
-                            f"{nums} is above the cap {p.max_drr_pct:g}%: lowering the bid by {p.step_pct:g}%",
-                            t, bid=want, **inputs)
+                            f"{nums} is above the cap {p.max_drr_pct:g}%: lowering the bid by "
+                            f"{(1 - factor) * 100:.0f}%", t, bid=want, **inputs)
         if drr <= p.max_drr_pct * (1 - p.restore_below_pct / 100):
             before = run_start_bid(snapshot, t.nm_id, t.placement, self.kind)
             if before is not None and before > t.bid:

@@ -8,8 +8,8 @@ Inputs, official first:
 * WB's recommendations (``snapshot.recommendations``) as the estimated entry bid: the CPC band that
   contains the target position, or for CPM the top / leaders / competitive bid.
 
-A closed loop with hysteresis: worse than the target -> raise toward the entry estimate (at least
-``step_up_pct``); better than the target by ``margin`` positions or more -> step down by
+A closed loop with hysteresis: worse than the target -> raise by ``step_up_pct``, or straight to the
+entry estimate when the position is at least twice the target; better than the target by ``margin`` positions or more -> step down by
 ``step_down_pct``, but not to a bid that recently lost the position; in between -> hold. Never above
 ``max_bid``. It does not react twice to the same evidence: after an applied change of the item it holds
 until statistics read at least ``settle`` after that change arrive.
@@ -35,6 +35,7 @@ from strategies.common import (
 from strategies.params import TargetPositionParams
 
 LOST_BID_MEMORY = timedelta(hours=24)  # how long a bid that lost the position is remembered
+FAR = 2  # observed position at least FAR x the target: jump to WB's entry estimate instead of a step
 
 
 def observed_position(snapshot: CampaignSnapshot, nm_id: int, query: str | None) -> tuple[float | None, str]:
@@ -140,16 +141,19 @@ class TargetPosition(Strategy):
                 )
 
         if pos is None:
-            if entry is not None and entry > t.bid and t.bid < max_bid:
-                return set_bid(round_up(entry, step), f"{source}; raising to the entry bid: {entry_source}")
+            cold = not any(by(r, self.kind) for r in changes)
+            if cold and entry is not None and entry > t.bid and t.bid < max_bid:
+                return set_bid(round_up(entry, step), f"{source}; starting from the entry bid: {entry_source}")
             return hold(f"{source}; not enough data to move the bid")
 
         where = f"position {pos:.1f} ({source}), target {p.position}"
         if pos > p.position:
             if t.bid >= max_bid:
                 return hold(f"{where}: worse than the target but already at max_bid {fmt_money(max_bid)}")
-            want = max(entry or 0, round_up(t.bid * (1 + p.step_up_pct / 100), step), t.bid + step)
-            why = f" ({entry_source})" if entry is not None and entry >= want else ""
+            want = max(round_up(t.bid * (1 + p.step_up_pct / 100), step), t.bid + step)
+            why = ""
+            if entry is not None and entry > want and pos >= FAR * p.position:
+                want, why = entry, f" to the entry bid ({entry_source})"
             return set_bid(want, f"{where}: worse than the target, raising{why}")
         if pos <= p.position - p.margin:
             want = max(floor, round_up(t.bid * (1 - p.step_down_pct / 100), step))

@@ -9,6 +9,7 @@ statuses at most once a minute). Errors are handled by type, for this account on
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -47,6 +48,8 @@ OPERATOR = "operator"
 HISTORY_DAYS = 7
 RULES_TTL = timedelta(hours=6)
 FULL_DETAILS_REFRESH = timedelta(hours=1)
+HOLD_RECORD_EVERY = timedelta(hours=1)
+_NUMBERS = re.compile(r"[-+]?\d[\d.,:]*")
 
 
 @dataclass
@@ -508,14 +511,18 @@ class AccountCycle:
 
     # ------------------------------------------------------------------ applying
 
-    def _worth_recording(self, d: Decision) -> bool:
-        """Every change is recorded; a hold only when its reason differs from the last one recorded."""
-        if d.action != Action.HOLD:
-            return True
+    def _worth_recording(self, d: Decision, now: datetime) -> bool:
+        """Every change is recorded. A hold is recorded when its reason changes in substance (numbers
+        aside) or once an hour, so the audit trail shows why nothing happened without a row per minute."""
         key = (d.advert_id, d.nm_id, d.placement, d.norm_query)
-        if self._last_hold.get(key) == d.reason:
+        if d.action != Action.HOLD:
+            self._last_hold.pop(key, None)
+            return True
+        gist = _NUMBERS.sub("#", d.reason)
+        last = self._last_hold.get(key)
+        if last is not None and last[0] == gist and now - last[1] < HOLD_RECORD_EVERY:
             return False
-        self._last_hold[key] = d.reason
+        self._last_hold[key] = (gist, now)
         return True
 
     async def apply(self, decisions: list[Decision]) -> tuple[int, int]:
@@ -525,7 +532,7 @@ class AccountCycle:
         writes: list[tuple[int, Decision]] = []
         async with self.sessions.begin() as s:
             for d in decisions:
-                if not self._worth_recording(d):
+                if not self._worth_recording(d, now):
                     continue
                 is_write = d.changes_bid or d.action in (Action.PAUSE, Action.RESUME)
                 if is_write and self.writes_blocked:

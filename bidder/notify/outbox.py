@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
@@ -118,9 +118,13 @@ class OutboxSender:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Until ``stop`` is set or the task is cancelled. Errors are logged, never raised."""
         stop = stop or asyncio.Event()
+        next_purge = self._clock.monotonic()
         while not stop.is_set():
             try:
                 await self.run_once()
+                if self._clock.monotonic() >= next_purge:
+                    next_purge = self._clock.monotonic() + 3600
+                    await self.purge()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a broken sender must not take the daemon down
@@ -134,6 +138,16 @@ class OutboxSender:
             finally:
                 waiter.cancel()
                 stopper.cancel()
+
+    async def purge(self, keep: timedelta = timedelta(days=30)) -> int:
+        """Delete finished outbox rows (sent, merged, failed) older than ``keep``; pending rows stay.
+        Returns the number deleted. ``run`` calls it about once an hour."""
+        cutoff = self._clock.now() - keep
+        async with self._sessions.begin() as s:
+            result = await s.execute(
+                delete(AlertRow).where(AlertRow.status.in_(("sent", "merged", "failed")), AlertRow.created_at < cutoff)
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def run_once(self) -> int:
         """One pass: fan out what is ready, then deliver what is due. Returns messages delivered."""

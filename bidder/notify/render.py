@@ -61,15 +61,15 @@ def campaign_label(advert_id: object, name: object) -> str:
 
 
 def truncate_html(lines: Sequence[str], locale: str, limit: int = MAX_MESSAGE) -> str:
-    """Join lines, dropping whole lines from the end (never cutting inside a tag) to fit ``limit``."""
+    """Join lines; when too long, drop whole lines from the end (never cutting inside a tag or an
+    entity) and say how many were left out."""
+    if sum(len(line) + 1 for line in lines) - 1 <= limit:
+        return "\n".join(lines)
     out: list[str] = []
     size = 0
     for i, line in enumerate(lines):
         more = t(locale, "bid_changes.more", n=len(lines) - i)
-        if size + len(line) + 1 + len(more) + 1 > limit and i < len(lines):
-            if size + len(line) + 1 <= limit and i == len(lines) - 1:
-                out.append(line)
-                break
+        if size + len(line) + 1 + len(more) > limit:
             out.append(more)
             break
         out.append(line)

@@ -5,18 +5,23 @@
   from the seed; the spec is flat frozen dataclasses, the market state is created lazily per campaign.
 * ``faults``: ``demo`` plus fault settings (5xx share, slow replies, malformed JSON, a missing field,
   tokens revoked after N calls); all can be changed at run time through ``POST /__sim/faults``.
+* YAML files: ``bidder/sim/scenarios/<name>.yaml`` (e.g. ``small``) or any path ending in ``.yaml``;
+  the keys are the dataclass field names (money in kopecks), see :func:`load_yaml_scenario`.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from bidder.sim.market import CampaignSpec, ClusterSpec, ItemSpec, ScenarioSpec, SellerSpec
 
-SCENARIOS = ("demo", "scale", "faults")
+SCENARIO_DIR = Path(__file__).with_name("scenarios")
+SCENARIOS = ("demo", "scale", "faults", *sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
 _NS = uuid.UUID("6f1c3d4e-9b1a-4c55-8e0f-2a7b5c9d0e11")
 
 
@@ -217,8 +222,69 @@ def build_scenario(name: str, seed: int = 1, *, start: datetime | None = None) -
     elif base == "scale":
         dims = [int(x) for x in params.split("x")] if params else []
         spec = scale_spec(seed, *dims)
+    elif name.endswith((".yaml", ".yml")):
+        spec = load_yaml_scenario(Path(name))
+    elif (SCENARIO_DIR / f"{name}.yaml").exists():
+        spec = load_yaml_scenario(SCENARIO_DIR / f"{name}.yaml")
     else:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
     if start is not None:
         spec = replace(spec, start=start.astimezone(UTC))
     return spec
+
+
+def _build(cls: type, data: Any, where: str, **convert: Any) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping")
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(names)}")
+    kwargs = dict(data)
+    for key, fn in convert.items():
+        if key in kwargs:
+            kwargs[key] = fn(kwargs[key])
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def load_yaml_scenario(path: Path) -> ScenarioSpec:
+    """A scenario from YAML; keys are the spec dataclasses' field names (money in kopecks). A seller's
+    ``seller_id`` defaults to a stable UUID derived from its name."""
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load(Path(path).read_text(encoding="utf-8"))
+    src = str(path)
+
+    def item(d: Any, w: str) -> ItemSpec:
+        return _build(ItemSpec, d, w, clusters=tuple)
+
+    def campaign(d: Any, w: str) -> CampaignSpec:
+        d = dict(d)
+        d["items"] = tuple(item(x, f"{w}.items[{i}]") for i, x in enumerate(d.get("items") or []))
+        return _build(CampaignSpec, d, w, created=_dt)
+
+    def seller(d: Any, w: str) -> SellerSpec:
+        d = dict(d)
+        d.setdefault("seller_id", seller_uuid(str(d.get("name"))))
+        d["campaigns"] = tuple(campaign(x, f"{w}.campaigns[{i}]") for i, x in enumerate(d.get("campaigns") or []))
+        return _build(SellerSpec, d, w)
+
+    data = dict(data or {})
+    clusters = {}
+    for i, c in enumerate(data.pop("clusters", None) or []):
+        spec = _build(ClusterSpec, c, f"{src}: clusters[{i}]", bids=tuple)
+        clusters[spec.query] = spec
+    data["clusters"] = clusters
+    data["sellers"] = tuple(seller(x, f"{src}: sellers[{i}]") for i, x in enumerate(data.get("sellers") or []))
+    data.setdefault("name", Path(path).stem)
+    return _build(ScenarioSpec, data, src, start=_dt)
+
+
+def _dt(value: Any) -> datetime:
+    t = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if t.tzinfo is None:
+        raise ValueError("datetimes in scenarios must carry a time zone")
+    return t.astimezone(UTC)

@@ -173,9 +173,10 @@ class WBClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         write: bool = False,
+        group: str | None = None,
     ) -> Response:
         method = method.upper()
-        group = group_for(method, path)
+        group = group or group_for(method, path)
         key = f"{method} {path}"
         if write and not self.can_write:
             raise TokenError(f"{key}: this client's token is read-only; writes need the write token")
@@ -193,6 +194,7 @@ class WBClient:
                     status = resp.status
                     rh = resp.headers
             except (TimeoutError, aiohttp.ServerTimeoutError):
+                self.pacer.observe(ticket)
                 self.metrics[(key, "timeout")] += 1
                 last = "timed out"
                 log.info("%s timed out (attempt %d of %d)", key, attempt + 1, self.attempts)
@@ -203,6 +205,7 @@ class WBClient:
                 last = f"connection failed ({type(exc).__name__})"
                 log.info("%s: %s (attempt %d of %d)", key, last, attempt + 1, self.attempts)
             except aiohttp.ClientError as exc:
+                self.pacer.observe(ticket)
                 self.metrics[(key, "conn")] += 1
                 last = f"connection error ({type(exc).__name__})"
                 log.info("%s: %s (attempt %d of %d)", key, last, attempt + 1, self.attempts)

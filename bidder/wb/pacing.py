@@ -9,9 +9,10 @@ Two mechanisms gate a request, both on the Clock (never the loop's own clock):
 * a token bucket (``burst`` tokens, refilled at one per ``interval * (1 + safety)``) that also carries
   a *next allowed* time set by a 429's ``X-Ratelimit-Retry`` and a correction from
   ``X-Ratelimit-Remaining`` when the server counts fewer tokens than we do;
-* asyncio-throttle's sliding-window :class:`Throttler` (``max(limit, burst)`` per ``period``), subclassed
-  as :class:`ClockThrottler` so that it reads and sleeps on the Clock. It keeps us inside "Limit per
-  Period" even if WB counted with a window instead of a bucket.
+* asyncio-throttle's sliding-window :class:`Throttler`, subclassed as :class:`ClockThrottler` so that it
+  reads and sleeps on the Clock, as a hard cap: at most ``limit + burst`` requests in any ``period``,
+  the most WB's bucket can ever accept. It never binds while the bucket works; it stops a runaway
+  (a bad Remaining correction, a wrong table entry) from hammering WB.
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ class Ticket:
     bucket: Bucket
     seq: int
     estimate: float  # our token count right after this request took its token
+    sent_at: float = 0.0  # clock.monotonic() when it left
+    settled: bool = False
 
 
 class Bucket:
@@ -151,7 +154,7 @@ class Bucket:
         self.tokens = float(limit.burst)
         self.updated_at = clock.monotonic()
         self.next_allowed = float("-inf")
-        self.window = ClockThrottler(max(limit.limit, limit.burst), limit.period, clock)
+        self.window = ClockThrottler(limit.limit + limit.burst, limit.period, clock)
         self._lock = asyncio.Lock()
         self._seq = 0
         self._correction_seq = 0  # responses to requests sent before this seq do not correct again
@@ -184,7 +187,24 @@ class Bucket:
             self.window.record()
             self._seq += 1
             self.sent += 1
-            return Ticket(self, self._seq, self.tokens)
+            return Ticket(self, self._seq, self.tokens, sent_at=self.clock.monotonic())
+
+    def settle(self, ticket: Ticket) -> None:
+        """The reply to ``ticket`` arrived. WB took the token at some moment between sending and now; if
+        its bucket was full while the request travelled, the refill of that time was lost on its side
+        (a full bucket does not grow). Take the same loss off ours, assuming the latest moment, so
+        network latency never makes us run ahead of the server."""
+        if ticket.settled:
+            return
+        ticket.settled = True
+        before = ticket.estimate + 1.0
+        if before < self.limit.burst - 0.5:
+            return  # not full when sent: later sends keep WB's bucket below the cap; nothing was lost
+        travelled = max(0.0, self.clock.monotonic() - ticket.sent_at) / self.interval
+        overflow = before + travelled - self.limit.burst
+        if overflow > 0:
+            self._refill(self.clock.monotonic())
+            self.tokens -= min(overflow, travelled)
 
     def observe_remaining(self, ticket: Ticket, remaining: int) -> None:
         """X-Ratelimit-Remaining of a response: if the server holds fewer tokens than we estimated when
@@ -241,7 +261,9 @@ class Pacer:
     async def acquire(self, seller_id: str, group: str) -> Ticket:
         return await self.bucket(seller_id, group).acquire()
 
-    def observe(self, ticket: Ticket, remaining: int | None) -> None:
+    def observe(self, ticket: Ticket, remaining: int | None = None) -> None:
+        """A reply (or a failure after sending) for ``ticket``: settle latency, then X-Ratelimit-Remaining."""
+        ticket.bucket.settle(ticket)
         if remaining is not None:
             ticket.bucket.observe_remaining(ticket, remaining)
 

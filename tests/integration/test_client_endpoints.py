@@ -8,6 +8,7 @@ from datetime import timedelta
 import aiohttp
 import pytest
 from pydantic import SecretStr
+from wb_support import SPEC, Recorder, validate
 
 from bidder.clock import ScaledClock
 from bidder.domain import Status
@@ -19,7 +20,6 @@ from bidder.wb.models import BidChange, ClusterBidChange
 from bidder.wb.pacing import Pacer
 from bidder.wb.tokens import mint_token
 from bidder.wb.writer import DryRunWriter, LiveWriter, make_reader, make_writer
-from wb_support import SPEC, Recorder, validate
 
 SPEED = 600.0
 TIMEOUT = 1200.0  # clock seconds: 2 s real at SPEED

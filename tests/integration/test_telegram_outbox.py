@@ -255,3 +255,18 @@ async def test_no_chats_keeps_events_pending(store) -> None:
     assert await OutboxSender(store, ConsoleSink(io.StringIO()), [], clock=clock).run_once() == 0
     async with store() as s:
         assert (await s.scalars(select(AlertRow.status))).all() == ["pending"]
+
+
+async def test_purge_keeps_pending_and_recent_rows(store, tg: FakeTelegram) -> None:
+    clock = FakeClock(NOW)
+    out = sender(store, client(tg, clock), clock)
+    await _enqueue(store, [op(1)], clock)
+    await out.run_once()
+    tg.accept_only = len(tg.sent)  # Telegram down from now on
+    await _enqueue(store, [op(2)], clock)
+    await out.run_once()
+    clock.advance(31 * 86400)
+    assert await out.purge() == 3  # op(1), its two deliveries; op(2) merged too but its deliveries pend
+    async with store() as s:
+        left = (await s.scalars(select(AlertRow.status).order_by(AlertRow.id))).all()
+    assert left == ["merged", "pending", "pending"] or left.count("pending") == 2

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
@@ -26,11 +27,13 @@ class Sent:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes = b""
+    at: float | None = None  # clock.monotonic() when sent, if the recorder has a clock
 
 
 @dataclass
 class Recorder:
     sent: list[Sent] = field(default_factory=list)
+    clock: Any = None
 
     def trace_config(self) -> aiohttp.TraceConfig:
         tc = aiohttp.TraceConfig()
@@ -38,6 +41,8 @@ class Recorder:
         async def start(session, ctx, params):
             u = urlsplit(str(params.url))
             ctx.rec = Sent(params.method.upper(), u.path, dict(parse_qsl(u.query)), dict(params.headers))
+            if self.clock is not None:
+                ctx.rec.at = self.clock.monotonic()
             self.sent.append(ctx.rec)
 
         async def chunk(session, ctx, params):

@@ -129,3 +129,19 @@ def test_scale_is_lazy_and_fast() -> None:
     small = build_scenario("scale:2x3x2", seed=1)
     assert [len(s.campaigns) for s in small.sellers] == [3, 3]
     assert all(len(c.items) == 2 for c in small.sellers[0].campaigns)
+
+
+def test_yaml_scenario_loads_and_runs(tmp_path) -> None:
+    spec = build_scenario("small")
+    assert spec.name == "small" and [s.name for s in spec.sellers] == ["shop-b"]
+    m = Market(spec, 1, start=START)
+    m.advance(START + timedelta(hours=1))
+    assert m.daily_stats(3000001, DAY - timedelta(days=2), DAY)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nsellers:\n  - name: s\n    campaigns:\n      - {advert_id: 1, nope: 2}\n")
+    try:
+        build_scenario(str(bad))
+    except ValueError as exc:
+        assert "nope" in str(exc) and "campaigns[0]" in str(exc)
+    else:
+        raise AssertionError("unknown keys must be rejected")

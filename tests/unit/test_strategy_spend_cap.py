@@ -17,7 +17,8 @@ def strat(**kw) -> SpendCap:
 @pytest.mark.parametrize(
     ("spend", "revenue", "action", "bid", "drr"),
     [
-        (150, 1000, Action.SET_BID, 18000, 15.0),  # above the cap: -10 %
+        (150, 1000, Action.SET_BID, 13400, 15.0),  # above the cap: in proportion, 20000 x 10/15
+        (105, 1000, Action.SET_BID, 18000, 10.5),  # slightly above: at least step_pct (10 %)
         (100, 1000, Action.HOLD, None, 10.0),  # at the cap
         (50, 1000, Action.HOLD, None, 5.0),  # under, nothing cut before
         (600, 0, Action.SET_BID, 18000, "inf"),  # no revenue, spend over 500
@@ -36,7 +37,7 @@ def test_item_table(spend, revenue, action, bid, drr):
 def test_window_sums_days():
     stats = (day(spend=50, revenue=1000), day(spend=250, revenue=1000, days_ago=2), day(spend=900, revenue=0, days_ago=3))
     p = only(strat().decide(snapshot(stats=stats), NOW), Action.SET_BID)
-    assert p.inputs["drr_pct"] == 15.0
+    assert p.inputs["drr_pct"] == 15.0 and p.bid == 13400
 
 
 def test_at_minimum_holds_and_vetoes_raises():
