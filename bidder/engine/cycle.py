@@ -375,7 +375,7 @@ class AccountCycle:
             stats = await repo.load_daily_stats(s, self.name, ids, since)
             clusters = await repo.load_cluster_stats(s, self.name, ids, since=today - timedelta(days=7))
             since_history = now - timedelta(days=HISTORY_DAYS)
-            history = {i: await repo.recent_decisions(s, self.name, i, since_history) for i in ids}
+            history = await repo.recent_decisions_many(s, self.name, ids, since_history)
             paused_by_operator = await operator_paused(s, self.name)
         by_campaign: dict[int, list] = {}
         for st in stats:

@@ -738,21 +738,42 @@ async def recent_decisions(
         .where(AccountRow.name == account, DecisionRow.advert_id == advert_id, DecisionRow.at >= since)
         .order_by(DecisionRow.at, DecisionRow.id)
     )
-    return tuple(
-        DecisionRecord(
-            at=r.at,
-            strategy=r.strategy,
-            action=Action(r.action),
-            nm_id=r.nm_id,
-            placement=r.placement,
-            bid_before=r.bid_before,
-            bid_after=r.bid_after,
-            applied=r.apply_status in APPLIED_STATUSES,
-            evidence_at=r.evidence_at,
-            avg_position=_avg_position(r.inputs),
-        )
-        for r in await session.scalars(stmt)
+    return tuple(_record(r) for r in await session.scalars(stmt))
+
+
+def _record(r: DecisionRow) -> DecisionRecord:
+    return DecisionRecord(
+        at=r.at,
+        strategy=r.strategy,
+        action=Action(r.action),
+        nm_id=r.nm_id,
+        placement=r.placement,
+        bid_before=r.bid_before,
+        bid_after=r.bid_after,
+        applied=r.apply_status in APPLIED_STATUSES,
+        evidence_at=r.evidence_at,
+        avg_position=_avg_position(r.inputs),
     )
+
+
+async def recent_decisions_many(
+    session: AsyncSession, account: str, advert_ids: Iterable[int], since: datetime
+) -> dict[int, tuple[DecisionRecord, ...]]:
+    """:func:`recent_decisions` for many campaigns in one query per chunk of ids."""
+    ids = sorted(set(advert_ids))
+    out: dict[int, list[DecisionRecord]] = {i: [] for i in ids}
+    account_id = await _account_id(session, account)
+    if account_id is None or not ids:
+        return {i: () for i in ids}
+    for chunk in _chunks(ids):
+        stmt = (
+            select(DecisionRow)
+            .where(DecisionRow.account_id == account_id, DecisionRow.advert_id.in_(chunk), DecisionRow.at >= since)
+            .order_by(DecisionRow.at, DecisionRow.id)
+        )
+        for r in await session.scalars(stmt):
+            out[r.advert_id].append(_record(r))
+    return {i: tuple(v) for i, v in out.items()}
 
 
 async def history(
