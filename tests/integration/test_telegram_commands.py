@@ -198,3 +198,38 @@ async def test_handled_updates_are_confirmed_on_stop(env) -> None:
     await asyncio.wait_for(task, 5)
     last = [c for c in tg.calls if c.method == "getUpdates"][-1]
     assert int(last.fields["offset"]) == uid + 1  # a restart will not run /help again
+
+
+async def test_control_with_the_yaml_config(sqlite_url: str, tmp_path) -> None:
+    """Control reads accounts and 'managed' from a BidderConfig (the CLI's and the daemon's case)."""
+    from bidder.config import load_config
+    from bidder.wb.tokens import mint_token
+
+    cfg_path = tmp_path / "bidder.yaml"
+    cfg_path.write_text(
+        "accounts:\n"
+        "  - name: shop\n"
+        "    read_token: ${T}\n"
+        "    guardrails: {max_bid: 800}\n"
+        "    defaults: {managed: false}\n"
+        "    campaigns:\n"
+        "      - id: 101\n"
+        "        strategies: [{target_position: {position: 3, max_bid: 600}}]\n"
+        "      - id: 303\n"
+        "        strategies: [{target_position: {position: 3, max_bid: 600}}]\n",
+        encoding="utf-8",
+    )
+    config = load_config(cfg_path, env={"T": mint_token("42", read_only=True)})
+    engine, sessions = await open_store(sqlite_url)
+    await populate(sessions)
+    control = Control(sessions, FakeClock(NOW), accounts=config, locale="en")
+    status = await control.status()
+    assert [a.managed for a in status.accounts] == [1]  # 101 is managed, 202 is not listed
+    with pytest.raises(LookupError):
+        await control.pause(202, "cli")  # on WB, but not managed
+    result = await control.pause(303, "cli")  # configured, not seen on WB yet
+    assert result.accounts == ("shop",) and result.changed
+    async with sessions() as s:
+        assert await operator_paused(s, "shop") == {303}
+    assert (await control.resume(303, "cli")).changed and not (await control.resume(303, "cli")).changed
+    await engine.dispose()
