@@ -61,7 +61,6 @@ BID_TICK = 30
 STATUS_TICK = 60
 SYNC_TICK = 180
 HOUR = 3600
-HISTORY_CHUNK = 6 * HOUR
 
 ACTIVE, PAUSED, READY, COMPLETED = 9, 11, 4, 7
 BID_STATUSES = frozenset({4, 9, 11})
@@ -139,6 +138,7 @@ class ScenarioSpec:
     clusters: dict[str, ClusterSpec] = field(default_factory=dict)
     start: datetime = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)  # default clock start (09:00 MSK)
     history_days: int = 3
+    history_chunk_hours: int = 6  # history is accrued in chunks of this size (cheaper first touch)
     currency: str = "RUB"
     currency_code: int = 643
     cpm_step: int = 100  # kopecks
@@ -318,6 +318,7 @@ class Market:
         self._competitors: dict[str, list[Competitor]] = {}
         self._score_cache: dict[tuple[str, int], list[float]] = {}
         self._zh: dict[tuple[int, int, str], int] = {}
+        self._history_chunk = max(1, spec.history_chunk_hours) * HOUR
         self.bid_log: list[dict] = []
         self.status_log: list[dict] = []
 
@@ -475,7 +476,7 @@ class Market:
         while t < to:
             # history (before start) is accrued in 6-hour chunks: nothing changes there, and it keeps
             # the first touch of a campaign cheap
-            chunk = HISTORY_CHUNK if t < self.start else HOUR
+            chunk = self._history_chunk if t < self.start else HOUR
             nxt = min(to, _floor_tick(t, chunk) + timedelta(seconds=chunk))
             events = [e[0] for e in st.pending_bids.values()] + [e[0] for e in st.pending_cluster_bids.values()]
             if st.pending_status:

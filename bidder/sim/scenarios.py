@@ -195,7 +195,7 @@ def scale_spec(seed: int = 1, sellers: int = 50, campaigns: int = 200, items: in
                 recommendations=bid_type == "manual" and pay == "cpm",
             ))
         sellers_out.append(SellerSpec(name, seller_uuid(name), tuple(camps)))
-    return ScenarioSpec("scale", tuple(sellers_out), clusters, history_days=1)
+    return ScenarioSpec("scale", tuple(sellers_out), clusters, history_days=1, history_chunk_hours=24)
 
 
 DEFAULT_FAULTS = {
