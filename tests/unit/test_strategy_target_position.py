@@ -143,3 +143,17 @@ def test_several_items():
     snap = snapshot(camp=campaign(bids={1: 20000, 2: 30000}), stats=(day(1, pos=9.0), day(2, pos=1.0)))
     ps = strat().decide(snap, NOW)
     assert [(p.nm_id, p.bid) for p in ps] == [(1, 22000), (2, 28500)]
+
+
+def test_near_miss_steps_far_miss_jumps_to_entry():
+    recs = {1: rec_cpm(leaders=40000)}
+    p = only(strat().decide(snapshot(stats=(day(pos=7.0),), recs=recs), NOW), Action.SET_BID)
+    assert p.bid == 22000  # 7 < 2 x 5: a step
+    p = only(strat().decide(snapshot(stats=(day(pos=10.0),), recs=recs), NOW), Action.SET_BID)
+    assert p.bid == 40000 and "entry bid" in p.reason
+
+
+def test_no_position_after_own_changes_holds():
+    h = (record(ago=timedelta(hours=3), evidence_ago=timedelta(hours=3, minutes=5)),)
+    snap = snapshot(camp=campaign(payment_type="cpc"), recs={1: rec_cpc(b310=30000)}, history=h)
+    only(strat().decide(snap, NOW), Action.HOLD)
