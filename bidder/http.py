@@ -94,13 +94,28 @@ async def start_http(
     return HttpServer(runner, host, bound)
 
 
-def check_health(port: int, host: str = DEFAULT_HOST, *, timeout: float = 5.0, out: TextIO | None = None) -> int:
-    """GET ``/healthz``; print one line; 0 when the daemon answers 200, 1 otherwise (``bidder check``)."""
+def probe_host(bind_host: str | None) -> str:
+    """Where to reach a server bound to ``bind_host``: wildcard and unset mean the loopback address."""
+    if not bind_host or bind_host in ("0.0.0.0", "*"):
+        return DEFAULT_HOST
+    if bind_host == "::":
+        return "::1"
+    return bind_host
+
+
+def check_health(
+    port: int, host: str | None = None, *, timeout: float = 5.0, out: TextIO | None = None
+) -> int:
+    """GET ``/healthz``; print one line; 0 when the daemon answers 200, 1 otherwise (``bidder check``).
+
+    ``host`` is the daemon's bind address (BIDDER_HTTP_HOST); None or a wildcard probes 127.0.0.1.
+    """
     out = out if out is not None else sys.stdout
     if port == 0:
         print("unhealthy: the HTTP server is off (BIDDER_HTTP_PORT=0), nothing to check", file=out)
         return 1
-    url = f"http://{host}:{port}/healthz"
+    target = probe_host(host)
+    url = f"http://{f'[{target}]' if ':' in target else target}:{port}/healthz"
     try:
         # No proxies: HTTP(S)_PROXY in the environment must not reroute a loopback health probe.
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -174,3 +174,19 @@ async def test_stop_releases_the_port(health: Health, clock: FakeClock) -> None:
     await srv.stop()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
+
+
+async def test_check_health_probes_loopback_for_wildcard_binds(health: Health, clock: FakeClock) -> None:
+    import asyncio
+
+    from bidder.http import probe_host
+
+    assert probe_host(None) == probe_host("0.0.0.0") == "127.0.0.1"
+    assert probe_host("::") == "::1"
+    assert probe_host("10.0.0.5") == "10.0.0.5"
+    srv = await start_http(0, "0.0.0.0", health, Metrics(), clock)
+    try:
+        out = io.StringIO()
+        assert await asyncio.to_thread(check_health, srv.port, "0.0.0.0", out=out) == 0
+    finally:
+        await srv.stop()
