@@ -190,3 +190,21 @@ async def test_check_health_probes_loopback_for_wildcard_binds(health: Health, c
         assert await asyncio.to_thread(check_health, srv.port, "0.0.0.0", out=out) == 0
     finally:
         await srv.stop()
+
+
+async def test_bidder_check_command_against_a_running_server(server, health: Health, clock: FakeClock) -> None:
+    """The Docker HEALTHCHECK path: `bidder check` with BIDDER_HTTP_PORT pointing at the server."""
+    import asyncio
+
+    from bidder.cli import Context, main
+    from bidder.settings import Settings
+
+    def run() -> tuple[int, str]:
+        out = io.StringIO()
+        code = main(["check"], ctx=Context(out=out, err=out, _settings=Settings(http_port=server.port)))
+        return code, out.getvalue()
+
+    assert await asyncio.to_thread(run) == (0, "ok\n")
+    clock.advance(6 * 60)
+    code, text = await asyncio.to_thread(run)
+    assert code == 1 and text.startswith("unhealthy: account shop-a: no cycle completed")
