@@ -87,8 +87,8 @@ class AccountCycle:
         account,  # bidder.config.AccountConfig
         intervals,  # bidder.config.Intervals
         reader,  # bidder.wb.client.WBClient (read token)
-        writer,  # LiveWriter, or DryRunWriter when the process runs dry (the write token is not loaded)
-        dry_writer=None,  # DryRunWriter used while the operator's dry-run toggle is on
+        writer,  # LiveWriter, or the dry_writer itself when the process runs dry (no write token loaded)
+        dry_writer,  # DryRunWriter: used in dry-run and while the operator's dry-run toggle is on
         sessions: async_sessionmaker[AsyncSession],
         clock,
         seller_id: str,
@@ -100,8 +100,8 @@ class AccountCycle:
         self.name: str = account.name
         self.intervals = intervals
         self.reader = reader
-        self.live_writer = None if getattr(writer, "dry_run", False) else writer
-        self.dry_writer = dry_writer if dry_writer is not None else (writer if self.live_writer is None else None)
+        self.live_writer = None if writer is dry_writer else writer
+        self.dry_writer = dry_writer
         self.writer = writer
         self.health = None
         self._api_seen: dict = {}
