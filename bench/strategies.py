@@ -1,0 +1,388 @@
+"""Strategy benchmark: each built-in strategy runs in the simulator's market, in-process, for a simulated
+week, against a fixed-bid baseline of the same campaign in the same run (same scenario and seed, so the
+same competitors and the same noise). The loop is the engine's, without HTTP or a database: every
+``--every`` minutes build a :class:`CampaignSnapshot` from what the market publishes, run the strategy,
+pass its proposals through :func:`bidder.engine.guards.decide`, apply the result to the market and
+append it to the history the next snapshot carries.
+
+    python -m bench.strategies [--seed 1] [--days 7] [--every 5] [--position-source search|stats]
+
+Position source for target_position: ``search`` reads the item's current position in the watched
+cluster (what the optional public-search probe of REFERENCE §6 gives); ``stats`` uses only the
+published normquery statistics of the day (official, but a daily average). Both are printed by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bidder.domain import (
+    Action,
+    BidRules,
+    Campaign,
+    CampaignSnapshot,
+    ClusterStat,
+    DailyStat,
+    Decision,
+    DecisionRecord,
+    Item,
+    PositionBand,
+    ReachBand,
+    Recommendation,
+)
+from bidder.engine.guards import GuardConfig, decide
+from bidder.sim.market import Market, msk_day
+from bidder.sim.scenarios import build_scenario
+from strategies.base import Strategy
+from strategies.roi_floor import RoiFloor
+from strategies.schedule import Schedule
+from strategies.spend_cap import SpendCap
+from strategies.target_position import TargetPosition
+
+TZ = "Europe/Moscow"
+HISTORY_DAYS = 14
+
+
+def _d(x: float) -> Decimal:
+    return Decimal(str(x))
+
+
+@dataclass
+class Run:
+    """One campaign in one market, driven by a strategy (or by nothing: the fixed-bid baseline)."""
+
+    market: Market
+    advert_id: int
+    strategy: Strategy | None
+    guard: GuardConfig
+    position_source: str = "search"
+    watch: str | None = None  # the cluster target_position watches
+    history: list[DecisionRecord] = field(default_factory=list)
+    last_hold: dict[tuple, str] = field(default_factory=dict)
+    decisions: int = 0
+    changes: int = 0
+    pauses: int = 0
+    wars: int = 0
+
+    def snapshot(self, t: datetime) -> CampaignSnapshot:
+        m = self.market
+        st = m.advance_campaign(self.advert_id, t)
+        c = st.spec
+        placements = frozenset({"search", "recommendations"}) if c.bid_type == "unified" else frozenset(
+            p for p, on in (("search", c.search), ("recommendations", c.recommendations)) if on)
+        camp = Campaign(
+            advert_id=c.advert_id, name=c.name, type=9, status=st.status, bid_type=c.bid_type,
+            payment_type=c.payment_type, currency="RUB", placements=placements,
+            items=tuple(Item(it.nm_id, dict(st.bids[it.nm_id])) for it in c.items),
+        )
+        rules = BidRules(
+            step=m.step(c.payment_type),
+            min_bids={(it.nm_id, p): m.min_bid(self.advert_id, it.nm_id, p)
+                      for it in c.items for p in camp.bid_placements},
+            max_bid=m.max_bid(c.payment_type),
+        )
+        today = msk_day(t)
+        begin = today - timedelta(days=HISTORY_DAYS)
+        daily = tuple(
+            DailyStat(r.advert_id, r.nm_id, r.day, r.views, r.clicks, r.atbs, r.orders, _d(r.spend), _d(r.revenue),
+                      None if r.avg_position is None else float(r.avg_position))
+            for r in m.daily_stats(self.advert_id, begin, today, visible=True)
+        )
+        clusters: list[ClusterStat] = []
+        recs: dict[int, Recommendation] = {}
+        s = self.strategy
+        if s is not None and s.needs_clusters:
+            for it in c.items:
+                # daily rows of yesterday and today: the strategy reads the newest one
+                for r in m.cluster_stats(self.advert_id, it.nm_id, today - timedelta(days=1), today, visible=True,
+                                         daily=True):
+                    if self.position_source == "search" and r.norm_query == self.watch:
+                        continue
+                    day = r.day or today
+                    clusters.append(ClusterStat(self.advert_id, it.nm_id, r.norm_query, day, day, r.views,
+                                                r.clicks, r.orders, _d(r.spend), r.avg_pos))
+                if self.position_source == "search" and self.watch in it.clusters and st.status == 9:
+                    p = m.position(self.advert_id, it.nm_id, self.watch, t)  # the public-search probe, now
+                    clusters.append(ClusterStat(self.advert_id, it.nm_id, self.watch, today, today, None, 0, 0,
+                                                Decimal(0), None if p is None else float(p)))
+        if s is not None and s.needs_recommendations:
+            for it in c.items:
+                recs[it.nm_id] = _recommendation(self.advert_id, it.nm_id, m.recommendation(self.advert_id, it.nm_id, t))
+        stats_as_of = st.published_at
+        if self.position_source == "search" and s is not None and s.needs_clusters:
+            stats_as_of = t  # the probe is read now
+        return CampaignSnapshot(
+            account="bench", campaign=camp, rules=rules, timezone=TZ, daily_stats=daily,
+            cluster_stats=tuple(clusters), recommendations=recs, stats_as_of=stats_as_of,
+            history=tuple(h for h in self.history if h.at >= t - timedelta(days=HISTORY_DAYS)),
+        )
+
+    def step(self, t: datetime) -> None:
+        if self.strategy is None:
+            self.market.advance_campaign(self.advert_id, t)
+            return
+        snap = self.snapshot(t)
+        proposals = self.strategy.decide(snap, t)
+        for d in decide(snap, proposals, self.guard, t):
+            self._apply(snap, d, t)
+
+    def _apply(self, snap: CampaignSnapshot, d: Decision, t: datetime) -> None:
+        self.decisions += 1
+        if d.guard and d.guard.startswith("bidding war"):
+            self.wars += 1
+        applied = False
+        if d.changes_bid:
+            assert d.nm_id is not None and d.placement is not None and d.bid_after is not None
+            self.market.set_bid(self.advert_id, d.nm_id, d.placement, d.bid_after, t)
+            applied = True
+            self.changes += 1
+        elif d.action in (Action.PAUSE, Action.RESUME):
+            self.market.set_status(self.advert_id, 11 if d.action == Action.PAUSE else 9, t, d.strategy)
+            applied = True
+            self.pauses += d.action == Action.PAUSE
+        elif d.action == Action.HOLD:  # like the engine: a hold is recorded when its reason changes
+            key = (d.nm_id, d.placement)
+            if self.last_hold.get(key) == d.reason:
+                return
+            self.last_hold[key] = d.reason
+        pos = d.inputs.get("avg_position")
+        self.history.append(DecisionRecord(
+            at=t, strategy=d.strategy, action=d.action, nm_id=d.nm_id, placement=d.placement,
+            bid_before=d.bid_before, bid_after=d.bid_after, applied=applied, evidence_at=snap.stats_as_of,
+            avg_position=float(pos) if isinstance(pos, int | float) else None,
+        ))
+
+
+def _recommendation(advert_id: int, nm_id: int, raw: dict[str, Any]) -> Recommendation:
+    if raw.get("paymentType") == "cpc":
+        lv = raw["levels"]
+        return Recommendation(advert_id, nm_id, "cpc", bands=(
+            PositionBand(1, 2, lv["range1To2"]), PositionBand(3, 10, lv["range3To10"]),
+            PositionBand(11, 34, lv["range11To34"])))
+    return Recommendation(
+        advert_id, nm_id, "cpm", competitive_bid=raw["competitiveBid"] or None, leaders_bid=raw["leadersBid"] or None,
+        top_bid=raw["top2"] or None,
+        clusters=tuple(ReachBand(q["normQuery"], q["reachMax"][0], q["reachMedium"][0], q["reachMin"][0])
+                       for q in raw["normQueries"]),
+    )
+
+
+def _totals(m: Market, advert_id: int, first: date, last: date) -> tuple[float, float, float]:
+    """(spend, revenue, orders) in base units from the market's exact (unrounded) accrual."""
+    spend = revenue = orders = 0.0
+    for day, rows in m.campaign(advert_id).stats.items():
+        if first <= day <= last:
+            for v in rows.values():
+                orders += v[3]
+                spend += v[4] / 100
+                revenue += v[5] / 100
+    return spend, revenue, orders
+
+
+def simulate(seed: int, days: int, every: int, make: Callable[[Market], Run], sample: Callable[[Run, datetime], None]
+             | None = None) -> tuple[Run, Run, datetime, datetime]:
+    spec = build_scenario("demo", seed)
+    ours, base = make(Market(spec, seed)), make(Market(spec, seed))
+    base.strategy = None
+    start = spec.start
+    end = start + timedelta(days=days)
+    t = start
+    while t < end:
+        ours.step(t)
+        base.step(t)
+        if sample is not None:
+            sample(ours, t)
+            sample(base, t)
+        t += timedelta(minutes=every)
+    ours.market.advance_campaign(ours.advert_id, end)
+    base.market.advance_campaign(base.advert_id, end)
+    return ours, base, start, end
+
+
+# --------------------------------------------------------------------------------------- target_position
+TP_ADVERT, TP_QUERY, TP_POSITION, TP_MAX_BID = 1000001, "платье женское", 3, 600
+
+
+def bench_target_position(seed: int, days: int, every: int, guard: GuardConfig, source: str) -> dict[str, Any]:
+    params = TargetPosition.Params(position=TP_POSITION, max_bid=TP_MAX_BID, query=TP_QUERY,
+                                   settle="1m" if source == "search" else "1h")
+    samples: dict[int, dict[tuple[int, int], list[tuple[int, int, int]]]] = {}  # id(run) -> nm -> (pos, bid, cheapest)
+
+    def make(m: Market) -> Run:
+        return Run(m, TP_ADVERT, TargetPosition(params), guard, position_source=source, watch=TP_QUERY)
+
+    def sample(run: Run, t: datetime) -> None:
+        m = run.market
+        st = m.campaign(run.advert_id)
+        if st.status != 9:
+            return
+        step = m.step(st.spec.payment_type)
+        hidx = int(t.timestamp() // 3600)
+        for it in st.spec.items:
+            pos = m.position(run.advert_id, it.nm_id, TP_QUERY, t)
+            if pos is None:
+                continue
+            need = m._bid_for_position(TP_QUERY, hidx, TP_POSITION)  # the smallest score holding the target
+            cheapest = max(-(-int(need) // step) * step, m.min_bid(run.advert_id, it.nm_id, "combined"))
+            samples.setdefault(id(run), {}).setdefault(it.nm_id, []).append((pos, st.bids[it.nm_id]["search"], cheapest))
+
+    ours, base, _, _ = simulate(seed, days, every, make, sample)
+
+    def figures(run: Run) -> dict[str, Any]:
+        at_or_above = total = 0
+        bids = cheap = 0.0
+        ratios = []
+        for rows in samples.get(id(run), {}).values():
+            conv = next((i for i, (p, _, _) in enumerate(rows) if p <= TP_POSITION), None)
+            if conv is None:
+                total += len(rows)
+                continue
+            for p, b, c in rows[conv:]:
+                total += 1
+                at_or_above += p <= TP_POSITION
+                bids += b
+                cheap += c
+                ratios.append(b / c)
+        return {
+            "share_at_target": at_or_above / total if total else 0.0,
+            "bid_vs_cheapest": bids / cheap if cheap else None,
+            "mean_ratio": sum(ratios) / len(ratios) if ratios else None,
+            "changes": run.changes, "wars": run.wars,
+        }
+
+    return {"strategy": figures(ours), "baseline": figures(base)}
+
+
+# --------------------------------------------------------------------------------------- spend_cap
+SC_ADVERT, SC_CAP = 1000015, 40.0  # the demo's over-spender: ДРР ~66% at its fixed bids
+
+
+def bench_spend_cap(seed: int, days: int, every: int, guard: GuardConfig) -> dict[str, Any]:
+    params = SpendCap.Params(max_drr_pct=SC_CAP, window="1d")
+
+    def make(m: Market) -> Run:
+        return Run(m, SC_ADVERT, SpendCap(params), guard)
+
+    ours, base, start, end = simulate(seed, days, every, make)
+    first, last = msk_day(start), msk_day(end - timedelta(seconds=1))
+    out = {}
+    for name, run in (("strategy", ours), ("baseline", base)):
+        spend, revenue, orders = _totals(run.market, run.advert_id, first, last)
+        out[name] = {"drr": spend / revenue * 100 if revenue else None, "orders": orders, "spend": spend,
+                     "changes": run.changes, "pauses": run.pauses}
+    # ДРР of the last 3 days (after the cuts have settled)
+    spend, revenue, _ = _totals(ours.market, ours.advert_id, last - timedelta(days=2), last)
+    out["strategy"]["drr_last3"] = spend / revenue * 100 if revenue else None
+    return out
+
+
+# --------------------------------------------------------------------------------------- roi_floor
+RF_ADVERT, RF_FLOOR, RF_MARGIN = 1000015, 0.0, 50.0  # ROI about -24% at the fixed bids
+
+
+def bench_roi_floor(seed: int, days: int, every: int, guard: GuardConfig) -> dict[str, Any]:
+    params = RoiFloor.Params(min_roi_pct=RF_FLOOR, margin_pct=RF_MARGIN, window="2d")
+
+    def make(m: Market) -> Run:
+        return Run(m, RF_ADVERT, RoiFloor(params), guard)
+
+    ours, base, start, end = simulate(seed, days, every, make)
+    first, last = msk_day(start), msk_day(end - timedelta(seconds=1))
+    out = {}
+    for name, run in (("strategy", ours), ("baseline", base)):
+        spend, revenue, orders = _totals(run.market, run.advert_id, first, last)
+        roi = (revenue * RF_MARGIN / 100 - spend) / spend * 100 if spend else None
+        s3, r3, _ = _totals(run.market, run.advert_id, last - timedelta(days=2), last)
+        out[name] = {"roi": roi, "roi_last3": (r3 * RF_MARGIN / 100 - s3) / s3 * 100 if s3 else None,
+                     "orders": orders, "spend": spend, "changes": run.changes, "pauses": run.pauses,
+                     "status": run.market.campaign(run.advert_id).status}
+    return out
+
+
+# --------------------------------------------------------------------------------------- schedule
+SCH_ADVERT, SCH_HOURS = 1000004, "08:00-23:00"
+
+
+def bench_schedule(seed: int, days: int, every: int, guard: GuardConfig) -> dict[str, Any]:
+    params = Schedule.Params(active_hours=SCH_HOURS, timezone=TZ)
+    outside: dict[int, float] = {}
+    last_spend: dict[int, float] = {}
+
+    def make(m: Market) -> Run:
+        return Run(m, SCH_ADVERT, Schedule(params), guard)
+
+    def sample(run: Run, t: datetime) -> None:
+        st = run.market.campaign(run.advert_id)
+        prev = last_spend.get(id(run), st.spend_total)
+        last_spend[id(run)] = st.spend_total
+        local = t.astimezone(ZoneInfo(TZ))
+        if not (8 <= local.hour < 23):
+            outside[id(run)] = outside.get(id(run), 0.0) + (st.spend_total - prev) / 100
+
+    ours, base, _, _ = simulate(seed, days, every, make, sample)
+    return {name: {"spend_outside": outside.get(id(run), 0.0), "spend": run.market.campaign(run.advert_id).spend_total / 100,
+                   "pauses": run.pauses}
+            for name, run in (("strategy", ours), ("baseline", base))}
+
+
+def _f(x: float | None, fmt: str = ".1f") -> str:
+    return "n/a" if x is None else format(x, fmt)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.strategies", description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--every", type=int, default=5, help="minutes between evaluations")
+    ap.add_argument("--position-source", choices=["search", "stats", "both"], default="both")
+    args = ap.parse_args(argv)
+    guard = GuardConfig.from_numbers(max_bid=2000)
+    t0 = time.monotonic()
+    print(f"strategy benchmark: demo scenario, seed {args.seed}, {args.days} simulated days, "
+          f"evaluation every {args.every} min, guardrails {guard}")
+    print()
+    sources = ["search", "stats"] if args.position_source == "both" else [args.position_source]
+    for source in sources:
+        r = bench_target_position(args.seed, args.days, args.every, guard, source)
+        s, b = r["strategy"], r["baseline"]
+        print(f"target_position (campaign {TP_ADVERT}, cluster {TP_QUERY!r}, target position {TP_POSITION}, "
+              f"max_bid {TP_MAX_BID} RUB, position source: {source})")
+        print(f"  share of intervals at or above the target after convergence: {s['share_at_target']:.1%} "
+              f"(goal >= 90%; fixed-bid baseline {b['share_at_target']:.1%})")
+        print(f"  mean bid / cheapest bid that held the position: {_f(s['bid_vs_cheapest'], '.3f')} "
+              f"(mean of per-interval ratios {_f(s['mean_ratio'], '.3f')}; goal <= 1.10)")
+        print(f"  bid changes {s['changes']}, bidding-war holds {s['wars']}")
+    r = bench_spend_cap(args.seed, args.days, args.every, guard)
+    s, b = r["strategy"], r["baseline"]
+    print(f"spend_cap (campaign {SC_ADVERT}, max ДРР {SC_CAP:g}%, window 1d)")
+    print(f"  realised ДРР {_f(s['drr'])}% over the week, {_f(s['drr_last3'])}% over the last 3 days "
+          f"(goal <= {SC_CAP + 1:g}%; baseline {_f(b['drr'])}%)")
+    print(f"  orders {s['orders']:.1f} vs baseline {b['orders']:.1f} "
+          f"({s['orders'] / b['orders']:.0%} kept); spend {s['spend']:.0f} vs {b['spend']:.0f} RUB; "
+          f"bid changes {s['changes']}")
+    r = bench_roi_floor(args.seed, args.days, args.every, guard)
+    s, b = r["strategy"], r["baseline"]
+    print(f"roi_floor (campaign {RF_ADVERT}, floor {RF_FLOOR:g}%, margin {RF_MARGIN:g}%, window 2d)")
+    print(f"  ROI {_f(s['roi'])}% over the week, {_f(s['roi_last3'])}% over the last 3 days "
+          f"(floor {RF_FLOOR:g}%; baseline {_f(b['roi'])}%)")
+    print(f"  orders {s['orders']:.1f} vs baseline {b['orders']:.1f}; spend {s['spend']:.0f} vs {b['spend']:.0f} RUB; "
+          f"bid changes {s['changes']}, pauses {s['pauses']}")
+    r = bench_schedule(args.seed, args.days, args.every, guard)
+    s, b = r["strategy"], r["baseline"]
+    print(f"schedule (campaign {SCH_ADVERT}, active {SCH_HOURS} {TZ}, outside: pause)")
+    print(f"  spend outside the hours {s['spend_outside']:.0f} RUB vs baseline {b['spend_outside']:.0f} RUB; "
+          f"pauses {s['pauses']}")
+    print()
+    print(f"done in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
