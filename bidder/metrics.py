@@ -72,15 +72,16 @@ class Metrics:
 
     # --- what the engine calls -------------------------------------------------------------------------
 
-    def api_call(self, method: str, status: int | str) -> None:
-        """One finished WB request; ``status`` is the HTTP code, or e.g. ``"timeout"``/``"error"``."""
-        self.api_calls.labels(method, str(status)).inc()
-        if str(status) == "429":
-            self.api_rate_limited.labels(method).inc()
+    def api_call(self, method: str, status: int | str, n: int = 1) -> None:
+        """``n`` finished WB requests; ``status`` is the HTTP code, or e.g. ``"timeout"``/``"conn"``.
 
-    def rate_limited(self, method: str) -> None:
-        """A 429 observed outside :meth:`api_call` (``api_call(method, 429)`` already counts it)."""
-        self.api_rate_limited.labels(method).inc()
+        Counts calls only: a 429 is also reported with :meth:`rate_limited`.
+        """
+        self.api_calls.labels(method, str(status)).inc(n)
+
+    def rate_limited(self, method: str, n: int = 1) -> None:
+        """``n`` HTTP 429 answers for ``method``."""
+        self.api_rate_limited.labels(method).inc(n)
 
     def decision(self, action: str, n: int = 1) -> None:
         self.decisions.labels(str(action)).inc(n)

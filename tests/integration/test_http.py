@@ -94,6 +94,8 @@ async def test_metrics_text(server, clock: FakeClock) -> None:
     m: Metrics = server.metrics
     m.api_call("fullstats", 200)
     m.api_call("fullstats", 429)
+    m.rate_limited("fullstats")
+    m.api_call("count", 200, 5)
     m.api_call("set_bids", "timeout")
     m.decision("raise")
     m.decision("hold", 3)
@@ -112,6 +114,7 @@ async def test_metrics_text(server, clock: FakeClock) -> None:
         'bidder_api_calls_total{method="fullstats",status="429"} 1.0',
         'bidder_api_calls_total{method="set_bids",status="timeout"} 1.0',
         'bidder_api_rate_limited_total{method="fullstats"} 1.0',
+        'bidder_api_calls_total{method="count",status="200"} 5.0',
         'bidder_decisions_total{action="raise"} 1.0',
         'bidder_decisions_total{action="hold"} 3.0',
         'bidder_bid_changes_total{account="shop-a"} 2.0',
