@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from bisect import insort
 from collections import deque
 from typing import Any
 
@@ -57,26 +58,29 @@ class ChatPacer:
         self._per_chat = per_chat
         self._overall = overall
         self._last: dict[int | str, float] = {}
-        self._recent: deque[float] = deque()
+        self._recent: deque[float] = deque()  # reserved send times, sorted
         self._lock = asyncio.Lock()
 
     async def wait(self, chat_id: int | str) -> None:
+        """Reserve the earliest slot that keeps both limits, then sleep until it (outside the lock, so a
+        chat that must wait does not hold up the others)."""
         async with self._lock:
+            now = self._clock.monotonic()
+            while self._recent and self._recent[0] <= now - 1.0:
+                self._recent.popleft()
+            slot = now
+            last = self._last.get(chat_id)
+            if last is not None:
+                slot = max(slot, last + self._per_chat)
             while True:
-                now = self._clock.monotonic()
-                while self._recent and now - self._recent[0] >= 1.0:
-                    self._recent.popleft()
-                delay = 0.0
-                last = self._last.get(chat_id)
-                if last is not None:
-                    delay = max(delay, last + self._per_chat - now)
-                if len(self._recent) >= self._overall:
-                    delay = max(delay, self._recent[0] + 1.0 - now)
-                if delay <= 0:
-                    self._last[chat_id] = now
-                    self._recent.append(now)
-                    return
-                await self._clock.sleep(delay)
+                in_window = [x for x in self._recent if slot - 1.0 < x <= slot]
+                if len(in_window) < self._overall:
+                    break
+                slot = in_window[0] + 1.0  # when the oldest message of that second leaves the window
+            insort(self._recent, slot)
+            self._last[chat_id] = slot
+        if slot > now:
+            await self._clock.sleep(slot - now)
 
     def push_back(self, chat_id: int | str, seconds: float) -> None:
         """After a 429 for this chat: no message to it for ``seconds``."""

@@ -106,3 +106,16 @@ async def test_send_photo_is_multipart_and_get_updates_long_polls(tg: FakeTelegr
         assert updates[0]["message"]["text"] == "/status"
         assert await client.get_updates(updates[-1]["update_id"] + 1, poll_seconds=0) == []
     assert "TelegramClient(base_url=" in repr(client) and BOT_TOKEN not in repr(client)
+
+
+async def test_a_chat_that_must_wait_does_not_hold_up_the_others(tg: FakeTelegram) -> None:
+    import asyncio
+
+    async with TelegramClient(BOT_TOKEN, base_url=tg.url) as client:
+        client.pacer.push_back(111, 5.0)  # as after a 429 with retry_after=5 for chat 111
+        slow = asyncio.create_task(client.send_message(111, "later"))
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        await client.send_message(222, "now")
+        assert time.monotonic() - started < 1.0 and tg.texts() == ["now"]
+        slow.cancel()
