@@ -233,3 +233,26 @@ async def test_control_with_the_yaml_config(sqlite_url: str, tmp_path) -> None:
         assert await operator_paused(s, "shop") == {303}
     assert (await control.resume(303, "cli")).changed and not (await control.resume(303, "cli")).changed
     await engine.dispose()
+
+
+async def test_english_locale_answers_and_digest(sqlite_url: str) -> None:
+    from fakes.notify_store import yesterday
+
+    from bidder.notify.digest import build_digest
+
+    engine, sessions = await open_store(sqlite_url)
+    await populate(sessions)
+    clock = FakeClock(NOW)
+    async with FakeTelegram(BOT_TOKEN) as tg, TelegramClient(BOT_TOKEN, base_url=tg.url, clock=clock) as client:
+        control = Control(sessions, clock, accounts=["shop"], locale="en")
+        loop = CommandLoop(client, control, CHATS, clock=clock, poll_seconds=1)
+        assert "managed campaigns: 2" in await ask(tg, loop, "/status")
+        assert "spend 1,301\u00a0₽" in tg.texts()[-1]
+        assert "Usage: /pause" in await ask(tg, loop, "/pause")
+        assert "Dry run on" in await ask(tg, loop, "/dryrun on")
+    async with sessions() as s:
+        digest = await build_digest(s, ["shop"], yesterday(), locale="en", with_chart=False)
+    assert "Summary for 2026-11-01" in digest.text and "orders 5" in digest.text
+    assert "Biggest bid changes" in digest.text and "Paused: «Куртки» (202)" in digest.text
+    assert digest.png is None and parse_html(digest.text)[0] is None
+    await engine.dispose()
