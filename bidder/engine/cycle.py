@@ -564,6 +564,11 @@ class AccountCycle:
         for did, d in status_writes:
             ok = await self._apply_status(did, d)
             applied, failed = applied + ok, failed + (not ok)
+        if self.metrics is not None:
+            done = "dry_run" if self.dry_run else "applied"
+            for status, n in ((done, applied), ("failed", failed)):
+                for _ in range(n):
+                    self.metrics.write_intent(status)
         return applied, failed
 
     async def _apply_bids(self, writes: list[tuple[int, Decision]]) -> tuple[int, int]:
@@ -689,10 +694,9 @@ class AccountCycle:
                 delta = count - self._api_seen.get(key, 0)
                 if delta > 0:
                     self._api_seen[key] = count
-                    for _ in range(delta):
-                        self.metrics.api_call(method, status)
-                        if str(status) == "429":
-                            self.metrics.rate_limited(method)
+                    self.metrics.api_call(method, status, delta)
+                    if str(status) == "429":
+                        self.metrics.rate_limited(method)
 
 
 def _replace(obj, **changes):
