@@ -214,7 +214,11 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
         for e in events:
             p = e.payload
             key = "drift.gone" if p.get("gone") else "drift.schema"
-            lines.append("• " + t(locale, key, method=esc(p.get("method"), 80), detail=esc(p.get("detail"), 200)))
+            method = str(p.get("method") or "")
+            detail = str(p.get("detail") or "")
+            if method and detail.startswith(method + ": "):
+                detail = detail[len(method) + 2:]
+            lines.append("• " + t(locale, key, method=esc(method, 80), detail=esc(detail, 200)))
         lines.append(t(locale, "drift.tail"))
     elif kind == EventKind.BIDDING_WAR:
         lines.append(t(locale, "war.title", account=account))
@@ -224,7 +228,7 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
                                   raises=esc(p.get("raises")), bid=fmt_minor(p.get("bid"), locale)))
     elif kind == EventKind.OPERATOR_ACTION:
         ok = all(e.payload.get("ok", True) for e in events)
-        lines.append(t(locale, "op.title" if ok else "op.failed"))
+        lines.append(t(locale, "op.title" if ok else "op.failed", account=account))
         for e in events:
             p = e.payload
             lines.append("• " + render_action(p.get("action"), p.get("target"), p.get("by"), locale)
@@ -238,7 +242,8 @@ def render_action(action: object, target: object, by: object, locale: str) -> st
     action_s = str(action or "")
     label = t(locale, f"action.{action_s}") if action_s in {"pause", "resume", "dryrun_on", "dryrun_off"} \
         else esc(action_s, 40)
-    return t(locale, "op.line", action=label, target=render_target(target, locale), by=esc(by, 60))
+    target_s = render_target(target, locale)
+    return t(locale, "op.line", action=label, target=f" {target_s}" if target_s else "", by=esc(by, 60))
 
 
 def render_target(target: object, locale: str) -> str:
