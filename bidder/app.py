@@ -186,7 +186,8 @@ class App:
         tasks: list[asyncio.Task] = []
         http = None
         if self.settings.http_port:
-            http = await start_http(self.settings.http_port, None, self.health, self.metrics, self.clock)
+            http = await start_http(self.settings.http_port, self.settings.http_host, self.health, self.metrics,
+                                    self.clock)
             log.info("health and metrics on port %d", http.port)
         tg = self.config.telegram
         sink = telegram_sink

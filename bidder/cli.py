@@ -503,7 +503,7 @@ def cmd_demo(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_check(args: argparse.Namespace, ctx: Context) -> int:
     from bidder.http import check_health
 
-    return check_health(ctx.settings.http_port, out=ctx.out)
+    return check_health(ctx.settings.http_port, ctx.settings.http_host, out=ctx.out)
 
 
 def _operator(args: argparse.Namespace, ctx: Context, *, pause: bool) -> int:

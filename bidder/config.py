@@ -44,6 +44,8 @@ from strategies.params import ScheduleParams
 from strategies.registry import REGISTRY
 from strategies.schedule import Schedule
 
+_VAR_IN_PATH = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
 __all__ = [
     "AccountConfig",
     "BidderConfig",
@@ -718,7 +720,14 @@ def _resolve_one(
             return None
         return env[name].strip()
     if raw.startswith("file:"):
-        file = Path(raw[5:].strip()).expanduser()
+        spec = raw[5:].strip()
+        for var in _VAR_IN_PATH.findall(spec):
+            if var not in env:
+                hint = " (systemd sets it only inside the service, for LoadCredential=)" if var == "CREDENTIALS_DIRECTORY" else ""
+                issues.error(line, where, f"environment variable {var} in the file: path is not set{hint}")
+                return None
+            spec = spec.replace("${" + var + "}", env[var])
+        file = Path(spec).expanduser()
         if not str(file) or str(file) == ".":
             example = f"file:/run/credentials/bidder/{where.rsplit('.', 1)[-1]}"
             issues.error(line, where, f"file: needs a path, e.g. {example}")

@@ -420,3 +420,28 @@ def test_strategy_kind_without_params_uses_defaults(tmp_path: Path) -> None:
     assert errors_of(path) == [
         f"{path}:7: accounts[0].defaults.strategies[0].spend_cap.max_drr_pct: required, but missing"
     ]
+
+
+def test_file_path_may_name_an_environment_variable(tmp_path) -> None:
+    from bidder.config import load_config
+    from bidder.errors import ConfigError
+    from bidder.wb.tokens import mint_token
+
+    token = mint_token("seller-1", read_only=True)
+    (tmp_path / "wb-read-token").write_text(token + "\n")
+    cfg = tmp_path / "bidder.yaml"
+    cfg.write_text(
+        "accounts:\n  - name: a\n    read_token: file:${CREDENTIALS_DIRECTORY}/wb-read-token\n"
+        "    guardrails: {max_bid: 100}\n"
+    )
+    loaded = load_config(cfg, {"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert loaded.accounts[0].read_token.get_secret_value() == token
+    try:
+        load_config(cfg, {})
+    except ConfigError as exc:
+        assert str(exc) == (
+            f"{cfg}:3: accounts[0].read_token: environment variable CREDENTIALS_DIRECTORY in the file: path "
+            "is not set (systemd sets it only inside the service, for LoadCredential=)"
+        )
+    else:
+        raise AssertionError("a missing variable must be a config error")
