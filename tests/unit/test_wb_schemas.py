@@ -92,3 +92,43 @@ def test_redact_removes_registered_secrets_and_jwts(caplog):
     rec = logging.LogRecord("t", logging.INFO, "f", 1, "tok=%s", (token,), None)
     RedactingFilter().filter(rec)
     assert token not in rec.getMessage()
+
+
+def test_base_url_for_token_and_settings():
+    from pydantic import SecretStr
+
+    from bidder.settings import PROD_ADVERT_URL, SANDBOX_ADVERT_URL, Settings
+    from bidder.wb.writer import base_url_for
+
+    prod, test = SecretStr(mint_token("s")), SecretStr(mint_token("s", sandbox=True, acc=2))
+    assert base_url_for(prod, Settings(wb_advert_url=None)) == PROD_ADVERT_URL
+    assert base_url_for(test, Settings(wb_advert_url=None)) == SANDBOX_ADVERT_URL
+    assert base_url_for(test, Settings(wb_advert_url="http://127.0.0.1:9/")) == "http://127.0.0.1:9"
+
+
+async def test_client_token_checks(caplog):
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+    from pydantic import SecretStr
+
+    from bidder.clock import FakeClock
+    from bidder.errors import TokenError
+    from bidder.wb.client import WBClient
+    from bidder.wb.pacing import Pacer
+
+    clock = FakeClock(datetime(2026, 11, 2, tzinfo=UTC))
+    pacer = Pacer(clock)
+    soon = mint_token("s", read_only=True, expires_at=clock.now() + timedelta(days=5))
+    with caplog.at_level(logging.WARNING):
+        c = WBClient(None, "http://x", SecretStr(soon), pacer, clock)  # type: ignore[arg-type]
+    assert c.seller_id == "s" and not c.can_write
+    assert any("expires in 5 days" in r.getMessage() for r in caplog.records)
+    assert soon not in repr(c) and soon not in caplog.text
+    with pytest.raises(TokenError, match="expired"):
+        WBClient(None, "http://x", SecretStr(mint_token("s", expires_at=clock.now() - timedelta(days=1))), pacer, clock)  # type: ignore[arg-type]
+    with pytest.raises(TokenError, match="Base"):
+        WBClient(None, "http://x", SecretStr(mint_token("s", acc=1)), pacer, clock)  # type: ignore[arg-type]
+    with pytest.raises(TokenError, match="not a valid JWT") as exc:
+        WBClient(None, "http://x", SecretStr("not-a-token-at-all"), pacer, clock)  # type: ignore[arg-type]
+    assert "not-a-token-at-all" not in str(exc.value)
