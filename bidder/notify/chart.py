@@ -82,8 +82,9 @@ def build_chart(data: ChartData, locale: str = "ru") -> ChartResult:
     campaigns = sorted(campaigns, key=lambda c: c.advert_id)
     fig = Figure(figsize=(10, 9), dpi=100)
     axes = fig.subplots(4, 1, sharex=True)
-    titles = (t(locale, "chart.spend") + f", {data.currency}", t(locale, "chart.revenue") + f", {data.currency}",
-              t(locale, "chart.drr"), t(locale, "chart.bids") + f", {data.currency}")
+    currency = data.currency or "RUB"
+    titles = (t(locale, "chart.spend") + f", {currency}", t(locale, "chart.revenue") + f", {currency}",
+              t(locale, "chart.drr"), t(locale, "chart.bids") + f", {currency}")
     x = list(data.days)
     series: list[str] = []
     labels: list[str] = []

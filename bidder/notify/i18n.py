@@ -55,7 +55,8 @@ def fmt_money(value: object, locale: str, currency: str = "RUB", digits: int | N
         digits = 0 if abs(d) >= 1000 else 2
         if d == d.to_integral_value():
             digits = 0
-    sign = CURRENCY_SIGN.get(currency.upper(), currency.upper())
+    code = (currency or "RUB").strip().upper() or "RUB"  # unknown yet (empty): WB's default, rubles
+    sign = CURRENCY_SIGN.get(code, code)
     return f"{fmt_number(d, locale, digits)}{NBSP}{sign}"
 
 

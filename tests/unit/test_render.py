@@ -118,3 +118,7 @@ def test_pause_numbers_from_decision_inputs_are_labelled() -> None:
     assert "расход за сегодня 5\u202f100\u00a0₽" in text and "дневной бюджет 5\u202f000\u00a0₽" in text
     assert "ДРР 12,5%" in text and "weird&lt;key&gt; &lt;v&gt;" in text and text.endswith("— оператор")
     assert parse_html(text)[0] is None
+
+
+def test_unknown_currency_falls_back_to_rubles() -> None:
+    assert fmt_money(5, "ru", "") == "5\u00a0₽" and fmt_money(5, "en", "xyz") == "5\u00a0XYZ"
