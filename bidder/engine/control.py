@@ -209,19 +209,27 @@ class Control:
 
     # ---- actions ------------------------------------------------------------------------------------
 
-    async def pause(self, target: int | str, by: str, *, chat_id: int | None = None) -> ActionResult:
-        return await self._pause(target, by, chat_id, on=True)
+    async def pause(self, target: int | str, by: str, *, chat_id: int | None = None,
+                    account: str | None = None) -> ActionResult:
+        """``target``: an advert id or "all"; ``account`` limits "all" to one account (CLI --account)."""
+        return await self._pause(target, by, chat_id, on=True, only=account)
 
-    async def resume(self, target: int | str, by: str, *, chat_id: int | None = None) -> ActionResult:
-        return await self._pause(target, by, chat_id, on=False)
+    async def resume(self, target: int | str, by: str, *, chat_id: int | None = None,
+                     account: str | None = None) -> ActionResult:
+        return await self._pause(target, by, chat_id, on=False, only=account)
 
-    async def _pause(self, target: int | str, by: str, chat_id: int | None, *, on: bool) -> ActionResult:
+    async def _pause(self, target: int | str, by: str, chat_id: int | None, *, on: bool,
+                     only: str | None = None) -> ActionResult:
         now = self._clock.now()
         action = "pause" if on else "resume"
         notes: list[str] = []
         async with self._sessions.begin() as s:
             if _is_all(target):
                 accounts = await self._known_accounts(s)
+                if only is not None:
+                    if only not in accounts:
+                        raise LookupError(f"unknown account {only!r}")
+                    accounts = [only]
                 changed = False
                 for name in accounts:
                     if on:

@@ -256,3 +256,21 @@ async def test_english_locale_answers_and_digest(sqlite_url: str) -> None:
     assert "Biggest bid changes" in digest.text and "Paused: «Куртки» (202)" in digest.text
     assert digest.png is None and parse_html(digest.text)[0] is None
     await engine.dispose()
+
+
+async def test_pause_all_of_one_account(sqlite_url: str) -> None:
+    from bidder.store import repo
+
+    engine, sessions = await open_store(sqlite_url)
+    await populate(sessions)
+    async with sessions.begin() as s:
+        await repo.ensure_account(s, "second")
+    control = Control(sessions, FakeClock(NOW), accounts=["shop", "second"])
+    result = await control.pause("all", "cli", account="second")
+    assert result.accounts == ("second",) and result.changed
+    async with sessions() as s:
+        assert await operator_paused(s, "second") is True and await operator_paused(s, "shop") == set()
+    with pytest.raises(LookupError):
+        await control.pause("all", "cli", account="nope")
+    assert (await control.resume("all", "cli", account="second")).changed
+    await engine.dispose()
