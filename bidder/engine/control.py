@@ -274,6 +274,10 @@ class Control:
         self._wake()
         return ActionResult(action, "", tuple(accounts), changed)
 
+    def set_kick(self, kick: Callable[[], None] | None) -> None:
+        """Call ``kick`` after each committed action (``OutboxSender.kick``: confirmations go out at once)."""
+        self._kick = kick
+
     def _wake(self) -> None:
         if self._kick is not None:
             self._kick()
