@@ -17,7 +17,8 @@ Choices where the facts leave room (documented for the client author):
 * stop is allowed from 9 and 11 only (RU spec); pause only from 9; start from 4 and 11 (with budget).
 * fullstats leaves out campaigns of other sellers or in other statuses; if none remain: 400 "invalid ids".
 * A 4xx costs one request from the bucket (the "x10" rule is not stated for Promotion).
-* 401s that happen before the seller is known carry no ``X-Ratelimit-Remaining``.
+* Order: 401 (token) -> 429 (bucket) -> 403 (read-only / Base) -> 5xx faults -> 400/422/200. 401s carry no
+  ``X-Ratelimit-Remaining`` (the seller is unknown); every other non-429 reply does.
 """
 
 from __future__ import annotations
@@ -239,11 +240,14 @@ class Simulator:
         seller = self._by_sid.get(info.seller_id)
         if seller is None:
             raise problem(401, "unauthorized", "token problem; unknown seller", now)
+        return seller, info
+
+    @staticmethod
+    def _permit(ep: Endpoint, info: TokenInfo, now: datetime) -> None:
         if ep.personal_only and info.type == "Base":
             raise problem(403, "request forbidden", "base token is not allowed", now)
         if ep.write and info.read_only:
             raise problem(403, "request forbidden", "read-only token scope is not allowed for this resource", now)
-        return seller, info
 
     async def handle(self, ep: Endpoint, request: web.Request) -> web.StreamResponse:
         now = self.now()
@@ -261,7 +265,9 @@ class Simulator:
             if decision is not None:
                 headers.update(decision.headers())
                 if not decision.allowed:
-                    raise problem(429, "too many requests", f"limited by {uuid.uuid5(uuid.UUID(seller.seller_id), ep.key)}", now)
+                    raise problem(429, "too many requests",
+                                  f"limited by {uuid.uuid5(uuid.UUID(seller.seller_id), ep.key)}", now)
+            self._permit(ep, info, now)
             plan = self.faults.plan(seller.name)
             if plan.slow:
                 self.injected["slow"] += 1

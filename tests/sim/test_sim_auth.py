@@ -58,6 +58,7 @@ async def test_unknown_seller_is_401(api) -> None:
 async def test_write_with_read_only_token_is_403(api, method, path, kw) -> None:
     r = await api.call(method, path, token="read", **kw)
     assert r.status == 403 and r.content_type == "application/problem+json"
+    assert "X-Ratelimit-Remaining" in r.headers
     assert api.running.sim.report()["writes"] == 0
 
 
