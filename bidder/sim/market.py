@@ -158,13 +158,13 @@ _M64 = (1 << 64) - 1
 
 
 def _mix(*parts: int) -> int:
+    """A 64-bit hash of integers (multiply-xorshift per part, one final avalanche)."""
     h = 0x9E3779B97F4A7C15
     for p in parts:
-        h = (h ^ (p & _M64)) * 0xBF58476D1CE4E5B9 & _M64
+        h = ((h ^ p) * 0xBF58476D1CE4E5B9) & _M64
         h ^= h >> 31
-        h = (h * 0x94D049BB133111EB) & _M64
-        h ^= h >> 29
-    return h
+    h = (h * 0x94D049BB133111EB) & _M64
+    return h ^ (h >> 29)
 
 
 def _unit(*parts: int) -> float:
@@ -199,6 +199,9 @@ def _sid(text: str) -> int:
 
 def view_prob(position: int) -> float:
     return math.exp(-(position - 1) / 15)
+
+
+_VIEW = [0.0] + [math.exp(-(p - 1) / 15) for p in range(1, 256)]
 
 
 def ctr_factor(position: int) -> float:
@@ -318,6 +321,7 @@ class Market:
         self._competitors: dict[str, list[Competitor]] = {}
         self._score_cache: dict[tuple[str, int], list[float]] = {}
         self._zh: dict[tuple[int, int, str], int] = {}
+        self._zone_cache: dict[int, list] = {}
         self._history_chunk = max(1, spec.history_chunk_hours) * HOUR
         self.bid_log: list[dict] = []
         self.status_log: list[dict] = []
@@ -416,6 +420,27 @@ class Market:
         if above >= len(sc):
             return 0.0
         return sc[len(sc) - 1 - above]  # must beat (>=... strictly above) this one
+
+    def _zones(self, st: CampaignState) -> list[tuple[ItemSpec, str | None, str, float, int, float]]:
+        """(item, cluster or None for recommendations, score-cache name, daily volume, noise hash,
+        score multiplier) for each place a campaign's items can be shown; built once per campaign."""
+        zones = self._zone_cache.get(st.advert_id)
+        if zones is None:
+            c = st.spec
+            zones = []
+            for item in c.items:
+                mult = item.ctr * 1000 if c.payment_type == "cpc" else 1.0
+                if self._search_on(c):
+                    for q in item.clusters:
+                        cs = self.spec.clusters.get(q)
+                        vol = (cs.daily_searches if cs else 20000) * item.reach
+                        zones.append((item, q, q, vol, self._zone_hash(c.advert_id, item.nm_id, q), mult))
+                if self._rec_on(c):
+                    qname = f"rec:{item.subject_id}"
+                    zones.append((item, None, qname, float(item.rec_searches),
+                                  self._zone_hash(c.advert_id, item.nm_id, qname), mult))
+            self._zone_cache[st.advert_id] = zones
+        return zones
 
     def _zone_hash(self, advert_id: int, nm_id: int, qname: str) -> int:
         key = (advert_id, nm_id, qname)
@@ -571,35 +596,32 @@ class Market:
         else:
             frac = dt_h * DIURNAL[(hidx + 3) % 24] / 24
         day = msk_day(a)
-        rows: list[tuple[int, str | None, float, float, float, float, float, int, float]] = []
+        rows: list[tuple[ItemSpec, str | None, float, float, float, float, float, int, float]] = []
         spend = 0.0
-        for item in c.items:
-            nm = item.nm_id
-            bids = st.bids[nm]
-            zones: list[tuple[str | None, int, float]] = []
-            if self._search_on(c):
-                for q in item.clusters:
-                    cs = self.spec.clusters.get(q)
-                    vol = (cs.daily_searches if cs else 20000) * item.reach
-                    zones.append((q, self._search_bid(st, nm, q), vol))
-            if self._rec_on(c):
-                zones.append((None, bids["recommendations"], item.rec_searches))
-            for q, bid, vol in zones:
-                if bid <= 0:
-                    continue
-                qname = q if q is not None else f"rec:{item.subject_id}"
-                base_h = self._zone_hash(c.advert_id, nm, qname)
-                score = self._score(c, item, bid)
-                pos = self._position_for_score(qname, hidx, score)
-                n1, n2, n3, n4 = _noises(_mix(base_h, hidx), 0.25, 0.3, 0.3, 0.35)
-                searches = vol * frac * n1
-                views = searches * view_prob(pos)
-                clicks = views * item.ctr * ctr_factor(pos) * n2
-                atbs = clicks * item.atb_rate * n3
-                orders = clicks * item.cr * n4
-                cost = views / 1000 * bid if c.payment_type == "cpm" else clicks * bid
-                spend += cost
-                rows.append((nm, q, views, clicks, atbs, orders, cost, pos, searches))
+        cpm = c.payment_type == "cpm"
+        bids_all = st.bids
+        cluster_bids = st.cluster_bids
+        scores = self._scores
+        for item, q, qname, vol, base_h, score_mult in self._zones(st):
+            if q is None:
+                bid = bids_all[item.nm_id]["recommendations"]
+            else:
+                bid = cluster_bids.get((item.nm_id, q)) if cluster_bids else None
+                if bid is None:
+                    bid = bids_all[item.nm_id]["search"]
+            if bid <= 0:
+                continue
+            sc = scores(qname, hidx)
+            pos = 1 + len(sc) - bisect.bisect_right(sc, bid * score_mult)
+            n1, n2, n3, n4 = _noises(_mix(base_h, hidx), 0.25, 0.3, 0.3, 0.35)
+            searches = vol * frac * n1
+            views = searches * (_VIEW[pos] if pos < 256 else view_prob(pos))
+            clicks = views * item.ctr * ctr_factor(pos) * n2
+            atbs = clicks * item.atb_rate * n3
+            orders = clicks * item.cr * n4
+            cost = views / 1000 * bid if cpm else clicks * bid
+            spend += cost
+            rows.append((item, q, views, clicks, atbs, orders, cost, pos, searches))
         scale = 1.0
         stop = b
         if not history and spend > 0 and spend >= st.budget:
@@ -607,9 +629,8 @@ class Market:
             stop = a + (b - a) * scale
         day_stats = st.stats.setdefault(day, {})
         day_c = st.cstats.setdefault(day, {})
-        for nm, q, views, clicks, atbs, orders, cost, pos, searches in rows:
-            item = st.item(nm)
-            assert item is not None
+        for item, q, views, clicks, atbs, orders, cost, pos, searches in rows:
+            nm = item.nm_id
             acc = day_stats.get(nm)
             if acc is None:
                 acc = day_stats[nm] = [0.0] * 8
