@@ -83,6 +83,11 @@ class Event:
         object.__setattr__(self, "kind", EventKind(self.kind))
         object.__setattr__(self, "payload", MappingProxyType(_jsonable(dict(self.payload))))
 
+    def __hash__(self) -> int:  # the payload is a read-only mapping: hash its JSON form
+        import json
+
+        return hash((self.kind, self.account, self.dedup_key, json.dumps(dict(self.payload), sort_keys=True)))
+
     @property
     def advert_id(self) -> int | None:
         value = self.payload.get("advert_id")

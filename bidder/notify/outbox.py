@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 DELIVERY_KIND = "tg_delivery"
 DIGEST_KIND = "digest"  # a pre-rendered message (text + optional PNG), e.g. the daily digest
-_PENDING = "pending"
+_PENDING = repo.AlertStatus.PENDING.value
 _EVENT_KINDS = frozenset(k.value for k in EventKind)
 
 
@@ -145,7 +145,8 @@ class OutboxSender:
         cutoff = self._clock.now() - keep
         async with self._sessions.begin() as s:
             result = await s.execute(
-                delete(AlertRow).where(AlertRow.status.in_(("sent", "merged", "failed")), AlertRow.created_at < cutoff)
+                delete(AlertRow).where(AlertRow.status.in_((repo.AlertStatus.SENT.value, repo.AlertStatus.MERGED.value,
+                                                    repo.AlertStatus.FAILED.value)), AlertRow.created_at < cutoff)
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
