@@ -49,6 +49,10 @@ def _fresh_database(db_path: Path) -> None:
             Path(f"{db_path}{suffix}").unlink()
 
 
+def _pos(values: list[float]) -> str:
+    return f"{sum(values) / len(values):.1f}" if values else "—"
+
+
 class DemoPrinter:
     def __init__(self, out: TextIO, clock) -> None:
         self.out = out
@@ -129,10 +133,9 @@ async def run_demo(minutes: float = 2.0, *, speed: float = DEFAULT_SPEED, db_pat
 
 
 async def _show_campaigns(app: App, printer: DemoPrinter) -> None:
-    results = await app.run_once()
-    for r in results:
-        if not r.ok:
-            printer.line(f"  first cycle of {r.account} failed: {r.error}")
+    for cycle in app.cycles.values():
+        await cycle.start()
+        await cycle.refresh_campaigns(app.clock.now())
     async with app.sessions() as s:
         for account in app.config.accounts:
             campaigns = await repo.load_campaigns(s, account.name)
@@ -153,20 +156,24 @@ async def _summary(app: App, printer: DemoPrinter, start, sim) -> None:
     tz_day = start.date()
     async with app.sessions() as s:
         for account in app.config.accounts:
-            totals = await repo.daily_totals(s, account.name, tz_day - timedelta(days=7))
-            before: dict[int, list[Decimal]] = {}
-            after: dict[int, list[Decimal]] = {}
-            for t in totals:
-                bucket = before if t.day < tz_day else after
-                acc = bucket.setdefault(t.advert_id, [Decimal(0), Decimal(0)])
-                acc[0] += t.spend
-                acc[1] += t.revenue
-            printer.line(f"  {account.name}: spend and ДРР per campaign, the days before the demo → the demo's days")
-            printer.line(f"  {'id':>8}  {'spend before':>12}  {'ДРР before':>10}  {'spend during':>12}  {'ДРР during':>10}")
+            stats = await repo.load_daily_stats(s, account.name, None, tz_day - timedelta(days=7))
+            before: dict[int, list] = {}
+            after: dict[int, list] = {}
+            for st in stats:
+                bucket = before if st.day < tz_day else after
+                acc = bucket.setdefault(st.advert_id, [Decimal(0), Decimal(0), []])
+                acc[0] += st.spend
+                acc[1] += st.revenue
+                if st.avg_position:
+                    acc[2].append(st.avg_position)
+            printer.line(f"  {account.name}: per campaign, the days before the demo → the demo's days")
+            printer.line(f"  {'id':>8}  {'spend before':>12}  {'ДРР before':>10}  {'position':>8}  "
+                         f"{'spend during':>12}  {'ДРР during':>10}  {'position':>8}")
             for advert_id in sorted(set(before) | set(after)):
-                b = before.get(advert_id, [Decimal(0), Decimal(0)])
-                a = after.get(advert_id, [Decimal(0), Decimal(0)])
-                printer.line(f"  {advert_id:>8}  {_money(b[0]):>12}  {_drr(*b):>10}  {_money(a[0]):>12}  {_drr(*a):>10}")
+                b = before.get(advert_id, [Decimal(0), Decimal(0), []])
+                a = after.get(advert_id, [Decimal(0), Decimal(0), []])
+                printer.line(f"  {advert_id:>8}  {_money(b[0]):>12}  {_drr(b[0], b[1]):>10}  {_pos(b[2]):>8}  "
+                             f"{_money(a[0]):>12}  {_drr(a[0], a[1]):>10}  {_pos(a[2]):>8}")
     report = sim.sim.report()
     printer.line(f"  the simulator saw: {report.get('total_requests', '?')} requests, "
                  f"{report.get('total_429', '?')} answered 429, {len(report.get('rejected', []))} rejected, "
