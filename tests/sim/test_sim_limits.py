@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bidder.sim.limits import LIMITS, Limit, RateLimiter, TokenBucket
 
 
@@ -76,3 +79,19 @@ async def test_fullstats_is_one_per_20_seconds(api, clock) -> None:
 async def test_remaining_header_on_4xx(api) -> None:
     r = await api.call("GET", "/api/advert/v2/adverts?payment_type=xxx")
     assert r.status == 400 and r.headers["X-Ratelimit-Remaining"] == "4"
+
+
+@settings(max_examples=50, deadline=None)
+@given(gaps=st.lists(st.floats(0, 5, allow_nan=False), min_size=1, max_size=200),
+       which=st.sampled_from(sorted(LIMITS)))
+def test_bucket_never_allows_more_than_burst_plus_rate(gaps: list[float], which: str) -> None:
+    limit = LIMITS[which][0]
+    b = TokenBucket(limit, now=0.0)
+    now, allowed = 0.0, 0
+    for gap in gaps:
+        now += gap
+        d = b.take(now)
+        allowed += d.allowed
+        if not d.allowed:
+            assert d.retry > 0 and d.headers()["X-Ratelimit-Limit"] == str(limit.burst)
+        assert allowed <= limit.burst + now * limit.limit / limit.period + 1e-6
