@@ -185,7 +185,9 @@ class DigestJob:
         return True
 
     async def run(self, stop: asyncio.Event | None = None, every: float = 60.0) -> None:
+        """Check every ``every`` real seconds (at least 0.5) until ``stop`` is set."""
         stop = stop or asyncio.Event()
+        every = max(0.5, every)
         while not stop.is_set():
             try:
                 await self.maybe_run()
@@ -194,6 +196,6 @@ class DigestJob:
             except Exception as exc:
                 log.error("digest: %s", scrub(f"{type(exc).__name__}: {exc}")[:300])
             try:
-                await asyncio.wait_for(stop.wait(), every / max(self._clock.speed, 1e-9))
+                await asyncio.wait_for(stop.wait(), every)
             except TimeoutError:
                 pass

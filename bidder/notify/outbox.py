@@ -111,6 +111,10 @@ class OutboxSender:
             return 0.0
         return 0.0 if default == 0 else self._merge_window
 
+    def _poll_real(self) -> float:
+        """The poll interval in real seconds: clock seconds scaled by a sped-up clock, but never a busy loop."""
+        return max(0.2, self._poll / max(self._clock.speed, 1e-9))
+
     def kick(self) -> None:
         """Wake the loop now (e.g. after an operator command was committed)."""
         self._wake.set()
@@ -133,7 +137,7 @@ class OutboxSender:
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
             try:
-                await asyncio.wait({waiter, stopper}, timeout=self._poll / max(self._clock.speed, 1e-9),
+                await asyncio.wait({waiter, stopper}, timeout=self._poll_real(),
                                    return_when=asyncio.FIRST_COMPLETED)
             finally:
                 waiter.cancel()
