@@ -51,6 +51,25 @@ class ScaledClock:
         self._start = start.astimezone(UTC)
         self._t0 = time.monotonic()
 
+    @classmethod
+    def anchored(cls, start: datetime, speed: float, t0: float) -> ScaledClock:
+        """A clock that agrees with another process's ``ScaledClock``: same ``start`` and ``speed``, and
+        that clock's :attr:`t0` (its ``time.monotonic()`` anchor). CLOCK_MONOTONIC is system-wide on
+        Linux, so both processes then read the same simulated time (reliability tests run the daemon in
+        a child process against a sped-up simulator in the parent)."""
+        clock = cls(start, speed)
+        clock._t0 = float(t0)
+        return clock
+
+    @property
+    def start(self) -> datetime:
+        return self._start
+
+    @property
+    def t0(self) -> float:
+        """The ``time.monotonic()`` reading at which this clock showed ``start``."""
+        return self._t0
+
     def now(self) -> datetime:
         return self._start + timedelta(seconds=self.monotonic())
 
