@@ -32,6 +32,13 @@ from pathlib import Path
 
 import pytest
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # here, not in tests/reliability/conftest.py, so that `pytest --long` works from the repository root
+    parser.addoption("--long", action="store_true", default=False,
+                     help="run the long reliability trials (tests/reliability: 200+ SIGKILL trials, long storms)")
+
+
 # --------------------------------------------------------------------------------------------- databases
 
 
