@@ -15,7 +15,8 @@ Model
   orders follow clicks. Recommendations (manual campaigns with the placement on, or unified) are a
   pseudo-cluster per subject that counts in fullstats but not in normquery statistics or positions.
 * Spend = views / 1000 x CPM bid, or clicks x CPC bid; revenue = orders x price. Spend lowers the
-  campaign budget; at zero the campaign is paused (status 11) at that instant, like WB.
+  campaign budget; at zero the campaign is paused (status 11) at that instant, like WB. A campaign with a
+  ``daily_budget`` gets its budget reset at each Moscow midnight and resumes if the budget had paused it.
 * Average positions (fullstats ``boosterStats.avg_position``, normquery ``avg_pos``) are weighted by
   searches (the opportunity), not by views, so that a higher bid never worsens the average.
 * Noise is a pure hash of (seed, campaign, item, cluster, hour): results do not depend on how often or
@@ -120,6 +121,8 @@ class CampaignSpec:
     search: bool = True  # placements (manual campaigns); unified has both
     recommendations: bool = False
     created: datetime | None = None
+    daily_budget: int | None = None  # kopecks: the budget is reset to this at each Moscow midnight (after
+    # start), and a campaign paused because its budget ran out is resumed then
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +242,7 @@ class CampaignState:
     # day -> (nm, query) -> [views, clicks, atbs, orders, spend_kop, pos_w, pos_n]
     cstats: dict[date, dict[tuple[int, str], list[float]]] = field(default_factory=dict)
     published_at: datetime | None = None
+    paused_by_budget: bool = False
     pub_stats: dict[date, dict[int, tuple[float, ...]]] = field(default_factory=dict)
     pub_cstats: dict[date, dict[tuple[int, str], tuple[float, ...]]] = field(default_factory=dict)
     spend_total: float = 0.0
@@ -511,10 +515,18 @@ class Market:
                     nxt = e
             if t < self.start < nxt:
                 nxt = self.start
+            if st.spec.daily_budget is not None and t >= self.start:
+                midnight = _next_msk_midnight(t)
+                if midnight < nxt:
+                    nxt = midnight
             nxt = self._accrue(st, t, nxt)
             t = nxt
             st.advanced_to = t
             self._apply_events(st, t)
+            if st.spec.daily_budget is not None and t > self.start and t == _next_msk_midnight(t - timedelta(seconds=1)):
+                st.budget = float(st.spec.daily_budget)
+                if st.status == PAUSED and st.paused_by_budget:
+                    self._change_status(st, ACTIVE, t, "daily budget reset")
 
     def _apply_events(self, st: CampaignState, t: datetime) -> None:
         for key, (eff, value) in list(st.pending_bids.items()):
@@ -549,6 +561,7 @@ class Market:
         old = st.status
         if old == new:
             return
+        st.paused_by_budget = reason == "budget exhausted"
         st.status = new
         st.changed_at = at
         st.last_status_change = at
@@ -876,6 +889,13 @@ class Market:
                             lst.append(advert_id)
             self._qidx = idx
         return idx
+
+
+def _next_msk_midnight(t: datetime) -> datetime:
+    """The first Moscow midnight strictly after ``t`` (UTC)."""
+    local = t.astimezone(MSK)
+    nxt = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), MSK)
+    return nxt.astimezone(UTC)
 
 
 def _hour_idx(t: datetime) -> int:

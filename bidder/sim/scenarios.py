@@ -85,10 +85,11 @@ def demo_spec() -> ScenarioSpec:
         _item(211000201, TEES, 590, ("футболка оверсайз",), 800 * RUB, 600 * RUB, cr=0.03),
         _item(211000202, TEES, 690, ("футболка оверсайз",), 750 * RUB, 600 * RUB, cr=0.03),
     ), budget=40_000 * RUB, search=True, recommendations=True))
-    # 1000003: unified CPM over-spending (DRR ~35%); its 3000 RUB budget runs out around mid-day
+    # 1000003: unified CPM over-spending (DRR ~35%); its 3000 RUB daily budget runs out mid-afternoon
+    # (the campaign is paused) and is reset at midnight MSK (the campaign resumes)
     c.append(CampaignSpec(1000003, "Куртки: единая, перерасход", "cpm", "unified", 9, (
         _item(211000301, JACKETS, 1500, ("куртка зимняя",), 600 * RUB, cr=0.03, reach=0.3),
-    ), budget=3000 * RUB))
+    ), budget=3000 * RUB, daily_budget=3000 * RUB))
     # 1000004: active, healthy; a schedule pauses it at night
     c.append(CampaignSpec(1000004, "Сумки: по расписанию", "cpm", "unified", 9, (
         _item(211000401, BAGS, 2490, ("сумка женская",), 280 * RUB),

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bidder.sim.market import Market
+from bidder.sim.market import MSK, Market
 from bidder.sim.scenarios import build_scenario, demo_spec
 
 START = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)  # 09:00 MSK
@@ -145,3 +145,16 @@ def test_yaml_scenario_loads_and_runs(tmp_path) -> None:
         assert "nope" in str(exc) and "campaigns[0]" in str(exc)
     else:
         raise AssertionError("unknown keys must be rejected")
+
+
+def test_daily_budget_pauses_mid_day_and_resumes_at_midnight() -> None:
+    m = Market(SPEC, 1, start=START)
+    m.advance(START + timedelta(days=2))
+    log = [e for e in m.status_log if e["advert_id"] == 1000003]
+    assert [(e["new"], e["reason"]) for e in log[:3]] == [
+        (11, "budget exhausted"), (9, "daily budget reset"), (11, "budget exhausted")]
+    first_pause = datetime.fromisoformat(log[0]["time"]).astimezone(MSK)
+    assert first_pause.date() == DAY and 11 <= first_pause.hour <= 20
+    assert datetime.fromisoformat(log[1]["time"]).astimezone(MSK).hour == 0
+    spend_day2 = sum(r.spend for r in m.daily_stats(1000003, DAY + timedelta(days=1), DAY + timedelta(days=1)))
+    assert abs(spend_day2 - 3000) < 1

@@ -99,7 +99,7 @@ async def test_paused_campaign_gets_no_impressions(api, clock) -> None:
 async def test_budget_runs_out_and_pauses(api, clock) -> None:
     r = await api.call("POST", "/api/advert/v2/budget", json={"advertIds": [1000003]})
     assert r.json()["adverts"][0]["total"] == 3000
-    clock.advance(12 * 3600)
+    clock.advance(10 * 3600)  # 22:00 MSK: spent, not yet reset at midnight
     r = await api.call("POST", "/api/advert/v2/budget", json={"advertIds": [1000003]})
     assert r.json()["adverts"][0]["total"] == 0
     changes = [c for c in api.running.sim.report()["status_changes"] if c["advert_id"] == 1000003]
