@@ -202,7 +202,7 @@ class App:
         if sink is not None:
             sender = OutboxSender(self.sessions, sink, chat_ids or (0,), clock=self.clock, locale=tg.locale,
                                   timezone=tg.digest_timezone, merge_window=tg.merge_window)
-            self.control._kick = sender.kick
+            self.control.set_kick(sender.kick)
             tasks.append(asyncio.create_task(sender.run(stop), name="outbox"))
             digest = DigestJob(self.sessions, self.clock, accounts=lambda: self.config.accounts, locale=tg.locale,
                                digest_time=tg.digest_time, timezone=tg.digest_timezone, on_enqueued=sender.kick)

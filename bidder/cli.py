@@ -525,13 +525,10 @@ async def _operator_run(settings: Settings, config: Any, args: argparse.Namespac
         if args.account and args.account not in app.cycles and args.account not in app.disabled:
             ctx.error(f"unknown account {args.account!r}")
             return USAGE
-        if args.account:
-            await _operator_switch(app, args.account, pause)
-            ctx.print(f"{args.account}: operator pause {'set' if pause else 'lifted'}")
-        else:
-            result = await (app.control.pause if pause else app.control.resume)("all", by="cli")
-            state = ("set" if pause else "lifted") if result.changed else ("already set" if pause else "not set")
-            ctx.print(f"operator pause {state} for {', '.join(result.accounts) or 'no account'}")
+        action = app.control.pause if pause else app.control.resume
+        result = await action("all", by="cli", account=args.account)
+        state = ("set" if pause else "lifted") if result.changed else ("already set" if pause else "not set")
+        ctx.print(f"operator pause {state} for {', '.join(result.accounts) or 'no account'}")
         if args.no_apply:
             ctx.print("recorded; the running daemon applies it at its next cycle")
             return OK
@@ -544,19 +541,6 @@ async def _operator_run(settings: Settings, config: Any, args: argparse.Namespac
         return OK if all(r.ok for r in results) else FAILURE
     finally:
         await app.close()
-
-
-async def _operator_switch(app: Any, account: str, pause: bool) -> None:
-    from bidder.engine.control import PAUSED
-    from bidder.store import repo
-
-    async with app.sessions.begin() as s:
-        await repo.ensure_account(s, account)
-        if pause:
-            await repo.set_operator_state(s, account, PAUSED, True, at=app.clock.now(), set_by="cli")
-        else:
-            for st in await repo.operator_states(s, account, PAUSED):
-                await repo.clear_operator_state(s, account, PAUSED, advert_id=st.advert_id)
 
 
 _OPERATOR_ARGS = (

@@ -40,42 +40,42 @@ async def for_decisions(session, account: str, campaigns: dict[int, Campaign], d
             if daily_budget is not None and d.inputs.get("today_spend") is not None:
                 await ev.enqueue(session, ev.budget_reached(account, d.advert_id, _name(camp),
                                                             spent=d.inputs["today_spend"], limit=daily_budget,
-                                                            day=now.date()))
+                                                            day=now.date()), at=now)
             await ev.enqueue(session, ev.campaign_paused(account, d.advert_id, _name(camp), d.reason,
-                                                         numbers=_numbers(d), by=by, at=now))
+                                                         numbers=_numbers(d), by=by, at=now), at=now)
         elif d.action == Action.RESUME:
             await ev.enqueue(session, ev.campaign_resumed(account, d.advert_id, _name(camp), d.reason,
-                                                          numbers=_numbers(d), at=now))
+                                                          numbers=_numbers(d), at=now), at=now)
         if d.guard and d.guard.startswith("bidding war"):
             await ev.enqueue(session, ev.bidding_war(account, d.advert_id, _name(camp),
                                                      raises=int(d.inputs.get("raises", 0) or 0),
-                                                     bid=d.bid_before or 0, nm_id=d.nm_id))
+                                                     bid=d.bid_before or 0, nm_id=d.nm_id), at=now)
     if changes:
         await ev.enqueue(session, ev.bid_changes(account, changes, cycle_id=cycle_id, currency=currency,
-                                                 dry_run=dry_run))
+                                                 dry_run=dry_run), at=now)
 
 
 async def strategy_failed(session, account: str, advert_id: int, kind: str, exc: BaseException,
                           now: datetime) -> None:
     detail = f"strategy {kind} failed on campaign {advert_id}: {type(exc).__name__}"
-    await ev.enqueue(session, ev.account_failing(account, detail, since=now))
+    await ev.enqueue(session, ev.account_failing(account, detail, since=now), at=now)
 
 
 async def writes_blocked(session, account: str, detail: str, now: datetime) -> None:
-    await ev.enqueue(session, ev.account_failing(account, f"writes stopped: {detail}", since=now))
+    await ev.enqueue(session, ev.account_failing(account, f"writes stopped: {detail}", since=now), at=now)
 
 
 async def api_drift(session, account: str, exc: WBError, now: datetime) -> None:
-    await ev.enqueue(session, ev.api_drift(account, exc.method or "?", str(exc), gone=isinstance(exc, EndpointGone)))
+    await ev.enqueue(session, ev.api_drift(account, exc.method or "?", str(exc), gone=isinstance(exc, EndpointGone)), at=now)
 
 
 async def account_failing(session, account: str, error: str, now: datetime) -> None:
-    await ev.enqueue(session, ev.account_failing(account, error, since=now))
+    await ev.enqueue(session, ev.account_failing(account, error, since=now), at=now)
 
 
 async def account_recovered(session, account: str, now: datetime, down_seconds: float | None = None) -> None:
-    await ev.enqueue(session, ev.account_recovered(account, down_seconds=down_seconds))
+    await ev.enqueue(session, ev.account_recovered(account, down_seconds=down_seconds), at=now)
 
 
 async def token_expiring(session, account: str, which: str, expires_at: datetime, now: datetime) -> None:
-    await ev.enqueue(session, ev.token_expiring(account, which, expires_at, now=now))
+    await ev.enqueue(session, ev.token_expiring(account, which, expires_at, now=now), at=now)

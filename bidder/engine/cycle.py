@@ -481,10 +481,20 @@ class AccountCycle:
         current = {c.advert_id: c for c in await self.reader.campaigns(ids)}
         self.campaigns.update(current)
         await self.refresh_rules(now)
-        decisions = []
-        for (aid, nm_id, placement), bid in sorted(target.items()):
+        wanted_bids: dict[tuple[int, int, str], int] = {}
+        for (aid, nm_id, placement), bid in target.items():
             camp = current.get(aid)
-            if camp is None or camp.status not in BID_EDITABLE_STATUSES or placement not in camp.bid_placements:
+            if camp is None:
+                continue
+            if camp.bid_type == "unified":  # snapshots keep WB's two fields; a unified bid is one value
+                if placement == Placement.SEARCH or (aid, nm_id, Placement.COMBINED.value) not in wanted_bids:
+                    wanted_bids[(aid, nm_id, Placement.COMBINED.value)] = bid
+            else:
+                wanted_bids[(aid, nm_id, placement)] = bid
+        decisions = []
+        for (aid, nm_id, placement), bid in sorted(wanted_bids.items()):
+            camp = current[aid]
+            if camp.status not in BID_EDITABLE_STATUSES or placement not in camp.bid_placements:
                 continue
             item = camp.item(nm_id)
             if item is None:

@@ -171,3 +171,35 @@ async def test_revoked_write_token_stops_only_writes_and_alerts_once(tmp_path: P
     assert app.cycles["shop-a"].writes_blocked
     assert len(alerts) == 1 and "write" in alerts[0].payload["error"]
     assert any(r.apply_status in ("failed", "skipped") for r in rows)
+
+
+async def test_rollback_restores_the_bids_in_force_at_a_time(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with await start_simulator("demo", seed=1, clock=clock) as sim:
+        app = await _app(sim, tmp_path, clock)
+        try:
+            await app.run_once()
+            report = _settle(sim, clock)
+            changed = {(c["advert_id"], c["nm_id"], c["placement"]): c["old"] for c in report["bid_changes"]}
+            assert changed
+            before_changes = clock.now() - timedelta(seconds=32)
+            clock.advance(3600)
+            cycle = app.cycles["shop-a"]
+            decisions = await cycle.rollback(before_changes)
+            report = _settle(sim, clock)
+            async with app.sessions() as s:
+                rows = await repo.history(s, account="shop-a", limit=10_000)
+        finally:
+            await app.close()
+    restored = {(d.advert_id, d.nm_id, d.placement): d.bid_after for d in decisions}
+    # bids that were below WB's minimum cannot go back below it: those stay at the minimum
+    raised_to_min = {(r.advert_id, r.nm_id, r.placement) for r in rows
+                     if r.strategy != "rollback" and r.guard and "minimum" in r.guard}
+    expected = {k: v for k, v in changed.items() if k not in raised_to_min}
+    assert restored == expected, {k: (restored.get(k), expected.get(k)) for k in set(restored) | set(expected)
+                                  if restored.get(k) != expected.get(k)}
+    assert all(r.apply_status == "applied" for r in rows if r.strategy == "rollback")
+    state = report["campaigns"]
+    for (advert_id, nm_id, placement), old in expected.items():
+        bids = state[str(advert_id)]["bids"][str(nm_id)]
+        assert bids["search" if placement == "combined" else placement] == old
