@@ -106,8 +106,8 @@ class RoiFloor(Strategy):
         if roi < p.min_roi_pct:
             if t.bid > floor_bid:
                 want = max(floor_bid, round_up(t.bid * (1 - p.step_pct / 100), step))
-                if want >= t.bid:
-                    want = floor_bid
+                if want >= t.bid:  # rounding ate the cut: one bid step down
+                    want = max(floor_bid, round_down(t.bid - 1, step))
                 return proposal(self.kind, Action.SET_BID, snapshot,
                                 f"{nums} is below the floor {p.min_roi_pct:g}%: lowering the bid by {p.step_pct:g}%",
                                 t, bid=want, **inputs)

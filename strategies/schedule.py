@@ -116,6 +116,11 @@ class Schedule(Strategy):
                 return proposal(self.kind, Action.PAUSE, snapshot,
                                 f"{where}: pausing the campaign until the hours start (paused, not lowered)",
                                 **inputs, **{TIME_BASED: True, "pause_kind": "schedule"})
+            if status == Status.PAUSED:
+                # keep it paused: a pause proposal also stops another strategy from resuming it now
+                return proposal(self.kind, Action.PAUSE, snapshot,
+                                f"{where}: the campaign stays paused until the hours start",
+                                **inputs, **{TIME_BASED: True, "pause_kind": "schedule"})
             return proposal(self.kind, Action.HOLD, snapshot, f"{where}: campaign not active (status {status})",
                             **inputs)
         last = last_status_change(snapshot)

@@ -78,20 +78,23 @@ class SpendCap(Strategy):
         }
 
         # Campaign level: the daily budget first, then a ДРР pause.
+        # A pause proposal for an already paused campaign keeps it paused (it blocks others' resumes).
         if budget_hit:
-            if status == Status.ACTIVE:
+            if status in (Status.ACTIVE, Status.PAUSED):
+                what = "pausing" if status == Status.ACTIVE else "staying paused"
                 out.append(proposal(
                     self.kind, Action.PAUSE, snapshot,
                     f"spent {spent_today} today ({today.isoformat()}, {snapshot.timezone}), reaching the daily "
-                    f"budget {p.daily_budget}: pausing until the next day",
+                    f"budget {p.daily_budget}: {what} until the next day",
                     **camp_inputs, **{TIME_BASED: True, "pause_kind": "daily_budget"},
                 ))
         elif drr_breach:
-            if status == Status.ACTIVE:
+            if status in (Status.ACTIVE, Status.PAUSED):
+                what = "pausing the campaign" if status == Status.ACTIVE else "the campaign stays paused"
                 out.append(proposal(
                     self.kind, Action.PAUSE, snapshot,
                     f"ДРР {_fmt_drr(camp_drr)} over {days} days (spend {camp.spend}, revenue {camp.revenue}) is "
-                    f"above the cap {p.max_drr_pct:g}%: pausing the campaign",
+                    f"above the cap {p.max_drr_pct:g}%: {what}",
                     **camp_inputs, pause_kind="drr",
                 ))
         elif status == Status.PAUSED:
@@ -140,8 +143,8 @@ class SpendCap(Strategy):
             # at least step_pct; in proportion when far above (spend is roughly proportional to the bid)
             factor = 1 - p.step_pct / 100 if drr == INFINITE else min(1 - p.step_pct / 100, p.max_drr_pct / drr)
             want = max(floor_bid, round_up(t.bid * factor, step))
-            if want >= t.bid:
-                want = floor_bid
+            if want >= t.bid:  # rounding ate the cut: one bid step down
+                want = max(floor_bid, round_down(t.bid - 1, step))
             return proposal(self.kind, Action.SET_BID, snapshot,
                             f"{nums} is above the cap {p.max_drr_pct:g}%: lowering the bid by "
                             f"{(1 - factor) * 100:.0f}%", t, bid=want, **inputs)

@@ -4,7 +4,7 @@
 the campaign (pause / resume) and every (nm, placement[, norm_query]) some strategy spoke about.
 
 Combination: a pause from any strategy wins; otherwise the lowest proposed bid per target; a resume only
-when no strategy pauses. Then the guardrails, which no strategy can bypass:
+when no strategy pauses (a strategy proposes PAUSE for an already paused campaign to keep it paused). Then the guardrails, which no strategy can bypass:
 
 1. ``stop`` (kill switch, stop file): everything becomes HOLD.
 2. bids change only in campaign statuses 4 / 9 / 11; pause only from 9, resume only from 4 / 11.
@@ -43,6 +43,7 @@ from bidder.domain import (
     CampaignSnapshot,
     Decision,
     Proposal,
+    Status,
     base_to_minor,
 )
 from strategies.common import (
@@ -196,6 +197,8 @@ def _campaign(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig
     if pauses:
         time_based = [p for p in pauses if p.inputs.get(TIME_BASED)]
         chosen = time_based[0] if time_based else pauses[0]
+        if camp.status == Status.PAUSED:
+            return make(Action.HOLD, [chosen], chosen.reason, "already paused: kept paused, no resume")
         if camp.status not in PAUSABLE_STATUSES:
             return make(Action.HOLD, [chosen], chosen.reason, f"campaign status {camp.status} cannot be paused")
         if not chosen.inputs.get(TIME_BASED):
@@ -276,13 +279,24 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
 
     if chosen is None:
         return hold(None)
+
+    def blocked(g: str | None, reason: str | None = None, strategy: str | None = None) -> Decision:
+        """A hold, except that a bid below WB's minimum still goes up to the minimum."""
+        if current < floor:
+            note = f"current bid {current} is below WB's minimum {floor}: raised to it"
+            return make(Action.SET_BID, reason or chosen.reason, f"{g}; {note}" if g else note, bid_after=floor,
+                        strategy=strategy)
+        if reason is not None:
+            return make(Action.HOLD, reason, g, strategy=strategy)
+        return hold(g)
+
     if pausing:
-        return hold("campaign is being paused: bids are left as they are")
+        return blocked("campaign is being paused: bids are left as they are")
     proposed = chosen.bid
     assert proposed is not None
     vetoes = [p for p in ps if p.action == Action.HOLD and p.inputs.get(NO_RAISE)]
     if proposed > current and vetoes:
-        return make(Action.HOLD, _reasons(vetoes), None, strategy=_names(vetoes))
+        return blocked(None, _reasons(vetoes), _names(vetoes))
     notes: list[str] = []
     want = proposed
     if cap is not None and want > cap:
@@ -294,10 +308,10 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
         age = None if snapshot.stats_as_of is None else now - snapshot.stats_as_of
         if age is None or age > guard.max_stats_age:
             what = "unknown" if age is None else f"{age.total_seconds() / 3600:.1f} h old"
-            return hold(f"statistics are stale ({what}, limit {guard.max_stats_age}): no raise")
+            return blocked(f"statistics are stale ({what}, limit {guard.max_stats_age}): no raise")
         war = _war(snapshot, nm_id, placement, chosen, guard) if by_target_position(chosen) else None
         if war is not None:
-            return hold(war)
+            return blocked(war)
 
     if not forced:
         changes = applied_bid_changes(snapshot, nm_id) if nm_id is not None else []

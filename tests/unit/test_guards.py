@@ -85,7 +85,12 @@ def test_min_evidence_before_pause():
 
 def test_pause_only_active_resume_only_startable():
     d = one(snapshot(camp=campaign(status=Status.PAUSED), stats=EVIDENCE), [pause()])
+    assert d.action == Action.HOLD and "already paused" in d.guard
+    d = one(snapshot(camp=campaign(status=Status.READY), stats=EVIDENCE), [pause()])
     assert d.action == Action.HOLD and "cannot be paused" in d.guard
+    # a pause proposal for a paused campaign blocks another strategy's resume
+    d = one(snapshot(camp=campaign(status=Status.PAUSED)), [resume("spend_cap"), pause("schedule", time_based=True)])
+    assert d.action == Action.HOLD and d.strategy == "schedule"
     assert one(snapshot(camp=campaign(status=Status.PAUSED)), [resume()]).action == Action.RESUME
     assert one(snapshot(camp=campaign(status=Status.READY)), [resume()]).action == Action.RESUME
     assert one(snapshot(), [resume()]).action == Action.HOLD
@@ -229,3 +234,8 @@ def test_max_bid_below_minimum():
 def test_deterministic():
     ps = [sb(18000, "a"), sb(18000, "b"), hold("c")]
     assert decide(snapshot(), ps, G, NOW) == decide(snapshot(), ps, G, NOW)
+
+
+def test_blocked_raise_below_minimum_still_goes_to_the_minimum():
+    d = one(snapshot(camp=campaign(bids={1: 8000}), stats_age=None), [sb(15000, "target_position")])
+    assert d.action == Action.SET_BID and d.bid_after == 10000 and "stale" in d.guard and "minimum" in d.guard

@@ -44,7 +44,8 @@ def test_own_time_zone():
 def test_pause_outside_only_when_active():
     p = only(strat().decide(snapshot(), utc(21)), Action.PAUSE)
     assert p.inputs["time_based"] and "outside the active hours" in p.reason and "paused, not lowered" in p.reason
-    only(strat().decide(snapshot(camp=campaign(status=Status.PAUSED)), utc(21)), Action.HOLD)
+    p = only(strat().decide(snapshot(camp=campaign(status=Status.PAUSED)), utc(21)), Action.PAUSE)
+    assert "stays paused" in p.reason  # keeps it paused (blocks another strategy's resume)
     only(strat().decide(snapshot(camp=campaign(status=Status.READY)), utc(21)), Action.HOLD)
 
 

@@ -90,7 +90,8 @@ def test_daily_budget_resume_next_day():
     stats = (day(spend=1200, revenue=100000),)
     hist = (pause_record("spend_cap", ago=timedelta(hours=1)),)
     ps = strat(daily_budget=1000).decide(snapshot(camp=camp, stats=stats, history=hist), NOW)
-    assert [p.action for p in ps if p.nm_id is None] == []
+    assert [p.action for p in ps if p.nm_id is None] == [Action.PAUSE]  # stays paused
+    assert "staying paused" in ps[0].reason
 
 
 def test_restore_when_well_under_the_cap():
