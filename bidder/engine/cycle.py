@@ -8,6 +8,7 @@ statuses at most once a minute). Errors are handled by type, for this account on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from bidder.engine.guards import decide as guard_decide
 from bidder.engine.planner import due, fullstats_capacity, stats_candidates, stats_range
 from bidder.errors import AuthFailed, EndpointGone, SchemaDrift, TemporaryError, WBError
 from bidder.store import repo
+from bidder.wb.batching import MAX_NORMQUERY_PAIRS
 from bidder.wb.models import BidChange
 
 log = logging.getLogger("bidder.engine")
@@ -49,6 +51,11 @@ HISTORY_DAYS = 7
 RULES_TTL = timedelta(hours=6)
 FULL_DETAILS_REFRESH = timedelta(hours=1)
 HOLD_RECORD_EVERY = timedelta(hours=1)
+# WB applies a bid change on the next 30-second tick and a status change on the next whole minute, so
+# right after a crash a write WB accepted may not show yet: reconcile re-reads once this has passed
+# since the newest pending intent (the tick, plus time for the call itself).
+WRITE_SETTLE = timedelta(seconds=90)
+CLUSTER_CALLS_PER_CYCLE = 3
 _NUMBERS = re.compile(r"[-+]?\d[\d.,:]*")
 
 
@@ -163,6 +170,12 @@ class AccountCycle:
             pending = await repo.pending_intents(s, self.name)
         if not pending:
             return 0
+        settled = max(p.at for p in pending) + WRITE_SETTLE
+        wait = (settled - self.clock.now()).total_seconds()
+        if wait > 0:
+            log.info("account %s: %d write intents pending; waiting %.0fs for WB to apply accepted writes "
+                     "before re-reading", self.name, len(pending), wait)
+            await self.clock.sleep(wait)
         ids = sorted({p.advert_id for p in pending})
         current = {c.advert_id: c for c in await self.reader.campaigns(ids)}
         now = self.clock.now()
@@ -203,9 +216,16 @@ class AccountCycle:
             result.dry_run = self.dry_run
             await self.refresh_campaigns(now)
             result.campaigns = len(self.campaigns)
-            result.stats_refreshed = await self.poll_statistics(now)
-            await self.poll_extras(now)
-            await self.refresh_rules(now)
+            # The polls use different WB rate-limit buckets: run them side by side, so that one waiting
+            # on its bucket (min bids at 20/min, clusters, recommendations) does not hold back
+            # fullstats (3/min, the binding limit) and the evaluation.
+            polled = await asyncio.gather(
+                self.poll_statistics(now), self.poll_extras(now), self.refresh_rules(now), return_exceptions=True
+            )
+            for outcome in polled:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            result.stats_refreshed = polled[0]
             decisions = await self.evaluate(self.clock.now())
             result.decisions = decisions
             result.applied, result.failed = await self.apply(decisions)
@@ -313,15 +333,22 @@ class AccountCycle:
         """Search-cluster stats and bid recommendations, only for campaigns whose strategies use them."""
         active = [i for i in self.managed_ids() if self.campaigns[i].status in BID_EDITABLE_STATUSES]
         cluster_ids = [i for i in active if self._needs(i, "needs_clusters")]
-        for advert_id in due(cluster_ids, self._clusters_at, now, self.intervals.clusters, 20):
-            camp = self.campaigns[advert_id]
-            pairs = [(advert_id, it.nm_id) for it in camp.items]
-            if not pairs:
-                continue
+        # All due campaigns' (advert, nm) pairs in as few calls as WB allows (100 pairs a call), at most
+        # CLUSTER_CALLS_PER_CYCLE calls a cycle (WB allows 10 a minute).
+        picked: list[int] = []
+        pairs: list[tuple[int, int]] = []
+        for advert_id in due(cluster_ids, self._clusters_at, now, self.intervals.clusters):
+            items = [(advert_id, it.nm_id) for it in self.campaigns[advert_id].items]
+            if len(pairs) + len(items) > CLUSTER_CALLS_PER_CYCLE * MAX_NORMQUERY_PAIRS:
+                break
+            picked.append(advert_id)
+            pairs.extend(items)
+        if pairs:
             today = now.astimezone(self.tz).date()
             stats = await self.reader.cluster_stats(pairs, today - timedelta(days=6), today)
             async with self.sessions.begin() as s:
                 await repo.save_cluster_stats(s, self.name, stats, fetched_at=self.clock.now())
+        for advert_id in picked:
             self._clusters_at[advert_id] = now
         rec_keys = [(i, it.nm_id) for i in active if self._needs(i, "needs_recommendations") for it in self.campaigns[i].items]
         never = datetime.min.replace(tzinfo=now.tzinfo)
