@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -55,7 +56,7 @@ async def _main(args: argparse.Namespace) -> int:
     secrets = list(config.secrets())
     if settings.telegram_bot_token is not None:
         secrets.append(settings.telegram_bot_token.get_secret_value())
-    setup_logging("INFO", secrets=secrets, stream=sys.stderr)
+    setup_logging(os.environ.get("CHILD_LOG","INFO"), secrets=secrets, stream=sys.stderr)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # skipped runs are expected when sped up
 
     app = await build_app(settings, config=config, clock=clock)
@@ -88,11 +89,22 @@ def _zygote() -> None:
     import select
     import signal
 
+    import apscheduler.schedulers.asyncio
+    import tzlocal
+
     import bidder.app
     import bidder.config
+    import bidder.engine.runner
+    import bidder.http
     import bidder.logging
+    import bidder.notify.chart
+    import bidder.notify.commands
+    import bidder.notify.digest
     import bidder.notify.outbox
     import bidder.notify.telegram  # noqa: F401
+
+    tzlocal.get_localzone()  # APScheduler asks for it at start-up (cached)
+    del apscheduler
 
     def reap() -> None:
         while True:

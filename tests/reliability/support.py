@@ -16,6 +16,7 @@ import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ class SimHost:
         self.before: Hook | None = None  # returns "drop" to answer 503 without handling the request
         self.after: Hook | None = None
         self.url = ""
+        self.last_write_at = None  # simulated time of the last write request
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> SimHost:
@@ -56,6 +58,8 @@ class SimHost:
         async def hooks(request: web.Request, handler):
             if self.before is not None and await self.before(request) == "drop":
                 return web.Response(status=503, text="dropped by the test")
+            if request.method in ("PATCH", "POST") or request.path.startswith(("/adv/v0/start", "/adv/v0/pause")):
+                self.last_write_at = self.sim.now()
             response = await handler(request)
             if self.after is not None:
                 await self.after(request)
@@ -73,6 +77,16 @@ class SimHost:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def settle(self) -> None:
+        """Wait (in simulated time) until every write WB accepted has reached its tick (bids: 30 s,
+        statuses: the next minute), then apply it to the market so that ``bid_log`` is complete."""
+        if self.last_write_at is not None:
+            due = self.last_write_at + timedelta(seconds=61)
+            left = (due - self.sim.now()).total_seconds()
+            if left > 0:
+                await self.clock.sleep(left)
+        self.sim.market.advance(self.sim.now())
 
     def report(self) -> dict[str, Any]:
         return self.sim.report()

@@ -68,7 +68,7 @@ class Episode:
                 assert await daemon.stop() == 0
             finally:
                 await daemon.ensure_dead()
-            self.check_books()
+            await self.check_books()
         finally:
             host.before = host.after = None
             await host.stop()
@@ -99,13 +99,20 @@ class Episode:
         try:
             if mode == "random":
                 await daemon.wait_ready()
-                await asyncio.sleep(self.rng.uniform(0.0, 2.5))  # the kill moment itself is the random input
+                await asyncio.sleep(self.rng.uniform(0.0, 1.2))  # the kill moment itself is the random input
                 kill()
             elif mode == "pending":
                 poller = asyncio.create_task(self._kill_on_pending(kill))
-            try:
-                await asyncio.wait_for(fired.wait(), 20)
-            except TimeoutError:  # nothing to write any more: kill at this (random) point instead
+            # wait for the kill point, or for two cycles without one (nothing left to write): then kill
+            # at this arbitrary point instead
+            idle = asyncio.create_task(daemon.wait_until(lambda: daemon.cycles("shop-a", None) >= 2, 60,
+                                                         "two cycles"))
+            hit = asyncio.create_task(fired.wait())
+            done, _ = await asyncio.wait({idle, hit}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+            for task in (idle, hit):
+                task.cancel()
+            if not fired.is_set():
+                assert done, "neither a kill point nor two cycles within 60 s"
                 mode = f"{mode}->random"
                 kill()
             rc = await daemon.wait_exit(30)
@@ -148,13 +155,13 @@ class Episode:
                 assert status[i] == self.statuses[i], f"row {i}: {self.statuses[i]} -> {status[i]}"
         self.snapshot, self.statuses = now, status
 
-    def check_books(self) -> None:
+    async def check_books(self) -> None:
+        await self.host.settle()
         self.check_nothing_lost()
         rows = decisions(self.db)
         pending = [r["id"] for r in rows if r["apply_status"] == "pending"]
         assert not pending, f"intents left pending after restart and reconcile: {pending}"
         market = self.host.sim.market
-        market.advance(self.host.sim.now())  # apply everything due by now (30 s ticks)
         applied_by_wb: dict[tuple, list[int]] = defaultdict(list)
         for e in market.bid_log:
             if e.get("norm_query") is None:
@@ -207,3 +214,54 @@ async def test_sigkill_anywhere_loses_nothing_and_applies_nothing_twice(tmp_path
     # the trials did exercise the interesting paths
     assert summary["bid_changes_checked"] > 0
     assert sum(summary["reconciled"].values()) > 0, summary
+
+
+async def test_kill_after_wb_accepted_a_bid_but_before_its_30s_tick(tmp_path):
+    """WB applies bid changes on 30-second ticks: a daemon killed right after WB accepted its PATCH and
+    restarted at once may re-read the bids before the tick. The intent must not be recorded as "not
+    applied" when WB goes on to apply it (the books would then show a change nobody decided)."""
+    zygote = await Zygote().start()
+    try:
+        rng = random.Random(7)
+        ep = Episode(tmp_path, 0, zygote, rng)
+        ep.modes = Counter()
+        global SPEED
+        saved, SPEED = SPEED, 10.0  # a tick is 3 s of real time: the restart (~0.3 s) comes before it
+        try:
+            host = ep.host = await SimHost("demo", speed=SPEED, seed=3).start()
+        finally:
+            SPEED = saved
+        try:
+            host.sim.market.advance(host.sim.now())
+            seller = host.sim.sellers["shop-a"]
+            daemon = Daemon(zygote, demo_config(ep.dir / "bidder.yaml"), f"sqlite+aiosqlite:///{ep.db}", host,
+                            {"WB_READ_TOKEN": seller.read_token, "WB_WRITE_TOKEN": seller.write_token},
+                            ep.dir / "daemon.log")
+            killed = asyncio.Event()
+
+            async def after(request):
+                if request.method == "PATCH" and not killed.is_set():
+                    killed.set()
+                    daemon.kill(signal.SIGKILL)
+
+            host.after = after
+            try:
+                await daemon.start()
+                await asyncio.wait_for(killed.wait(), 120)
+                assert await daemon.wait_exit(30) == -signal.SIGKILL
+                host.after = None
+                pending_at_wb = sum(len(host.sim.market.campaign(c.advert_id).pending_bids)
+                                    for c in host.spec.sellers[0].campaigns)
+                assert pending_at_wb > 0, "the test needs WB to hold the accepted bids until its tick"
+                await daemon.start()
+                await daemon.wait_ready()
+                await daemon.wait_cycles("shop-a", 1, within=120)
+                assert await daemon.stop() == 0
+            finally:
+                await daemon.ensure_dead()
+            await ep.check_books()
+            assert ep.reconciled.get("reconciled_applied", 0) > 0, ep.reconciled
+        finally:
+            await host.stop()
+    finally:
+        await zygote.close()
