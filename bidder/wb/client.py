@@ -194,7 +194,6 @@ class WBClient:
                     status = resp.status
                     rh = resp.headers
             except (TimeoutError, aiohttp.ServerTimeoutError):
-                self.pacer.observe(ticket)
                 self.metrics[(key, "timeout")] += 1
                 last = "timed out"
                 log.info("%s timed out (attempt %d of %d)", key, attempt + 1, self.attempts)
@@ -205,7 +204,6 @@ class WBClient:
                 last = f"connection failed ({type(exc).__name__})"
                 log.info("%s: %s (attempt %d of %d)", key, last, attempt + 1, self.attempts)
             except aiohttp.ClientError as exc:
-                self.pacer.observe(ticket)
                 self.metrics[(key, "conn")] += 1
                 last = f"connection error ({type(exc).__name__})"
                 log.info("%s: %s (attempt %d of %d)", key, last, attempt + 1, self.attempts)
@@ -214,6 +212,7 @@ class WBClient:
             else:
                 self.metrics[(key, str(status))] += 1
                 if status == 429:
+                    self.pacer.observe(ticket)
                     self.rate_limited += 1
                     hint = _header_float(rh, "X-Ratelimit-Retry")
                     wait = self.pacer.on_429(self.seller_id, group, hint, attempt)
@@ -239,6 +238,8 @@ class WBClient:
                         )
                 else:
                     raise self._client_error(key, status, body)
+            finally:
+                self.pacer.observe(ticket)  # no longer in flight, whatever happened (no-op if done)
             if attempt + 1 < self.attempts:
                 await self.clock.sleep(self.pacer.jitter(backoff))
                 backoff *= 2

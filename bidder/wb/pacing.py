@@ -157,14 +157,21 @@ class Bucket:
         self.window = ClockThrottler(limit.limit + limit.burst, limit.period, clock)
         self._lock = asyncio.Lock()
         self._seq = 0
+        self.inflight = 0
         self._correction_seq = 0  # responses to requests sent before this seq do not correct again
         self.sent = 0
         self.rate_limited = 0
         self.corrections = 0
 
     def _refill(self, now: float) -> None:
+        """Refill up to ``burst - in flight``: WB takes a request's token when it processes it, somewhere
+        between our send and its reply. Until the reply, assume it has not (the conservative side for
+        the cap): WB's bucket then holds our tokens plus the unprocessed requests, and a full bucket
+        does not grow. Without this, latency or a stall while WB's bucket is full lets us run ahead."""
         if now > self.updated_at:
-            self.tokens = min(float(self.limit.burst), self.tokens + (now - self.updated_at) / self.interval)
+            cap = float(self.limit.burst - self.inflight)
+            gained = self.tokens + (now - self.updated_at) / self.interval
+            self.tokens = max(self.tokens, min(cap, gained)) if self.tokens < cap else self.tokens
             self.updated_at = now
 
     def wait_time(self) -> float:
@@ -184,27 +191,19 @@ class Bucket:
                     break
                 await self.clock.sleep(wait)
             self.tokens -= 1.0
+            self.inflight += 1
             self.window.record()
             self._seq += 1
             self.sent += 1
             return Ticket(self, self._seq, self.tokens, sent_at=self.clock.monotonic())
 
     def settle(self, ticket: Ticket) -> None:
-        """The reply to ``ticket`` arrived. WB took the token at some moment between sending and now; if
-        its bucket was full while the request travelled, the refill of that time was lost on its side
-        (a full bucket does not grow). Take the same loss off ours, assuming the latest moment, so
-        network latency never makes us run ahead of the server."""
+        """The reply to ``ticket`` arrived (or the attempt ended): it is no longer in flight."""
         if ticket.settled:
             return
         ticket.settled = True
-        before = ticket.estimate + 1.0
-        if before < self.limit.burst - 0.5:
-            return  # not full when sent: later sends keep WB's bucket below the cap; nothing was lost
-        travelled = max(0.0, self.clock.monotonic() - ticket.sent_at) / self.interval
-        overflow = before + travelled - self.limit.burst
-        if overflow > 0:
-            self._refill(self.clock.monotonic())
-            self.tokens -= min(overflow, travelled)
+        self._refill(self.clock.monotonic())
+        self.inflight = max(0, self.inflight - 1)
 
     def observe_remaining(self, ticket: Ticket, remaining: int) -> None:
         """X-Ratelimit-Remaining of a response: if the server holds fewer tokens than we estimated when

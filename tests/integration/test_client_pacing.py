@@ -23,7 +23,7 @@ async def _setup(speed: float):
 
 
 async def test_burst_of_200_queued_calls_zero_429_at_documented_rate(capsys):
-    clock, sim = await _setup(10.0)
+    clock, sim = await _setup(20.0)
     try:
         seller = sim.sim.sellers["shop-a"]
         async with aiohttp.ClientSession() as session:

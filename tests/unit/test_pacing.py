@@ -25,7 +25,8 @@ def test_every_endpoint_has_a_declared_limit():
 async def _times(pacer: Pacer, clock: FakeClock, group: str, n: int, seller: str = "s") -> list[float]:
     out = []
     for _ in range(n):
-        await pacer.acquire(seller, group)
+        ticket = await pacer.acquire(seller, group)
+        pacer.observe(ticket)  # the reply came back at once
         out.append(clock.monotonic())
     return out
 
@@ -74,12 +75,12 @@ async def test_buckets_are_per_seller_and_group():
 async def test_429_blocks_bucket_until_retry_time():
     clock = FakeClock()
     pacer = Pacer(clock, safety=0.0)
-    await pacer.acquire("s", "bids")
+    pacer.observe(await pacer.acquire("s", "bids"))
     wait = pacer.on_429("s", "bids", 7.5)
     assert wait == 7.5
-    await pacer.acquire("s", "bids")
+    pacer.observe(await pacer.acquire("s", "bids"))
     assert clock.monotonic() == pytest.approx(7.5)
-    await pacer.acquire("s", "bids")  # one allowed at the retry time, then the steady interval
+    pacer.observe(await pacer.acquire("s", "bids"))  # one allowed at the retry time, then the steady interval
     assert clock.monotonic() == pytest.approx(7.7)
     assert pacer.rate_limited[("s", "bids")] == 1
 
@@ -96,9 +97,9 @@ async def test_remaining_header_slows_down_when_server_counts_fewer():
     pacer = Pacer(clock, safety=0.0)
     ticket = await pacer.acquire("s", "bids")  # we think 4 remain
     pacer.observe(ticket, 1)  # another process spent 3
-    await pacer.acquire("s", "bids")
+    pacer.observe(await pacer.acquire("s", "bids"))
     assert clock.monotonic() == 0.0
-    await pacer.acquire("s", "bids")
+    pacer.observe(await pacer.acquire("s", "bids"))
     assert clock.monotonic() == pytest.approx(0.2)
 
 
@@ -108,8 +109,8 @@ async def test_remaining_header_agreeing_changes_nothing():
     tickets = [await pacer.acquire("s", "bids") for _ in range(3)]
     for t, rem in zip(tickets, (4, 3, 2), strict=True):
         pacer.observe(t, rem)
-    await pacer.acquire("s", "bids")
-    await pacer.acquire("s", "bids")
+    pacer.observe(await pacer.acquire("s", "bids"))
+    pacer.observe(await pacer.acquire("s", "bids"))
     assert clock.monotonic() == 0.0
     assert pacer.bucket("s", "bids").corrections == 0
 
@@ -120,7 +121,7 @@ async def test_concurrent_acquirers_share_one_bucket():
     stamps: list[float] = []
 
     async def one():
-        await pacer.acquire("s", "normquery_bids")
+        pacer.observe(await pacer.acquire("s", "normquery_bids"))
         stamps.append(clock.monotonic())
 
     await asyncio.gather(*(one() for _ in range(24)))
@@ -142,6 +143,21 @@ async def test_scaled_clock_paces_in_simulated_time():
     pacer = Pacer(clock, safety=0.0)
     t0 = clock.monotonic()
     for _ in range(3):
-        await pacer.acquire("s", "fullstats")
+        pacer.observe(await pacer.acquire("s", "fullstats"))
     elapsed = clock.monotonic() - t0  # ~40 simulated seconds, ~0.67 s real
     assert 39.9 <= elapsed <= 43.0
+
+
+async def test_in_flight_requests_hold_back_the_refill():
+    """While requests are unanswered WB may not have taken their tokens yet; its bucket is then fuller
+    than ours and stops growing at the cap, so ours must too."""
+    clock = FakeClock()
+    pacer = Pacer(clock, safety=0.0)
+    burst = [await pacer.acquire("s", "bids") for _ in range(5)]  # all in flight
+    clock.advance(1.0)  # a stall: no replies for a second
+    bucket = pacer.bucket("s", "bids")
+    assert bucket.wait_time() > 0  # nothing refilled while 5 are in flight
+    for t in burst:
+        pacer.observe(t)
+    clock.advance(0.2)
+    assert bucket.wait_time() == pytest.approx(0.0, abs=1e-9)
