@@ -5,14 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
-from conftest import START
 
 from bidder.clock import FakeClock
 from bidder.sim.testing import start_simulator
 from bidder.wb.tokens import decode_token
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # as the FakeClock in conftest.py
 
 REPO = Path(__file__).resolve().parents[2]
 

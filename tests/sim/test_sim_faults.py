@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
-from conftest import START
 from pydantic import ValidationError
 
 from bidder.clock import FakeClock
 from bidder.sim.schemas import AdvertsResponse
 from bidder.sim.testing import start_simulator
+
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # as the FakeClock in conftest.py
 
 
 async def set_faults(api, settings: dict, seller: str | None = None) -> dict:
