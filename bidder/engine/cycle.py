@@ -159,6 +159,12 @@ class AccountCycle:
         """Register the account and reconcile write intents left by a crash."""
         async with self.sessions.begin() as s:
             await repo.ensure_account(s, self.name, self.seller_id, self._currency or "", self.account.timezone)
+        async with self.sessions() as s:
+            last = (await repo.last_cycles(s)).get(self.name)
+        if last is not None and last.ok is False and self.failing is None:
+            # it was failing before this process started and that was alerted then: a restart must not
+            # alert again (its recovery still is)
+            self.failing = last.error or "failing before the restart"
         await self.reconcile()
         self.started = True
 
