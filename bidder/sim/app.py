@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from bidder.clock import Clock, ScaledClock
 from bidder.errors import TokenError
 from bidder.sim import schemas as S
-from bidder.sim.faults import FaultPlan, Faults, drop_one_field
+from bidder.sim.faults import FaultPlan, Faults, drop_one_field, make_absurd
 from bidder.sim.limits import RateLimiter
 from bidder.sim.market import (
     BID_STATUSES,
@@ -269,6 +269,11 @@ class Simulator:
                                   f"limited by {uuid.uuid5(uuid.UUID(seller.seller_id), ep.key)}", now)
             self._permit(ep, info, now)
             plan = self.faults.plan(seller.name)
+            if plan.rate_limited:
+                self.injected["429"] += 1
+                headers.update({"X-Ratelimit-Retry": f"{settings.rate_limit_retry:g}", "X-Ratelimit-Remaining": "0",
+                                "X-Ratelimit-Reset": f"{settings.rate_limit_retry:g}"})
+                raise problem(429, "too many requests", "injected fault: rate limited", now)
             if plan.slow:
                 self.injected["slow"] += 1
                 await asyncio.sleep(plan.slow)
@@ -303,6 +308,8 @@ class Simulator:
     def _json(self, data: Any, plan: FaultPlan, headers: dict[str, str]) -> web.Response:
         if plan.missing_field and drop_one_field(data):
             self.injected["missing_field"] += 1
+        if plan.absurd and make_absurd(data):
+            self.injected["absurd"] += 1
         text = json.dumps(data, ensure_ascii=False)
         if plan.malformed:
             self.injected["malformed"] += 1

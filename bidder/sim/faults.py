@@ -7,7 +7,12 @@ Settings (all optional; shares are probabilities per request, drawn from a seede
 * ``malformed_rate``: share of 200 JSON replies cut in half (invalid JSON);
 * ``missing_field_rate``: share of 200 JSON replies with one field removed from the first object;
 * ``revoke_after``: after N authenticated calls by a seller its tokens are revoked (401 from then on);
-* ``search_429_rate``: share of public-search calls answered 429 (global setting only).
+* ``search_429_rate``: share of public-search calls answered 429 (global setting only);
+* ``rate_limit_rate`` / ``rate_limit_retry``: share of requests answered 429 (problem+json) with
+  ``X-Ratelimit-Retry: rate_limit_retry`` (seconds) and ``X-Ratelimit-Remaining: 0``: a 429 storm;
+* ``absurd_rate``: share of 200 JSON replies with absurd values (see :func:`make_absurd`): negative
+  spend (``sum``), bids in the millions (``search``/``recommendations``/``bidKopecks``) and dates in
+  the future (``date``/``updated``/``created``/``updTime``: year 2099).
 
 A bids PATCH that meets a 5xx fault is not applied (the fault happens before the handler).
 """
@@ -28,6 +33,9 @@ class FaultSettings:
     missing_field_rate: float = 0.0
     revoke_after: int | None = None
     search_429_rate: float = 0.0  # public search only (REFERENCE §6: ~80 % from server IPs)
+    rate_limit_rate: float = 0.0
+    rate_limit_retry: float = 5.0
+    absurd_rate: float = 0.0
 
     def update(self, data: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}
@@ -53,6 +61,8 @@ class FaultPlan:
     slow: float = 0.0
     malformed: bool = False
     missing_field: bool = False
+    rate_limited: bool = False
+    absurd: bool = False
 
 
 class Faults:
@@ -83,6 +93,10 @@ class Faults:
         s = self.settings(seller)
         plan = FaultPlan()
         r = self._rng
+        if s.rate_limit_rate and r.random() < s.rate_limit_rate:
+            plan.rate_limited = True
+        if s.absurd_rate and r.random() < s.absurd_rate:
+            plan.absurd = True
         if s.error_rate and r.random() < s.error_rate:
             plan.error_status = r.choice((500, 502, 503, 504))
         if s.slow_rate and r.random() < s.slow_rate:
@@ -115,3 +129,33 @@ def drop_one_field(obj: Any) -> bool:
             if drop_one_field(value):
                 return True
     return False
+
+
+ABSURD_BID = 500_000_000  # kopecks: 5 million rubles
+_BID_KEYS = {"search", "recommendations", "bidKopecks", "bid"}
+_DATE_KEYS = {"date", "updated", "created", "updTime", "started"}
+
+
+def make_absurd(obj: Any) -> int:
+    """Absurd values in place: spend (``sum``) negative, bids in the millions, dates moved to 2099.
+    Returns how many values were changed."""
+    n = 0
+    if isinstance(obj, dict):
+        for key, value in list(obj.items()):
+            if isinstance(value, dict | list):
+                n += make_absurd(value)
+            elif isinstance(value, bool) or value is None:
+                continue
+            elif key == "sum" and isinstance(value, int | float):
+                obj[key] = -abs(value) - 1000
+                n += 1
+            elif key in _BID_KEYS and isinstance(value, int):
+                obj[key] = ABSURD_BID
+                n += 1
+            elif key in _DATE_KEYS and isinstance(value, str) and len(value) >= 10 and value[:4].isdigit():
+                obj[key] = "2099" + value[4:]
+                n += 1
+    elif isinstance(obj, list):
+        for value in obj:
+            n += make_absurd(value)
+    return n
