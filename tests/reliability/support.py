@@ -393,3 +393,64 @@ def all_text(db: Path) -> list[tuple[str, str, str]]:
                     v = v.decode(errors="replace")
                 out.append((t, col, v if isinstance(v, str) else json.dumps(v, default=str)))
     return out
+
+
+# ------------------------------------------------------------------------------------------ checks
+
+APPLIED = ("applied", "reconciled_applied")
+
+
+def assert_books(db: Path, market, *, max_bid_minor: int, sellers: dict[str, str] | None = None) -> int:
+    """The bid changes the simulator applied (``market.bid_log``, after :meth:`SimHost.settle`) are exactly
+    the decisions recorded as applied, per (campaign, item, placement) and in order: none applied twice,
+    none missing, none recorded as applied that WB never saw. No bid above ``max_bid_minor`` reached WB
+    or was decided. Returns the number of changes compared."""
+    from collections import defaultdict
+
+    applied_by_wb: dict[tuple, list[int]] = defaultdict(list)
+    for e in market.bid_log:
+        if e.get("norm_query") is None:
+            applied_by_wb[(e["advert_id"], e["nm_id"], e["placement"])].append(e["new"])
+            assert e["new"] <= max_bid_minor, f"a bid above the guardrail reached WB: {e}"
+    recorded: dict[tuple, list[int]] = defaultdict(list)
+    rows = decisions(db)
+    for r in rows:
+        if r["action"] == "set_bid" and r["apply_status"] in APPLIED and not r["dry_run"]:
+            recorded[(r["advert_id"], r["nm_id"], r["placement"])].append(r["bid_after"])
+        if r["bid_after"] is not None:
+            assert r["bid_after"] <= max_bid_minor, f"decision above the guardrail: {dict(r)}"
+    assert dict(applied_by_wb) == dict(recorded), (
+        "the simulator's applied bid changes differ from the decisions recorded as applied\n"
+        f"WB: {dict(applied_by_wb)}\naudit: {dict(recorded)}")
+    return sum(len(v) for v in recorded.values())
+
+
+def scan_for_secrets(secrets: dict[str, str], *, logs: list[Path] = (), dbs: list[Path] = (),
+                     messages: list[str] = ()) -> int:
+    """Search every log file, every value of every column of every table, and every message for each
+    secret (and for its longest dot-separated part: a JWT's signature alone is still a secret).
+    Returns how many places were searched; fails naming where a secret was found (never the secret)."""
+    needles = {}
+    for name, value in secrets.items():
+        assert value and len(value) >= 16, name
+        needles[name] = value
+        part = max(value.split("."), key=len)
+        if len(part) >= 16:
+            needles[f"{name} (part)"] = part
+    hits = []
+    searched = 0
+    for log in logs:
+        if not Path(log).exists():
+            continue
+        text = Path(log).read_text(errors="replace")
+        searched += 1
+        hits += [f"log {log.name}: {n}" for n, v in needles.items() if v in text]
+    for db in dbs:
+        for table, column, value in all_text(db):
+            searched += 1
+            hits += [f"database {table}.{column}: {n}" for n, v in needles.items() if v in value]
+    for i, m in enumerate(messages):
+        searched += 1
+        hits += [f"message {i}: {n}" for n, v in needles.items() if v in m]
+    assert not hits, f"secrets found: {hits[:20]}"
+    return searched

@@ -22,10 +22,10 @@ import os
 import random
 import signal
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
-from support import Daemon, SimHost, Zygote, decisions, demo_config, query
+from support import Daemon, SimHost, Zygote, assert_books, decisions, demo_config, query, scan_for_secrets
 
 SPEED = 120.0
 MAX_BID_MINOR = 800 * 100  # examples/bidder.yaml: guardrails.max_bid 800
@@ -69,6 +69,7 @@ class Episode:
             finally:
                 await daemon.ensure_dead()
             await self.check_books()
+            self.searched = scan_for_secrets(host.tokens(), logs=[self.dir / "daemon.log"], dbs=[self.db])
         finally:
             host.before = host.after = None
             await host.stop()
@@ -161,23 +162,7 @@ class Episode:
         rows = decisions(self.db)
         pending = [r["id"] for r in rows if r["apply_status"] == "pending"]
         assert not pending, f"intents left pending after restart and reconcile: {pending}"
-        market = self.host.sim.market
-        applied_by_wb: dict[tuple, list[int]] = defaultdict(list)
-        for e in market.bid_log:
-            if e.get("norm_query") is None:
-                applied_by_wb[(e["advert_id"], e["nm_id"], e["placement"])].append(e["new"])
-                assert e["new"] <= MAX_BID_MINOR, f"a bid above the guardrail reached WB: {e}"
-        recorded: dict[tuple, list[int]] = defaultdict(list)
-        for r in rows:
-            if r["action"] == "set_bid" and r["apply_status"] in APPLIED:
-                recorded[(r["advert_id"], r["nm_id"], r["placement"])].append(r["bid_after"])
-            if r["bid_after"] is not None:
-                assert r["bid_after"] <= MAX_BID_MINOR, f"decision above the guardrail: {dict(r)}"
-        assert dict(applied_by_wb) == dict(recorded), (
-            "the simulator's applied bid changes differ from the decisions recorded as applied\n"
-            f"WB: {dict(applied_by_wb)}\naudit: {dict(recorded)}\n"
-            f"statuses: {Counter(r['apply_status'] for r in rows)}")
-        self.changes = sum(len(v) for v in recorded.values())
+        self.changes = assert_books(self.db, self.host.sim.market, max_bid_minor=MAX_BID_MINOR)
         self.reconciled = Counter(r["apply_status"] for r in rows if r["apply_status"].startswith("reconciled"))
 
 
