@@ -259,10 +259,14 @@ class WBClient:
             return parse(data)
         except (ValueError, ValidationError, TypeError, AttributeError) as exc:
             raw = sample(resp.body)
+            why = type(exc).__name__
+            if isinstance(exc, ValidationError) and exc.errors():
+                first = exc.errors()[0]  # where and what, never the value itself
+                why += f": {'.'.join(map(str, first.get('loc', ())))}: {first.get('msg', '')}"
             if key not in self._drift_reported:
                 self._drift_reported.add(key)
-                log.error("%s: reply does not parse (%s); sample: %s", key, type(exc).__name__, raw)
-            raise SchemaDrift(f"reply does not parse ({type(exc).__name__})", sample=raw, method=key) from None
+                log.error("%s: reply does not parse (%s); sample: %s", key, why, raw)
+            raise SchemaDrift(f"reply does not parse ({why})", sample=raw, method=key) from None
 
     # ------------------------------------------------------------------ reads
     async def count(self) -> list[CampaignRef]:
@@ -292,7 +296,12 @@ class WBClient:
                 resp = await self._request("GET", path, params=params)
                 parsed = self._parse(f"GET {path}", resp, schemas.FullStatsResponse.parse)
                 for item in parsed.items:
-                    out.extend(item.to_domain())
+                    rows = item.to_domain()
+                    outside = sorted({r.day for r in rows if not b <= r.day <= e})
+                    if outside:  # e.g. a date in the future: the reply is broken, store none of it
+                        raise SchemaDrift(f"statistics for {outside[0].isoformat()}, outside the requested "
+                                          f"{b.isoformat()}..{e.isoformat()}", method=f"GET {path}")
+                    out.extend(rows)
         return out
 
     async def min_bids(

@@ -3,7 +3,8 @@
 Parsing rules (REFERENCE.md §5, §3): ``null`` lists are empty; unknown fields are ignored; unknown enum
 values (bid_type, payment_type, status, placement types) are logged once and kept; statistics money
 floats become ``Decimal`` through ``str``; ``days[].date`` is read from its first 10 characters.
-A body that does not fit these models at all is a SchemaDrift (raised by the client).
+A body that does not fit these models at all is a SchemaDrift (raised by the client). So is an absurd
+value: negative spend, or a current bid above ``MAX_PLAUSIBLE_BID`` (nothing is stored or decided on it).
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ class Wire(BaseModel):
 
 Int0 = Annotated[int, BeforeValidator(_none_zero)]
 Money = Annotated[Decimal, BeforeValidator(_decimal)]
+Spend = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0)]
+# 100,000 rubles: ten times WB's highest CPM bid; a current bid above it is a broken reply, not a bid
+MAX_PLAUSIBLE_BID = 10_000_000
+Bid = Annotated[int, BeforeValidator(_none_zero), Field(ge=0, le=MAX_PLAUSIBLE_BID)]
 Day = Annotated[date, BeforeValidator(_day)]
 Str = Annotated[str, BeforeValidator(_str)]
 
@@ -127,8 +132,8 @@ class CountResponse(Wire):
 
 # ---------------------------------------------------------------- /api/advert/v2/adverts
 class BidsKopecks(Wire):
-    search: Int0 = 0
-    recommendations: Int0 = 0
+    search: Bid = 0
+    recommendations: Bid = 0
 
 
 class Subject(Wire):
@@ -211,8 +216,8 @@ class NmStat(Wire):
     clicks: Int0 = 0
     atbs: Int0 = 0
     orders: Int0 = 0
-    sum: Money = Decimal(0)
-    sum_price: Money = Decimal(0)
+    sum: Spend = Decimal(0)
+    sum_price: Spend = Decimal(0)
 
 
 class AppStat(Wire):
