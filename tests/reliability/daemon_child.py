@@ -10,7 +10,7 @@ the time and a trial takes seconds. Tokens come from the environment through the
 
 Markers on stdout (one line each, flushed) let the parent wait for events instead of sleeping:
 ``READY`` after the app is built (accounts registered, write tokens loaded), ``CYCLE <account> ok|failed
-<applied>`` after each cycle, ``STOPPED`` after a clean shutdown.
+<applied>`` after each cycle, ``RELOAD ok|rejected`` after each SIGHUP, ``STOPPED`` after a clean shutdown.
 
 ``--zygote``: import everything once, then fork one daemon per request read from stdin (a JSON line
 ``{"argv": [...], "env": {...}, "stdout": path, "stderr": path}``), answering ``PID <pid>`` and, when
@@ -63,6 +63,14 @@ async def _main(args: argparse.Namespace) -> int:
     try:
         for cycle in app.cycles.values():
             _announce_cycles(cycle)
+        reload = app.reload
+
+        async def reload_and_announce() -> bool:
+            ok = await reload()
+            print(f"RELOAD {'ok' if ok else 'rejected'}", flush=True)
+            return ok
+
+        app.reload = reload_and_announce
         print("READY", flush=True)
         await app.serve()
     finally:
