@@ -261,3 +261,27 @@ async def test_no_token_in_logs_or_errors(caplog):
         for part in token.split("."):
             if len(part) > 20:
                 assert part not in haystack
+
+
+async def test_ambiguous_write_already_at_target_is_not_resent():
+    """After a 5xx the re-read shows the bid already at the target (here: set by an earlier call, as if
+    the failed request had been applied): the writer reports it applied and sends nothing more."""
+    async with Env(30.0) as env:
+        camp = (await env.reader.campaigns([1000002]))[0]
+        cfg = await env.reader.config()
+        p = camp.bid_placements[0]
+        item = camp.items[0]
+        target = (item.bid_for(p) or 0) + 2 * cfg.cpm_step
+        (first,) = await env.writer.set_bids([BidChange(1000002, item.nm_id, p, target)])
+        assert first.applied
+        await env.clock.sleep(31)
+        await env.faults(error_rate=1.0)
+        task = asyncio.create_task(env.writer.set_bids([BidChange(1000002, item.nm_id, p, target)]))
+        await env.when_injected(FIVE_XX, 1, error_rate=0.0)
+        (result,) = await task
+        assert result.applied and result.error is None
+        assert [s.path for s in env.recorder.sent].count("/api/advert/v1/bids") == 2  # the first call + the 5xx one
+        report = env.sim.sim.report()
+        assert report["writes_by_method"]["PATCH /api/advert/v1/bids"] == 1
+        changes = [c for c in report["bid_changes"] if c["advert_id"] == 1000002 and c["nm_id"] == item.nm_id]
+        assert [c["new"] for c in changes] == [target]
