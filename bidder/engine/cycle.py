@@ -573,11 +573,15 @@ class AccountCycle:
         now = self.clock.now()
         dry = self.dry_run
         writes: list[tuple[int, Decision]] = []
+        holds: list[Decision] = []
         async with self.sessions.begin() as s:
             for d in decisions:
                 if not self._worth_recording(d, now):
                     continue
                 is_write = d.changes_bid or d.action in (Action.PAUSE, Action.RESUME)
+                if not is_write:
+                    holds.append(d)  # no id needed: recorded together below, one INSERT per chunk
+                    continue
                 if is_write and self.writes_blocked:
                     did = await repo.record_decision(
                         s, self.name, d, at=now, dry_run=dry, apply_status="skipped",
@@ -591,6 +595,8 @@ class AccountCycle:
                 )
                 if is_write:
                     writes.append((did, d))
+            await repo.record_decisions(s, self.name, holds, at=now, dry_run=dry, apply_status="held",
+                                        evidence_at=self.stats_at)
             await alerts.for_decisions(s, self.name, self.campaigns, [d for _, d in writes], now, dry_run=dry,
                                        currency=self._currency or "RUB")
         if self.metrics is not None:

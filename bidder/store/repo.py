@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
@@ -647,6 +647,38 @@ async def record_decision(
     session.add(row)
     await session.flush()
     return row.id
+
+
+async def record_decisions(
+    session: AsyncSession,
+    account: str,
+    decisions: Sequence[Decision],
+    *,
+    at: datetime,
+    dry_run: bool,
+    apply_status: str,
+    evidence_at: Mapping[int, datetime] | None = None,
+) -> None:
+    """Append many decisions that need no id back (holds) in one multi-row INSERT per chunk;
+    ``evidence_at`` maps advert_id to the statistics time of its snapshot."""
+    if not decisions:
+        return
+    status = ApplyStatus(apply_status).value
+    account_id = await _require_account(session, account)
+    evidence = evidence_at or {}
+    rows = [
+        {
+            "at": at, "account_id": account_id, "advert_id": d.advert_id, "nm_id": d.nm_id,
+            "placement": d.placement, "norm_query": d.norm_query, "strategy": d.strategy, "reason": d.reason,
+            "inputs": to_jsonable(d.inputs), "proposal": to_jsonable(_default_proposal(d)),
+            "action": str(Action(d.action).value), "bid_before": d.bid_before, "bid_after": d.bid_after,
+            "proposed_bid": d.proposed_bid, "guard": d.guard, "dry_run": dry_run, "apply_status": status,
+            "applied_at": None, "evidence_at": evidence.get(d.advert_id),
+        }
+        for d in decisions
+    ]
+    for chunk in _chunks(rows):
+        await session.execute(insert(DecisionRow), list(chunk))
 
 
 async def set_decision_status(
