@@ -6,6 +6,7 @@ running daemon in ``test_faults.py``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -170,7 +171,7 @@ async def test_absurd_values_from_wb_are_rejected_or_clamped(tmp_path: Path) -> 
 
 
 
-async def test_each_absurd_value_is_rejected_with_its_reason() -> None:
+async def test_each_absurd_value_is_rejected_with_its_reason(caplog) -> None:
     """The read client over HTTP, one absurdity at a time (the simulator's ``absurd_rate`` changes them
     all in a reply; each model check alone is shown here): a bid in the millions, negative spend, a
     statistics day in the future: SchemaDrift naming the field or the date."""
@@ -183,6 +184,7 @@ async def test_each_absurd_value_is_rejected_with_its_reason() -> None:
     from bidder.wb.pacing import Pacer
     from bidder.wb.writer import make_reader
 
+    caplog.set_level(logging.DEBUG)
     host = await SimHost("demo", speed=60.0).start()
     try:
         seller = host.sim.sellers["shop-a"]
@@ -202,3 +204,5 @@ async def test_each_absurd_value_is_rejected_with_its_reason() -> None:
         assert item.to_domain()[0].day.year == 2099  # the model keeps it; WBClient.fullstats rejects it
     finally:
         await host.stop()
+    assert "reply does not parse" in caplog.text
+    scan_for_secrets(host.tokens(), messages=[caplog.text])

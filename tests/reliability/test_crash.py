@@ -125,10 +125,13 @@ class Episode:
         self.modes[mode] += 1
 
     async def _kill_on_pending(self, kill) -> None:
+        """Kill as soon as a *new* intent is pending (older ones may wait for this start's reconcile)."""
+        newest = max(self.snapshot, default=0)
         while True:
             if self.db.exists():
                 try:
-                    rows = query(self.db, "SELECT count(*) AS n FROM decisions WHERE apply_status = 'pending'")
+                    rows = query(self.db, "SELECT count(*) AS n FROM decisions WHERE apply_status = 'pending' "
+                                          "AND id > ?", (newest,))
                 except Exception:  # the schema is not there yet, or the file is being created
                     rows = []
                 if rows and rows[0]["n"] > 0:
