@@ -1,0 +1,534 @@
+"""Scale benchmark: the daemon (the real App / Runner / AccountCycle stack on a SQLite file) against the
+simulator's ``scale`` scenario, sped up, for a few simulated hours; a naive per-campaign poller against
+a fresh simulator on the same clock, measured on the same figures.
+
+    python -m bench.scale [--sellers 50 --campaigns 200 --items 3 --hours 3 --speed K] [--seed 1]
+
+Processes (so that CPU seconds and peak RSS are the daemon's own, and the 2 cores are used): the two
+simulators run in one child process, the naive poller in another, the daemon in this one. They share one
+:class:`~bidder.clock.ScaledClock`: every process builds it from the same start, speed and
+``time.monotonic()`` origin (CLOCK_MONOTONIC is system-wide), so all three agree on the simulated time.
+Only loopback traffic.
+
+What the server saw is recorded by a hook on :meth:`Simulator.handle`: for every request, the simulated
+time, seller, method, status and the batchable units it carried (ids, (advert, nm) pairs, campaigns in a
+bids PATCH). The figures:
+
+* calls: requests the simulator answered, by method (all statuses);
+* batch-optimal minimum: for the refreshes actually done, the fewest calls WB's batch limits allow. Per
+  seller and request group (a fullstats date range, a normquery period), with U units requested over D
+  distinct ids and at most c per call: ``(U // D) * ceil(D / c) + ceil((U % D) / c)`` (every round over
+  all D ids needs ``ceil(D / c)`` calls, see :func:`bidder.wb.batching.calls_needed`). ``count``: one per
+  ``intervals.campaigns`` per seller. Methods that take one id per call: the minimum is the number of
+  calls (ratio 1 by definition) and is marked "1 per call";
+* 429s: answers with status 429;
+* backlog rate: fullstats (WB: 3/min per seller, burst 1) during each seller's first full refresh, the
+  achieved rate ``(k - 1) / (t_k - t_1)`` of its k successful calls over the permitted 3/min (mean and
+  minimum over sellers);
+* full refresh: the simulated time from a seller's first fullstats call until every campaign that has
+  statistics (status 7, 9, 11) has been served once, against the floor WB's limits impose,
+  ``(ceil(n / 50) - 1) * 20 s`` (the first call uses the burst of 1); worst seller;
+* CPU seconds per cycle per 1,000 campaigns: this process's user+system CPU (``getrusage``) over the
+  campaign-passes done (daemon: an account cycle evaluates all its campaigns; naive: one pass over all
+  of a seller's campaigns); peak RSS: ``ru_maxrss`` of that process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import multiprocessing as mp
+import os
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.common import cpu_seconds, fmt, header, peak_rss_mb, table
+
+STATS_STATUSES = (7, 9, 11)
+FULLSTATS_PER_MIN = 3
+FULLSTATS_BATCH = 50
+# method key -> (per-call capacity of the batchable unit, how the unit is read)
+CAPACITY = {
+    "GET /api/advert/v2/adverts": 50,
+    "GET /adv/v3/fullstats": 50,
+    "POST /adv/v0/normquery/stats": 100,
+    "POST /adv/v0/normquery/get-bids": 100,
+    "PATCH /api/advert/v1/bids": 50,
+    "POST /api/advert/v2/budget": 50,
+}
+
+
+# ============================================================================ shared clock
+
+
+def shared_clock(start: datetime, speed: float, t0: float):
+    from bidder.clock import ScaledClock
+
+    clock = ScaledClock(start, speed)
+    clock._t0 = t0  # the same origin in every process
+    return clock
+
+
+# ============================================================================ simulator process
+
+
+@dataclass
+class Call:
+    t: float  # simulated seconds since the clock's origin
+    seller: str
+    key: str
+    status: int
+    units: tuple = ()  # ids / pairs / campaigns carried
+    group: str = ""  # date range or period
+
+
+def _hook(sim, log: list[Call]) -> None:
+    """Record every request the simulator answers (time, seller, method, status, units)."""
+    by_token = {}
+    for s in sim.sellers.values():
+        for tok in (s.read_token, s.write_token, s.base_token):
+            by_token[tok] = s.name
+    original = sim.handle
+
+    async def handle(ep, request):
+        resp = await original(ep, request)
+        seller = by_token.get(request.headers.get("Authorization", ""), "?")
+        units: tuple = ()
+        group = ""
+        q = request.query
+        try:
+            if ep.key in ("GET /api/advert/v2/adverts", "GET /adv/v3/fullstats") and q.get("ids"):
+                units = tuple(int(x) for x in q["ids"].split(","))
+                group = f"{q.get('beginDate', '')}..{q.get('endDate', '')}"
+            elif ep.key in CAPACITY and request.body_exists:
+                import json
+
+                body = json.loads(await request.read() or b"null") or {}
+                if ep.key == "PATCH /api/advert/v1/bids":
+                    units = tuple(b["advert_id"] for b in body.get("bids", []))
+                elif ep.key == "POST /api/advert/v2/budget":
+                    units = tuple(body.get("advertIds", []))
+                else:
+                    units = tuple((i.get("advert_id"), i.get("nm_id")) for i in body.get("items", []))
+                    group = f"{body.get('from', '')}..{body.get('to', '')}"
+        except Exception:  # malformed requests are counted, not analysed
+            units = ()
+        log.append(Call(sim.clock.monotonic(), seller, ep.key, resp.status, units, group))
+        return resp
+
+    sim.handle = handle
+
+
+async def _start_sim(scenario: str, seed: int, clock, log: list[Call]):
+    from aiohttp import web
+
+    from bidder.sim.app import Simulator, create_app
+    from bidder.sim.scenarios import build_scenario
+    from bidder.sim.testing import RunningSimulator
+
+    sim = Simulator(build_scenario(scenario, seed), seed=seed, clock=clock)
+    _hook(sim, log)
+    runner = web.AppRunner(create_app(sim), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return RunningSimulator(sim, runner, f"http://127.0.0.1:{port}")
+
+
+def _sellers(sim) -> list[dict[str, Any]]:
+    out = []
+    for spec in sim.spec.sellers:
+        s = sim.sellers[spec.name]
+        out.append({
+            "name": spec.name, "read": s.read_token, "write": s.write_token,
+            "ids": [c.advert_id for c in spec.campaigns],
+            "stats_ids": [c.advert_id for c in spec.campaigns if c.status in STATS_STATUSES],
+        })
+    return out
+
+
+def sim_process(conn, scenario: str, seed: int, start: datetime, speed: float, t0: float) -> None:
+    logging.basicConfig(level=logging.WARNING)
+
+    async def main() -> None:
+        clock = shared_clock(start, speed, t0)
+        logs: dict[str, list[Call]] = {"daemon": [], "naive": []}
+        sims = {name: await _start_sim(scenario, seed, clock, logs[name]) for name in logs}
+        conn.send({name: {"url": r.url, "sellers": _sellers(r.sim)} for name, r in sims.items()})
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, conn.recv)  # "stop"
+        out: dict[str, Any] = {"cpu": cpu_seconds(), "rss": peak_rss_mb()}
+        for name, r in sims.items():
+            rep = r.sim.report()
+            out[name] = {
+                "calls": [(c.t, c.seller, c.key, c.status, c.units, c.group) for c in logs[name]],
+                "requests": rep["requests"],
+                "total_429": rep["total_429"],
+                "rejected": len(rep["rejected"]),
+                "rejected_sample": rep["rejected"][:5],
+                "bid_changes": len(rep["bid_changes"]),
+                "status_changes": len(rep["status_changes"]),
+            }
+            await r.stop()
+        conn.send(out)
+
+    asyncio.run(main())
+
+
+# ============================================================================ naive poller process
+
+
+def naive_process(conn, sim_info: dict, start: datetime, speed: float, t0: float, until: float,
+                  stats_interval: float) -> None:
+    """Per-campaign, unbatched: for each campaign one adverts call and one fullstats call (7 days), one
+    campaign after the other, a pass every stats interval at most; a 429 is retried after
+    X-Ratelimit-Retry seconds, nothing else is paced (like small public scripts)."""
+    import aiohttp
+
+    clock = shared_clock(start, speed, t0)
+    passes: Counter[str] = Counter()  # seller -> campaigns polled
+
+    async def get(session, url: str, token: str, params: dict) -> Any:
+        while True:
+            async with session.get(url, params=params, headers={"Authorization": token}) as resp:
+                body = await resp.read()
+                if resp.status == 429:
+                    await clock.sleep(float(resp.headers.get("X-Ratelimit-Retry", "1")))
+                    continue
+                return resp.status, body
+
+    async def seller_loop(session, base: str, s: dict) -> None:
+        import json
+
+        status, body = await get(session, base + "/adv/v1/promotion/count", s["read"], {})
+        ids = []
+        for group in (json.loads(body).get("adverts") or []):
+            if group.get("status") in STATS_STATUSES:
+                ids += [a["advertId"] for a in group.get("advert_list") or []]
+        while clock.monotonic() < until:
+            round_start = clock.monotonic()
+            for advert_id in ids:
+                if clock.monotonic() >= until:
+                    return
+                today = clock.now().date()
+                await get(session, base + "/api/advert/v2/adverts", s["read"], {"ids": str(advert_id)})
+                await get(session, base + "/adv/v3/fullstats", s["read"], {
+                    "ids": str(advert_id), "beginDate": (today - timedelta(days=6)).isoformat(),
+                    "endDate": today.isoformat()})
+                passes[s["name"]] += 1
+            wait = round_start + stats_interval - clock.monotonic()
+            if wait > 0:
+                await clock.sleep(min(wait, max(0.0, until - clock.monotonic())))
+
+    async def main() -> None:
+        cpu0 = cpu_seconds()
+        conn_limit = aiohttp.TCPConnector(limit=200)
+        async with aiohttp.ClientSession(connector=conn_limit) as session:
+            await asyncio.gather(*(seller_loop(session, sim_info["url"], s) for s in sim_info["sellers"]))
+        conn.send({"cpu": cpu_seconds() - cpu0, "rss": peak_rss_mb(), "passes": dict(passes)})
+
+    asyncio.run(main())
+
+
+# ============================================================================ the daemon (this process)
+
+
+def make_config(sellers: list[dict], target_share: float):
+    """Every account: spend_cap by default; every ``1 / target_share``-th campaign target_position (so
+    search-cluster stats and recommendations are polled for those)."""
+    from bidder.config import BidderConfig
+
+    every = max(1, round(1 / target_share)) if target_share > 0 else 0
+    accounts = []
+    for s in sellers:
+        targets = [i for n, i in enumerate(s["ids"]) if every and n % every == 0]
+        accounts.append({
+            "name": s["name"],
+            "read_token": s["read"],
+            "write_token": s["write"],
+            "guardrails": {"max_bid": 800},
+            "defaults": {"strategies": [{"spend_cap": {"max_drr_pct": 20, "window": "3d"}}]},
+            "campaigns": [{"id": i, "strategies": [{"target_position": {"position": 3, "max_bid": 600}}]}
+                          for i in targets],
+        })
+    return BidderConfig.model_validate({"accounts": accounts, "stop_file": "/nonexistent/bidder-bench-STOP"})
+
+
+@dataclass
+class DaemonStats:
+    cycles: int = 0
+    failed: int = 0
+    campaign_passes: int = 0
+    errors: Counter = field(default_factory=Counter)
+    cpu: float = 0.0
+    rss: float = 0.0
+    cycle_wall: list = field(default_factory=list)
+    phase_wall: Counter = field(default_factory=Counter)
+
+
+async def run_daemon(sim_info: dict, clock, hours: float, db_path: Path, target_share: float) -> DaemonStats:
+    from bidder.app import build_app
+    from bidder.settings import Settings
+
+    config = make_config(sim_info["sellers"], target_share)
+    settings = Settings(config=db_path.with_suffix(".yaml"), database_url=f"sqlite+aiosqlite:///{db_path}",
+                        wb_advert_url=sim_info["url"], dry_run=False, http_port=0, telegram_bot_token=None)
+    stats = DaemonStats()
+    cpu0 = cpu_seconds()
+    app = await build_app(settings, clock=clock, config=config)
+    phases = ("start", "refresh_campaigns", "poll_statistics", "poll_extras", "refresh_rules", "evaluate", "apply")
+    for cycle in app.cycles.values():
+        for phase in phases:
+            def timed(fn=getattr(cycle, phase), phase=phase):
+                async def wrapper(*a, **k):
+                    t = time.perf_counter()
+                    try:
+                        return await fn(*a, **k)
+                    finally:
+                        stats.phase_wall[phase] += time.perf_counter() - t
+                return wrapper
+            setattr(cycle, phase, timed())
+        original = cycle.run_cycle
+
+        async def counted(original=original):
+            t = time.perf_counter()
+            result = await original()
+            stats.cycle_wall.append(time.perf_counter() - t)
+            stats.cycles += 1
+            stats.campaign_passes += result.campaigns
+            if not result.ok:
+                stats.failed += 1
+                stats.errors[(result.error or "?")[:120]] += 1
+            return result
+
+        cycle.run_cycle = counted
+    stop = asyncio.Event()
+    served = asyncio.create_task(app.serve(stop=stop))
+    end = clock.monotonic() + hours * 3600
+    try:
+        await asyncio.wait({served}, timeout=max(0.0, end - clock.monotonic()) / clock.speed)
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(served, 60)
+        await app.close()
+    stats.cpu = cpu_seconds() - cpu0
+    stats.rss = peak_rss_mb()
+    return stats
+
+
+# ============================================================================ analysis
+
+
+def minimum_calls(calls: list[Call], key: str, campaigns_interval: float, duration: float) -> int | None:
+    sel = [c for c in calls if c.key == key]
+    if key == "GET /adv/v1/promotion/count":
+        sellers = {c.seller for c in sel}
+        return len(sellers) * (int(duration // campaigns_interval) + 1)
+    cap = CAPACITY.get(key)
+    if cap is None:
+        return None
+    units: dict[tuple, list] = defaultdict(list)
+    for c in sel:
+        units[(c.seller, c.group)].extend(c.units)
+    total = 0
+    for us in units.values():
+        u, d = len(us), len(set(us))
+        if d:
+            total += (u // d) * math.ceil(d / cap) + math.ceil((u % d) / cap)
+    return total
+
+
+def first_refresh(calls: list[Call], sellers: list[dict]) -> tuple[list[float], list[float], int]:
+    """Per seller: the time from its first fullstats call until all its stats campaigns were served once,
+    and the achieved/permitted rate over that stretch. Returns (times, rate ratios, sellers not done)."""
+    by_seller: dict[str, list[Call]] = defaultdict(list)
+    for c in calls:
+        if c.key == "GET /adv/v3/fullstats":
+            by_seller[c.seller].append(c)
+    times, ratios, not_done = [], [], 0
+    for s in sellers:
+        want = set(s["stats_ids"])
+        seen: set[int] = set()
+        ok_times = []
+        done_at = None
+        cs = sorted(by_seller.get(s["name"], []), key=lambda c: c.t)
+        for c in cs:
+            if c.status == 200:
+                ok_times.append(c.t)
+                seen.update(c.units)
+                if want <= seen:
+                    done_at = c.t
+                    break
+        if done_at is None or not cs:
+            not_done += 1
+            continue
+        times.append(done_at - cs[0].t)
+        k = len(ok_times)
+        if k > 1:
+            ratios.append(((k - 1) / (ok_times[-1] - ok_times[0])) / (FULLSTATS_PER_MIN / 60))
+    return times, ratios, not_done
+
+
+def floor_seconds(sellers: list[dict]) -> float:
+    interval = 60 / FULLSTATS_PER_MIN
+    return max((math.ceil(len(s["stats_ids"]) / FULLSTATS_BATCH) - 1) * interval for s in sellers)
+
+
+# ============================================================================ main
+
+
+def _ratio(a, b) -> float | None:
+    if a is None or b in (None, 0):
+        return None
+    return a / b
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sellers", type=int, default=50)
+    ap.add_argument("--campaigns", type=int, default=200, help="per seller")
+    ap.add_argument("--items", type=int, default=3, help="per campaign")
+    ap.add_argument("--hours", type=float, default=3.0, help="simulated hours")
+    ap.add_argument("--speed", type=float, default=40.0, help="simulated seconds per real second")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--target-share", type=float, default=0.1,
+                    help="share of campaigns with target_position (clusters + recommendations polled)")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the naive poller")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.CRITICAL)  # cycles cancelled at the end of the run
+    header("bench.scale: the daemon against the simulated WB at scale, and a naive per-campaign poller")
+    scenario = f"scale:{args.sellers}x{args.campaigns}x{args.items}"
+    total = args.sellers * args.campaigns
+    print(f"scenario {scenario} (seed {args.seed}): {total:,} campaigns, {args.hours:g} simulated hours at "
+          f"{args.speed:g}x (≈ {args.hours * 3600 / args.speed / 60:.1f} real minutes)", flush=True)
+
+    from bidder.config import Intervals
+    from bidder.sim.scenarios import build_scenario
+
+    start = build_scenario("scale:1x1x1", args.seed).start
+    intervals = Intervals()
+    ctx = mp.get_context("spawn")
+    sim_conn, sim_child = ctx.Pipe()
+    t0 = time.monotonic()
+    wall0 = time.perf_counter()
+    sim_proc = ctx.Process(target=sim_process, args=(sim_child, scenario, args.seed, start, args.speed, t0),
+                           daemon=True)
+    sim_proc.start()
+    info = sim_conn.recv()
+    clock = shared_clock(start, args.speed, t0)
+    print(f"simulators up at simulated {clock.now():%Y-%m-%d %H:%M} UTC, {time.perf_counter() - wall0:.1f}s real "
+          f"after start", flush=True)
+    until = clock.monotonic() + args.hours * 3600
+    naive_conn = naive_proc = None
+    if not args.no_baseline:
+        naive_conn, naive_child = ctx.Pipe()
+        naive_proc = ctx.Process(target=naive_process, args=(naive_child, info["naive"], start, args.speed, t0, until,
+                                                             intervals.stats.total_seconds()), daemon=True)
+        naive_proc.start()
+    run_from = clock.monotonic()
+    with tempfile.TemporaryDirectory(prefix="bidder-bench-scale-") as tmp:
+        daemon = asyncio.run(run_daemon(info["daemon"], clock, args.hours, Path(tmp) / "bidder.db",
+                                        args.target_share))
+        db_size = sum(f.stat().st_size for f in Path(tmp).glob("bidder.db*")) / 1e6
+    duration = clock.monotonic() - run_from
+    naive = naive_conn.recv() if naive_conn is not None else None
+    sim_conn.send("stop")
+    server = sim_conn.recv()
+    for name in ("daemon", "naive"):
+        server[name]["calls"] = [Call(*c) for c in server[name]["calls"]]
+    sim_proc.join(30)
+    if naive_proc is not None:
+        naive_proc.join(30)
+    real = time.perf_counter() - wall0
+
+    print(f"\nrun finished: {real:.0f}s real, {duration / 3600:.2f} simulated hours; daemon: {daemon.cycles} account "
+          f"cycles ({daemon.failed} failed), SQLite {db_size:.0f} MB; simulator process CPU {server['cpu']:.0f}s")
+    for err, n in daemon.errors.most_common(5):
+        print(f"  failed cycles: {n} x {err}")
+    if daemon.cycle_wall:
+        w = sorted(daemon.cycle_wall)
+        print(f"account cycle wall time (real s): median {w[len(w) // 2]:.2f}, p95 {w[int(len(w) * 0.95)]:.2f}, "
+              f"max {w[-1]:.2f}")
+        print("  mean real seconds per account cycle by phase (the polls overlap): " + ", ".join(
+            f"{k} {v / max(daemon.cycles, 1):.2f}" for k, v in daemon.phase_wall.items()))
+    dsrv, nsrv = server["daemon"], server["naive"]
+    print(f"the daemon's simulator: {dsrv['bid_changes']} bid changes applied, {dsrv['status_changes']} status changes, "
+          f"{dsrv['rejected']} rejected requests")
+    for r in dsrv["rejected_sample"]:
+        print(f"  rejected: {r['status']} {r['method']}: {r['reason'][:100]}")
+
+    # ------------------------------------------------------------------ per method
+    methods = sorted({c.key for c in dsrv["calls"]} | ({c.key for c in nsrv["calls"]} if naive else set()))
+    rows = []
+    for key in methods:
+        d_calls = sum(1 for c in dsrv["calls"] if c.key == key)
+        d_429 = sum(1 for c in dsrv["calls"] if c.key == key and c.status == 429)
+        d_min = minimum_calls(dsrv["calls"], key, intervals.campaigns.total_seconds(), duration)
+        row = [key, d_calls, d_min if d_min is not None else "1 per call", _ratio(d_calls, d_min), d_429]
+        if naive:
+            n_calls = sum(1 for c in nsrv["calls"] if c.key == key)
+            n_429 = sum(1 for c in nsrv["calls"] if c.key == key and c.status == 429)
+            n_min = minimum_calls(nsrv["calls"], key, intervals.campaigns.total_seconds(), duration)
+            row += [n_calls, n_min if n_min is not None else "1 per call", _ratio(n_calls, n_min), n_429,
+                    _ratio(n_calls, d_calls)]
+        rows.append(row)
+    print("\nCalls per method (what the server saw) versus the batch-optimal minimum for the refreshes done:")
+    hdr = ["method", "daemon calls", "min", "ratio", "429s"]
+    if naive:
+        hdr += ["naive calls", "min", "ratio", "429s", "naive/daemon"]
+    table(hdr, rows)
+
+    # ------------------------------------------------------------------ summary figures
+    floor = floor_seconds(info["daemon"]["sellers"])
+    d_times, d_ratios, d_nd = first_refresh(dsrv["calls"], info["daemon"]["sellers"])
+    d_cpu = daemon.cpu / max(daemon.campaign_passes / 1000, 1e-9)
+    summary = [
+        ["requests", len(dsrv["calls"]), "", None],
+        ["429s (goal 0)", sum(1 for c in dsrv["calls"] if c.status == 429), "", None],
+        ["fullstats rate in the backlog / permitted 3 per min, mean (goal >= 0.9)",
+         sum(d_ratios) / len(d_ratios) if d_ratios else None, "", None],
+        ["  worst seller", min(d_ratios) if d_ratios else None, "", None],
+        [f"full statistics refresh, worst seller, s (floor {floor:.0f}s)", max(d_times) if d_times else None, "", None],
+        ["  / floor (goal <= 1.1)", _ratio(max(d_times), floor) if d_times else None, "", None],
+        ["  sellers not fully refreshed in the run", d_nd, "", None],
+        ["campaign passes (cycles x campaigns)", daemon.campaign_passes, "", None],
+        ["CPU s per cycle per 1,000 campaigns", d_cpu, "", None],
+        ["CPU s total (process)", daemon.cpu, "", None],
+        ["peak RSS, MB (goal < 300)", daemon.rss, "", None],
+    ]
+    if naive:
+        n_times, n_ratios, n_nd = first_refresh(nsrv["calls"], info["naive"]["sellers"])
+        n_passes = sum(naive["passes"].values())
+        n_cpu = naive["cpu"] / max(n_passes / 1000, 1e-9)
+        nvals = [len(nsrv["calls"]), sum(1 for c in nsrv["calls"] if c.status == 429),
+                 sum(n_ratios) / len(n_ratios) if n_ratios else None, min(n_ratios) if n_ratios else None,
+                 max(n_times) if n_times else None,
+                 _ratio(max(n_times), floor) if n_times else None, n_nd, n_passes, n_cpu, naive["cpu"], naive["rss"]]
+        for row, v in zip(summary, nvals, strict=True):
+            row[2] = v
+            row[3] = _ratio(v, row[1]) if isinstance(v, int | float) and isinstance(row[1], int | float) else None
+    print("\nSummary:")
+    table(["figure", "daemon", "naive", "naive/daemon"] if naive else ["figure", "daemon"],
+          [r if naive else r[:2] for r in summary])
+    if naive and n_nd:
+        print(f"(naive: {n_nd} of {len(info['naive']['sellers'])} sellers never completed a full refresh within the "
+              f"run; their time is at least {duration:.0f}s, not included above)")
+    print(f"\nsimulated {duration / 3600:.2f} h of {total:,} campaigns in {real:.0f}s real "
+          f"({fmt(args.speed)}x); daemon peak RSS {daemon.rss:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    raise SystemExit(main())
