@@ -20,34 +20,53 @@ def _name(campaign: Campaign | None) -> str:
 
 
 def _numbers(d: Decision) -> dict:
-    keep = ("spend", "revenue", "drr", "roi", "orders", "budget", "limit", "today_spend", "daily_budget",
+    keep = ("spend", "revenue", "drr", "roi", "orders", "budget", "limit", "spent_today", "daily_budget",
             "drr_pct", "roi_pct", "max_drr_pct", "min_roi_pct")
     return {k: v for k, v in d.inputs.items() if k in keep and isinstance(v, int | float | Decimal | str)}
 
 
+def _f(value) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 async def for_decisions(session, account: str, campaigns: dict[int, Campaign], decisions: Iterable[Decision],
                         now: datetime, *, dry_run: bool, cycle_id: int | None = None, currency: str = "RUB") -> None:
-    """One bid-change digest per cycle, plus an event per pause, resume, budget stop and bidding war."""
+    """One bid-change digest per cycle, an event per pause and resume, a daily-budget stop, ДРР and ROI
+    alerts (one per campaign and day) when a strategy acts on them, and bidding wars."""
     changes = []
     for d in decisions:
         camp = campaigns.get(d.advert_id)
+        name = _name(camp)
+        acted = d.changes_bid or d.action in (Action.PAUSE, Action.RESUME)
         if d.changes_bid:
-            changes.append(ev.BidChange(d.advert_id, _name(camp), d.bid_before, d.bid_after, d.nm_id,
+            changes.append(ev.BidChange(d.advert_id, name, d.bid_before, d.bid_after, d.nm_id,
                                         d.placement, d.reason, d.norm_query))
         elif d.action == Action.PAUSE:
             by = "operator" if d.strategy == "operator" else "strategy"
-            daily_budget = d.inputs.get("daily_budget")
-            if daily_budget is not None and d.inputs.get("today_spend") is not None:
-                await ev.enqueue(session, ev.budget_reached(account, d.advert_id, _name(camp),
-                                                            spent=d.inputs["today_spend"], limit=daily_budget,
-                                                            day=now.date()), at=now)
-            await ev.enqueue(session, ev.campaign_paused(account, d.advert_id, _name(camp), d.reason,
+            if d.inputs.get("pause_kind") == "daily_budget" and d.inputs.get("daily_budget") is not None:
+                await ev.enqueue(session, ev.budget_reached(account, d.advert_id, name,
+                                                            spent=d.inputs.get("spent_today") or 0,
+                                                            limit=d.inputs["daily_budget"], day=now.date()), at=now)
+            await ev.enqueue(session, ev.campaign_paused(account, d.advert_id, name, d.reason,
                                                          numbers=_numbers(d), by=by, at=now), at=now)
         elif d.action == Action.RESUME:
-            await ev.enqueue(session, ev.campaign_resumed(account, d.advert_id, _name(camp), d.reason,
+            await ev.enqueue(session, ev.campaign_resumed(account, d.advert_id, name, d.reason,
                                                           numbers=_numbers(d), at=now), at=now)
+        drr, cap = _f(d.inputs.get("drr_pct")), _f(d.inputs.get("max_drr_pct"))
+        if acted and drr is not None and cap is not None and drr > cap:
+            await ev.enqueue(session, ev.drr_alert(account, d.advert_id, name, drr=drr, limit=cap,
+                                                   spend=d.inputs.get("spend"), revenue=d.inputs.get("revenue"),
+                                                   day=now.date()), at=now)
+        roi, floor = _f(d.inputs.get("roi_pct")), _f(d.inputs.get("min_roi_pct"))
+        if acted and roi is not None and floor is not None and roi < floor:
+            await ev.enqueue(session, ev.roi_alert(account, d.advert_id, name, roi=roi, floor=floor,
+                                                   spend=d.inputs.get("spend"), revenue=d.inputs.get("revenue"),
+                                                   day=now.date()), at=now)
         if d.guard and d.guard.startswith("bidding war"):
-            await ev.enqueue(session, ev.bidding_war(account, d.advert_id, _name(camp),
+            await ev.enqueue(session, ev.bidding_war(account, d.advert_id, name,
                                                      raises=int(d.inputs.get("raises", 0) or 0),
                                                      bid=d.bid_before or 0, nm_id=d.nm_id), at=now)
     if changes:

@@ -597,8 +597,8 @@ class AccountCycle:
                     writes.append((did, d))
             await repo.record_decisions(s, self.name, holds, at=now, dry_run=dry, apply_status="held",
                                         evidence_at=self.stats_at)
-            await alerts.for_decisions(s, self.name, self.campaigns, [d for _, d in writes], now, dry_run=dry,
-                                       currency=self._currency or "RUB")
+            await alerts.for_decisions(s, self.name, self.campaigns, [d for _, d in writes] + holds, now,
+                                       dry_run=dry, currency=self._currency or "RUB")
         if self.metrics is not None:
             for d in decisions:
                 self.metrics.decision(d.action.value)

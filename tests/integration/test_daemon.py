@@ -203,3 +203,24 @@ async def test_rollback_restores_the_bids_in_force_at_a_time(tmp_path: Path) -> 
     for (advert_id, nm_id, placement), old in expected.items():
         bids = state[str(advert_id)]["bids"][str(nm_id)]
         assert bids["search" if placement == "combined" else placement] == old
+
+
+async def test_alerts_are_written_with_the_decisions(tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from bidder.store.models import AlertRow
+
+    clock = FakeClock()
+    async with await start_simulator("demo", seed=1, clock=clock) as sim:
+        app = await _app(sim, tmp_path, clock)
+        try:
+            await app.run_once()
+            async with app.sessions() as s:
+                alerts = (await s.scalars(select(AlertRow))).all()
+        finally:
+            await app.close()
+    kinds = Counter(a.kind for a in alerts)
+    assert kinds["bid_changes"] == 1, kinds  # one digest for the cycle
+    drr = [a for a in alerts if a.kind == "drr_alert"]
+    assert {a.payload["advert_id"] for a in drr} >= {1000003, 1000015}  # ДРР ~36% and ~65% over their caps
+    assert all(float(a.payload["drr"]) > float(a.payload["limit"]) for a in drr)
