@@ -71,8 +71,9 @@ def writer(reader, seller):
 @pytest.fixture(autouse=True)
 def _requests_fit_the_spec(recorder):
     yield
-    if not SPEC.exists():
-        pytest.skip(f"promotion.yaml not found at {SPEC}: request validation skipped")
+    if not SPEC.exists():  # the endpoint assertions above still ran; only the official-spec check is skipped
+        print(f"promotion.yaml not found at {SPEC}: request validation against the official spec skipped")
+        return
     skipped = set()
     for sent in recorder.sent:
         if sent.path.startswith("/__sim"):

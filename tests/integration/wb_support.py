@@ -64,6 +64,8 @@ def validate(sent: Sent) -> str | None:
     """None when the request fits promotion.yaml; else the reason. Raises on a violation."""
     from openapi_core.testing import MockRequest
 
+    if not SPEC.exists():
+        return f"{SPEC} is absent: the official spec check is skipped (the product never ships it)"
     key = (sent.method, sent.path)
     if key in NEWER_THAN_SPEC:
         return NEWER_THAN_SPEC[key]
