@@ -117,5 +117,5 @@ async def test_a_chat_that_must_wait_does_not_hold_up_the_others(tg: FakeTelegra
         await asyncio.sleep(0.05)
         started = time.monotonic()
         await client.send_message(222, "now")
-        assert time.monotonic() - started < 1.0 and tg.texts() == ["now"]
+        assert time.monotonic() - started < 4.5 and tg.texts() == ["now"]  # well before 111's 5 s wait
         slow.cancel()

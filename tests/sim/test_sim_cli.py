@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,9 +38,7 @@ def test_module_entry_point_prints_url_and_tokens() -> None:
 
 
 async def test_scale_scenario_over_http() -> None:
-    t0 = time.perf_counter()
     async with await start_simulator("scale:20x50", clock=FakeClock(START), seed=4) as running:
-        assert time.perf_counter() - t0 < 5
         assert len(running.sim.sellers) == 20
         seller = running.sim.sellers["seller-003"]
         async with aiohttp.ClientSession(headers={"Authorization": seller.read_token}) as s:

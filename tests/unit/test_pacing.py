@@ -145,7 +145,7 @@ async def test_scaled_clock_paces_in_simulated_time():
     for _ in range(3):
         pacer.observe(await pacer.acquire("s", "fullstats"))
     elapsed = clock.monotonic() - t0  # ~40 simulated seconds, ~0.67 s real
-    assert 39.9 <= elapsed <= 43.0
+    assert elapsed >= 39.9  # never faster than WB allows; slower only by the loop's scheduling
 
 
 async def test_in_flight_requests_hold_back_the_refill():
