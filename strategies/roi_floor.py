@@ -21,6 +21,7 @@ from strategies.common import (
     by,
     cooling,
     cooling_reason,
+    fmt_base,
     fmt_money,
     min_bid,
     proposal,
@@ -85,7 +86,7 @@ class RoiFloor(Strategy):
                 out.append(proposal(
                     self.kind, Action.PAUSE, snapshot,
                     f"ROI {roi:.1f}% is below the floor {p.min_roi_pct:g}% over {(last - first).days + 1} days "
-                    f"(spend {camp.spend}, revenue {camp.revenue}, margin {p.margin_pct:g}%) with every item "
+                    f"(spend {fmt_base(camp.spend)}, revenue {fmt_base(camp.revenue)}, margin {p.margin_pct:g}%) with every item "
                     f"at WB's minimum bid for {worst} evaluations: pausing the campaign",
                     roi_pct=round(roi, 2), min_roi_pct=p.min_roi_pct, spend=str(camp.spend),
                     revenue=str(camp.revenue), evaluations=worst, pause_after=p.pause_after,
@@ -97,7 +98,7 @@ class RoiFloor(Strategy):
         p = self.params
         step = max(snapshot.rules.step, 1)
         floor_bid = min_bid(snapshot, t.nm_id, t.placement)
-        nums = f"ROI {roi:.1f}% (spend {inputs['spend']}, revenue {inputs['revenue']}, margin {p.margin_pct:g}%)"
+        nums = f"ROI {roi:.1f}% (spend {fmt_base(inputs['spend'])}, revenue {fmt_base(inputs['revenue'])}, margin {p.margin_pct:g}%)"
         recent = cooling(snapshot, t.nm_id, t.placement, now, p.cooldown)
         if recent is not None:
             veto = {"no_raise": True} if roi < p.min_roi_pct else {}

@@ -28,6 +28,7 @@ from strategies.common import (
     by,
     cooling,
     cooling_reason,
+    fmt_base,
     fmt_money,
     last_status_change,
     local_date,
@@ -84,8 +85,8 @@ class SpendCap(Strategy):
                 what = "pausing" if status == Status.ACTIVE else "staying paused"
                 out.append(proposal(
                     self.kind, Action.PAUSE, snapshot,
-                    f"spent {spent_today} today ({today.isoformat()}, {snapshot.timezone}), reaching the daily "
-                    f"budget {p.daily_budget}: {what} until the next day",
+                    f"spent {fmt_base(spent_today)} today ({today.isoformat()}, {snapshot.timezone}), reaching the daily "
+                    f"budget {fmt_base(p.daily_budget)}: {what} until the next day",
                     **camp_inputs, **{TIME_BASED: True, "pause_kind": "daily_budget"},
                 ))
         elif drr_breach:
@@ -93,7 +94,7 @@ class SpendCap(Strategy):
                 what = "pausing the campaign" if status == Status.ACTIVE else "the campaign stays paused"
                 out.append(proposal(
                     self.kind, Action.PAUSE, snapshot,
-                    f"ДРР {_fmt_drr(camp_drr)} over {days} days (spend {camp.spend}, revenue {camp.revenue}) is "
+                    f"ДРР {_fmt_drr(camp_drr)} over {days} days (spend {fmt_base(camp.spend)}, revenue {fmt_base(camp.revenue)}) is "
                     f"above the cap {p.max_drr_pct:g}%: {what}",
                     **camp_inputs, pause_kind="drr",
                 ))
@@ -101,8 +102,8 @@ class SpendCap(Strategy):
             last_change = last_status_change(snapshot)
             if last_change is not None and last_change.action == Action.PAUSE and by(last_change, self.kind):
                 paused_day = local_date(last_change.at, snapshot.timezone)
-                why = (f"a new day ({today.isoformat()}): today's spend {spent_today} is under the daily budget "
-                       f"{p.daily_budget}" if p.daily_budget is not None and paused_day < today
+                why = (f"a new day ({today.isoformat()}): today's spend {fmt_base(spent_today)} is under the daily budget "
+                       f"{fmt_base(p.daily_budget)}" if p.daily_budget is not None and paused_day < today
                        else f"ДРР {_fmt_drr(camp_drr)} over {days} days is within the cap {p.max_drr_pct:g}%")
                 out.append(proposal(self.kind, Action.RESUME, snapshot,
                                     f"{why}: resuming the campaign paused at {last_change.at:%Y-%m-%d %H:%M} UTC",
@@ -124,10 +125,10 @@ class SpendCap(Strategy):
               inputs: dict, now: datetime) -> Proposal:
         p = self.params
         step = max(snapshot.rules.step, 1)
-        nums = f"ДРР {_fmt_drr(drr)} over {days} days (spend {tot.spend}, revenue {tot.revenue})"
+        nums = f"ДРР {_fmt_drr(drr)} over {days} days (spend {fmt_base(tot.spend)}, revenue {fmt_base(tot.revenue)})"
         if drr is None:
             why = ("no ad spend" if tot.spend <= 0 else
-                   f"spend {tot.spend} without revenue is under {p.min_spend_without_revenue}")
+                   f"spend {fmt_base(tot.spend)} without revenue is under {fmt_base(p.min_spend_without_revenue)}")
             return proposal(self.kind, Action.HOLD, snapshot, f"{why} in {days} days: not enough data", t, **inputs)
         recent = cooling(snapshot, t.nm_id, t.placement, now, p.cooldown)
         if recent is not None:
