@@ -299,6 +299,9 @@ class Simulator:
         self._record(ep.key, 200, seller_name, None)
         if ep.write:
             self.writes[ep.key] += 1
+        if plan.lost_reply:  # handled (and applied); the reply comes too late for the client's timeout
+            self.injected["lost_reply"] += 1
+            await asyncio.sleep(plan.lost_reply)
         if result is None:
             return web.Response(status=200, text="", content_type="text/plain", headers=headers)
         if isinstance(result, S.Out):

@@ -4,6 +4,8 @@ Settings (all optional; shares are probabilities per request, drawn from a seede
 
 * ``error_rate``: share of requests answered with a 5xx (500/502/503/504) instead of being handled;
 * ``slow_rate`` / ``slow_seconds``: share of replies delayed by ``slow_seconds`` of real time;
+* ``lost_reply_rate``: share of requests that are handled (a write IS applied) and whose reply is then
+  delayed by ``slow_seconds``: WB's dangerous case for a client that times out and might send twice;
 * ``malformed_rate``: share of 200 JSON replies cut in half (invalid JSON);
 * ``missing_field_rate``: share of 200 JSON replies with one field removed from the first object;
 * ``revoke_after``: after N authenticated calls by a seller its tokens are revoked (401 from then on);
@@ -36,6 +38,7 @@ class FaultSettings:
     rate_limit_rate: float = 0.0
     rate_limit_retry: float = 5.0
     absurd_rate: float = 0.0
+    lost_reply_rate: float = 0.0
 
     def update(self, data: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}
@@ -63,6 +66,7 @@ class FaultPlan:
     missing_field: bool = False
     rate_limited: bool = False
     absurd: bool = False
+    lost_reply: float = 0.0  # seconds to hold the reply back after the request was handled
 
 
 class Faults:
@@ -101,6 +105,8 @@ class Faults:
             plan.error_status = r.choice((500, 502, 503, 504))
         if s.slow_rate and r.random() < s.slow_rate:
             plan.slow = s.slow_seconds
+        if s.lost_reply_rate and r.random() < s.lost_reply_rate:
+            plan.lost_reply = s.slow_seconds
         if s.malformed_rate and r.random() < s.malformed_rate:
             plan.malformed = True
         elif s.missing_field_rate and r.random() < s.missing_field_rate:

@@ -143,6 +143,32 @@ async def test_timeout_on_a_write_rereads_and_never_applies_twice():
             assert "/api/advert/v2/adverts" in paths[patches[0] + 1 : patches[1]]
 
 
+async def test_write_applied_but_reply_lost_is_not_sent_again():
+    """WB's dangerous case: the PATCH is applied, but its reply comes after the client's timeout. The
+    writer must re-read, see the bid at the target, and never send it a second time."""
+    async with Env(30.0, read_timeout=60.0, write_timeout=3.0) as env:  # write timeout 0.1 s real
+        camp = (await env.reader.campaigns([1000006]))[0]
+        cfg = await env.reader.config()
+        item = camp.items[0]
+        placement = camp.bid_placements[0]
+        target = (item.bid_for(placement) or 0) + 4 * cfg.cpm_step
+        await env.faults(lost_reply_rate=1.0, slow_seconds=0.3)  # applied, answered 9 s simulated later
+        task = asyncio.create_task(env.writer.set_bids([BidChange(1000006, item.nm_id, placement, target)]))
+        await env.when_injected(("lost_reply",), 1, lost_reply_rate=0.0)
+        (result,) = await task
+        assert result.applied and result.error is None
+        await env.clock.sleep(31)
+        await env.reader.campaigns([1000006])
+        report = env.sim.sim.report()
+        assert report["writes_by_method"]["PATCH /api/advert/v1/bids"] == 1  # sent once, never again
+        changes = [c for c in report["bid_changes"] if c["advert_id"] == 1000006 and c["nm_id"] == item.nm_id]
+        assert [c["new"] for c in changes] == [target]
+        assert env.writer._client.metrics[("PATCH /api/advert/v1/bids", "timeout")] == 1
+        paths = [s.path for s in env.recorder.sent]
+        assert paths.count("/api/advert/v1/bids") == 1
+        assert "/api/advert/v2/adverts" in paths[paths.index("/api/advert/v1/bids") + 1 :]  # the re-read
+
+
 async def test_401_and_403_are_auth_failed():
     async with Env(20.0) as env:
         async with env.control.post(f"{env.sim.url}/__sim/revoke", json={"seller": "shop-a", "token": "read"}) as r:
