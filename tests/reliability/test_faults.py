@@ -26,6 +26,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 from fakes.telegram_api import FakeTelegram
@@ -141,6 +142,17 @@ async def test_a_bad_day(tmp_path: Path, long_run: bool) -> None:
                             if e["seller"] == HEALTHY}
             assert {(r["advert_id"], 11) for r in paused} <= pauses_at_wb
             assert not tg.sent, "Telegram is down: nothing can have been delivered"
+
+            # the 429 storm: after each 429 the daemon waited the X-Ratelimit-Retry (5 s) before asking
+            # that endpoint again
+            storm = [r for r in host.sim.rejected if r["seller"] == "shop-2" and r["status"] == 429]
+            assert len(storm) >= 2
+            by_method: dict[str, list[datetime]] = {}
+            for r in storm:
+                by_method.setdefault(r["method"], []).append(datetime.fromisoformat(r["time"]))
+            for method, times in by_method.items():
+                gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+                assert all(g >= 4.9 for g in gaps), (method, gaps)
 
             # ---------------------------------------------------------------- WB recovers
             for name in FAULTS:
