@@ -311,7 +311,9 @@ class AccountCycle:
 
     async def poll_statistics(self, now: datetime) -> int:
         candidates = stats_candidates(self.campaigns.values(), self.managed_ids())
-        capacity = fullstats_capacity(self.intervals.evaluate)
+        # The first pass (nothing fetched yet) takes everything back to back at WB's rate (the other polls
+        # run alongside); afterwards at most what one cycle interval allows, so a cycle never queues.
+        capacity = fullstats_capacity(self.intervals.evaluate) if self.stats_at else None
         ids = due(candidates, self.stats_at, now, self.intervals.stats, capacity)
         if not ids:
             return 0
