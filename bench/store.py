@@ -5,7 +5,9 @@
 
 * audit: what the cycle does for a write: ``record_decision`` (status ``pending``) for every decision of a
   batch in one transaction, then ``set_decision_status`` (``applied``) for each in a second transaction.
-  Rows per second count decisions (each decision = one INSERT + one UPDATE).
+  Rows per second count decisions (each decision = one INSERT + one UPDATE). Holds (no write, so no
+  id needed) are recorded as the cycle records them: ``record_decisions``, one multi-row INSERT per
+  batch (600 = the holds of a first cycle over 200 campaigns of 3 items); 10x as many rows.
 * statistics: ``save_daily_stats`` upserts, one transaction per batch (150 = 50 campaigns x 3 items x
   1 day, one fullstats call's worth; 1050 = the same over 7 days, a first fetch). Each row is written
   twice: first as an insert, then again with new numbers as an update of the existing row.
@@ -99,6 +101,21 @@ async def bench_audit(url: str, decisions: list[Decision], batch: int) -> tuple[
         await engine.dispose()
 
 
+async def bench_holds(url: str, decisions: list[Decision], batch: int) -> tuple[float, float]:
+    """Holds as the cycle records them: ``record_decisions`` (one multi-row INSERT per batch)."""
+    engine, sessions = await _sessions(url)
+    try:
+        m = Meter()
+        with m:
+            for i in range(0, len(decisions), batch):
+                async with sessions.begin() as s:
+                    await repo.record_decisions(s, ACCOUNT, decisions[i:i + batch], at=T0 + timedelta(minutes=i),
+                                                dry_run=False, apply_status="held")
+        return len(decisions) / m.wall, m.cpu / m.wall
+    finally:
+        await engine.dispose()
+
+
 async def bench_stats(url: str, n: int, batch: int) -> tuple[float, float, float]:
     engine, sessions = await _sessions(url)
     try:
@@ -122,6 +139,11 @@ async def run_backend(name: str, url_factory, args, rows: list) -> None:
         url = url_factory(f"audit{batch}")
         rate, cpu = await bench_audit(url, decisions, batch)
         rows.append([name, "audit: record_decision + set_decision_status", batch, len(decisions), rate, cpu])
+    holds = make_decisions(args.decisions * 10, seed=2)
+    for batch in args.hold_batches:
+        url = url_factory(f"holds{batch}")
+        rate, cpu = await bench_holds(url, holds, batch)
+        rows.append([name, "audit holds: record_decisions (multi-row INSERT)", batch, len(holds), rate, cpu])
     for batch in args.stats_batches:
         url = url_factory(f"stats{batch}")
         ins, upd, cpu = await bench_stats(url, args.stats, batch)
@@ -167,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--decisions", type=int, default=3_000, help="decisions written per audit run")
     ap.add_argument("--stats", type=int, default=21_000, help="daily-stat rows per statistics run")
     ap.add_argument("--audit-batches", type=_ints, default=[1, 50, 500], help="decisions per transaction")
+    ap.add_argument("--hold-batches", type=_ints, default=[600], help="holds per transaction (a 200-campaign cycle)")
     ap.add_argument("--stats-batches", type=_ints, default=[150, 1050], help="rows per save_daily_stats call")
     ap.add_argument("--no-postgres", action="store_true")
     args = ap.parse_args(argv)

@@ -30,6 +30,9 @@ def test_store_toy_sqlite(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}"
     rate, _ = asyncio.run(store.bench_audit(url, store.make_decisions(12), batch=5))
     assert rate > 0
+    hrate, _ = asyncio.run(store.bench_holds(f"sqlite+aiosqlite:///{tmp_path / 'holds.db'}",
+                                             store.make_decisions(12), batch=5))
+    assert hrate > 0
     url2 = f"sqlite+aiosqlite:///{tmp_path / 'bench2.db'}"
     ins, upd, _ = asyncio.run(store.bench_stats(url2, 42, batch=20))
     assert ins > 0 and upd > 0
