@@ -451,7 +451,10 @@ class AccountCycle:
             proposals = await self._propose(snap, now)
             if proposals is None:
                 continue
-            decisions.extend(guard_decide(snap, proposals, self.guard, now, stop=stop))
+            decided = guard_decide(snap, proposals, self.guard, now, stop=stop)
+            if advert_id not in self._rules:
+                decided = [_wait_for_rules(d) for d in decided]
+            decisions.extend(decided)
         return decisions
 
     async def _propose(self, snap: CampaignSnapshot, now: datetime) -> list[Proposal] | None:
@@ -752,3 +755,13 @@ class AccountCycle:
 
 def _replace(obj, **changes):
     return replace(obj, **changes)
+
+
+def _wait_for_rules(d: Decision) -> Decision:
+    """No bid change before WB's minimum bids for the campaign are known (WB would answer 400 to a bid
+    below them); pauses and resumes do not depend on them."""
+    if not d.changes_bid:
+        return d
+    return replace(d, action=Action.HOLD, bid_after=d.bid_before,
+                   reason=f"{d.reason} [held: WB's minimum bids for this campaign are not read yet]",
+                   guard="waiting for WB's minimum bids")
