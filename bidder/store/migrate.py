@@ -37,21 +37,14 @@ def alembic_config(url: str | None = None) -> Config:
 
 async def upgrade(url: str, revision: str = "head") -> None:
     """``alembic upgrade <revision>`` on ``url``, in one transaction."""
-    cfg = alembic_config(url)
-    engine = make_engine(url)
-    try:
-        async with engine.begin() as conn:
-
-            def run(sync_conn: Connection) -> None:
-                cfg.attributes["connection"] = sync_conn
-                command.upgrade(cfg, revision)
-
-            await conn.run_sync(run)
-    finally:
-        await engine.dispose()
+    await _run(url, command.upgrade, revision)
 
 
 async def downgrade(url: str, revision: str) -> None:
+    await _run(url, command.downgrade, revision)
+
+
+async def _run(url: str, step, revision: str) -> None:
     cfg = alembic_config(url)
     engine = make_engine(url)
     try:
@@ -59,7 +52,7 @@ async def downgrade(url: str, revision: str) -> None:
 
             def run(sync_conn: Connection) -> None:
                 cfg.attributes["connection"] = sync_conn
-                command.downgrade(cfg, revision)
+                step(cfg, revision)
 
             await conn.run_sync(run)
     finally:

@@ -352,42 +352,29 @@ class WBClient:
     async def cluster_stats(self, pairs: Iterable[tuple[int, int]], begin: date, end: date) -> list[ClusterStat]:
         """Search-cluster stats over a period (POST /adv/v0/normquery/stats): 100 (advert, nm) pairs per
         call, periods of at most 30 days (one ClusterStat per cluster per chunk)."""
-        path = "/adv/v0/normquery/stats"
-        out: list[ClusterStat] = []
-        chunks = batching.chunked(batching.unique((int(a), int(n)) for a, n in pairs), batching.MAX_NORMQUERY_PAIRS)
-        for b, e in batching.date_chunks(begin, end, batching.MAX_NORMQUERY_DAYS):
-            for chunk in chunks:
-                body = {
-                    "from": b.isoformat(),
-                    "to": e.isoformat(),
-                    "items": [{"advert_id": a, "nm_id": n} for a, n in chunk],
-                }
-                resp = await self._request("POST", path, json=body)
-                out.extend(
-                    self._parse(
-                        f"POST {path}", resp, lambda d, b=b, e=e: schemas.NQStatsResponse.model_validate(d or {}).to_domain(b, e)
-                    )
-                )
-        return out
+        return await self._normquery_stats(
+            "/adv/v0/normquery/stats", ("advert_id", "nm_id"), pairs, begin, end,
+            lambda d, b, e: schemas.NQStatsResponse.model_validate(d or {}).to_domain(b, e),
+        )
 
     async def cluster_stats_daily(
         self, pairs: Iterable[tuple[int, int]], begin: date, end: date
     ) -> list[DailyClusterStat]:
         """Daily search-cluster stats (POST /adv/v1/normquery/stats, camelCase body)."""
-        path = "/adv/v1/normquery/stats"
-        out: list[DailyClusterStat] = []
+        return await self._normquery_stats(
+            "/adv/v1/normquery/stats", ("advertId", "nmId"), pairs, begin, end,
+            lambda d, b, e: schemas.NQDailyStatsResponse.model_validate(d or {}).to_domain(),
+        )
+
+    async def _normquery_stats(self, path: str, keys: tuple[str, str], pairs: Iterable[tuple[int, int]],
+                               begin: date, end: date, parse: Any) -> list[Any]:
+        out: list[Any] = []
         chunks = batching.chunked(batching.unique((int(a), int(n)) for a, n in pairs), batching.MAX_NORMQUERY_PAIRS)
         for b, e in batching.date_chunks(begin, end, batching.MAX_NORMQUERY_DAYS):
             for chunk in chunks:
-                body = {
-                    "from": b.isoformat(),
-                    "to": e.isoformat(),
-                    "items": [{"advertId": a, "nmId": n} for a, n in chunk],
-                }
+                body = {"from": b.isoformat(), "to": e.isoformat(), "items": [{keys[0]: a, keys[1]: n} for a, n in chunk]}
                 resp = await self._request("POST", path, json=body)
-                out.extend(
-                    self._parse(f"POST {path}", resp, lambda d: schemas.NQDailyStatsResponse.model_validate(d or {}).to_domain())
-                )
+                out.extend(self._parse(f"POST {path}", resp, lambda d, b=b, e=e: parse(d, b, e)))
         return out
 
     async def cluster_bids(self, pairs: Iterable[tuple[int, int]]) -> list[ClusterBid]:
