@@ -51,6 +51,7 @@ class App:
     metrics: Metrics = field(default_factory=Metrics)
     health: Health | None = None
     sessions: Any = None
+    read_sessions: Any = None
     http_session: aiohttp.ClientSession | None = None
     pacer: Pacer | None = None
     control: Control | None = None
@@ -62,6 +63,7 @@ class App:
         engine = db.make_engine(self.settings.database_url)
         self.stack.push_async_callback(engine.dispose)
         self.sessions = db.session_factory(engine)
+        self.read_sessions = db.read_session_factory(engine)
         self.http_session = await self.stack.enter_async_context(aiohttp.ClientSession())
         self.pacer = Pacer(self.clock)
         self.health = Health(max_age=max_age_for(self.config.intervals.evaluate), clock=self.clock)
@@ -99,6 +101,7 @@ class App:
             writer=live or dry_writer,
             dry_writer=dry_writer,
             sessions=self.sessions,
+            read_sessions=self.read_sessions,
             clock=self.clock,
             seller_id=info.seller_id,
             stop_file=Path(self.config.stop_file) if self.config.stop_file else None,

@@ -97,6 +97,7 @@ class AccountCycle:
         writer,  # LiveWriter, or the dry_writer itself when the process runs dry (no write token loaded)
         dry_writer,  # DryRunWriter: used in dry-run and while the operator's dry-run toggle is on
         sessions: async_sessionmaker[AsyncSession],
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
         clock,
         seller_id: str,
         stop_file: Path | None = None,
@@ -113,6 +114,7 @@ class AccountCycle:
         self.health = None
         self._api_seen: dict = {}
         self.sessions = sessions
+        self.read_sessions = read_sessions or sessions  # reads that must not hold SQLite's write lock
         self.clock = clock
         self.seller_id = seller_id
         self.stop_file = stop_file
@@ -148,7 +150,7 @@ class AccountCycle:
     async def _choose_writer(self) -> None:
         """The operator's /dryrun toggle, read each cycle: on = the dry-run writer; off = the live writer
         (only when the process holds one: a process started dry never loads the write token)."""
-        async with self.sessions() as s:
+        async with self.read_sessions() as s:
             override = await dry_run_override(s, self.name)
         if override is True or self.live_writer is None:
             self.writer = self.dry_writer
@@ -406,7 +408,7 @@ class AccountCycle:
             return []
         today = now.astimezone(self.tz).date()
         since = today - timedelta(days=max(self._window_days(i) for i in ids))
-        async with self.sessions() as s:
+        async with self.read_sessions() as s:
             stats = await repo.load_daily_stats(s, self.name, ids, since)
             clusters = await repo.load_cluster_stats(s, self.name, ids, since=today - timedelta(days=7))
             since_history = now - timedelta(days=HISTORY_DAYS)

@@ -27,6 +27,9 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(db)
 
 
+READ_ONLY = "bidder_read_only"
+
+
 def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
     """Create an async engine for ``url`` (``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://...``)."""
     u = make_url(url)
@@ -55,7 +58,9 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (a deferred transaction that later writes fails at once
+        # with "database is locked"); readers in WAL mode need no lock at all.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -63,3 +68,10 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (``expire_on_commit=False``)."""
     return async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
+
+
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reading only: on SQLite they do not take the write lock (WAL readers never block
+    writers), so many accounts can read while one writes. Never write through them."""
+    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False,
+                              class_=AsyncSession)
