@@ -28,6 +28,9 @@ class Strategy:
     # True when the strategy needs search-cluster stats / bid recommendations fetched for its campaign.
     needs_clusters: ClassVar[bool] = False
     needs_recommendations: ClassVar[bool] = False
+    # True when its proposals change with the time of day alone (a schedule): the engine then evaluates
+    # the campaign every cycle, not only when its data changed (see bidder.engine.cycle.REEVALUATE_EVERY).
+    clock_driven: ClassVar[bool] = False
 
     def __init__(self, params: StrategyParams) -> None:
         self.params = params

@@ -39,6 +39,7 @@ def _inside(t: time, start: time, end: time) -> bool:
 class Schedule(Strategy):
     kind = "schedule"
     Params = ScheduleParams
+    clock_driven = True
 
     params: ScheduleParams
 

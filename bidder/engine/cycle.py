@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ from bidder.engine import alerts
 from bidder.engine.control import dry_run_override, operator_paused
 from bidder.engine.guards import GuardConfig
 from bidder.engine.guards import decide as guard_decide
+from bidder.engine.inputs import EvaluationInputs
 from bidder.engine.planner import due, fullstats_capacity, stats_candidates, stats_range
 from bidder.errors import AuthFailed, EndpointGone, SchemaDrift, TemporaryError, WBError
 from bidder.store import repo
@@ -56,6 +58,12 @@ HOLD_RECORD_EVERY = timedelta(hours=1)
 # since the newest pending intent (the tick, plus time for the call itself).
 WRITE_SETTLE = timedelta(seconds=90)
 CLUSTER_CALLS_PER_CYCLE = 3
+# A campaign whose inputs (campaign details and bids, WB's bid rules, statistics, search clusters,
+# recommendations, its audit trail, operator state, the local date) did not change since an evaluation
+# that only held is evaluated again after this long: WB syncs statistics every 3 minutes, so in between
+# only time-based thresholds can move (a cooldown or min_change_interval running out), which this delays
+# by at most this much. Campaigns with a clock-driven strategy (a schedule) are evaluated every cycle.
+REEVALUATE_EVERY = timedelta(minutes=3)
 _NUMBERS = re.compile(r"[-+]?\d[\d.,:]*")
 
 
@@ -69,6 +77,7 @@ class CycleResult:
     campaigns: int = 0
     stats_refreshed: int = 0
     decisions: list[Decision] = field(default_factory=list)
+    evaluated: int = 0  # campaigns evaluated (the others' inputs had not changed)
     applied: int = 0
     failed: int = 0
     dry_run: bool = False
@@ -79,6 +88,7 @@ class CycleResult:
             "campaigns": self.campaigns,
             "stats_refreshed": self.stats_refreshed,
             "decisions": len(changes),
+            "evaluated": self.evaluated,
             "applied": self.applied,
             "failed": self.failed,
             "dry_run": self.dry_run,
@@ -124,6 +134,7 @@ class AccountCycle:
         self.tz = ZoneInfo(account.timezone)
 
         self.campaigns: dict[int, Campaign] = {}
+        self.inputs = EvaluationInputs(self.name)
         self._changed_at: dict[int, Any] = {}
         self._details_at: dict[int, datetime] = {}
         self._count_at: datetime | None = None
@@ -135,11 +146,38 @@ class AccountCycle:
         self._steps: tuple[datetime, int, int] | None = None  # fetched_at, cpm_step, cpc_step
         self._currency: str | None = None
         self._last_hold: dict[tuple, str] = {}
+        self._evaluated: dict[int, tuple[tuple, datetime]] = {}  # advert -> (inputs, when) of a hold-only pass
+        self.evaluated = 0
         self._broken_strategies: set[tuple[int, str]] = set()
         self._drift_alerted: set[str] = set()
         self.writes_blocked: str | None = None
         self.failing: str | None = None
         self.started = False
+
+    # ------------------------------------------------------------------ configuration
+
+    @property
+    def account(self):
+        return self._account
+
+    @account.setter
+    def account(self, value) -> None:  # a reload replaces it: the strategies are built again
+        self._account = value
+        self._strategy_cache: dict[int, list | None] = {}
+
+    def _strategies_for(self, advert_id: int) -> list | None:
+        """The campaign's strategy instances (strategies are pure, so one set serves every cycle); None
+        when the campaign is not managed."""
+        try:
+            return self._strategy_cache[advert_id]
+        except KeyError:
+            account = self._account
+            out = account.strategies_for(advert_id) if account.is_managed(advert_id) else None
+            self._strategy_cache[advert_id] = out
+            return out
+
+    def strategies_for(self, advert_id: int) -> list:
+        return self._strategies_for(advert_id) or []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -236,6 +274,7 @@ class AccountCycle:
             result.stats_refreshed = polled[0]
             decisions = await self.evaluate(self.clock.now())
             result.decisions = decisions
+            result.evaluated = self.evaluated
             result.applied, result.failed = await self.apply(decisions)
         except AuthFailed as exc:
             result.ok, result.error = False, f"authorization failed: {exc}"
@@ -269,7 +308,7 @@ class AccountCycle:
     # ------------------------------------------------------------------ polling
 
     def managed_ids(self) -> list[int]:
-        return sorted(i for i, c in self.campaigns.items() if self.account.is_managed(i) and c.status != Status.DELETED)
+        return sorted(i for i, c in self.campaigns.items() if self._strategies_for(i) is not None and c.status != Status.DELETED)
 
     async def refresh_campaigns(self, now: datetime) -> None:
         if self._count_at is not None and now - self._count_at < self.intervals.campaigns:
@@ -305,7 +344,7 @@ class AccountCycle:
 
     def _window_days(self, advert_id: int) -> int:
         days = 1
-        for strategy in self.account.strategies_for(advert_id):
+        for strategy in self.strategies_for(advert_id):
             window = getattr(strategy.params, "window", None)
             if window is not None:
                 days = max(days, int(window.total_seconds() // 86400))
@@ -330,6 +369,7 @@ class AccountCycle:
             stats = await self.reader.fullstats(group, begin, end)
             async with self.sessions.begin() as s:
                 await repo.save_daily_stats(s, self.name, stats)
+            self.inputs.add_stats(stats)
             fetched = self.clock.now()
             for advert_id in group:
                 self.stats_at[advert_id] = fetched
@@ -337,7 +377,7 @@ class AccountCycle:
         return refreshed
 
     def _needs(self, advert_id: int, attr: str) -> bool:
-        return any(getattr(s, attr, False) for s in self.account.strategies_for(advert_id))
+        return any(getattr(s, attr, False) for s in self.strategies_for(advert_id))
 
     async def poll_extras(self, now: datetime) -> None:
         """Search-cluster stats and bid recommendations, only for campaigns whose strategies use them."""
@@ -358,6 +398,7 @@ class AccountCycle:
             stats = await self.reader.cluster_stats(pairs, today - timedelta(days=6), today)
             async with self.sessions.begin() as s:
                 await repo.save_cluster_stats(s, self.name, stats, fetched_at=self.clock.now())
+            self.inputs.add_clusters(stats)
         for advert_id in picked:
             self._clusters_at[advert_id] = now
         rec_keys = [(i, it.nm_id) for i in active if self._needs(i, "needs_recommendations") for it in self.campaigns[i].items]
@@ -409,59 +450,70 @@ class AccountCycle:
         today = now.astimezone(self.tz).date()
         since = today - timedelta(days=max(self._window_days(i) for i in ids))
         async with self.read_sessions() as s:
-            stats = await repo.load_daily_stats(s, self.name, ids, since)
-            clusters = await repo.load_cluster_stats(s, self.name, ids, since=today - timedelta(days=7))
-            since_history = now - timedelta(days=HISTORY_DAYS)
-            history = await repo.recent_decisions_many(s, self.name, ids, since_history)
+            await self.inputs.refresh(s, stats_since=since, clusters_since=today - timedelta(days=7),
+                                      history_since=now - timedelta(days=HISTORY_DAYS))
             paused_by_operator = await operator_paused(s, self.name)
-        by_campaign: dict[int, list] = {}
-        for st in stats:
-            by_campaign.setdefault(st.advert_id, []).append(st)
-        clusters_by: dict[int, list] = {}
-        for cs in clusters:
-            clusters_by.setdefault(cs.advert_id, []).append(cs)
+        recs: dict[int, dict[int, Recommendation]] = {}
+        for (a, nm), r in self._recs.items():
+            recs.setdefault(a, {})[nm] = r
         stop = self.stopped()
         decisions: list[Decision] = []
+        self.evaluated = 0
         for advert_id in ids:
             camp = self.campaigns[advert_id]
             operator = paused_by_operator is True or (
                 isinstance(paused_by_operator, set) and advert_id in paused_by_operator
             )
+            rules = self.rules_for(camp)
             snap = CampaignSnapshot(
                 account=self.name,
                 campaign=camp,
-                rules=self.rules_for(camp),
+                rules=rules,
                 timezone=self.account.timezone,
-                daily_stats=tuple(by_campaign.get(advert_id, ())),
-                cluster_stats=tuple(clusters_by.get(advert_id, ())),
-                recommendations={nm: r for (a, nm), r in self._recs.items() if a == advert_id},
+                daily_stats=self.inputs.daily_stats(advert_id),
+                cluster_stats=self.inputs.cluster_stats(advert_id),
+                recommendations=recs.get(advert_id, {}),
                 stats_as_of=self.stats_at.get(advert_id),
-                history=history.get(advert_id, ()),
+                history=self.inputs.history(advert_id),
                 operator_paused=operator,
             )
-            if operator:
-                decisions.extend(self._operator_hold(snap))
-                continue
-            if stop:
-                decisions.append(Decision(action=Action.HOLD, advert_id=advert_id, strategy=OPERATOR,
-                                          reason=f"stop file {self.stop_file} present: every bid is held"))
-                continue
-            resume = self._operator_resume(snap)
-            if resume is not None:
-                decisions.append(resume)
-                continue
-            proposals = await self._propose(snap, now)
-            if proposals is None:
-                continue
-            decided = guard_decide(snap, proposals, self.guard, now, stop=stop)
-            if advert_id not in self._rules:
-                decided = [_wait_for_rules(d) for d in decided]
-            decisions.extend(decided)
+            seen = (camp, rules, snap.daily_stats, snap.cluster_stats, snap.recommendations, snap.stats_as_of,
+                    snap.history, operator, stop, today, advert_id in self._rules)
+            last = self._evaluated.get(advert_id)
+            if (last is not None and now - last[1] < REEVALUATE_EVERY and last[0] == seen
+                    and not any(s.clock_driven for s in self.strategies_for(advert_id))):
+                continue  # nothing it reads has changed since it last held
+            self.evaluated += 1
+            decided = await self._decide(snap, now, stop, advert_id)
+            if decided is not None and all(d.action == Action.HOLD for d in decided):
+                self._evaluated[advert_id] = (seen, now)
+            else:
+                self._evaluated.pop(advert_id, None)
+            decisions.extend(decided or ())
         return decisions
+
+    async def _decide(self, snap: CampaignSnapshot, now: datetime, stop: bool, advert_id: int
+                      ) -> list[Decision] | None:
+        """One campaign's decisions; None when a strategy failed (alerted once, the campaign skipped)."""
+        if snap.operator_paused:
+            return self._operator_hold(snap)
+        if stop:
+            return [Decision(action=Action.HOLD, advert_id=advert_id, strategy=OPERATOR,
+                             reason=f"stop file {self.stop_file} present: every bid is held")]
+        resume = self._operator_resume(snap)
+        if resume is not None:
+            return [resume]
+        proposals = await self._propose(snap, now)
+        if proposals is None:
+            return None
+        decided = guard_decide(snap, proposals, self.guard, now, stop=stop)
+        if advert_id not in self._rules:
+            decided = [_wait_for_rules(d) for d in decided]
+        return decided
 
     async def _propose(self, snap: CampaignSnapshot, now: datetime) -> list[Proposal] | None:
         proposals: list[Proposal] = []
-        for strategy in self.account.strategies_for(snap.campaign.advert_id):
+        for strategy in self.strategies_for(snap.campaign.advert_id):
             key = (snap.campaign.advert_id, strategy.kind)
             try:
                 proposals.extend(strategy.decide(snap, now))
@@ -607,8 +659,8 @@ class AccountCycle:
             await alerts.for_decisions(s, self.name, self.campaigns, [d for _, d in writes] + holds, now,
                                        dry_run=dry, currency=self._currency or "RUB")
         if self.metrics is not None:
-            for d in decisions:
-                self.metrics.decision(d.action.value)
+            for action, n in Counter(d.action.value for d in decisions).items():
+                self.metrics.decision(action, n)
         if not writes:
             return 0, 0
         applied = failed = 0

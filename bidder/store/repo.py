@@ -788,24 +788,47 @@ def _record(r: DecisionRow) -> DecisionRecord:
     )
 
 
-async def recent_decisions_many(
-    session: AsyncSession, account: str, advert_ids: Iterable[int], since: datetime
-) -> dict[int, tuple[DecisionRecord, ...]]:
-    """:func:`recent_decisions` for many campaigns in one query per chunk of ids."""
-    ids = sorted(set(advert_ids))
-    out: dict[int, list[DecisionRecord]] = {i: [] for i in ids}
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One audit-trail row as the engine's in-memory history keeps it (see :func:`decision_rows`)."""
+
+    id: int
+    advert_id: int
+    pending: bool  # a write intent whose outcome is not recorded yet: read it again later
+    record: DecisionRecord
+
+
+async def decision_rows(
+    session: AsyncSession,
+    account: str,
+    *,
+    since: datetime | None = None,
+    after_id: int | None = None,
+    ids: Iterable[int] = (),
+) -> list[AuditRow]:
+    """An account's decisions as strategies see them, for keeping a history in memory: those at or after
+    ``since`` (the initial load), or those with an id above ``after_id`` (rows written since the last
+    read, by this process or another), plus the rows ``ids`` (to re-read intents that were pending).
+    Ordered by id."""
     account_id = await _account_id(session, account)
-    if account_id is None or not ids:
-        return {i: () for i in ids}
-    for chunk in _chunks(ids):
-        stmt = (
-            select(DecisionRow)
-            .where(DecisionRow.account_id == account_id, DecisionRow.advert_id.in_(chunk), DecisionRow.at >= since)
-            .order_by(DecisionRow.at, DecisionRow.id)
-        )
+    if account_id is None:
+        return []
+    out: list[AuditRow] = []
+    base = select(DecisionRow).where(DecisionRow.account_id == account_id).order_by(DecisionRow.id)
+    stmts = []
+    if since is not None or after_id is not None:
+        stmt = base
+        if since is not None:
+            stmt = stmt.where(DecisionRow.at >= since)
+        if after_id is not None:
+            stmt = stmt.where(DecisionRow.id > after_id)
+        stmts.append(stmt)
+    for chunk in _chunks(sorted(set(ids))):
+        stmts.append(base.where(DecisionRow.id.in_(chunk)))
+    for stmt in stmts:
         for r in await session.scalars(stmt):
-            out[r.advert_id].append(_record(r))
-    return {i: tuple(v) for i, v in out.items()}
+            out.append(AuditRow(r.id, r.advert_id, r.apply_status == ApplyStatus.PENDING, _record(r)))
+    return out
 
 
 async def history(

@@ -15,7 +15,7 @@ import pytest
 from bidder.app import build_app
 from bidder.clock import FakeClock
 from bidder.config import load_config
-from bidder.domain import Action
+from bidder.domain import Action, Decision
 from bidder.settings import Settings
 from bidder.sim.testing import start_simulator
 from bidder.store import repo
@@ -224,3 +224,61 @@ async def test_alerts_are_written_with_the_decisions(tmp_path: Path) -> None:
     drr = [a for a in alerts if a.kind == "drr_alert"]
     assert {a.payload["advert_id"] for a in drr} >= {1000003, 1000015}  # ДРР ~36% and ~65% over their caps
     assert all(float(a.payload["drr"]) > float(a.payload["limit"]) for a in drr)
+
+
+async def test_a_campaign_is_evaluated_again_only_when_something_it_reads_changed(tmp_path: Path) -> None:
+    """Skipping unchanged campaigns must never skip an action: after every cycle, evaluating everything
+    afresh at the same moment gives only holds for the campaigns the cycle skipped."""
+    from bidder.engine.cycle import REEVALUATE_EVERY
+
+    clock = FakeClock()
+    async with await start_simulator("demo", seed=1, clock=clock) as sim:
+        app = await _app(sim, tmp_path, clock)
+        try:
+            cycle = app.cycles["shop-a"]
+            first = (await app.run_once())[0]
+            everything = first.evaluated
+            assert first.ok and everything > 0
+            clocked = {i for i in cycle.managed_ids() if any(s.clock_driven for s in cycle.strategies_for(i))}
+            assert clocked, "the demo config has a schedule"
+            partial = 0
+            for _ in range(12):
+                clock.advance(60)
+                result = (await app.run_once())[0]
+                assert result.ok
+                evaluated = {d.advert_id for d in result.decisions}
+                assert clocked <= evaluated  # schedules are evaluated every cycle
+                if result.evaluated == everything:
+                    continue
+                partial += 1
+                saved = dict(cycle._evaluated)
+                cycle._evaluated.clear()
+                fresh = await cycle.evaluate(clock.now())
+                cycle._evaluated = saved
+                skipped = [d for d in fresh if d.advert_id not in evaluated]
+                assert skipped and all(d.action == Action.HOLD for d in skipped), skipped
+            assert partial, "some cycles skip campaigns whose inputs did not change"
+
+            # another process (the CLI's rollback) changed a skipped campaign's bid: it is evaluated again
+            idle = sorted(cycle._evaluated)[0]
+            item = cycle.campaigns[idle].items[0]
+            placement = cycle.campaigns[idle].bid_placements[0]
+            async with app.sessions.begin() as s:
+                await repo.record_decision(s, "shop-a", Decision(
+                    action=Action.SET_BID, advert_id=idle, nm_id=item.nm_id, placement=placement,
+                    strategy="rollback", reason="test", bid_before=item.bid_for(placement),
+                    bid_after=item.bid_for(placement)), at=clock.now(), dry_run=False, apply_status="applied")
+            again = await cycle.evaluate(clock.now())
+            assert idle in {d.advert_id for d in again}
+
+            (tmp_path / "STOP").write_text("")  # the stop file is an input of every campaign
+            stopped = await cycle.evaluate(clock.now())
+            assert cycle.evaluated == everything
+            assert all(d.action == Action.HOLD for d in stopped)
+            (tmp_path / "STOP").unlink()
+            await cycle.evaluate(clock.now())
+            assert cycle.evaluated == everything  # and again when it is gone
+            await cycle.evaluate(clock.now() + REEVALUATE_EVERY)
+            assert cycle.evaluated == everything  # and everything after a while
+        finally:
+            await app.close()
