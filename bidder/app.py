@@ -60,10 +60,10 @@ class App:
 
     async def open(self) -> App:
         await upgrade(self.settings.database_url)
-        engine = db.make_engine(self.settings.database_url)
-        self.stack.push_async_callback(engine.dispose)
-        self.sessions = db.session_factory(engine)
-        self.read_sessions = db.read_session_factory(engine)
+        database = db.Database(self.settings.database_url)
+        self.stack.push_async_callback(database.dispose)
+        self.sessions = database.sessions
+        self.read_sessions = database.read_sessions
         self.http_session = await self.stack.enter_async_context(aiohttp.ClientSession())
         self.pacer = Pacer(self.clock)
         self.health = Health(max_age=max_age_for(self.config.intervals.evaluate), clock=self.clock)

@@ -304,18 +304,14 @@ def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
 
 async def _history(url: str, args: argparse.Namespace) -> list[Any]:
     from bidder.store import repo
-    from bidder.store.db import make_engine, session_factory
+    from bidder.store.db import Database
 
-    engine = make_engine(url)
-    try:
-        async with session_factory(engine)() as session:
-            return list(
-                await repo.history(
-                    session, account=args.account, advert_id=args.campaign, since=args.since, limit=args.limit
-                )
+    async with Database(url) as database, database.read_sessions() as session:
+        return list(
+            await repo.history(
+                session, account=args.account, advert_id=args.campaign, since=args.since, limit=args.limit
             )
-    finally:
-        await engine.dispose()
+        )
 
 
 HISTORY_COLUMNS = (
