@@ -631,29 +631,24 @@ class AccountCycle:
         """Record intents, send them through the writer (live or dry-run), record the outcome."""
         now = self.clock.now()
         dry = self.dry_run
-        writes: list[tuple[int, Decision]] = []
+        intents: list[Decision] = []
         holds: list[Decision] = []
+        for d in decisions:
+            if not self._worth_recording(d, now):
+                continue
+            if d.changes_bid or d.action in (Action.PAUSE, Action.RESUME):
+                intents.append(d)
+            else:
+                holds.append(d)
+        writes: list[tuple[int, Decision]] = []
         async with self.sessions.begin() as s:
-            for d in decisions:
-                if not self._worth_recording(d, now):
-                    continue
-                is_write = d.changes_bid or d.action in (Action.PAUSE, Action.RESUME)
-                if not is_write:
-                    holds.append(d)  # no id needed: recorded together below, one INSERT per chunk
-                    continue
-                if is_write and self.writes_blocked:
-                    did = await repo.record_decision(
-                        s, self.name, d, at=now, dry_run=dry, apply_status="skipped",
-                        evidence_at=self.stats_at.get(d.advert_id),
-                    )
-                    await repo.set_decision_status(s, did, "skipped", error=self.writes_blocked)
-                    continue
-                status = "pending" if is_write else "held"
-                did = await repo.record_decision(
-                    s, self.name, d, at=now, dry_run=dry, apply_status=status, evidence_at=self.stats_at.get(d.advert_id)
-                )
-                if is_write:
-                    writes.append((did, d))
+            if self.writes_blocked:
+                await repo.record_decisions(s, self.name, intents, at=now, dry_run=dry, apply_status="skipped",
+                                            evidence_at=self.stats_at, error=self.writes_blocked)
+            else:
+                ids = await repo.record_decisions(s, self.name, intents, at=now, dry_run=dry,
+                                                  apply_status="pending", evidence_at=self.stats_at)
+                writes = list(zip(ids, intents, strict=True))
             await repo.record_decisions(s, self.name, holds, at=now, dry_run=dry, apply_status="held",
                                         evidence_at=self.stats_at)
             await alerts.for_decisions(s, self.name, self.campaigns, [d for _, d in writes] + holds, now,
@@ -693,22 +688,21 @@ class AccountCycle:
             return 0, len(writes)
         by_key = {(r.advert_id, r.nm_id, r.placement): r for r in results}
         now = self.clock.now()
-        applied = failed = 0
+        outcomes: list[tuple[int, str, str | None, datetime | None]] = []
+        for did, d in writes:
+            r = by_key.get((d.advert_id, d.nm_id, d.placement))
+            if r is not None and r.applied:
+                outcomes.append((did, "dry_run" if self.dry_run else "applied", None, now))
+                if not self.dry_run:
+                    self._note_bid(d)
+            else:
+                outcomes.append((did, "failed", (r.error if r else "no result from WB"), None))
         async with self.sessions.begin() as s:
-            for did, d in writes:
-                r = by_key.get((d.advert_id, d.nm_id, d.placement))
-                if r is not None and r.applied:
-                    status = "dry_run" if self.dry_run else "applied"
-                    await repo.set_decision_status(s, did, status, applied_at=now)
-                    applied += 1
-                    if not self.dry_run:
-                        self._note_bid(d)
-                        if self.metrics is not None:
-                            self.metrics.bid_changed(self.name)
-                else:
-                    await repo.set_decision_status(s, did, "failed", error=(r.error if r else "no result from WB"))
-                    failed += 1
-        return applied, failed
+            await repo.set_decision_statuses(s, outcomes)
+        applied = sum(1 for o in outcomes if o[3] is not None)
+        if self.metrics is not None and not self.dry_run and applied:
+            self.metrics.bid_changed(self.name, applied)
+        return applied, len(outcomes) - applied
 
     def _note_bid(self, d: Decision) -> None:
         camp = self.campaigns.get(d.advert_id)
@@ -751,8 +745,7 @@ class AccountCycle:
 
     async def _finish(self, writes: list[tuple[int, Decision]], status: str, error: str) -> None:
         async with self.sessions.begin() as s:
-            for did, _ in writes:
-                await repo.set_decision_status(s, did, status, error=error[:500])
+            await repo.set_decision_statuses(s, [(did, status, error[:500], None) for did, _ in writes])
 
     # ------------------------------------------------------------------ health and alerts
 

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
@@ -658,11 +658,13 @@ async def record_decisions(
     dry_run: bool,
     apply_status: str,
     evidence_at: Mapping[int, datetime] | None = None,
-) -> None:
-    """Append many decisions that need no id back (holds) in one multi-row INSERT per chunk;
-    ``evidence_at`` maps advert_id to the statistics time of its snapshot."""
+    error: str | None = None,
+) -> list[int]:
+    """Append many decisions in one multi-row INSERT per chunk and return their ids in order;
+    ``evidence_at`` maps advert_id to the statistics time of its snapshot, ``error`` is recorded as the
+    API error (for intents skipped because writes are stopped)."""
     if not decisions:
-        return
+        return []
     status = ApplyStatus(apply_status).value
     account_id = await _require_account(session, account)
     evidence = evidence_at or {}
@@ -673,12 +675,15 @@ async def record_decisions(
             "inputs": to_jsonable(d.inputs), "proposal": to_jsonable(_default_proposal(d)),
             "action": str(Action(d.action).value), "bid_before": d.bid_before, "bid_after": d.bid_after,
             "proposed_bid": d.proposed_bid, "guard": d.guard, "dry_run": dry_run, "apply_status": status,
-            "applied_at": None, "evidence_at": evidence.get(d.advert_id),
+            "applied_at": None, "evidence_at": evidence.get(d.advert_id), "api_error": error,
         }
         for d in decisions
     ]
+    ids: list[int] = []
+    stmt = insert(DecisionRow).returning(DecisionRow.id, sort_by_parameter_order=True)
     for chunk in _chunks(rows):
-        await session.execute(insert(DecisionRow), list(chunk))
+        ids.extend(await session.scalars(stmt, list(chunk)))
+    return ids
 
 
 async def set_decision_status(
@@ -696,6 +701,36 @@ async def set_decision_status(
     result = await session.execute(update(DecisionRow).where(DecisionRow.id == decision_id).values(**values))
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise LookupError(f"no decision {decision_id}")
+
+
+async def set_decision_statuses(
+    session: AsyncSession, outcomes: Sequence[tuple[int, str, str | None, datetime | None]]
+) -> None:
+    """Record many outcomes of write intents, (id, status, error, applied_at) each, in one batched
+    UPDATE. Raises LookupError when an id is unknown."""
+    if not outcomes:
+        return
+    params = [
+        {"b_id": i, "b_status": ApplyStatus(status).value, "b_error": error, "b_applied_at": applied_at}
+        for i, status, error, applied_at in outcomes
+    ]
+    stmt = (
+        update(DecisionRow.__table__)
+        .where(DecisionRow.__table__.c.id == bindparam("b_id"))
+        .values(apply_status=bindparam("b_status"), api_error=bindparam("b_error"),
+                applied_at=func.coalesce(bindparam("b_applied_at", type_=DecisionRow.__table__.c.applied_at.type),
+                                         DecisionRow.__table__.c.applied_at))
+    )
+    conn = await session.connection()
+    result = await conn.execute(stmt, params)
+    found = result.rowcount
+    if found is None or found < 0:  # a driver that does not count rows of an executemany (asyncpg)
+        ids = sorted({p["b_id"] for p in params})
+        found = 0
+        for chunk in _chunks(ids):
+            found += await session.scalar(select(func.count()).select_from(DecisionRow).where(DecisionRow.id.in_(chunk)))
+    if found != len(params):
+        raise LookupError(f"{len(params) - found} of {len(params)} decisions not found")
 
 
 def _decision(row: DecisionRow) -> Decision:

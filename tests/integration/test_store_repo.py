@@ -296,6 +296,33 @@ async def test_pending_intents_and_status_changes(s) -> None:
     assert sb.apply_status == "failed" and sb.api_error == "HTTP 400: bid below minimum" and not sb.applied
 
 
+async def test_bulk_intents_return_their_ids_and_take_outcomes_in_one_update(s) -> None:
+    """What the cycle does with a batch of bid changes: one INSERT returning ids in order, one UPDATE."""
+    batch = [decision(100 + i, bid_after=300 + i) for i in range(120)]  # more than one chunk
+    ids = await repo.record_decisions(s, ACC, batch, at=T0, dry_run=False, apply_status="pending")
+    await s.commit()
+    assert len(ids) == len(set(ids)) == 120
+    for did, d in zip(ids, batch, strict=True):
+        stored = await repo.get_decision(s, did)
+        assert (stored.advert_id, stored.bid_after, stored.apply_status) == (d.advert_id, d.bid_after, "pending")
+    assert [p.id for p in await repo.pending_intents(s, ACC)] == ids
+
+    at = T0 + timedelta(seconds=3)
+    await repo.set_decision_statuses(
+        s, [(i, "applied", None, at) for i in ids[:100]] + [(i, "failed", "HTTP 400: too low", None) for i in ids[100:]]
+    )
+    await s.commit()
+    assert await repo.pending_intents(s, ACC) == []
+    first, last = await repo.get_decision(s, ids[0]), await repo.get_decision(s, ids[-1])
+    assert first.applied and first.applied_at == at and first.api_error is None
+    assert last.apply_status == "failed" and last.api_error == "HTTP 400: too low" and last.applied_at is None
+    with pytest.raises(LookupError):
+        await repo.set_decision_statuses(s, [(ids[0], "applied", None, at), (max(ids) + 1000, "applied", None, at)])
+    skipped = await repo.record_decisions(s, ACC, batch[:2], at=T0, dry_run=False, apply_status="skipped",
+                                          error="writes stopped")
+    assert (await repo.get_decision(s, skipped[1])).api_error == "writes stopped"
+
+
 async def test_recent_decisions_as_domain_records(s) -> None:
     a = await repo.record_decision(
         s, ACC, decision(), at=T0, dry_run=False, apply_status="pending", evidence_at=T0
