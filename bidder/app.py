@@ -208,7 +208,8 @@ class App:
             self.control.set_kick(sender.kick)
             tasks.append(asyncio.create_task(sender.run(stop), name="outbox"))
             digest = DigestJob(self.sessions, self.clock, accounts=lambda: self.config.accounts, locale=tg.locale,
-                               digest_time=tg.digest_time, timezone=tg.digest_timezone, on_enqueued=sender.kick)
+                               digest_time=tg.digest_time, timezone=tg.digest_timezone, on_enqueued=sender.kick,
+                               read_sessions=self.read_sessions)
             tasks.append(asyncio.create_task(digest.run(stop, every=60.0 / self.clock.speed), name="digest"))
         if client is not None and chat_ids:
             from bidder.notify.commands import CommandLoop

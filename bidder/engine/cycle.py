@@ -646,8 +646,8 @@ class AccountCycle:
                 await repo.record_decisions(s, self.name, intents, at=now, dry_run=dry, apply_status="skipped",
                                             evidence_at=self.stats_at, error=self.writes_blocked)
             else:
-                ids = await repo.record_decisions(s, self.name, intents, at=now, dry_run=dry,
-                                                  apply_status="pending", evidence_at=self.stats_at)
+                ids = await repo.record_decisions(s, self.name, intents, at=now, dry_run=dry, apply_status="pending",
+                                                  evidence_at=self.stats_at, returning_ids=True)
                 writes = list(zip(ids, intents, strict=True))
             await repo.record_decisions(s, self.name, holds, at=now, dry_run=dry, apply_status="held",
                                         evidence_at=self.stats_at)

@@ -141,8 +141,11 @@ class DigestJob:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, *,
                  accounts: Callable[[], Sequence[str]] | Sequence[str], locale: str = "ru",
                  digest_time: time | str = time(9, 0), timezone: str = "Europe/Moscow",
-                 on_enqueued: Callable[[], None] | None = None) -> None:
+                 on_enqueued: Callable[[], None] | None = None,
+                 read_sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._sessions = sessions
+        # building the digest (queries and the chart, a second or two) must not hold SQLite's one writer
+        self._read_sessions = read_sessions or sessions
         self._clock = clock
         self._accounts = accounts
         self._locale = locale
@@ -171,7 +174,7 @@ class DigestJob:
         if day is None:
             return False
         key = f"digest:{day.isoformat()}"
-        async with self._sessions() as s:
+        async with self._read_sessions() as s:
             if await s.scalar(select(AlertRow.id).where(AlertRow.dedup_key == key).limit(1)) is not None:
                 return False
             digest = await build_digest(s, self._names(), day, locale=self._locale)

@@ -659,8 +659,10 @@ async def record_decisions(
     apply_status: str,
     evidence_at: Mapping[int, datetime] | None = None,
     error: str | None = None,
+    returning_ids: bool = False,
 ) -> list[int]:
-    """Append many decisions in one multi-row INSERT per chunk and return their ids in order;
+    """Append many decisions in one multi-row INSERT per chunk; with ``returning_ids`` return their ids
+    in order (write intents need them; it costs about three times the CPU, so holds do without).
     ``evidence_at`` maps advert_id to the statistics time of its snapshot, ``error`` is recorded as the
     API error (for intents skipped because writes are stopped)."""
     if not decisions:
@@ -680,9 +682,12 @@ async def record_decisions(
         for d in decisions
     ]
     ids: list[int] = []
-    stmt = insert(DecisionRow).returning(DecisionRow.id, sort_by_parameter_order=True)
     for chunk in _chunks(rows):
-        ids.extend(await session.scalars(stmt, list(chunk)))
+        if returning_ids:
+            stmt = insert(DecisionRow).returning(DecisionRow.id, sort_by_parameter_order=True)
+            ids.extend(await session.scalars(stmt, list(chunk)))
+        else:
+            await session.execute(insert(DecisionRow), list(chunk))
     return ids
 
 

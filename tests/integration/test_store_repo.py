@@ -299,7 +299,7 @@ async def test_pending_intents_and_status_changes(s) -> None:
 async def test_bulk_intents_return_their_ids_and_take_outcomes_in_one_update(s) -> None:
     """What the cycle does with a batch of bid changes: one INSERT returning ids in order, one UPDATE."""
     batch = [decision(100 + i, bid_after=300 + i) for i in range(120)]  # more than one chunk
-    ids = await repo.record_decisions(s, ACC, batch, at=T0, dry_run=False, apply_status="pending")
+    ids = await repo.record_decisions(s, ACC, batch, at=T0, dry_run=False, apply_status="pending", returning_ids=True)
     await s.commit()
     assert len(ids) == len(set(ids)) == 120
     for did, d in zip(ids, batch, strict=True):
@@ -319,7 +319,7 @@ async def test_bulk_intents_return_their_ids_and_take_outcomes_in_one_update(s) 
     with pytest.raises(LookupError):
         await repo.set_decision_statuses(s, [(ids[0], "applied", None, at), (max(ids) + 1000, "applied", None, at)])
     skipped = await repo.record_decisions(s, ACC, batch[:2], at=T0, dry_run=False, apply_status="skipped",
-                                          error="writes stopped")
+                                          error="writes stopped", returning_ids=True)
     assert (await repo.get_decision(s, skipped[1])).api_error == "writes stopped"
 
 
