@@ -253,10 +253,10 @@ class WBClient:
             return EndpointGone(detail or "path not found", method=key, status=status)
         return BadRequest(detail or f"HTTP {status}", field=field, method=key, status=status)
 
-    def _parse(self, key: str, resp: Response, parse: Callable[[Any], M]) -> M:
+    def _parse(self, key: str, resp: Response, parse: Callable[[Any], M], *, raw: bool = False) -> M:
+        """``parse`` gets the decoded JSON, or with ``raw`` the body's bytes (for pydantic's JSON parser)."""
         try:
-            data = resp.json()
-            return parse(data)
+            return parse(resp.body) if raw else parse(resp.json())
         except (ValueError, ValidationError, TypeError, AttributeError) as exc:
             raw = sample(resp.body)
             why = type(exc).__name__
@@ -294,7 +294,7 @@ class WBClient:
             for chunk in id_chunks:
                 params = {"ids": ",".join(map(str, chunk)), "beginDate": b.isoformat(), "endDate": e.isoformat()}
                 resp = await self._request("GET", path, params=params)
-                parsed = self._parse(f"GET {path}", resp, schemas.FullStatsResponse.parse)
+                parsed = self._parse(f"GET {path}", resp, schemas.FullStatsResponse.parse_json, raw=True)
                 for item in parsed.items:
                     rows = item.to_domain()
                     outside = sorted({r.day for r in rows if not b <= r.day <= e})

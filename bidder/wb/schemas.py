@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
 from bidder.domain import (
     Campaign,
@@ -210,19 +210,24 @@ class AdvertsResponse(Wire):
 
 
 # ---------------------------------------------------------------- /adv/v3/fullstats
+# A fullstats reply carries every campaign x day x app x item: thousands of these per call, so its fields
+# use pydantic's own (Rust) validation, no Python callbacks; None is read as 0 in to_domain.
+NativeSpend = Annotated[Decimal, Field(ge=0)]
+
+
 class NmStat(Wire):
     nmId: int
-    views: Int0 = 0
-    clicks: Int0 = 0
-    atbs: Int0 = 0
-    orders: Int0 = 0
-    sum: Spend = Decimal(0)
-    sum_price: Spend = Decimal(0)
+    views: int | None = 0
+    clicks: int | None = 0
+    atbs: int | None = 0
+    orders: int | None = 0
+    sum: NativeSpend | None = Decimal(0)
+    sum_price: NativeSpend | None = Decimal(0)
 
 
 class AppStat(Wire):
     appType: int | None = None
-    nms: NullList(NmStat) = Field(default_factory=list)
+    nms: list[NmStat] | None = None
 
 
 class DayStat(Wire):
@@ -246,14 +251,16 @@ class FullStatsItem(Wire):
         acc: dict[tuple[date, int], list] = defaultdict(lambda: [0, 0, 0, 0, Decimal(0), Decimal(0)])
         for d in self.days:
             for app in d.apps:
-                for nm in app.nms:
+                for nm in app.nms or ():
                     a = acc[(d.date, nm.nmId)]
-                    a[0] += nm.views
-                    a[1] += nm.clicks
-                    a[2] += nm.atbs
-                    a[3] += nm.orders
-                    a[4] += nm.sum
-                    a[5] += nm.sum_price
+                    a[0] += nm.views or 0
+                    a[1] += nm.clicks or 0
+                    a[2] += nm.atbs or 0
+                    a[3] += nm.orders or 0
+                    if nm.sum:
+                        a[4] += nm.sum
+                    if nm.sum_price:
+                        a[5] += nm.sum_price
         positions = {(b.date, b.nm): b.avg_position for b in self.boosterStats}
         keys = sorted(set(acc) | set(positions))
         out = []
@@ -282,6 +289,15 @@ class FullStatsResponse(Wire):
     @classmethod
     def parse(cls, data: Any) -> FullStatsResponse:
         return cls.model_validate({"items": data})
+
+    @classmethod
+    def parse_json(cls, body: bytes) -> FullStatsResponse:
+        """The reply body straight from bytes (pydantic's JSON parser: no intermediate Python objects)."""
+        items = _FULLSTATS_ITEMS.validate_json(body) if body.strip() else None
+        return cls.model_construct(items=items or [])
+
+
+_FULLSTATS_ITEMS = TypeAdapter(list[FullStatsItem] | None)
 
 
 # ---------------------------------------------------------------- /api/advert/v1/bids (PATCH)

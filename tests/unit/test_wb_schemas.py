@@ -6,6 +6,8 @@ import logging
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from bidder.wb import schemas
 from bidder.wb.client import error_detail
 from bidder.wb.redact import RedactingFilter, redact, register_secret
@@ -133,3 +135,31 @@ async def test_client_token_checks(caplog):
     with pytest.raises(TokenError, match="not a valid JWT") as exc:
         WBClient(None, "http://x", SecretStr("not-a-token-at-all"), pacer, clock)  # type: ignore[arg-type]
     assert "not-a-token-at-all" not in str(exc.value)
+
+
+def test_fullstats_from_bytes_matches_the_decoded_path():
+    import json
+
+    from pydantic import ValidationError
+
+    data = [{
+        "advertId": 5, "currency": "RUB",
+        "days": [{"date": "2026-11-01T00:00:00Z", "apps": [
+            {"appType": 1, "nms": [{"nmId": 1, "views": 100, "clicks": 5, "atbs": None, "orders": 1, "sum": 10.1,
+                                    "sum_price": 999.9}, {"nmId": 2, "sum": None}]},
+            {"appType": 32, "nms": [{"nmId": 1, "views": 50, "clicks": 2, "sum": 0.2, "sum_price": 0}]},
+            {"appType": 64, "nms": None},
+        ]}, {"date": "2026-11-02", "apps": None}],
+        "boosterStats": None,
+    }]
+    body = json.dumps(data).encode()
+    fast = schemas.FullStatsResponse.parse_json(body).items[0].to_domain()
+    assert fast == schemas.FullStatsResponse.parse(data).items[0].to_domain()
+    assert fast[0].spend == Decimal("10.3") and fast[0].views == 150 and fast[1].spend == Decimal(0)
+    assert schemas.FullStatsResponse.parse_json(b"null").items == []
+    assert schemas.FullStatsResponse.parse_json(b"  ").items == []
+    data[0]["days"][0]["apps"][0]["nms"][0]["sum"] = -3
+    with pytest.raises(ValidationError, match=r"sum\s+Input should be greater than or equal to 0"):
+        schemas.FullStatsResponse.parse_json(json.dumps(data).encode())
+    with pytest.raises(ValidationError, match="Invalid JSON"):
+        schemas.FullStatsResponse.parse_json(b'[{"advertId": 5,')
