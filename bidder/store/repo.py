@@ -21,7 +21,7 @@ from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, selec
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bidder.domain import (
@@ -311,71 +311,144 @@ def _account_info(row: AccountRow) -> AccountInfo:
 # --------------------------------------------------------------------------------------------- campaigns
 
 
+_ItemState = tuple[str, int | None, int | None]  # subject, bid_search, bid_recommendations
+
+
+async def _stored_campaign_items(
+    conn: AsyncConnection, account_id: int, advert_ids: Sequence[int]
+) -> tuple[dict[int, int], dict[int, dict[int, _ItemState]], dict[tuple[int, int], int]]:
+    """For the stored ones of ``advert_ids``: advert_id -> campaigns.id, advert_id -> nm_id -> item
+    state, and (advert_id, nm_id) -> campaign_items.id. One outer-joined SELECT per chunk."""
+    c, i = CampaignRow.__table__.c, CampaignItemRow.__table__.c
+    campaign_ids: dict[int, int] = {}
+    items: dict[int, dict[int, _ItemState]] = {}
+    item_ids: dict[tuple[int, int], int] = {}
+    for chunk in _chunks(advert_ids):
+        result = await conn.execute(
+            select(c.advert_id, c.id, i.id, i.nm_id, i.subject, i.bid_search, i.bid_recommendations)
+            .select_from(CampaignRow.__table__.outerjoin(CampaignItemRow.__table__, i.campaign_id == c.id))
+            .where(c.account_id == account_id, c.advert_id.in_(chunk))
+        )
+        for advert_id, campaign_id, item_id, nm_id, *state in result:
+            campaign_ids[advert_id] = campaign_id
+            stored = items.setdefault(advert_id, {})
+            if item_id is not None:
+                stored[nm_id] = tuple(state)
+                item_ids[advert_id, nm_id] = item_id
+    return campaign_ids, items, item_ids
+
+
+def _expire_campaign_rows(session: AsyncSession, campaign_ids: set[int], item_ids: set[int]) -> None:
+    """Core writes bypass the identity map: expire the ORM instances of the rows just rewritten, so the
+    next load of them (with or without ``populate_existing``) reads the stored values."""
+    identity_map = session.identity_map
+    if not len(identity_map):
+        return
+    for key, obj in list(identity_map.items()):
+        cls, pk = key[0], key[1]
+        if (cls is CampaignRow and pk[0] in campaign_ids) or (cls is CampaignItemRow and pk[0] in item_ids):
+            session.expire(obj)
+
+
 async def save_campaigns(
     session: AsyncSession, account: str, campaigns: Sequence[Campaign], at: datetime
 ) -> int:
     """Upsert campaigns and their items (a campaign's ``items`` replace the stored ones) and append a
     bid snapshot for every bid that differs from the stored current bid (or is new). Campaigns not in
-    ``campaigns`` are left alone. Returns the number of snapshots appended."""
+    ``campaigns`` are left alone. Returns the number of snapshots appended.
+
+    Core statements only (no ORM instances): one SELECT of the stored campaigns and items, then per
+    chunk an UPDATE (executemany) of the known campaigns, an INSERT of the new ones (returning their
+    ids), a DELETE of items no longer listed, an UPDATE of changed items, an INSERT of new items and an
+    INSERT of the snapshots. Unchanged items are not written; campaign and item ids are kept."""
     account_id = await _require_account(session, account)
-    ids = sorted({c.advert_id for c in campaigns})
-    existing: dict[int, CampaignRow] = {}
-    for chunk in _chunks(ids):
-        result = await session.scalars(
-            select(CampaignRow)
-            .where(CampaignRow.account_id == account_id, CampaignRow.advert_id.in_(chunk))
-            .options(selectinload(CampaignRow.items))
-            .execution_options(populate_existing=True)
-        )
-        existing.update({row.advert_id: row for row in result})
+    if not campaigns:
+        return 0
+    conn = await session.connection()
+    stored_ids, stored, item_ids = await _stored_campaign_items(
+        conn, account_id, sorted({c.advert_id for c in campaigns})
+    )
 
-    snapshots = 0
+    # Apply the campaigns in order, as the ORM version did: a campaign listed twice is compared against
+    # (and replaced by) its previous occurrence, an nm listed twice against its previous occurrence.
+    rows: dict[int, dict[str, Any]] = {}
+    current: dict[int, dict[int, _ItemState]] = {}
+    snapshots: list[dict[str, Any]] = []
     for c in campaigns:
-        row = existing.get(c.advert_id)
-        if row is None:
-            row = CampaignRow(account_id=account_id, advert_id=c.advert_id, items=[])
-            session.add(row)
-            existing[c.advert_id] = row
-        row.name = c.name
-        row.type = c.type
-        row.status = c.status
-        row.bid_type = c.bid_type
-        row.payment_type = c.payment_type
-        row.currency = c.currency
-        row.placements = sorted(c.placements)
-        row.changed_at = c.changed_at
-        row.updated_at = at
-
-        old = {it.nm_id: it for it in row.items}
-        new_items: dict[int, CampaignItemRow] = {}
+        rows[c.advert_id] = {
+            "account_id": account_id,
+            "advert_id": c.advert_id,
+            "name": c.name,
+            "type": c.type,
+            "status": c.status,
+            "bid_type": c.bid_type,
+            "payment_type": c.payment_type,
+            "currency": c.currency,
+            "placements": sorted(c.placements),
+            "changed_at": c.changed_at,
+            "updated_at": at,
+        }
+        old = current[c.advert_id] if c.advert_id in current else stored.get(c.advert_id, {})
+        new: dict[int, _ItemState] = {}
         for item in c.items:
-            it = new_items.get(item.nm_id) or old.get(item.nm_id)
-            before: dict[str, int | None] = {}
-            if it is None:
-                it = CampaignItemRow(nm_id=item.nm_id)
-            else:
-                before = {"search": it.bid_search, "recommendations": it.bid_recommendations}
-            it.subject = item.subject
-            it.bid_search = item.bids.get("search")
-            it.bid_recommendations = item.bids.get("recommendations")
-            new_items[item.nm_id] = it
-            for placement in _BID_PLACEMENTS:
-                bid = item.bids.get(placement)
-                if bid is not None and before.get(placement) != bid:
-                    session.add(
-                        BidSnapshotRow(
-                            at=at,
-                            account_id=account_id,
-                            advert_id=c.advert_id,
-                            nm_id=item.nm_id,
-                            placement=placement,
-                            bid=int(bid),
-                        )
+            before = new.get(item.nm_id) or old.get(item.nm_id)
+            state = (item.subject, item.bids.get("search"), item.bids.get("recommendations"))
+            new[item.nm_id] = state
+            was = before[1:] if before is not None else (None, None)
+            for placement, bid, prev in zip(_BID_PLACEMENTS, state[1:], was, strict=True):
+                if bid is not None and prev != bid:
+                    snapshots.append(
+                        {
+                            "at": at,
+                            "account_id": account_id,
+                            "advert_id": c.advert_id,
+                            "nm_id": item.nm_id,
+                            "placement": placement,
+                            "bid": int(bid),
+                        }
                     )
-                    snapshots += 1
-        row.items = sorted(new_items.values(), key=lambda i: i.nm_id)
-    await session.flush()
-    return snapshots
+        current[c.advert_id] = new
+
+    campaigns_t, items_t = CampaignRow.__table__, CampaignItemRow.__table__
+    updates = [{"b_id": stored_ids[a], **r} for a, r in rows.items() if a in stored_ids]
+    inserts = [r for a, r in rows.items() if a not in stored_ids]
+    if updates:
+        stmt = update(campaigns_t).where(campaigns_t.c.id == bindparam("b_id"))
+        for chunk in _chunks(updates):
+            await conn.execute(stmt, list(chunk))
+    campaign_ids = dict(stored_ids)
+    if inserts:
+        stmt = insert(campaigns_t).returning(campaigns_t.c.advert_id, campaigns_t.c.id)
+        for chunk in _chunks(inserts):
+            campaign_ids.update((await conn.execute(stmt, list(chunk))).all())
+
+    gone: list[int] = []
+    changed: list[dict[str, Any]] = []
+    added: list[dict[str, Any]] = []
+    for advert_id, new in current.items():
+        old = stored.get(advert_id, {})
+        gone.extend(item_ids[advert_id, nm_id] for nm_id in old if nm_id not in new)
+        for nm_id, state in sorted(new.items()):  # new items get ids in nm_id order, as before
+            if nm_id in old and old[nm_id] == state:
+                continue
+            values = {"subject": state[0], "bid_search": state[1], "bid_recommendations": state[2]}
+            if nm_id in old:
+                changed.append({"b_id": item_ids[advert_id, nm_id], **values})
+            else:
+                added.append({"campaign_id": campaign_ids[advert_id], "nm_id": nm_id, **values})
+    for chunk in _chunks(gone):
+        await conn.execute(delete(items_t).where(items_t.c.id.in_(chunk)))
+    if changed:
+        stmt = update(items_t).where(items_t.c.id == bindparam("b_id"))
+        for chunk in _chunks(changed):
+            await conn.execute(stmt, list(chunk))
+    for chunk in _chunks(added):
+        await conn.execute(insert(items_t), list(chunk))
+    for chunk in _chunks(snapshots):
+        await conn.execute(insert(BidSnapshotRow.__table__), list(chunk))
+
+    _expire_campaign_rows(session, set(stored_ids.values()), set(item_ids.values()))
+    return len(snapshots)
 
 
 def _campaign(row: CampaignRow) -> Campaign:

@@ -549,3 +549,102 @@ async def test_alert_dedup_race_between_two_open_transactions(db_sessions) -> No
         await s2.commit()
     async with db_sessions() as s3:
         assert sorted(a.kind for a in await repo.due_alerts(s3, T0)) == ["k", "other"]
+
+
+# --------------------------------------------------------------------------------------------- save_campaigns (Core)
+
+
+async def _item_rows(s) -> dict[tuple[int, int], tuple[int, str, int | None, int | None]]:
+    rows = await s.execute(
+        text(
+            "SELECT c.advert_id, i.nm_id, i.id, i.subject, i.bid_search, i.bid_recommendations "
+            "FROM campaign_items i JOIN campaigns c ON c.id = i.campaign_id"
+        )
+    )
+    return {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in rows}
+
+
+async def _snapshots(s) -> list[tuple[int, int, str, int]]:
+    rows = await s.execute(select(BidSnapshotRow).order_by(BidSnapshotRow.id))
+    return [(r.advert_id, r.nm_id, r.placement, r.bid) for r in rows.scalars()]
+
+
+async def test_save_campaigns_removes_adds_and_keeps_items_in_one_session(s) -> None:
+    """No commit in between, and the session already holds the loaded rows: every load sees the new
+    state (also one without populate_existing); kept items keep their ids; other campaigns are untouched."""
+    from sqlalchemy.orm import selectinload
+
+    from bidder.store.models import CampaignRow
+
+    other = camp(200, bids={7: {"search": 50}})
+    assert await repo.save_campaigns(s, ACC, [camp(), other], T0) == 4
+    assert await repo.load_campaigns(s, ACC) == [camp(), other]
+    before = await _item_rows(s)
+    query = select(CampaignRow).options(selectinload(CampaignRow.items)).order_by(CampaignRow.advert_id)
+    held = (await s.scalars(query)).all()  # ORM instances alive in the identity map
+
+    changed = camp(
+        name="renamed",
+        status=11,
+        bids={1001: {"search": 250}, 1003: {"search": 90, "recommendations": 80}},  # 1002 gone
+    )
+    assert await repo.save_campaigns(s, ACC, [changed], T0 + timedelta(minutes=5)) == 2  # 1003 only
+    plain = (await s.scalars(query)).all()  # no populate_existing
+    assert plain == held
+    assert [(r.name, r.status, [i.nm_id for i in r.items]) for r in plain] == [
+        ("renamed", 11, [1001, 1003]),
+        ("campaign 200", 9, [7]),
+    ]
+    assert await repo.load_campaigns(s, ACC) == [changed, other]
+    after = await _item_rows(s)
+    assert set(after) == {(100, 1001), (100, 1003), (200, 7)}
+    assert after[100, 1001] == (before[100, 1001][0], "Платья", 250, None)  # same row, bid removed
+    assert after[200, 7] == before[200, 7]
+    await s.commit()
+
+    # a removed placement bid and a removed item come back: both are new observations
+    again = camp(bids={1001: {"search": 250, "recommendations": 180}, 1002: {"search": 300}})
+    assert await repo.save_campaigns(s, ACC, [again], T0 + timedelta(minutes=10)) == 2
+    await s.commit()
+    assert await repo.load_campaigns(s, ACC, [100]) == [again]
+    assert (await _snapshots(s))[-2:] == [(100, 1001, "recommendations", 180), (100, 1002, "search", 300)]
+
+
+async def test_save_campaigns_repeated_campaign_and_item_compare_with_previous_occurrence(s) -> None:
+    """A campaign listed twice in one call (or an nm twice in one campaign) is compared with its
+    previous occurrence and the last one is stored."""
+    first = camp(bids={1001: {"search": 100}})
+    second = camp(name="second", bids={1001: {"search": 100, "recommendations": 70}, 1002: {"search": 5}})
+    assert await repo.save_campaigns(s, ACC, [first, second], T0) == 3
+    assert await repo.load_campaigns(s, ACC) == [second]
+
+    import dataclasses
+
+    dup = dataclasses.replace(
+        camp(),
+        items=(
+            Item(nm_id=1001, bids={"search": 100}, subject="a"),
+            Item(nm_id=1001, bids={"search": 120}, subject="b"),
+        ),
+    )
+    assert await repo.save_campaigns(s, ACC, [dup], T0 + timedelta(minutes=1)) == 1  # 100 -> 120
+    (loaded,) = await repo.load_campaigns(s, ACC)
+    assert loaded.items == (Item(nm_id=1001, bids={"search": 120}, subject="b"),)
+    await s.commit()
+    assert await _snapshots(s) == [
+        (100, 1001, "search", 100),
+        (100, 1001, "recommendations", 70),
+        (100, 1002, "search", 5),
+        (100, 1001, "search", 120),
+    ]
+
+
+async def test_save_campaigns_more_than_one_chunk(s) -> None:
+    many = [camp(1000 + n, bids={n: {"search": 100 + n}}) for n in range(repo._CHUNK + 120)]
+    assert await repo.save_campaigns(s, ACC, many, T0) == len(many)
+    bumped = [camp(c.advert_id, bids={c.items[0].nm_id: {"search": c.items[0].bids["search"] + (n % 2)}})
+              for n, c in enumerate(many)]
+    assert await repo.save_campaigns(s, ACC, bumped, T0 + timedelta(hours=1)) == len(many) // 2
+    await s.commit()
+    assert await repo.load_campaigns(s, ACC) == bumped
+    assert len(await _snapshots(s)) == len(many) + len(many) // 2
