@@ -57,7 +57,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_seconds, fmt, header, peak_rss_mb, table
+from bench.common import cpu_seconds, fmt, header, peak_rss_mb, table, throwaway_postgres
 
 STATS_STATUSES = (7, 9, 11)
 FULLSTATS_PER_MIN = 3
@@ -286,6 +286,7 @@ class DaemonStats:
     failed: int = 0
     crashed: int = 0
     campaign_passes: int = 0
+    evaluated: int = 0
     errors: Counter = field(default_factory=Counter)
     cpu: float = 0.0
     rss: float = 0.0
@@ -293,12 +294,13 @@ class DaemonStats:
     phase_wall: Counter = field(default_factory=Counter)
 
 
-async def run_daemon(sim_info: dict, clock, hours: float, db_path: Path, target_share: float) -> DaemonStats:
+async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, workdir: Path,
+                     target_share: float) -> DaemonStats:
     from bidder.app import build_app
     from bidder.settings import Settings
 
     config = make_config(sim_info["sellers"], target_share)
-    settings = Settings(config=db_path.with_suffix(".yaml"), database_url=f"sqlite+aiosqlite:///{db_path}",
+    settings = Settings(config=workdir / "bidder.yaml", database_url=database_url,
                         wb_advert_url=sim_info["url"], dry_run=False, http_port=0, telegram_bot_token=None)
     stats = DaemonStats()
     cpu0 = cpu_seconds()
@@ -333,6 +335,7 @@ async def run_daemon(sim_info: dict, clock, hours: float, db_path: Path, target_
             stats.cycle_wall.append(time.perf_counter() - t)
             stats.cycles += 1
             stats.campaign_passes += result.campaigns
+            stats.evaluated += result.evaluated
             if not result.ok:
                 stats.failed += 1
                 stats.errors[(result.error or "?")[:120]] += 1
@@ -423,8 +426,7 @@ def _ratio(a, b) -> float | None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sellers", type=int, default=10,
-                    help="default 10 (2,000 campaigns); the issue's 50 x 200 does not complete on 2 cores with SQLite")
+    ap.add_argument("--sellers", type=int, default=10)
     ap.add_argument("--campaigns", type=int, default=200, help="per seller")
     ap.add_argument("--items", type=int, default=3, help="per campaign")
     ap.add_argument("--hours", type=float, default=1.0, help="simulated hours")
@@ -433,7 +435,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target-share", type=float, default=0.1,
                     help="share of campaigns with target_position (clusters + recommendations polled)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the naive poller")
+    ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                    help="the daemon's database: a SQLite file (default) or a throwaway PostgreSQL server")
     args = ap.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        return _run(args, stack)
+
+
+def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.CRITICAL)  # cycles cancelled at the end of the run
     header("bench.scale: the daemon against the simulated WB at scale, and a naive per-campaign poller")
@@ -447,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
 
     start = build_scenario("scale:1x1x1", args.seed).start
     intervals = Intervals()
+    database_url = None
+    if args.store == "postgresql":
+        database_url = stack.enter_context(throwaway_postgres("scale"))
+        print("store: a throwaway PostgreSQL server (fsync on)", flush=True)
     ctx = mp.get_context("spawn")
     sim_conn, sim_child = ctx.Pipe()
     t0 = time.monotonic()
@@ -469,9 +482,12 @@ def main(argv: list[str] | None = None) -> int:
         naive_child.close()
     run_from = clock.monotonic()
     with tempfile.TemporaryDirectory(prefix="bidder-bench-scale-") as tmp:
-        daemon = asyncio.run(run_daemon(info["daemon"], clock, args.hours, Path(tmp) / "bidder.db",
-                                        args.target_share))
-        db_size = sum(f.stat().st_size for f in Path(tmp).glob("bidder.db*")) / 1e6
+        url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bidder.db'}"
+        daemon = asyncio.run(run_daemon(info["daemon"], clock, args.hours, url, Path(tmp), args.target_share))
+        if database_url:
+            store = "PostgreSQL (throwaway server, fsync on)"
+        else:
+            store = f"SQLite {sum(f.stat().st_size for f in Path(tmp).glob('bidder.db*')) / 1e6:.0f} MB"
     duration = clock.monotonic() - run_from
     naive = None
     if naive_conn is not None:
@@ -492,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     real = time.perf_counter() - wall0
 
     print(f"\nrun finished: {real:.0f}s real, {duration / 3600:.2f} simulated hours; daemon: {daemon.cycles} account "
-          f"cycles ({daemon.failed} failed, {daemon.crashed} crashed), SQLite {db_size:.0f} MB; simulator process CPU {server['cpu']:.0f}s")
+          f"cycles ({daemon.failed} failed, {daemon.crashed} crashed), {store}; simulator process CPU {server['cpu']:.0f}s")
     for err, n in daemon.errors.most_common(5):
         print(f"  failed cycles: {n} x {err}")
     if daemon.cycle_wall:
@@ -541,7 +557,10 @@ def main(argv: list[str] | None = None) -> int:
         [f"full statistics refresh, worst seller, s (floor {floor:.0f}s)", max(d_times) if d_times else None, "", None],
         ["  / floor (goal <= 1.1)", _ratio(max(d_times), floor) if d_times else None, "", None],
         ["  sellers not fully refreshed in the run", d_nd, "", None],
+        ["account cycles per account per simulated hour (1-minute interval: 60)",
+         daemon.cycles / max(len(info["daemon"]["sellers"]), 1) / max(duration / 3600, 1e-9), "", None],
         ["campaign passes (cycles x campaigns)", daemon.campaign_passes, "", None],
+        ["  of which evaluated (the rest: nothing they read had changed)", daemon.evaluated, "", None],
         ["CPU s per cycle per 1,000 campaigns", d_cpu, "", None],
         ["CPU s total (process)", daemon.cpu, "", None],
         ["peak RSS, MB (goal < 300)", daemon.rss, "", None],
@@ -553,7 +572,8 @@ def main(argv: list[str] | None = None) -> int:
         nvals = [len(nsrv["calls"]), sum(1 for c in nsrv["calls"] if c.status == 429),
                  sum(n_ratios) / len(n_ratios) if n_ratios else None, min(n_ratios) if n_ratios else None,
                  max(n_times) if n_times else None,
-                 _ratio(max(n_times), floor) if n_times else None, n_nd, n_passes, n_cpu, naive["cpu"], naive["rss"]]
+                 _ratio(max(n_times), floor) if n_times else None, n_nd, None, n_passes, None, n_cpu, naive["cpu"],
+                 naive["rss"]]
         for row, v in zip(summary, nvals, strict=True):
             row[2] = v
             row[3] = _ratio(v, row[1]) if isinstance(v, int | float) and isinstance(row[1], int | float) else None

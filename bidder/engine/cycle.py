@@ -64,6 +64,7 @@ CLUSTER_CALLS_PER_CYCLE = 3
 # only time-based thresholds can move (a cooldown or min_change_interval running out), which this delays
 # by at most this much. Campaigns with a clock-driven strategy (a schedule) are evaluated every cycle.
 REEVALUATE_EVERY = timedelta(minutes=3)
+YIELD_EVERY = 20  # campaigns evaluated between yields to the event loop
 _NUMBERS = re.compile(r"[-+]?\d[\d.,:]*")
 
 
@@ -484,6 +485,8 @@ class AccountCycle:
                     and not any(s.clock_driven for s in self.strategies_for(advert_id))):
                 continue  # nothing it reads has changed since it last held
             self.evaluated += 1
+            if self.evaluated % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let the other accounts' paced calls go out on time
             decided = await self._decide(snap, now, stop, advert_id)
             if decided is not None and all(d.action == Action.HOLD for d in decided):
                 self._evaluated[advert_id] = (seen, now)

@@ -22,7 +22,8 @@ event loop, never in SQLite's busy handler:
 * An in-memory database (``:memory:``, ``mode=memory``) is one engine holding one connection (a second
   engine, or for ``:memory:`` a second connection, would be a second database); other ``file:`` URIs keep one engine with
   SQLAlchemy's default pool. Their read sessions are the same engine with plain ``BEGIN``.
-* PostgreSQL: one engine, its default pool; read sessions are ordinary sessions on it.
+* PostgreSQL: one engine, a pool of ``PG_POOL_SIZE`` (+ ``PG_POOL_OVERFLOW``) connections; read sessions
+  are ordinary sessions on it.
 
 Consequences: keep write sessions short (never hold one across an HTTP call or a long computation:
 every other writer of the process waits for it); read with ``read_sessions`` where nothing is written;
@@ -49,6 +50,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # How long a session waits for the one SQLite write connection: long enough for 50 accounts to queue
 # behind each other while the event loop is busy, short enough that a leaked or stuck session surfaces.
 WRITE_CHECKOUT_TIMEOUT_S = 300.0
+PG_POOL_SIZE, PG_POOL_OVERFLOW = 10, 30
 # The read engine of a file database: WAL readers do not block each other; the wait is only for a free
 # connection of this pool.
 READ_POOL_SIZE = 5
@@ -159,6 +161,10 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
+        # every account's cycle may hold a connection at once (50 accounts on one daemon)
+        kwargs.setdefault("pool_size", PG_POOL_SIZE)
+        kwargs.setdefault("max_overflow", PG_POOL_OVERFLOW)
+        kwargs.setdefault("pool_timeout", WRITE_CHECKOUT_TIMEOUT_S)
         return create_async_engine(url, echo=echo, **kwargs)
 
     path = _sqlite_file(url)
