@@ -80,7 +80,8 @@ def test_scale_toy_run(tmp_path: Path) -> None:
         running = await scale._start_sim("scale:2x4x1", 1, clock, log)
         try:
             info = {"url": running.url, "sellers": scale._sellers(running.sim)}
-            stats = await scale.run_daemon(info, clock, 3 / 60, tmp_path / "bidder.db", 0.5)
+            stats = await scale.run_daemon(info, clock, 3 / 60, f"sqlite+aiosqlite:///{tmp_path / 'bidder.db'}",
+                                           tmp_path, 0.5)
         finally:
             await running.stop()
         return stats, log, info["sellers"]
