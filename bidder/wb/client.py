@@ -294,14 +294,21 @@ class WBClient:
             for chunk in id_chunks:
                 params = {"ids": ",".join(map(str, chunk)), "beginDate": b.isoformat(), "endDate": e.isoformat()}
                 resp = await self._request("GET", path, params=params)
-                parsed = self._parse(f"GET {path}", resp, schemas.FullStatsResponse.parse_json, raw=True)
-                for item in parsed.items:
-                    rows = item.to_domain()
-                    outside = sorted({r.day for r in rows if not b <= r.day <= e})
-                    if outside:  # e.g. a date in the future: the reply is broken, store none of it
-                        raise SchemaDrift(f"statistics for {outside[0].isoformat()}, outside the requested "
-                                          f"{b.isoformat()}..{e.isoformat()}", method=f"GET {path}")
-                    out.extend(rows)
+                out.extend(self._fullstats_rows(resp, b, e, f"GET {path}"))
+                # a 7-day reply for 50 campaigns is ~1 MB of body (and several MB of models while parsed):
+                # not kept alive across the next paced call (50 accounts each holding one add up)
+                del resp
+        return out
+
+    def _fullstats_rows(self, resp: Response, begin: date, end: date, key: str) -> list[DailyStat]:
+        out: list[DailyStat] = []
+        for item in self._parse(key, resp, schemas.FullStatsResponse.parse_json, raw=True).items:
+            rows = item.to_domain()
+            outside = sorted({r.day for r in rows if not begin <= r.day <= end})
+            if outside:  # e.g. a date in the future: the reply is broken, store none of it
+                raise SchemaDrift(f"statistics for {outside[0].isoformat()}, outside the requested "
+                                  f"{begin.isoformat()}..{end.isoformat()}", method=key)
+            out.extend(rows)
         return out
 
     async def min_bids(
