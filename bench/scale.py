@@ -11,10 +11,11 @@ minutes), which keeps up on the 2-core machine it was written on. The issue's fu
 queue for one write lock behind a busy event loop); one run finished in 255 s with 2 of 383 cycles
 crashed, a later run (after two more engine changes) did not finish within 15 minutes.
 
-Processes (so that CPU seconds and peak RSS are the daemon's own, and the 2 cores are used): the two
-simulators run in one child process, the naive poller in another, the daemon in this one. They share one
+Processes (so that CPU seconds and peak RSS are the daemon's own, and the cores are used): each of the two
+simulators runs in a child process of its own (the naive poller's 429 storm must not slow the daemon's
+WB, as it would not on WB's side), the naive poller in another, the daemon in this one. They share one
 :class:`~bidder.clock.ScaledClock`: every process builds it from the same start, speed and
-``time.monotonic()`` origin (CLOCK_MONOTONIC is system-wide), so all three agree on the simulated time.
+``time.monotonic()`` origin (CLOCK_MONOTONIC is system-wide), so all of them agree on the simulated time.
 Only loopback traffic.
 
 What the server saw is recorded by a hook on :meth:`Simulator.handle`: for every request, the simulated
@@ -163,12 +164,14 @@ def _sellers(sim) -> list[dict[str, Any]]:
     return out
 
 
-def sim_process(conn, scenario: str, seed: int, start: datetime, speed: float, t0: float) -> None:
+def sim_process(conn, which: str, scenario: str, seed: int, start: datetime, speed: float, t0: float) -> None:
+    """One simulator (the daemon's, or the naive poller's: each in its own process, as two WB clients
+    would not slow each other down on WB's side)."""
     logging.basicConfig(level=logging.WARNING)
 
     async def main() -> None:
         clock = shared_clock(start, speed, t0)
-        logs: dict[str, list[Call]] = {"daemon": [], "naive": []}
+        logs: dict[str, list[Call]] = {which: []}
         sims = {name: await _start_sim(scenario, seed, clock, logs[name]) for name in logs}
         conn.send({name: {"url": r.url, "sellers": _sellers(r.sim)} for name, r in sims.items()})
         loop = asyncio.get_running_loop()
@@ -461,14 +464,19 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         database_url = stack.enter_context(throwaway_postgres("scale"))
         print("store: a throwaway PostgreSQL server (fsync on)", flush=True)
     ctx = mp.get_context("spawn")
-    sim_conn, sim_child = ctx.Pipe()
     t0 = time.monotonic()
     wall0 = time.perf_counter()
-    sim_proc = ctx.Process(target=sim_process, args=(sim_child, scenario, args.seed, start, args.speed, t0),
+    sims = {}
+    for name in ("daemon", "naive"):
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=sim_process, args=(child, name, scenario, args.seed, start, args.speed, t0),
                            daemon=True)
-    sim_proc.start()
-    sim_child.close()
-    info = sim_conn.recv()
+        proc.start()
+        child.close()
+        sims[name] = (parent, proc)
+    info = {}
+    for parent, _ in sims.values():
+        info.update(parent.recv())
     clock = shared_clock(start, args.speed, t0)
     print(f"simulators up at simulated {clock.now():%Y-%m-%d %H:%M} UTC, {time.perf_counter() - wall0:.1f}s real "
           f"after start", flush=True)
@@ -498,17 +506,22 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     if naive and naive.get("errors"):
         for err, n in naive["errors"].items():
             print(f"naive poller: {n} seller loop(s) stopped: {err}")
-    sim_conn.send("stop")
-    server = sim_conn.recv()
+    server: dict[str, Any] = {"cpu": 0.0}
+    for parent, proc in sims.values():
+        parent.send("stop")
+        got = parent.recv()
+        server["cpu"] += got.pop("cpu")
+        got.pop("rss")
+        server.update(got)
+        proc.join(30)
     for name in ("daemon", "naive"):
         server[name]["calls"] = [Call(*c) for c in server[name]["calls"]]
-    sim_proc.join(30)
     if naive_proc is not None:
         naive_proc.join(30)
     real = time.perf_counter() - wall0
 
     print(f"\nrun finished: {real:.0f}s real, {duration / 3600:.2f} simulated hours; daemon: {daemon.cycles} account "
-          f"cycles ({daemon.failed} failed, {daemon.crashed} crashed), {store}; simulator process CPU {server['cpu']:.0f}s")
+          f"cycles ({daemon.failed} failed, {daemon.crashed} crashed), {store}; simulator processes' CPU {server['cpu']:.0f}s")
     for err, n in daemon.errors.most_common(5):
         print(f"  failed cycles: {n} x {err}")
     if daemon.cycle_wall:
