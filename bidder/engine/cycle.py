@@ -450,40 +450,46 @@ class AccountCycle:
             return []
         today = now.astimezone(self.tz).date()
         since = today - timedelta(days=max(self._window_days(i) for i in ids))
-        async with self.read_sessions() as s:
-            await self.inputs.refresh(s, stats_since=since, clusters_since=today - timedelta(days=7),
-                                      history_since=now - timedelta(days=HISTORY_DAYS))
-            paused_by_operator = await operator_paused(s, self.name)
         recs: dict[int, dict[int, Recommendation]] = {}
         for (a, nm), r in self._recs.items():
             recs.setdefault(a, {})[nm] = r
         stop = self.stopped()
+        # first what changed (cheap), then the daily statistics of just those campaigns, then decide
+        due: list[tuple[int, bool, BidRules, tuple]] = []
+        async with self.read_sessions() as s:
+            await self.inputs.refresh(s, clusters_since=today - timedelta(days=7),
+                                      history_since=now - timedelta(days=HISTORY_DAYS))
+            paused_by_operator = await operator_paused(s, self.name)
+            for advert_id in ids:
+                camp = self.campaigns[advert_id]
+                operator = paused_by_operator is True or (
+                    isinstance(paused_by_operator, set) and advert_id in paused_by_operator
+                )
+                rules = self.rules_for(camp)
+                seen = (camp, rules, self.inputs.stats_version(advert_id), self.inputs.cluster_stats(advert_id),
+                        recs.get(advert_id, {}), self.stats_at.get(advert_id), self.inputs.history(advert_id),
+                        operator, stop, today, advert_id in self._rules)
+                last = self._evaluated.get(advert_id)
+                if (last is not None and now - last[1] < REEVALUATE_EVERY and last[0] == seen
+                        and not any(x.clock_driven for x in self.strategies_for(advert_id))):
+                    continue  # nothing it reads has changed since it last held
+                due.append((advert_id, operator, rules, seen))
+            daily = await self.inputs.load_stats(s, [d[0] for d in due], since) if due else {}
         decisions: list[Decision] = []
         self.evaluated = 0
-        for advert_id in ids:
-            camp = self.campaigns[advert_id]
-            operator = paused_by_operator is True or (
-                isinstance(paused_by_operator, set) and advert_id in paused_by_operator
-            )
-            rules = self.rules_for(camp)
+        for advert_id, operator, rules, seen in due:
             snap = CampaignSnapshot(
                 account=self.name,
-                campaign=camp,
+                campaign=seen[0],
                 rules=rules,
                 timezone=self.account.timezone,
-                daily_stats=self.inputs.daily_stats(advert_id),
-                cluster_stats=self.inputs.cluster_stats(advert_id),
-                recommendations=recs.get(advert_id, {}),
-                stats_as_of=self.stats_at.get(advert_id),
-                history=self.inputs.history(advert_id),
+                daily_stats=daily.get(advert_id, ()),
+                cluster_stats=seen[3],
+                recommendations=seen[4],
+                stats_as_of=seen[5],
+                history=seen[6],
                 operator_paused=operator,
             )
-            seen = (camp, rules, snap.daily_stats, snap.cluster_stats, snap.recommendations, snap.stats_as_of,
-                    snap.history, operator, stop, today, advert_id in self._rules)
-            last = self._evaluated.get(advert_id)
-            if (last is not None and now - last[1] < REEVALUATE_EVERY and last[0] == seen
-                    and not any(s.clock_driven for s in self.strategies_for(advert_id))):
-                continue  # nothing it reads has changed since it last held
             self.evaluated += 1
             if self.evaluated % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let the other accounts' paced calls go out on time

@@ -4,8 +4,11 @@ A cycle evaluates every managed campaign every minute. Reading each campaign's d
 search-cluster statistics and a week of audit trail back from the database every time cost more CPU
 than the evaluation itself (an account of 200 campaigns has thousands of such rows), so they live here:
 
-* daily and cluster statistics: loaded from the database once, then updated with exactly the rows this
-  account's polls save (nothing else writes them); days that fall out of the window are dropped;
+* cluster statistics: loaded from the database once, then updated with exactly the rows this account's
+  polls save (nothing else writes them); periods that fall out of the window are dropped;
+* daily statistics are the bulk (a week of days x items, ~100 MB for 10,000 campaigns), so only a version
+  per campaign is kept (bumped by every save): the engine skips campaigns whose inputs did not change and
+  reads the daily statistics of the others from the database in one query per cycle (:meth:`load_stats`);
 * the audit trail: loaded once for the history window, then *tailed*: each cycle reads only the rows
   with a higher id than the last one seen (rows this process wrote, and rows another process wrote, such
   as the CLI's ``rollback``), and re-reads the write intents that were still pending when last read.
@@ -29,9 +32,7 @@ class EvaluationInputs:
     def __init__(self, account: str) -> None:
         self.account = account
         self.loaded = False
-        self._stats: dict[int, dict[tuple[int, date], DailyStat]] = {}
-        self._stats_view: dict[int, tuple[DailyStat, ...]] = {}
-        self._stats_since: date | None = None
+        self._stats_version: dict[int, int] = {}
         self._clusters: dict[int, dict[tuple, ClusterStat]] = {}
         self._clusters_view: dict[int, tuple[ClusterStat, ...]] = {}
         self._clusters_since: date | None = None
@@ -43,33 +44,36 @@ class EvaluationInputs:
 
     # ------------------------------------------------------------------ loading and syncing
 
-    async def refresh(
-        self, session: AsyncSession, *, stats_since: date, clusters_since: date, history_since: datetime
-    ) -> None:
+    async def refresh(self, session: AsyncSession, *, clusters_since: date, history_since: datetime) -> None:
         """Bring everything up to date for a cycle: the first call loads, later ones tail and prune. A window
-        that grew (a reloaded config with a longer ``window``) loads again from the database."""
-        if self.loaded and (
-            (self._stats_since is not None and stats_since < self._stats_since)
-            or (self._clusters_since is not None and clusters_since < self._clusters_since)
-        ):
+        that grew loads again from the database."""
+        if self.loaded and self._clusters_since is not None and clusters_since < self._clusters_since:
             self.__init__(self.account)  # type: ignore[misc]
         if not self.loaded:
-            self.add_stats(await repo.load_daily_stats(session, self.account, None, stats_since))
             self.add_clusters(await repo.load_cluster_stats(session, self.account, None, since=clusters_since))
             self._add_rows(await repo.decision_rows(session, self.account, since=history_since))
             self.loaded = True
         else:
             self._add_rows(await repo.decision_rows(session, self.account, since=history_since,
                                                     after_id=self._last_id, ids=self._pending))
-        self._prune(stats_since, clusters_since, history_since)
+        self._prune(clusters_since, history_since)
 
     def add_stats(self, stats: Iterable[DailyStat]) -> None:
-        """Rows this account just saved (an upsert: a newer row for the same item and day replaces it)."""
-        for st in stats:
-            if self._stats_since is not None and st.day < self._stats_since:
-                continue
-            self._stats.setdefault(st.advert_id, {})[(st.nm_id, st.day)] = st
-            self._stats_view.pop(st.advert_id, None)
+        """Rows this account just saved: their campaigns' statistics changed."""
+        for advert_id in {st.advert_id for st in stats}:
+            self._stats_version[advert_id] = self._stats_version.get(advert_id, 0) + 1
+
+    def stats_version(self, advert_id: int) -> int:
+        return self._stats_version.get(advert_id, 0)
+
+    async def load_stats(self, session: AsyncSession, advert_ids: list[int], since: date
+                         ) -> dict[int, tuple[DailyStat, ...]]:
+        """The daily statistics (``day >= since``) of the campaigns about to be evaluated, by campaign,
+        each ordered by nm_id, day."""
+        out: dict[int, list[DailyStat]] = {}
+        for st in await repo.load_daily_stats(session, self.account, advert_ids, since):
+            out.setdefault(st.advert_id, []).append(st)
+        return {advert_id: tuple(rows) for advert_id, rows in out.items()}
 
     def add_clusters(self, stats: Iterable[ClusterStat]) -> None:
         for st in stats:
@@ -92,13 +96,7 @@ class EvaluationInputs:
                 self._pending.discard(row.id)
             self._last_id = max(self._last_id, row.id)
 
-    def _prune(self, stats_since: date, clusters_since: date, history_since: datetime) -> None:
-        if self._stats_since != stats_since:
-            self._stats_since = stats_since
-            for advert_id, rows in self._stats.items():
-                for key in [k for k in rows if k[1] < stats_since]:
-                    del rows[key]
-                    self._stats_view.pop(advert_id, None)
+    def _prune(self, clusters_since: date, history_since: datetime) -> None:
         if self._clusters_since != clusters_since:
             self._clusters_since = clusters_since
             for advert_id, rows in self._clusters.items():
@@ -113,14 +111,6 @@ class EvaluationInputs:
             self._pending.discard(row_id)
 
     # ------------------------------------------------------------------ what a snapshot gets
-
-    def daily_stats(self, advert_id: int) -> tuple[DailyStat, ...]:
-        """Ordered by nm_id, day."""
-        view = self._stats_view.get(advert_id)
-        if view is None:
-            rows = self._stats.get(advert_id, {})
-            view = self._stats_view[advert_id] = tuple(rows[k] for k in sorted(rows))
-        return view
 
     def cluster_stats(self, advert_id: int) -> tuple[ClusterStat, ...]:
         """Ordered by nm_id, norm_query, period_from, period_to."""

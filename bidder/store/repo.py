@@ -556,34 +556,23 @@ async def load_daily_stats(
     """Daily statistics with ``since <= day [<= until]``; ``advert_ids=None`` means every campaign.
     Ordered by advert_id, nm_id, day."""
     d = DailyStatRow
+    # columns, not ORM instances: this runs every cycle for the campaigns being evaluated
     stmt = (
-        select(d)
+        select(d.advert_id, d.nm_id, d.day, d.views, d.clicks, d.atbs, d.orders, d.spend, d.revenue,
+               d.avg_position)
         .join(AccountRow, AccountRow.id == d.account_id)
         .where(AccountRow.name == account, d.day >= since)
         .order_by(d.advert_id, d.nm_id, d.day)
     )
     if until is not None:
         stmt = stmt.where(d.day <= until)
-    if advert_ids is not None:
-        ids = list(advert_ids)
-        if not ids:
-            return []
-        stmt = stmt.where(d.advert_id.in_(ids))
-    return [
-        DailyStat(
-            advert_id=r.advert_id,
-            nm_id=r.nm_id,
-            day=r.day,
-            views=r.views,
-            clicks=r.clicks,
-            atbs=r.atbs,
-            orders=r.orders,
-            spend=r.spend,
-            revenue=r.revenue,
-            avg_position=r.avg_position,
-        )
-        for r in await session.scalars(stmt)
-    ]
+    if advert_ids is None:
+        return [DailyStat(*row) for row in await session.execute(stmt)]
+    ids = sorted(set(advert_ids))
+    out: list[DailyStat] = []
+    for chunk in _chunks(ids):
+        out.extend(DailyStat(*row) for row in await session.execute(stmt.where(d.advert_id.in_(chunk))))
+    return out
 
 
 async def daily_totals(

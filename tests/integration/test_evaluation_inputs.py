@@ -51,11 +51,12 @@ async def from_db(sessions, advert_id: int, since_day: date, since_at: datetime)
 
 async def refresh(sessions, inputs: EvaluationInputs, since_day: date, since_at: datetime) -> None:
     async with sessions() as s:
-        await inputs.refresh(s, stats_since=since_day, clusters_since=since_day, history_since=since_at)
+        await inputs.refresh(s, clusters_since=since_day, history_since=since_at)
+        inputs.daily = await inputs.load_stats(s, [1, 2, 3], since_day)  # what evaluate() reads per cycle
 
 
 def mine(inputs: EvaluationInputs, advert_id: int):
-    return inputs.daily_stats(advert_id), inputs.cluster_stats(advert_id), inputs.history(advert_id)
+    return inputs.daily.get(advert_id, ()), inputs.cluster_stats(advert_id), inputs.history(advert_id)
 
 
 async def test_load_tail_and_prune_agree_with_the_database(db_sessions) -> None:
@@ -92,7 +93,9 @@ async def test_load_tail_and_prune_agree_with_the_database(db_sessions) -> None:
     await record(sessions, bid(1, 11, 120, 130), T0 - timedelta(hours=3), "failed")  # written late, older time
     async with sessions.begin() as s:
         await repo.save_daily_stats(s, "shop", [stat(1, 11, TODAY, spend="12.00")])
+    version = inputs.stats_version(1), inputs.stats_version(2)
     inputs.add_stats([stat(1, 11, TODAY, spend="12.00")])  # what the cycle does after its own save
+    assert (inputs.stats_version(1), inputs.stats_version(2)) == (version[0] + 1, version[1])
     await refresh(sessions, inputs, since_day, since_at)
     assert mine(inputs, 1) == await from_db(sessions, 1, since_day, since_at)
     history = inputs.history(1)
@@ -110,4 +113,4 @@ async def test_load_tail_and_prune_agree_with_the_database(db_sessions) -> None:
     since_day = TODAY - timedelta(days=9)
     await refresh(sessions, inputs, since_day, since_at)
     assert mine(inputs, 1) == await from_db(sessions, 1, since_day, since_at)
-    assert len(inputs.daily_stats(1)) == 20
+    assert len(inputs.daily[1]) == 20
