@@ -31,6 +31,10 @@ class Strategy:
     # True when its proposals change with the time of day alone (a schedule): the engine then evaluates
     # the campaign every cycle, not only when its data changed (see bidder.engine.cycle.REEVALUATE_EVERY).
     clock_driven: ClassVar[bool] = False
+    # True when it reads HOLD records in ``snapshot.history`` (roi_floor counts its evaluations at the
+    # minimum bid from them). Holds are most of the audit trail; the engine keeps them in memory only for
+    # campaigns with such a strategy.
+    reads_holds: ClassVar[bool] = False
 
     def __init__(self, params: StrategyParams) -> None:
         self.params = params

@@ -46,6 +46,7 @@ def roi_pct(revenue: float, spend: float, margin_pct: float) -> float | None:
 class RoiFloor(Strategy):
     kind = "roi_floor"
     Params = RoiFloorParams
+    reads_holds = True
 
     params: RoiFloorParams
 

@@ -135,7 +135,6 @@ class AccountCycle:
         self.tz = ZoneInfo(account.timezone)
 
         self.campaigns: dict[int, Campaign] = {}
-        self.inputs = EvaluationInputs(self.name)
         self._changed_at: dict[int, Any] = {}
         self._details_at: dict[int, datetime] = {}
         self._count_at: datetime | None = None
@@ -147,7 +146,6 @@ class AccountCycle:
         self._steps: tuple[datetime, int, int] | None = None  # fetched_at, cpm_step, cpc_step
         self._currency: str | None = None
         self._last_hold: dict[tuple, str] = {}
-        self._evaluated: dict[int, tuple[tuple, datetime]] = {}  # advert -> (inputs, when) of a hold-only pass
         self.evaluated = 0
         self._broken_strategies: set[tuple[int, str]] = set()
         self._drift_alerted: set[str] = set()
@@ -162,9 +160,14 @@ class AccountCycle:
         return self._account
 
     @account.setter
-    def account(self, value) -> None:  # a reload replaces it: the strategies are built again
+    def account(self, value) -> None:  # a reload replaces it: strategies and evaluation inputs start afresh
         self._account = value
         self._strategy_cache: dict[int, list | None] = {}
+        self.inputs = EvaluationInputs(value.name, keeps_holds=self._reads_holds)
+        self._evaluated: dict[int, tuple[tuple, datetime]] = {}  # advert -> (inputs, when) of a hold-only pass
+
+    def _reads_holds(self, advert_id: int) -> bool:
+        return any(s.reads_holds for s in self.strategies_for(advert_id))
 
     def _strategies_for(self, advert_id: int) -> list | None:
         """The campaign's strategy instances (strategies are pure, so one set serves every cycle); None

@@ -12,6 +12,8 @@ than the evaluation itself (an account of 200 campaigns has thousands of such ro
 * the audit trail: loaded once for the history window, then *tailed*: each cycle reads only the rows
   with a higher id than the last one seen (rows this process wrote, and rows another process wrote, such
   as the CLI's ``rollback``), and re-reads the write intents that were still pending when last read.
+  Holds (most of the rows: one per item an hour or when the reason changes) are kept only for campaigns
+  whose strategies read them (``Strategy.reads_holds``); the others see the same history without them.
 
 The database stays the source of truth: a restarted process rebuilds all of it from there.
 """
@@ -19,18 +21,19 @@ The database stays the source of truth: a restarted process rebuilds all of it f
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bidder.domain import ClusterStat, DailyStat, DecisionRecord
+from bidder.domain import Action, ClusterStat, DailyStat, DecisionRecord
 from bidder.store import repo
 
 
 class EvaluationInputs:
-    def __init__(self, account: str) -> None:
+    def __init__(self, account: str, keeps_holds: Callable[[int], bool] = lambda advert_id: True) -> None:
         self.account = account
+        self.keeps_holds = keeps_holds
         self.loaded = False
         self._stats_version: dict[int, int] = {}
         self._clusters: dict[int, dict[tuple, ClusterStat]] = {}
@@ -48,7 +51,7 @@ class EvaluationInputs:
         """Bring everything up to date for a cycle: the first call loads, later ones tail and prune. A window
         that grew loads again from the database."""
         if self.loaded and self._clusters_since is not None and clusters_since < self._clusters_since:
-            self.__init__(self.account)  # type: ignore[misc]
+            self.__init__(self.account, self.keeps_holds)  # type: ignore[misc]
         if not self.loaded:
             self.add_clusters(await repo.load_cluster_stats(session, self.account, None, since=clusters_since))
             self._add_rows(await repo.decision_rows(session, self.account, since=history_since))
@@ -85,6 +88,9 @@ class EvaluationInputs:
 
     def _add_rows(self, rows: list[repo.AuditRow]) -> None:
         for row in rows:
+            self._last_id = max(self._last_id, row.id)
+            if row.record.action == Action.HOLD and not self.keeps_holds(row.advert_id):
+                continue
             rows_of = self._history.setdefault(row.advert_id, {})
             if row.id not in rows_of:
                 heapq.heappush(self._history_order, (row.record.at, row.id, row.advert_id))
@@ -94,7 +100,6 @@ class EvaluationInputs:
                 self._pending.add(row.id)
             else:
                 self._pending.discard(row.id)
-            self._last_id = max(self._last_id, row.id)
 
     def _prune(self, clusters_since: date, history_since: datetime) -> None:
         if self._clusters_since != clusters_since:

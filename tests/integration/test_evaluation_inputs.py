@@ -114,3 +114,25 @@ async def test_load_tail_and_prune_agree_with_the_database(db_sessions) -> None:
     await refresh(sessions, inputs, since_day, since_at)
     assert mine(inputs, 1) == await from_db(sessions, 1, since_day, since_at)
     assert len(inputs.daily[1]) == 20
+
+
+async def test_holds_are_kept_only_for_campaigns_whose_strategies_read_them(db_sessions) -> None:
+    from strategies.registry import REGISTRY
+
+    assert [k for k, cls in REGISTRY.items() if cls.reads_holds] == ["roi_floor"]
+    sessions = db_sessions
+    async with sessions.begin() as s:
+        await repo.ensure_account(s, "shop")
+    for advert_id in (1, 2):
+        await record(sessions, hold(advert_id), T0 - timedelta(hours=2), "held")
+        await record(sessions, bid(advert_id, 11, 100, 120), T0 - timedelta(hours=1), "applied")
+        await record(sessions, hold(advert_id), T0, "held")
+    inputs = EvaluationInputs("shop", keeps_holds=lambda advert_id: advert_id == 1)
+    since_at = T0 - timedelta(days=7)
+    await refresh(sessions, inputs, TODAY - timedelta(days=7), since_at)
+    assert inputs.history(1) == (await from_db(sessions, 1, TODAY, since_at))[2]  # all of it
+    assert [r.action for r in inputs.history(2)] == [Action.SET_BID]  # the same without its holds
+    await record(sessions, hold(2), T0 + timedelta(minutes=1), "held")
+    await record(sessions, bid(2, 11, 120, 130), T0 + timedelta(minutes=2), "applied")
+    await refresh(sessions, inputs, TODAY - timedelta(days=7), since_at)
+    assert [r.bid_after for r in inputs.history(2)] == [120, 130]
