@@ -130,10 +130,14 @@ async def test_a_bad_day(tmp_path: Path, long_run: bool) -> None:
             mark = len(daemon.lines)
             cli_env = dict(tokens, BIDDER_DATABASE_URL=db_url, BIDDER_CONFIG=str(cfg), BIDDER_WB_ADVERT_URL=host.url)
             await _cli(["pause-all", "--account", HEALTHY, "--no-apply"], cli_env, cli_log)
+            paused_at = len(daemon.lines)  # cycles finishing before this may have read the state before it
             for name in [*FAULTS, REVOKED]:
                 await daemon.wait_until(lambda n=name: daemon.cycles(n, False, mark) >= 2, 120,
                                         f"two failed cycles of {name}")
-            await daemon.wait_until(lambda: daemon.cycles(HEALTHY, True, mark) >= 3, 120, "healthy cycles")
+            # at least one whole cycle after the operator's pause was committed (the first one counted may
+            # have begun before it)
+            await daemon.wait_until(lambda: daemon.cycles(HEALTHY, True, mark) >= 3
+                                    and daemon.cycles(HEALTHY, True, paused_at) >= 2, 120, "healthy cycles")
             assert daemon.alive
             paused = [r for r in decisions(db, HEALTHY) if r["action"] == "pause"]
             assert paused and {r["apply_status"] for r in paused} == {"applied"}, [dict(r) for r in paused]
