@@ -253,10 +253,11 @@ class WBClient:
             return EndpointGone(detail or "path not found", method=key, status=status)
         return BadRequest(detail or f"HTTP {status}", field=field, method=key, status=status)
 
-    def _parse(self, key: str, resp: Response, parse: Callable[[Any], M], *, raw: bool = False) -> M:
-        """``parse`` gets the decoded JSON, or with ``raw`` the body's bytes (for pydantic's JSON parser)."""
+    def _parse(self, key: str, resp: Response, parse: Callable[[Any], M], *, from_bytes: bool = False) -> M:
+        """``parse`` gets the decoded JSON, or with ``from_bytes`` the body itself (for pydantic's JSON
+        parser)."""
         try:
-            return parse(resp.body) if raw else parse(resp.json())
+            return parse(resp.body) if from_bytes else parse(resp.json())
         except (ValueError, ValidationError, TypeError, AttributeError) as exc:
             raw = sample(resp.body)
             why = type(exc).__name__
@@ -302,7 +303,7 @@ class WBClient:
 
     def _fullstats_rows(self, resp: Response, begin: date, end: date, key: str) -> list[DailyStat]:
         out: list[DailyStat] = []
-        for item in self._parse(key, resp, schemas.FullStatsResponse.parse_json, raw=True).items:
+        for item in self._parse(key, resp, schemas.FullStatsResponse.parse_json, from_bytes=True).items:
             rows = item.to_domain()
             outside = sorted({r.day for r in rows if not begin <= r.day <= end})
             if outside:  # e.g. a date in the future: the reply is broken, store none of it
