@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from bidder.domain import (
@@ -44,8 +45,8 @@ from bidder.domain import (
     Decision,
     Proposal,
     Status,
-    base_to_minor,
 )
+from bidder.guardrails import DEFAULTS, Guardrails
 from strategies.common import (
     NO_RAISE,
     TIME_BASED,
@@ -60,63 +61,60 @@ from strategies.common import (
 WAR_PREFIX = "bidding war: "
 TARGET_POSITION = "target_position"
 
-_DEFAULTS: dict[str, Any] = {
-    "max_step_pct": 25.0, "min_change_interval": timedelta(minutes=10), "dead_band_pct": 3.0,
-    "max_stats_age": timedelta(hours=6), "min_evidence_spend": Decimal(300), "min_evidence_clicks": 30,
-    "war_raises": 3,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class GuardConfig:
-    """The guardrails of one account. Bids in minor units; ``min_evidence_spend`` in base units."""
+    """The guardrails of one account as :func:`decide` applies them: :class:`bidder.guardrails.Guardrails`
+    with ``max_bid`` in minor units (None: only WB's cap, ``BidRules.max_bid``, applies);
+    ``min_evidence_spend`` stays in base units. Its defaults and bounds are those of ``Guardrails`` (written
+    there once) and it is validated against them. Built from the config by :meth:`from_guardrails`."""
 
-    max_bid: int | None = None  # None: only WB's cap (BidRules.max_bid) applies
-    max_step_pct: float = 25.0
-    min_change_interval: timedelta = timedelta(minutes=10)
-    dead_band_pct: float = 3.0
-    max_stats_age: timedelta = timedelta(hours=6)
-    min_evidence_spend: Decimal = Decimal(300)
-    min_evidence_clicks: int = 30
-    war_raises: int = 3
+    max_bid: int | None = None
+    max_step_pct: float = float(DEFAULTS["max_step_pct"])
+    min_change_interval: timedelta = DEFAULTS["min_change_interval"]
+    dead_band_pct: float = float(DEFAULTS["dead_band_pct"])
+    max_stats_age: timedelta = DEFAULTS["max_stats_age"]
+    min_evidence_spend: Decimal = DEFAULTS["min_evidence_spend"]
+    min_evidence_clicks: int = DEFAULTS["min_evidence_clicks"]
+    war_raises: int = DEFAULTS["war_raises"]
 
-    @classmethod
-    def from_numbers(
-        cls,
-        *,
-        max_bid: Decimal | int | float | str | None = None,
-        max_step_pct: float = 25.0,
-        min_change_interval: timedelta | float = timedelta(minutes=10),
-        dead_band_pct: float = 3.0,
-        max_stats_age: timedelta | float = timedelta(hours=6),
-        min_evidence_spend: Decimal | int | float | str = 300,
-        min_evidence_clicks: int = 30,
-        war_raises: int = 3,
-    ) -> GuardConfig:
-        """Build from plain numbers as the YAML has them: ``max_bid`` and ``min_evidence_spend`` in base
-        units (rubles), durations as ``timedelta`` or seconds."""
-        return cls(
-            max_bid=None if max_bid is None else base_to_minor(max_bid),
-            max_step_pct=float(max_step_pct),
-            min_change_interval=_td(min_change_interval),
-            dead_band_pct=float(dead_band_pct),
-            max_stats_age=_td(max_stats_age),
-            min_evidence_spend=Decimal(str(min_evidence_spend)),
-            min_evidence_clicks=int(min_evidence_clicks),
-            war_raises=int(war_raises),
-        )
+    def __post_init__(self) -> None:
+        if self.max_bid is not None and self.max_bid <= 0:
+            raise ValueError(f"max_bid must be greater than 0, got {self.max_bid}")
+        _validated({name: getattr(self, name) for name in DEFAULTS}, max_bid=None)
 
     @classmethod
     def from_guardrails(cls, g: Any) -> GuardConfig:
-        """From the config loader's ``Guardrails`` (duck-typed: same field names, base units)."""
-        return cls.from_numbers(**{
-            name: getattr(g, name, _DEFAULTS.get(name))
-            for name in ("max_bid", *_DEFAULTS)
-        })
+        """The one builder: from the config's :class:`Guardrails` (or anything with some of its field names,
+        in its units: money in base units, durations as ``timedelta`` or seconds; a missing field takes its
+        default, a missing ``max_bid`` means only WB's cap). Raises ``ValueError`` outside the bounds."""
+        max_bid = getattr(g, "max_bid", None)
+        rails = g if isinstance(g, Guardrails) else _validated(
+            {name: getattr(g, name, default) for name, default in DEFAULTS.items()}, max_bid=max_bid
+        )
+        return cls(
+            max_bid=None if max_bid is None else rails.max_bid_minor,
+            max_step_pct=float(rails.max_step_pct),
+            min_change_interval=rails.min_change_interval,
+            dead_band_pct=float(rails.dead_band_pct),
+            max_stats_age=rails.max_stats_age,
+            min_evidence_spend=rails.min_evidence_spend,
+            min_evidence_clicks=rails.min_evidence_clicks,
+            war_raises=rails.war_raises,
+        )
+
+    @classmethod
+    def from_numbers(cls, **numbers: Any) -> GuardConfig:
+        """:meth:`from_guardrails` from keyword arguments written as the YAML has them (tests, benchmarks)."""
+        unknown = set(numbers) - {"max_bid", *DEFAULTS}
+        if unknown:
+            raise TypeError(f"unknown guardrail(s): {', '.join(sorted(unknown))}")
+        return cls.from_guardrails(SimpleNamespace(**numbers))
 
 
-def _td(value: timedelta | float) -> timedelta:
-    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
+def _validated(fields: dict[str, Any], *, max_bid: Any) -> Guardrails:
+    """``fields`` checked against the bounds of :class:`Guardrails`; without a ``max_bid`` (None), a
+    placeholder stands in for it (every other field is checked all the same)."""
+    return Guardrails.model_validate({**fields, "max_bid": 1 if max_bid is None else max_bid})
 
 
 Key = tuple[int, int | None, str | None, str | None]
