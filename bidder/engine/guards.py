@@ -61,6 +61,7 @@ from strategies.common import (
 WAR_PREFIX = "bidding war: "
 TARGET_POSITION = "target_position"
 
+
 @dataclass(frozen=True, slots=True)
 class GuardConfig:
     """The guardrails of one account as :func:`decide` applies them: :class:`bidder.guardrails.Guardrails`
