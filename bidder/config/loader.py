@@ -22,10 +22,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from bidder.config.messages import _fields_at, _message, _unknown_key, _yaml_error, _yaml_fields
+from bidder.config.messages import fields_at, unknown_key, validation_message, yaml_error, yaml_fields
 from bidder.config.models import TOKEN_KEYS, BidderConfig
-from bidder.config.positions import _Issues, _line, _path, _plain
-from bidder.config.wording import _describe, _num, _oneline
+from bidder.config.positions import Issues, line_of, path_text, plain
+from bidder.config.wording import describe, oneline, plain_decimal
 from bidder.errors import ConfigError, ConfigIssue
 from bidder.wb.redact import redact
 
@@ -60,7 +60,7 @@ def check_config(path: Path | str, env: Mapping[str, str] = os.environ) -> Confi
     path = Path(path)
     check = ConfigCheck(path=path)
     where = str(path)
-    issues = _Issues(where)
+    issues = Issues(where)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -74,24 +74,24 @@ def check_config(path: Path | str, env: Mapping[str, str] = os.environ) -> Confi
     try:
         tree = yaml.load(text)
     except MarkedYAMLError as exc:
-        issues.error(*_yaml_error(exc))
+        issues.error(*yaml_error(exc))
         return _finish(check, issues)
     except YAMLError as exc:
-        issues.error(None, "", f"YAML syntax error: {redact(_oneline(str(exc)))}")
+        issues.error(None, "", f"YAML syntax error: {redact(oneline(str(exc)))}")
         return _finish(check, issues)
 
     if tree is None:
         issues.error(1, "", "the file is empty; expected a mapping with an 'accounts' list")
         return _finish(check, issues)
     if not isinstance(tree, CommentedMap):
-        issues.error(_line(tree, ()), "", f"expected a mapping at the top level, got {_describe(tree)}")
+        issues.error(line_of(tree, ()), "", f"expected a mapping at the top level, got {describe(tree)}")
         return _finish(check, issues)
 
-    data = _plain(tree)
+    data = plain(tree)
     _resolve_tokens(tree, data, env, path.parent, issues)
     _cross_checks(tree, data, issues)
     for key in BidderConfig.LOADER_FIELDS & set(data):
-        issues.error(_line(tree, (key,)), key, _unknown_key(key, _yaml_fields(BidderConfig)))
+        issues.error(line_of(tree, (key,)), key, unknown_key(key, yaml_fields(BidderConfig)))
         del data[key]
 
     config = None
@@ -103,13 +103,13 @@ def check_config(path: Path | str, env: Mapping[str, str] = os.environ) -> Confi
             (*tuple(e["loc"])[:-1], near)
             for e in errors
             if e["type"] == "extra_forbidden"
-            for near in difflib.get_close_matches(str(e["loc"][-1]), _fields_at(tuple(e["loc"])[:-1]), n=1)
+            for near in difflib.get_close_matches(str(e["loc"][-1]), fields_at(tuple(e["loc"])[:-1]), n=1)
         }
         for err in errors:
             loc = tuple(err["loc"])
             if err["type"] == "missing" and loc in suggested:
                 continue  # the typo's "did you mean" already says it
-            issues.error(_line(tree, loc), _path(loc), _message(err, loc))
+            issues.error(line_of(tree, loc), path_text(loc), validation_message(err, loc))
     if config is not None and not issues.errors:
         check.config = config.model_copy(
             update={"source": path, "warnings": tuple(issues.sorted(issues.warnings))}
@@ -118,7 +118,7 @@ def check_config(path: Path | str, env: Mapping[str, str] = os.environ) -> Confi
 
 
 
-def _finish(check: ConfigCheck, issues: _Issues) -> ConfigCheck:
+def _finish(check: ConfigCheck, issues: Issues) -> ConfigCheck:
     check.errors = issues.sorted(issues.errors)
     check.warnings = issues.sorted(issues.warnings)
     if check.errors:
@@ -127,7 +127,7 @@ def _finish(check: ConfigCheck, issues: _Issues) -> ConfigCheck:
 
 
 def _resolve_tokens(
-    tree: CommentedMap, data: dict, env: Mapping[str, str], base: Path, issues: _Issues
+    tree: CommentedMap, data: dict, env: Mapping[str, str], base: Path, issues: Issues
 ) -> None:
     """Replace ``${VAR}`` and ``file:/path`` token values in ``data`` (in place). Never echoes a value."""
     accounts = data.get("accounts")
@@ -141,13 +141,13 @@ def _resolve_tokens(
             if not isinstance(value, str):
                 continue
             loc = ("accounts", i, key)
-            line, where = _line(tree, loc), _path(loc)
+            line, where = line_of(tree, loc), path_text(loc)
             resolved = _resolve_one(value, env, base, line, where, issues)
             account[key] = resolved if resolved is not None else "<unresolved>"
 
 
 def _resolve_one(
-    value: str, env: Mapping[str, str], base: Path, line: int | None, where: str, issues: _Issues
+    value: str, env: Mapping[str, str], base: Path, line: int | None, where: str, issues: Issues
 ) -> str | None:
     raw = value.strip()
     if raw.startswith("$"):
@@ -208,7 +208,7 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def _cross_checks(tree: CommentedMap, data: dict, issues: _Issues) -> None:
+def _cross_checks(tree: CommentedMap, data: dict, issues: Issues) -> None:
     """Checks across fields, on the raw data so they run even when other parts are broken."""
     accounts = data.get("accounts")
     if not isinstance(accounts, list):
@@ -221,8 +221,8 @@ def _cross_checks(tree: CommentedMap, data: dict, issues: _Issues) -> None:
         if isinstance(name, str):
             if name in seen_names:
                 issues.error(
-                    _line(tree, ("accounts", i, "name")),
-                    _path(("accounts", i, "name")),
+                    line_of(tree, ("accounts", i, "name")),
+                    path_text(("accounts", i, "name")),
                     f"duplicate account name '{name}' (first used by accounts[{seen_names[name]}])",
                 )
             else:
@@ -245,8 +245,8 @@ def _cross_checks(tree: CommentedMap, data: dict, issues: _Issues) -> None:
                     if cid in seen_ids:
                         loc = ("accounts", i, "campaigns", j, "id")
                         issues.error(
-                            _line(tree, loc),
-                            _path(loc),
+                            line_of(tree, loc),
+                            path_text(loc),
                             f"duplicate campaign id {cid} (already at campaigns[{seen_ids[cid]}])",
                         )
                     else:
@@ -267,8 +267,8 @@ def _cross_checks(tree: CommentedMap, data: dict, issues: _Issues) -> None:
                 if bid is not None and bid > max_bid:
                     loc = (*prefix, k, kind, "max_bid")
                     issues.error(
-                        _line(tree, loc),
-                        _path(loc),
-                        f"{_num(bid)} is above the account's guardrails.max_bid ({_num(max_bid)})",
+                        line_of(tree, loc),
+                        path_text(loc),
+                        f"{plain_decimal(bid)} is above the account's guardrails.max_bid ({plain_decimal(max_bid)})",
                     )
 

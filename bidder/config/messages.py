@@ -14,15 +14,15 @@ from pydantic import BaseModel
 from ruamel.yaml.error import MarkedYAMLError
 
 from bidder.config.models import TOKEN_KEYS, BidderConfig
-from bidder.config.wording import _describe, _n, _oneline
+from bidder.config.wording import describe, oneline, plain_number
 from bidder.wb.redact import redact
 
 
-def _yaml_error(exc: MarkedYAMLError) -> tuple[int | None, str, str]:
+def yaml_error(exc: MarkedYAMLError) -> tuple[int | None, str, str]:
     """Line and message of a YAML error; never echoes a value (a duplicate key's values are dropped)."""
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark is not None else None
-    problem = _oneline(exc.problem or "invalid YAML")
+    problem = oneline(exc.problem or "invalid YAML")
     dup = re.match(r'found duplicate key "(.*?)" with value', problem)
     if dup:
         start = f" in the mapping that starts at line {exc.context_mark.line + 1}" if exc.context_mark else ""
@@ -30,7 +30,7 @@ def _yaml_error(exc: MarkedYAMLError) -> tuple[int | None, str, str]:
     if exc.context:
         ctx_line = exc.context_mark.line + 1 if exc.context_mark is not None else None
         at = f" at line {ctx_line}" if ctx_line is not None and ctx_line != line else ""
-        problem += f" ({_oneline(exc.context)}{at})"
+        problem += f" ({oneline(exc.context)}{at})"
     return line, "", f"YAML syntax error: {redact(problem)}"
 
 
@@ -56,7 +56,7 @@ _EXPECTED = {
 }
 
 
-def _message(err: Mapping[str, Any], loc: tuple) -> str:
+def validation_message(err: Mapping[str, Any], loc: tuple) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     value = err.get("input")
@@ -64,18 +64,18 @@ def _message(err: Mapping[str, Any], loc: tuple) -> str:
     if kind == "missing":
         return "required, but missing"
     if kind == "extra_forbidden":
-        return _unknown_key(str(loc[-1]), _fields_at(loc[:-1]))
+        return unknown_key(str(loc[-1]), fields_at(loc[:-1]))
     if kind in _EXPECTED:
-        return f"expected {_EXPECTED[kind]}, got {_describe(value, secret=secret)}"
-    got = "" if secret else f", got {_describe(value)}"
+        return f"expected {_EXPECTED[kind]}, got {describe(value, secret=secret)}"
+    got = "" if secret else f", got {describe(value)}"
     if kind == "greater_than":
-        return f"must be greater than {_n(ctx['gt'])}{got}"
+        return f"must be greater than {plain_number(ctx['gt'])}{got}"
     if kind == "greater_than_equal":
-        return f"must be at least {_n(ctx['ge'])}{got}"
+        return f"must be at least {plain_number(ctx['ge'])}{got}"
     if kind == "less_than":
-        return f"must be less than {_n(ctx['lt'])}{got}"
+        return f"must be less than {plain_number(ctx['lt'])}{got}"
     if kind == "less_than_equal":
-        return f"must be at most {_n(ctx['le'])}{got}"
+        return f"must be at most {plain_number(ctx['le'])}{got}"
     if kind == "literal_error":
         return f"must be {ctx['expected']}{got}"
     if kind == "string_too_short":
@@ -89,14 +89,14 @@ def _message(err: Mapping[str, Any], loc: tuple) -> str:
     return str(err["msg"])
 
 
-def _unknown_key(key: str, valid: list[str]) -> str:
+def unknown_key(key: str, valid: list[str]) -> str:
     near = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
     if near:
         return f"unknown key '{key}'; did you mean '{near[0]}'?"
     return f"unknown key '{key}'; valid keys: {', '.join(valid)}"
 
 
-def _yaml_fields(model: type[BaseModel]) -> list[str]:
+def yaml_fields(model: type[BaseModel]) -> list[str]:
     skip = BidderConfig.LOADER_FIELDS if model is BidderConfig else frozenset()
     return [name for name in model.model_fields if name not in skip]
 
@@ -116,7 +116,7 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
-def _fields_at(loc: tuple) -> list[str]:
+def fields_at(loc: tuple) -> list[str]:
     """Valid YAML keys of the model at ``loc`` (for the did-you-mean hint)."""
     tp: Any = BidderConfig
     for part in loc:
@@ -131,6 +131,6 @@ def _fields_at(loc: tuple) -> list[str]:
             return []
     tp = _unwrap(tp)
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return _yaml_fields(tp)
+        return yaml_fields(tp)
     return []
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, fiel
 from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
-from bidder.config.wording import _describe
+from bidder.config.wording import describe
 from bidder.durations import Duration
 from bidder.errors import ConfigIssue
 from bidder.guardrails import Guardrails
@@ -139,7 +139,7 @@ class _StrategyEntryBase(_Model):
             raise PydanticCustomError("strategy_kind", _unknown_kind(value))
         if not isinstance(value, Mapping):
             raise PydanticCustomError(
-                "strategy_shape", f"expected a one-key mapping {{kind: {{params}}}}, got {_describe(value)}"
+                "strategy_shape", f"expected a one-key mapping {{kind: {{params}}}}, got {describe(value)}"
             )
         if len(value) != 1:
             kinds = ", ".join(str(k) for k in value) or "nothing"

@@ -11,7 +11,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from bidder.errors import ConfigIssue
 
 
-class _Issues:
+class Issues:
     def __init__(self, file: str) -> None:
         self.file = file
         self.errors: list[ConfigIssue] = []
@@ -37,12 +37,12 @@ class _Issues:
         return sorted(issues, key=lambda i: (i.line or 0, self.cols.get(i, 0), order[i]))
 
 
-def _plain(node: Any) -> Any:
+def plain(node: Any) -> Any:
     """ruamel's round-trip containers and scalars -> plain dict / list / str / int / float / bool."""
     if isinstance(node, Mapping):
-        return {_key(k): _plain(v) for k, v in node.items()}
+        return {_key(k): plain(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [plain(v) for v in node]
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, str):
@@ -87,7 +87,7 @@ def _find_key(node: CommentedMap, part: Any) -> Any:
 _MISSING = object()
 
 
-def _line(tree: Any, loc: tuple) -> _Line | None:
+def line_of(tree: Any, loc: tuple) -> _Line | None:
     """1-based line of the deepest existing node along ``loc`` (the key's line for mapping keys)."""
     node = tree
     line = (
@@ -112,7 +112,7 @@ def _line(tree: Any, loc: tuple) -> _Line | None:
     return line
 
 
-def _path(loc: tuple) -> str:
+def path_text(loc: tuple) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):

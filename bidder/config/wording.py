@@ -7,12 +7,12 @@ from decimal import Decimal
 from typing import Any
 
 
-def _oneline(text: str) -> str:
+def oneline(text: str) -> str:
     return " ".join(text.split())
 
 
 
-def _describe(value: Any, *, secret: bool = False) -> str:
+def describe(value: Any, *, secret: bool = False) -> str:
     if value is None:
         return "nothing (null)"
     if isinstance(value, Mapping):
@@ -41,12 +41,12 @@ def _type_word(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _n(value: Any) -> str:
+def plain_number(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
 
-def _num(value: Decimal) -> str:
+def plain_decimal(value: Decimal) -> str:
     return format(value.normalize(), "f")
