@@ -204,13 +204,13 @@ class OutboxSender:
                 continue  # the operator who gave the command already got the answer
             if text:
                 await alerts.enqueue_alert(s, account, DELIVERY_KIND,
-                                         {"chat_id": chat, "text": text, "events": ids, "of": first.kind},
-                                         dedup_key=f"dlv:{chat}:{first.id}", at=now)
+                                           {"chat_id": chat, "text": text, "events": ids, "of": first.kind},
+                                           dedup_key=f"dlv:{chat}:{first.id}", at=now)
             if photo_b64:
                 await alerts.enqueue_alert(s, account, DELIVERY_KIND,
-                                         {"chat_id": chat, "photo_b64": photo_b64, "caption": caption,
-                                          "events": ids, "of": first.kind},
-                                         dedup_key=f"dlv:{chat}:{first.id}:photo", at=now)
+                                           {"chat_id": chat, "photo_b64": photo_b64, "caption": caption,
+                                            "events": ids, "of": first.kind},
+                                           dedup_key=f"dlv:{chat}:{first.id}:photo", at=now)
         await alerts.mark_alerts_merged(s, ids)
 
     # ---- stage 2 ------------------------------------------------------------------------------------
@@ -267,7 +267,7 @@ class OutboxSender:
             log.warning("outbox: delivery %d to chat %d failed (%s); retry in %.0fs", d.id, d.chat_id, exc, wait)
             async with self._sessions.begin() as s:
                 await alerts.mark_alert_retry(s, d.id, scrub(str(exc))[:500],
-                                            self._clock.now() + timedelta(seconds=wait))
+                                              self._clock.now() + timedelta(seconds=wait))
             return False
         except TelegramRejected as exc:
             await self._finish(d, error=str(exc))
@@ -276,7 +276,7 @@ class OutboxSender:
             attempts = d.attempts + 1
             async with self._sessions.begin() as s:
                 await alerts.mark_alert_retry(s, d.id, scrub(f"{type(exc).__name__}: {exc}")[:500],
-                                            self._clock.now() + timedelta(seconds=backoff(attempts)))
+                                              self._clock.now() + timedelta(seconds=backoff(attempts)))
             return False
         async with self._sessions.begin() as s:
             await alerts.mark_alert_sent(s, d.id, at=self._clock.now())

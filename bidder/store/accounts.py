@@ -19,7 +19,6 @@ class AccountInfo:
     timezone: str
 
 
-
 async def ensure_account(
     session: AsyncSession,
     name: str,

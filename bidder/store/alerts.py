@@ -49,7 +49,6 @@ class AlertStatus(enum.StrEnum):
     MERGED = "merged"  # folded into another message
 
 
-
 @dataclass(frozen=True, slots=True)
 class StoredAlert:
     id: int
@@ -64,7 +63,6 @@ class StoredAlert:
     next_attempt_at: datetime | None
     sent_at: datetime | None
     last_error: str | None
-
 
 
 def _stored_alert(row: AlertRow, account: str | None) -> StoredAlert:

@@ -97,7 +97,6 @@ class StoredDecision:
         return self.decision.inputs
 
 
-
 def _default_proposal(decision: Decision) -> dict[str, Any]:
     return {
         "strategy": decision.strategy,

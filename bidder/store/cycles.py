@@ -25,7 +25,6 @@ class CycleRecord:
     summary: Mapping[str, Any] | None
 
 
-
 async def start_cycle(session: AsyncSession, account: str, at: datetime) -> int:
     account_id = await require_account_id(session, account)
     row = CycleRow(account_id=account_id, started_at=at)

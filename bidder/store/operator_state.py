@@ -23,7 +23,6 @@ class OperatorState:
     set_by: str
 
 
-
 def _state_filter(account_id: int, key: str, advert_id: int | None) -> Any:
     adv = (
         OperatorStateRow.advert_id.is_(None) if advert_id is None else OperatorStateRow.advert_id == advert_id

@@ -452,6 +452,25 @@ async def test_alert_dedup_and_outbox_lifecycle(s) -> None:
     assert await repo.enqueue_alert(s, ACC, "auth_failed", {}, dedup_key="auth:shop-a", at=T0) is not None
 
 
+async def test_the_one_dedup_rule_counts_sent_alerts_for_a_day_and_failed_ones_not_at_all(s) -> None:
+    """bidder.store.alerts: a duplicate is pending, or was enqueued within the period and not given up."""
+    a = await alerts.enqueue_alert(s, ACC, "k", {}, dedup_key="day", at=T0)
+    await alerts.mark_alert_sent(s, a, at=T0)
+    await s.commit()
+    assert await alerts.enqueue_alert(s, ACC, "k", {}, dedup_key="day", at=T0 + timedelta(hours=23)) is None
+    assert await alerts.already_alerted(s, "day", at=T0 + timedelta(hours=24))
+    assert not await alerts.already_alerted(s, "day", at=T0 + timedelta(hours=24, seconds=1))
+    # a key that names a longer period passes its start
+    assert await alerts.already_alerted(s, "day", at=T0 + timedelta(hours=25), since=T0 - timedelta(hours=1))
+    b = await alerts.enqueue_alert(s, ACC, "k", {}, dedup_key="day", at=T0 + timedelta(hours=25))
+    assert b is not None
+    await alerts.mark_alert_retry(s, b, "refused", None)  # given up: does not silence the next one
+    await s.commit()
+    assert await alerts.enqueue_alert(s, ACC, "k", {}, dedup_key="day", at=T0 + timedelta(hours=26)) is not None
+    assert await alerts.enqueue_alert(s, ACC, "k", {}, dedup_key=None, at=T0) is not None  # no key: no dedup
+    await s.commit()
+
+
 async def test_alert_dedup_across_sessions_is_enforced_by_the_database(db_sessions) -> None:
     async with db_sessions() as s1:
         await repo.ensure_account(s1, ACC, "1", "RUB", "Europe/Moscow")
