@@ -1,7 +1,8 @@
 """Telling sellers what the bidder does, and letting them steer it from Telegram.
 
 * ``events``: :class:`Event`, its kinds and constructors, and ``enqueue(session, event)`` (the outbox
-  write, in the caller's transaction).
+  write, in the caller's transaction). No module here runs SQL: the outbox's statements and its one
+  de-duplication rule are in :mod:`bidder.store.alerts`.
 * ``outbox``: :class:`OutboxSender` delivers the outbox (merge, per-chat order, retries, no duplicates
   beyond the one documented window).
 * ``telegram``: the Bot API client; ``console``: :class:`ConsoleSink` when Telegram is not configured.

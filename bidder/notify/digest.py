@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
@@ -21,8 +20,12 @@ from bidder.domain import Status
 from bidder.notify.chart import CampaignSeries, ChartData, build_chart
 from bidder.notify.i18n import fmt_date, fmt_minor, fmt_money, fmt_number, fmt_pct, t
 from bidder.notify.render import campaign_label, esc, scrub, truncate_html
-from bidder.store import repo
-from bidder.store.models import AlertRow
+from bidder.store.accounts import get_account
+from bidder.store.alerts import already_alerted
+from bidder.store.audit import history
+from bidder.store.campaigns import bids_at, load_campaigns
+from bidder.store.operator_state import operator_states
+from bidder.store.stats import daily_totals
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +51,12 @@ async def chart_data(session: AsyncSession, accounts: Sequence[str], since: date
     series: list[CampaignSeries] = []
     currency = "RUB"
     for name in accounts:
-        info = await repo.get_account(session, name)
+        info = await get_account(session, name)
         if info is None:
             continue
         currency = info.currency
-        names = {c.advert_id: c.name for c in await repo.load_campaigns(session, name)}
-        totals = await repo.daily_totals(session, name, since, until)
+        names = {c.advert_id: c.name for c in await load_campaigns(session, name)}
+        totals = await daily_totals(session, name, since, until)
         by_campaign: dict[int, dict[date, Any]] = {}
         for row in totals:
             by_campaign.setdefault(row.advert_id, {})[row.day] = row
@@ -61,7 +64,7 @@ async def chart_data(session: AsyncSession, accounts: Sequence[str], since: date
         for d in days:
             _, end = _local_bounds(d, info.timezone)
             per: dict[int, list[int]] = {}
-            for (advert_id, _nm, _pl), bid in (await repo.bids_at(session, name, end - timedelta(microseconds=1))).items():
+            for (advert_id, _nm, _pl), bid in (await bids_at(session, name, end - timedelta(microseconds=1))).items():
                 per.setdefault(advert_id, []).append(bid)
             for advert_id, values in per.items():
                 bids.setdefault(advert_id, {})[d] = sum(values) / len(values) / 100
@@ -83,11 +86,11 @@ async def build_digest(session: AsyncSession, accounts: Sequence[str], day: date
     changes: list[tuple[int, str, Any, str]] = []
     paused: list[str] = []
     for name in accounts:
-        info = await repo.get_account(session, name)
+        info = await get_account(session, name)
         if info is None:
             continue
         cur = info.currency
-        totals = await repo.daily_totals(session, name, day, day)
+        totals = await daily_totals(session, name, day, day)
         spend = sum((x.spend for x in totals), Decimal(0))
         revenue = sum((x.revenue for x in totals), Decimal(0))
         orders = sum(x.orders for x in totals)
@@ -95,9 +98,9 @@ async def build_digest(session: AsyncSession, accounts: Sequence[str], day: date
         lines.append(t(locale, "digest.account", account=esc(name, 60), spend=fmt_money(spend, locale, cur),
                        revenue=fmt_money(revenue, locale, cur), drr=fmt_pct(drr, locale),
                        orders=fmt_number(orders, locale)))
-        campaigns = {c.advert_id: c for c in await repo.load_campaigns(session, name)}
+        campaigns = {c.advert_id: c for c in await load_campaigns(session, name)}
         start, end = _local_bounds(day, info.timezone)
-        for d in await repo.history(session, account=name, since=start, limit=2000):
+        for d in await history(session, account=name, since=start, limit=2000):
             if d.at >= end or not d.decision.changes_bid or d.apply_status not in (
                     "applied", "reconciled_applied", "dry_run"):
                 continue
@@ -109,7 +112,7 @@ async def build_digest(session: AsyncSession, accounts: Sequence[str], day: date
             if d.decision.reason:
                 text += f" — {esc(d.decision.reason, 120)}"
             changes.append((abs(delta), name, d.id, text))
-        op = await repo.operator_states(session, name, "paused")
+        op = await operator_states(session, name, "paused")
         op_all = any(s.advert_id is None and s.value for s in op)
         op_ids = {int(s.advert_id) for s in op if s.advert_id is not None and s.value}
         for c in campaigns.values():
@@ -134,8 +137,9 @@ async def build_digest(session: AsyncSession, accounts: Sequence[str], day: date
 class DigestJob:
     """Once a day, after ``digest_time`` in ``timezone``, build yesterday's digest and put it in the outbox.
 
-    Idempotent across restarts: the outbox row carries ``dedup_key = digest:<day>`` and the job skips a day
-    that already has a digest row in any state. Call :meth:`maybe_run` every minute (or run :meth:`run`).
+    Idempotent across restarts: the outbox row carries ``dedup_key = digest:<day>``, whose period (for the
+    outbox's one de-duplication rule, :mod:`bidder.store.alerts`) starts with ``<day>``: a day that already
+    has a digest row is skipped. Call :meth:`maybe_run` every minute (or run :meth:`run`).
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, *,
@@ -174,15 +178,17 @@ class DigestJob:
         if day is None:
             return False
         key = f"digest:{day.isoformat()}"
+        # the key names its day: its period starts then (in UTC, before that day starts in any time zone)
+        since = datetime.combine(day, time(0), UTC)
         async with self._read_sessions() as s:
-            if await s.scalar(select(AlertRow.id).where(AlertRow.dedup_key == key).limit(1)) is not None:
+            if await already_alerted(s, key, at=self._clock.now(), since=since):
                 return False
             digest = await build_digest(s, self._names(), day, locale=self._locale)
         async with self._sessions.begin() as s:
-            if await s.scalar(select(AlertRow.id).where(AlertRow.dedup_key == key).limit(1)) is not None:
+            made = await enqueue_message(s, digest.text, at=self._clock.now(), png=digest.png,
+                                         caption=digest.caption, dedup_key=key, since=since)
+            if made is None:
                 return False
-            await enqueue_message(s, digest.text, at=self._clock.now(), png=digest.png, caption=digest.caption,
-                                  dedup_key=key)
         if self._on_enqueued is not None:
             self._on_enqueued()
         return True

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
@@ -233,39 +233,25 @@ SEVERITY: Mapping[EventKind, str] = MappingProxyType({
 })
 
 
-DEDUP_TTL = timedelta(hours=24)
-
-
 async def enqueue(session: Any, event: Event, *, at: datetime | None = None) -> int | None:
     """Write ``event`` to the outbox in the caller's transaction (no commit here).
 
     ``at``: the engine's ``clock.now()`` (defaults to the system's UTC time). Returns the new alert id,
-    or None when the event is a duplicate: an alert with the same ``dedup_key`` is still pending, or was
-    enqueued within the last 24 hours whatever became of it (so "once per day" keys really alert once).
-    The account must exist in the store (``repo.ensure_account``); ``account=""`` is process-wide.
+    or None when the event is a duplicate by the outbox's one de-duplication rule
+    (:mod:`bidder.store.alerts`): an alert with the same ``dedup_key`` is still pending, or was enqueued
+    within the last 24 hours and not given up (so "once per day" keys really alert once).
+    The account must exist in the store (``accounts.ensure_account``); ``account=""`` is process-wide.
     """
-    from sqlalchemy import select  # the store is a sibling; imported late to keep this module light
+    from bidder.store import alerts  # the store is a sibling; imported late to keep this module light
 
-    from bidder.store import repo
-    from bidder.store.models import AlertRow
-
-    at = at or datetime.now(UTC)
-    if event.dedup_key is not None:
-        recent = await session.scalar(
-            select(AlertRow.id)
-            .where(AlertRow.dedup_key == event.dedup_key, AlertRow.created_at >= at - DEDUP_TTL)
-            .limit(1)
-        )
-        if recent is not None:
-            return None
-    return await repo.enqueue_alert(
+    return await alerts.enqueue_alert(
         session,
         event.account or None,
         event.kind.value,
         dict(event.payload),
         dedup_key=event.dedup_key,
         severity=SEVERITY.get(event.kind, "info"),
-        at=at,
+        at=at or datetime.now(UTC),
     )
 
 

@@ -1,6 +1,7 @@
 """The outbox sender: due events -> merged messages -> one delivery per chat -> Telegram -> marked sent.
 
-Delivery state lives in the ``alerts`` table itself, in two stages:
+Delivery state lives in the ``alerts`` table itself (its statements are in :mod:`bidder.store.alerts`,
+which also states the one de-duplication rule), in two stages:
 
 1. **Fan-out** (one transaction). Pending *event* alerts are grouped by (kind, account). A group is ready
    when its oldest event has waited the kind's merge window (0 for operator confirmations and account
@@ -33,7 +34,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
@@ -41,14 +41,14 @@ from bidder.notify.console import Sink
 from bidder.notify.events import MERGE_WINDOW, EventKind, from_stored
 from bidder.notify.render import esc, plain, render_group, scrub
 from bidder.notify.telegram import TelegramRejected, TelegramTemporary
-from bidder.store import repo
-from bidder.store.models import AccountRow, AlertRow
+from bidder.store import alerts
+from bidder.store.alerts import DELIVERY_KIND, StoredAlert
 
 log = logging.getLogger(__name__)
 
-DELIVERY_KIND = "tg_delivery"
+__all__ = ["DELIVERY_KIND", "DIGEST_KIND", "Delivery", "OutboxSender", "backoff", "enqueue_message"]
+
 DIGEST_KIND = "digest"  # a pre-rendered message (text + optional PNG), e.g. the daily digest
-_PENDING = repo.AlertStatus.PENDING.value
 _EVENT_KINDS = frozenset(k.value for k in EventKind)
 
 
@@ -148,11 +148,7 @@ class OutboxSender:
         Returns the number deleted. ``run`` calls it about once an hour."""
         cutoff = self._clock.now() - keep
         async with self._sessions.begin() as s:
-            result = await s.execute(
-                delete(AlertRow).where(AlertRow.status.in_((repo.AlertStatus.SENT.value, repo.AlertStatus.MERGED.value,
-                                                    repo.AlertStatus.FAILED.value)), AlertRow.created_at < cutoff)
-            )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return await alerts.purge_alerts(s, before=cutoff)
 
     async def run_once(self) -> int:
         """One pass: fan out what is ready, then deliver what is due. Returns messages delivered."""
@@ -167,24 +163,17 @@ class OutboxSender:
             return 0  # nowhere to send: keep the events pending rather than merge them into nothing
         now = self._clock.now()
         async with self._sessions.begin() as s:
-            stmt = (
-                select(AlertRow, AccountRow.name)
-                .outerjoin(AccountRow, AccountRow.id == AlertRow.account_id)
-                .where(AlertRow.status == _PENDING, AlertRow.kind != DELIVERY_KIND)
-                .order_by(AlertRow.id)
-                .limit(self._batch)
-            )
-            groups: dict[tuple[str, str, int], list[Any]] = {}
-            for row, account in await s.execute(stmt):
+            groups: dict[tuple[str, str, int], list[StoredAlert]] = {}
+            for row in await alerts.pending_events(s, self._batch):
                 if row.next_attempt_at is not None and row.next_attempt_at > now:
                     continue
                 # kinds without a merge window (and pre-rendered messages) are never merged
                 merge = row.kind != DIGEST_KIND and self.window(row.kind) > 0
-                key = (row.kind, account or "", 0 if merge else row.id)
-                groups.setdefault(key, []).append((row, account))
+                key = (row.kind, row.account or "", 0 if merge else row.id)
+                groups.setdefault(key, []).append(row)
             done = 0
             for (kind, _account, _one), rows in groups.items():
-                oldest = min(r.created_at for r, _ in rows)
+                oldest = min(r.created_at for r in rows)
                 window = self.window(kind)
                 # an event stamped ahead of this clock (another time base) is treated as due
                 if window and oldest <= now and (now - oldest).total_seconds() < window:
@@ -193,44 +182,43 @@ class OutboxSender:
                 done += 1
         return done
 
-    async def _fan_out_group(self, s: AsyncSession, rows: Sequence[tuple[Any, str | None]], now: datetime) -> None:
-        first, account = rows[0]
-        ids = [r.id for r, _ in rows]
+    async def _fan_out_group(self, s: AsyncSession, rows: Sequence[StoredAlert], now: datetime) -> None:
+        first = rows[0]
+        account = first.account
+        ids = [r.id for r in rows]
         photo_b64 = None
         if first.kind == DIGEST_KIND:
             text = str(first.payload.get("text") or "")
             photo_b64 = first.payload.get("png_b64")
             caption = str(first.payload.get("caption") or "")
         elif first.kind in _EVENT_KINDS:
-            events = [from_stored(r.kind, acc, r.payload, r.dedup_key) for r, acc in rows]
+            events = [from_stored(r.kind, r.account, r.payload, r.dedup_key) for r in rows]
             text = render_group(events, self._locale, tz=self._tz)
         else:  # a kind this version does not know: deliver it readably rather than drop it
-            text = "\n".join(f"<b>{esc(r.kind, 60)}</b> · {esc(acc or '', 60)}\n"
-                             f"{esc(json.dumps(r.payload, ensure_ascii=False), 1000)}" for r, acc in rows)
-        origins = {r.payload.get("origin_chat") for r, _ in rows}
+            text = "\n".join(f"<b>{esc(r.kind, 60)}</b> · {esc(r.account or '', 60)}\n"
+                             f"{esc(json.dumps(r.payload, ensure_ascii=False), 1000)}" for r in rows)
+        origins = {r.payload.get("origin_chat") for r in rows}
         skip = origins.pop() if len(origins) == 1 else None
         for chat in self.chat_ids:
             if skip is not None and chat == skip:
                 continue  # the operator who gave the command already got the answer
             if text:
-                await repo.enqueue_alert(s, account, DELIVERY_KIND,
-                                         {"chat_id": chat, "text": text, "events": ids, "of": first.kind},
-                                         dedup_key=f"dlv:{chat}:{first.id}", at=now)
+                await alerts.enqueue_alert(s, account, DELIVERY_KIND,
+                                           {"chat_id": chat, "text": text, "events": ids, "of": first.kind},
+                                           dedup_key=f"dlv:{chat}:{first.id}", at=now)
             if photo_b64:
-                await repo.enqueue_alert(s, account, DELIVERY_KIND,
-                                         {"chat_id": chat, "photo_b64": photo_b64, "caption": caption,
-                                          "events": ids, "of": first.kind},
-                                         dedup_key=f"dlv:{chat}:{first.id}:photo", at=now)
-        await repo.mark_alerts_merged(s, ids)
+                await alerts.enqueue_alert(s, account, DELIVERY_KIND,
+                                           {"chat_id": chat, "photo_b64": photo_b64, "caption": caption,
+                                            "events": ids, "of": first.kind},
+                                           dedup_key=f"dlv:{chat}:{first.id}:photo", at=now)
+        await alerts.mark_alerts_merged(s, ids)
 
     # ---- stage 2 ------------------------------------------------------------------------------------
 
     async def _queue(self) -> list[Delivery]:
         async with self._sessions() as s:
-            stmt = (select(AlertRow).where(AlertRow.status == _PENDING, AlertRow.kind == DELIVERY_KIND)
-                    .order_by(AlertRow.id).limit(self._batch))
             out = []
-            for row in await s.scalars(stmt):
+            for row in await alerts.pending_deliveries(s, self._batch):
                 p = row.payload or {}
                 photo = base64.b64decode(p["photo_b64"]) if p.get("photo_b64") else None
                 out.append(Delivery(row.id, int(p.get("chat_id", 0)), str(p.get("text") or p.get("caption") or ""),
@@ -278,8 +266,8 @@ class OutboxSender:
             wait = max(backoff(attempts), exc.retry_after or 0.0)
             log.warning("outbox: delivery %d to chat %d failed (%s); retry in %.0fs", d.id, d.chat_id, exc, wait)
             async with self._sessions.begin() as s:
-                await repo.mark_alert_retry(s, d.id, scrub(str(exc))[:500],
-                                            self._clock.now() + timedelta(seconds=wait))
+                await alerts.mark_alert_retry(s, d.id, scrub(str(exc))[:500],
+                                              self._clock.now() + timedelta(seconds=wait))
             return False
         except TelegramRejected as exc:
             await self._finish(d, error=str(exc))
@@ -287,11 +275,11 @@ class OutboxSender:
         except Exception as exc:  # an unexpected sink error: treat as temporary
             attempts = d.attempts + 1
             async with self._sessions.begin() as s:
-                await repo.mark_alert_retry(s, d.id, scrub(f"{type(exc).__name__}: {exc}")[:500],
-                                            self._clock.now() + timedelta(seconds=backoff(attempts)))
+                await alerts.mark_alert_retry(s, d.id, scrub(f"{type(exc).__name__}: {exc}")[:500],
+                                              self._clock.now() + timedelta(seconds=backoff(attempts)))
             return False
         async with self._sessions.begin() as s:
-            await repo.mark_alert_sent(s, d.id, at=self._clock.now())
+            await alerts.mark_alert_sent(s, d.id, at=self._clock.now())
         self.sent += 1
         return True
 
@@ -305,14 +293,17 @@ class OutboxSender:
     async def _finish(self, d: Delivery, *, error: str) -> None:
         log.error("outbox: delivery %d to chat %d dropped: %s", d.id, d.chat_id, scrub(error)[:300])
         async with self._sessions.begin() as s:
-            await repo.mark_alert_retry(s, d.id, scrub(error)[:500], None)
+            await alerts.mark_alert_retry(s, d.id, scrub(error)[:500], None)
 
 
 async def enqueue_message(session: AsyncSession, text: str, *, at: datetime, account: str | None = None,
-                          png: bytes | None = None, caption: str = "", dedup_key: str | None = None) -> int | None:
+                          png: bytes | None = None, caption: str = "", dedup_key: str | None = None,
+                          since: datetime | None = None) -> int | None:
     """Put a pre-rendered HTML message (and optionally a PNG with ``caption``) in the outbox, in the
-    caller's transaction; the sender fans it out to every chat like any event."""
+    caller's transaction; the sender fans it out to every chat like any event. Returns None for a
+    duplicate (:mod:`bidder.store.alerts` states the rule; ``since`` starts the key's period)."""
     payload: dict[str, Any] = {"text": text, "caption": caption}
     if png is not None:
         payload["png_b64"] = base64.b64encode(png).decode("ascii")
-    return await repo.enqueue_alert(session, account, DIGEST_KIND, payload, dedup_key=dedup_key, at=at)
+    return await alerts.enqueue_alert(session, account, DIGEST_KIND, payload, dedup_key=dedup_key, at=at,
+                                      since=since)

@@ -45,7 +45,8 @@ async def from_db(sessions, advert_id: int, since_day: date, since_at: datetime)
     async with sessions() as s:
         stats = [x for x in await repo.load_daily_stats(s, "shop", [advert_id], since_day)]
         clusters = await repo.load_cluster_stats(s, "shop", [advert_id], since=since_day)
-        history = await repo.recent_decisions(s, "shop", advert_id, since_at)
+        rows = [r for r in await repo.decision_rows(s, "shop", since=since_at) if r.advert_id == advert_id]
+        history = tuple(r.record for r in sorted(rows, key=lambda r: (r.record.at, r.id)))
     return tuple(stats), tuple(clusters), history
 
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select, text
 
 from bidder.domain import Action, Campaign, ClusterStat, DailyStat, Decision, DecisionRecord, Item
-from bidder.store import repo
-from bidder.store.models import BidSnapshotRow, CycleRow, DecisionRow
+from bidder.store import alerts, audit, common, repo
+from bidder.store.models import AccountRow, AlertRow, BidSnapshotRow, CycleRow, DecisionRow
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ACC = "shop-a"
@@ -52,6 +52,22 @@ def decision(advert_id: int = 100, **kw) -> Decision:
     return Decision(**base)
 
 
+async def stored_decision(s, decision_id: int) -> audit.StoredDecision | None:
+    """A decision by id, as the audit trail (``history``, what the CLI and Telegram read) returns it."""
+    found = [d for d in await audit.history(s, limit=100_000) if d.id == decision_id]
+    return found[0] if found else None
+
+
+async def due_alerts(s, now: datetime, limit: int = 20) -> list[alerts.StoredAlert]:
+    """Pending alerts whose next attempt is due at ``now``, as the outbox sender reads them."""
+    due = [a for a in await alerts.pending_events(s, 100_000) if a.next_attempt_at is None or a.next_attempt_at <= now]
+    return due[:limit]
+
+
+async def alert_row(s, alert_id: int) -> AlertRow:
+    return await s.scalar(select(AlertRow).where(AlertRow.id == alert_id).execution_options(populate_existing=True))
+
+
 @pytest.fixture
 async def s(db_sessions):
     async with db_sessions() as session:
@@ -75,7 +91,7 @@ async def test_ensure_account_is_idempotent_and_updates(s) -> None:
         "Asia/Almaty",
         "12345",
     )
-    assert [a.name for a in await repo.list_accounts(s)] == [ACC, "shop-b"]
+    assert (await s.scalars(select(AccountRow.name).order_by(AccountRow.name))).all() == [ACC, "shop-b"]
     assert await repo.get_account(s, "nope") is None
 
 
@@ -244,7 +260,7 @@ async def test_record_decision_round_trip(s) -> None:
         s, ACC, d, at=T0, dry_run=False, apply_status="pending", evidence_at=T0 - timedelta(minutes=3)
     )
     await s.commit()
-    stored = await repo.get_decision(s, did)
+    stored = await stored_decision(s, did)
     assert stored is not None
     assert stored.decision.inputs == {"avg_position": 7.5, "spend": "12.34", "day": "2026-11-01"}
     assert stored.decision == Decision(**{**_fields(d), "inputs": stored.decision.inputs})
@@ -291,7 +307,7 @@ async def test_pending_intents_and_status_changes(s) -> None:
     await repo.set_decision_status(s, b, "failed", error="HTTP 400: bid below minimum")
     await s.commit()
     assert await repo.pending_intents(s, ACC) == []
-    sa, sb = await repo.get_decision(s, a), await repo.get_decision(s, b)
+    sa, sb = await stored_decision(s, a), await stored_decision(s, b)
     assert sa.applied and sa.applied_at == T0 + timedelta(seconds=2) and sa.api_error is None
     assert sb.apply_status == "failed" and sb.api_error == "HTTP 400: bid below minimum" and not sb.applied
 
@@ -303,7 +319,7 @@ async def test_bulk_intents_return_their_ids_and_take_outcomes_in_one_update(s) 
     await s.commit()
     assert len(ids) == len(set(ids)) == 120
     for did, d in zip(ids, batch, strict=True):
-        stored = await repo.get_decision(s, did)
+        stored = await stored_decision(s, did)
         assert (stored.advert_id, stored.bid_after, stored.apply_status) == (d.advert_id, d.bid_after, "pending")
     assert [p.id for p in await repo.pending_intents(s, ACC)] == ids
 
@@ -313,17 +329,17 @@ async def test_bulk_intents_return_their_ids_and_take_outcomes_in_one_update(s) 
     )
     await s.commit()
     assert await repo.pending_intents(s, ACC) == []
-    first, last = await repo.get_decision(s, ids[0]), await repo.get_decision(s, ids[-1])
+    first, last = await stored_decision(s, ids[0]), await stored_decision(s, ids[-1])
     assert first.applied and first.applied_at == at and first.api_error is None
     assert last.apply_status == "failed" and last.api_error == "HTTP 400: too low" and last.applied_at is None
     with pytest.raises(LookupError):
         await repo.set_decision_statuses(s, [(ids[0], "applied", None, at), (max(ids) + 1000, "applied", None, at)])
     skipped = await repo.record_decisions(s, ACC, batch[:2], at=T0, dry_run=False, apply_status="skipped",
                                           error="writes stopped", returning_ids=True)
-    assert (await repo.get_decision(s, skipped[1])).api_error == "writes stopped"
+    assert (await stored_decision(s, skipped[1])).api_error == "writes stopped"
 
 
-async def test_recent_decisions_as_domain_records(s) -> None:
+async def test_decision_rows_as_domain_records(s) -> None:
     a = await repo.record_decision(
         s, ACC, decision(), at=T0, dry_run=False, apply_status="pending", evidence_at=T0
     )
@@ -341,7 +357,7 @@ async def test_recent_decisions_as_domain_records(s) -> None:
     await repo.record_decision(s, ACC, decision(200), at=T0, dry_run=False, apply_status="applied")
     await repo.set_decision_status(s, a, "applied", applied_at=T0)
     await s.commit()
-    got = await repo.recent_decisions(s, ACC, 100, T0 - timedelta(hours=1))
+    got = tuple(r.record for r in await repo.decision_rows(s, ACC, since=T0 - timedelta(hours=1)) if r.advert_id == 100)
     assert isinstance(got, tuple) and all(isinstance(r, DecisionRecord) for r in got)
     assert got == (
         DecisionRecord(T0, "target_position", Action.SET_BID, 1001, "search", 250, 300, True, T0, 7.5),
@@ -376,11 +392,11 @@ async def test_decision_and_alert_commit_or_roll_back_together(s) -> None:
     await repo.record_decision(s, ACC, decision(), at=T0, dry_run=False, apply_status="pending")
     await repo.enqueue_alert(s, ACC, "bid_changed", {"advert_id": 100}, dedup_key="k1", at=T0)
     await s.rollback()
-    assert await repo.history(s) == [] and await repo.due_alerts(s, T0) == []
+    assert await repo.history(s) == [] and await alerts.pending_events(s, 100) == []
     await repo.record_decision(s, ACC, decision(), at=T0, dry_run=False, apply_status="pending")
     await repo.enqueue_alert(s, ACC, "bid_changed", {"advert_id": 100}, dedup_key="k1", at=T0)
     await s.commit()
-    assert len(await repo.history(s)) == 1 and len(await repo.due_alerts(s, T0)) == 1
+    assert len(await repo.history(s)) == 1 and len(await alerts.pending_events(s, 100)) == 1
 
 
 # --------------------------------------------------------------------------------------------- alerts
@@ -403,7 +419,7 @@ async def test_alert_dedup_and_outbox_lifecycle(s) -> None:
     c = await repo.enqueue_alert(s, None, "started", {}, dedup_key=None, at=T0 + timedelta(seconds=2))
     await s.commit()
     assert a and b and c and dup is None
-    due = await repo.due_alerts(s, T0 + timedelta(seconds=5), limit=10)
+    due = await due_alerts(s, T0 + timedelta(seconds=5), limit=10)
     assert [x.id for x in due] == [a, b, c]
     assert (
         due[0].payload == {"msg": "401", "amount": "1.5"}
@@ -411,29 +427,48 @@ async def test_alert_dedup_and_outbox_lifecycle(s) -> None:
         and due[0].severity == "error"
     )
     assert due[1].account is None
-    assert [x.id for x in await repo.due_alerts(s, T0 + timedelta(seconds=5), limit=1)] == [a]
+    assert [x.id for x in await due_alerts(s, T0 + timedelta(seconds=5), limit=1)] == [a]
 
     await repo.mark_alert_retry(s, a, "timeout", T0 + timedelta(minutes=1))
     await repo.mark_alert_sent(s, b, at=T0 + timedelta(seconds=6))
     await repo.mark_alerts_merged(s, [c])
     await s.commit()
-    assert await repo.due_alerts(s, T0 + timedelta(seconds=30)) == []
-    (retry,) = await repo.due_alerts(s, T0 + timedelta(minutes=1))
+    assert await due_alerts(s, T0 + timedelta(seconds=30)) == []
+    (retry,) = await due_alerts(s, T0 + timedelta(minutes=1))
     assert (retry.attempts, retry.last_error, retry.next_attempt_at) == (
         1,
         "timeout",
         T0 + timedelta(minutes=1),
     )
-    sent = await repo.get_alert(s, b)
+    sent = await alert_row(s, b)
     assert sent.status == "sent" and sent.sent_at == T0 + timedelta(seconds=6) and sent.attempts == 1
-    assert (await repo.get_alert(s, c)).status == "merged"
+    assert (await alert_row(s, c)).status == "merged"
 
     # still pending: a duplicate is refused; once it is given up, the key is free again
     assert await repo.enqueue_alert(s, ACC, "auth_failed", {}, dedup_key="auth:shop-a", at=T0) is None
     await repo.mark_alert_retry(s, a, "gave up", None)
     await s.commit()
-    assert (await repo.get_alert(s, a)).status == "failed"
+    assert (await alert_row(s, a)).status == "failed"
     assert await repo.enqueue_alert(s, ACC, "auth_failed", {}, dedup_key="auth:shop-a", at=T0) is not None
+
+
+async def test_the_one_dedup_rule_counts_sent_alerts_for_a_day_and_failed_ones_not_at_all(s) -> None:
+    """bidder.store.alerts: a duplicate is pending, or was enqueued within the period and not given up."""
+    a = await alerts.enqueue_alert(s, ACC, "k", {}, dedup_key="day", at=T0)
+    await alerts.mark_alert_sent(s, a, at=T0)
+    await s.commit()
+    assert await alerts.enqueue_alert(s, ACC, "k", {}, dedup_key="day", at=T0 + timedelta(hours=23)) is None
+    assert await alerts.already_alerted(s, "day", at=T0 + timedelta(hours=24))
+    assert not await alerts.already_alerted(s, "day", at=T0 + timedelta(hours=24, seconds=1))
+    # a key that names a longer period passes its start
+    assert await alerts.already_alerted(s, "day", at=T0 + timedelta(hours=25), since=T0 - timedelta(hours=1))
+    b = await alerts.enqueue_alert(s, ACC, "k", {}, dedup_key="day", at=T0 + timedelta(hours=25))
+    assert b is not None
+    await alerts.mark_alert_retry(s, b, "refused", None)  # given up: does not silence the next one
+    await s.commit()
+    assert await alerts.enqueue_alert(s, ACC, "k", {}, dedup_key="day", at=T0 + timedelta(hours=26)) is not None
+    assert await alerts.enqueue_alert(s, ACC, "k", {}, dedup_key=None, at=T0) is not None  # no key: no dedup
+    await s.commit()
 
 
 async def test_alert_dedup_across_sessions_is_enforced_by_the_database(db_sessions) -> None:
@@ -548,7 +583,7 @@ async def test_alert_dedup_race_between_two_open_transactions(db_sessions) -> No
         )  # the session is still usable
         await s2.commit()
     async with db_sessions() as s3:
-        assert sorted(a.kind for a in await repo.due_alerts(s3, T0)) == ["k", "other"]
+        assert sorted(a.kind for a in await alerts.pending_events(s3, 100)) == ["k", "other"]
 
 
 # --------------------------------------------------------------------------------------------- save_campaigns (Core)
@@ -640,7 +675,7 @@ async def test_save_campaigns_repeated_campaign_and_item_compare_with_previous_o
 
 
 async def test_save_campaigns_more_than_one_chunk(s) -> None:
-    many = [camp(1000 + n, bids={n: {"search": 100 + n}}) for n in range(repo._CHUNK + 120)]
+    many = [camp(1000 + n, bids={n: {"search": 100 + n}}) for n in range(common.CHUNK + 120)]
     assert await repo.save_campaigns(s, ACC, many, T0) == len(many)
     bumped = [camp(c.advert_id, bids={c.items[0].nm_id: {"search": c.items[0].bids["search"] + (n % 2)}})
               for n, c in enumerate(many)]

@@ -122,7 +122,7 @@ async def test_concurrent_writers_of_different_rows(sqlite_url: str) -> None:
             for acc in ("a", "b", "c"):
                 totals = await repo.daily_totals(s, acc, date(2026, 10, 1))
                 assert len(totals) == 20 and sum(t.spend for t in totals) == Decimal("2.0")
-            assert len(await repo.due_alerts(s, T0, limit=100)) == 60
+            assert len(await repo.pending_events(s, 100)) == 60
     finally:
         await engine.dispose()
 

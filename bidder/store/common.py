@@ -1,0 +1,91 @@
+"""Helpers every store module shares: the account lookups, chunking, the dialect-aware upsert and the
+JSON conversion of audit columns. Nothing here commits."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bidder.store.models import AccountRow
+
+CHUNK = 500  # rows / bound ids per statement; far below SQLite's and asyncpg's parameter limits
+
+
+class UnknownAccount(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown account {name!r}: call ensure_account first")
+        self.name = name
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON for audit columns: Decimal -> str (exact), datetime/date -> ISO text, sets -> sorted lists."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        items = [to_jsonable(v) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return items
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return str(value)
+
+
+def chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+async def find_account_id(session: AsyncSession, name: str) -> int | None:
+    return await session.scalar(select(AccountRow.id).where(AccountRow.name == name))
+
+
+async def require_account_id(session: AsyncSession, name: str) -> int:
+    account_id = await find_account_id(session, name)
+    if account_id is None:
+        raise UnknownAccount(name)
+    return account_id
+
+
+def _insert_for(session: AsyncSession, table: Any) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return pg_dialect.insert(table)
+    if name == "sqlite":
+        return sqlite_dialect.insert(table)
+    raise NotImplementedError(f"upsert is not implemented for {name}")
+
+
+async def upsert(session: AsyncSession, table: Any, keys: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    stmt = _insert_for(session, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and c.name != "id"},
+    )
+    conn = await session.connection()
+    for chunk in chunks(rows):
+        await conn.execute(stmt, list(chunk))
