@@ -1,0 +1,49 @@
+// bidder dashboard: draws the campaign page's charts with the vendored uPlot. No other script runs.
+(function () {
+  "use strict";
+  var el = document.getElementById("chart-data");
+  if (!el || typeof uPlot === "undefined") { return; }
+  var data = JSON.parse(el.textContent);
+  var palette = ["#7b2ff7", "#e67e22", "#16a085", "#2980b9", "#c0392b", "#8e44ad", "#27ae60", "#d35400"];
+  var drawn = 0;
+  document.querySelectorAll(".chart[data-chart]").forEach(function (box) {
+    var spec = data[box.dataset.chart];
+    var labels = (box.dataset.labels || "").split("|");
+    var title = box.dataset.title || "";
+    if (!spec || !spec.series.length || !spec.x.length) {
+      box.innerHTML = "";
+      var h = document.createElement("div");
+      h.className = "empty";
+      h.textContent = title + ": —";
+      box.appendChild(h);
+      box.dataset.drawn = "empty";
+      return;
+    }
+    var series = [{}];
+    var arrays = [spec.x];
+    spec.series.forEach(function (s, i) {
+      var opt = {label: labels[i] || s.label, stroke: palette[i % palette.length], width: 2, spanGaps: true};
+      if (spec.step) { opt.paths = uPlot.paths.stepped({align: 1}); }
+      if (!spec.step && spec.x.length < 40) { opt.points = {show: true, size: 5}; }
+      series.push(opt);
+      arrays.push(s.data);
+    });
+    var width = Math.max(320, box.clientWidth - 16);
+    var opts = {
+      title: title, width: width, height: 240, series: series,
+      scales: {y: spec.invert ? {dir: -1} : {}},
+      axes: [{}, {size: 60}],
+      legend: {live: true},
+    };
+    var plot = new uPlot(opts, arrays, box);
+    box.dataset.drawn = String(spec.series.length);
+    box._plot = plot;
+    drawn += 1;
+  });
+  document.body.dataset.charts = String(drawn);
+  window.addEventListener("resize", function () {
+    document.querySelectorAll(".chart[data-chart]").forEach(function (box) {
+      if (box._plot) { box._plot.setSize({width: Math.max(320, box.clientWidth - 16), height: 240}); }
+    });
+  });
+})();
