@@ -90,7 +90,7 @@ class Dashboard:
             return None
         return self.sessions.get(request.cookies.get(auth.SESSION_COOKIE))
 
-    def render(self, request: web.Request, template: str, status: int = 200, **ctx: Any) -> web.Response:
+    def render(self, request: web.Request, template: str, http_status: int = 200, **ctx: Any) -> web.Response:
         loc = self.locale(request)
         sess = self.session(request)
         now = self.deps.clock.now()
@@ -124,7 +124,7 @@ class Dashboard:
         }
         base.update(ctx)
         body = self.env.get_template(template).render(**base)
-        resp = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+        resp = web.Response(text=body, status=http_status, content_type="text/html", charset="utf-8")
         _security_headers(resp)
         if "lang" in request.query and request.query["lang"] in LOCALES:
             resp.set_cookie(LANG_COOKIE, loc, max_age=365 * 86400, httponly=True, samesite="Strict", path="/")
@@ -252,7 +252,7 @@ class Dashboard:
         async with self.deps.read_sessions() as s:
             info = await q.campaign(s, advert_id)
             if info is None:
-                return self.render(request, "error.html", status=404, message=f"campaign {advert_id}: not found")
+                return self.render(request, "error.html", http_status=404, message=f"campaign {advert_id}: not found")
             tz = _zone(info.account.timezone)
             today = now.astimezone(tz).date()
             since_day = today - timedelta(days=days - 1)
@@ -670,3 +670,13 @@ def deps_for_app(bidder_app: Any) -> DashboardDeps:
         reload_error=lambda: getattr(bidder_app, "reload_error", None),
         default_dry_run=bidder_app.dry_run,
     )
+
+
+async def serve_dashboard(bidder_app: Any, port: int = 0, host: str | None = None) -> Any:
+    """Start the HTTP server (/healthz, /metrics and the dashboard) for a built App; ``bidder demo`` and
+    the browser tests use it (the daemon's ``App.serve`` mounts the dashboard itself). Returns the
+    :class:`bidder.http.HttpServer`."""
+    from bidder.http import start_http
+
+    return await start_http(port, host, bidder_app.health, bidder_app.metrics, bidder_app.clock,
+                            extra=lambda web_app: setup_dashboard(web_app, deps_for_app(bidder_app)))
