@@ -270,16 +270,17 @@ async def account_figures(
             func.sum(d.views),
         ).where(d.account_id == aid, d.day >= week_start, d.day <= today)
     )).one()
-    decisions = {str(a): int(n) for a, n in await session.execute(
-        select(DecisionRow.action, func.count())
-        .where(DecisionRow.account_id == aid, DecisionRow.at >= day_start)
-        .group_by(DecisionRow.action))}
-    changes = await session.scalar(
-        select(func.count()).where(
-            DecisionRow.account_id == aid, DecisionRow.at >= day_start, DecisionRow.action == "set_bid",
-            DecisionRow.bid_after.is_not(None), DecisionRow.bid_before.is_not(None),
-            DecisionRow.bid_after != DecisionRow.bid_before,
-        ))
+    dr = DecisionRow
+    changed = case((and_(dr.action == "set_bid", dr.bid_after != dr.bid_before), 1), else_=0)
+    decisions: dict[str, int] = {}
+    changes = 0
+    # "account_id + 0": read today's rows through the index on ``at``; SQLite would otherwise pick the
+    # (account_id, apply_status) index and walk the account's whole audit trail.
+    for a, n, ch in await session.execute(
+            select(dr.action, func.count(), func.sum(changed))
+            .where(dr.account_id + 0 == aid, dr.at >= day_start).group_by(dr.action)):
+        decisions[str(a)] = int(n)
+        changes += int(ch or 0)
     cyc = (await session.scalars(
         select(CycleRow).where(CycleRow.account_id == aid)
         .order_by(CycleRow.started_at.desc(), CycleRow.id.desc()).limit(1))).first()
@@ -374,6 +375,23 @@ async def campaign_page(
         )
     total = await session.scalar(
         select(func.count()).select_from(c).join(a, a.id == c.account_id).where(*filters))
+    plain = {"advert_id": c.advert_id, "name": c.name, "status": c.status}
+    stat_where: list[Any] = []
+    item_where: list[Any] = []
+    page_where: list[Any] = []
+    if sort in plain or sort not in SORTS:
+        # Sorting by a campaign column: page the campaigns first, then aggregate only that page's rows.
+        key = plain.get(sort, c.advert_id)
+        first = (key.desc() if descending else key.asc()).nulls_last()
+        page = (await session.execute(
+            select(c.id, c.advert_id).join(a, a.id == c.account_id).where(*filters)
+            .order_by(first, c.advert_id, c.id).offset(max(0, offset)).limit(max(1, limit)))).all()
+        if not page:
+            return CampaignPage(int(total or 0), [])
+        page_where = [c.id.in_([r[0] for r in page])]
+        stat_where = [d.advert_id.in_({r[1] for r in page})]
+        item_where = [i.campaign_id.in_([r[0] for r in page])]
+        offset = 0
 
     stats = (
         select(
@@ -386,7 +404,7 @@ async def campaign_page(
             func.sum(_f(d.revenue)).label("revenue_week"),
             func.sum(d.orders).label("orders_week"),
         )
-        .where(d.day >= week_start, d.day <= today)
+        .where(d.day >= week_start, d.day <= today, *stat_where)
         .group_by(d.account_id, d.advert_id).subquery()
     )
     items = (
@@ -394,7 +412,7 @@ async def campaign_page(
             i.campaign_id.label("cid"), func.count().label("n"),
             func.min(i.bid_search).label("bs_min"), func.max(i.bid_search).label("bs_max"),
             func.min(i.bid_recommendations).label("br_min"), func.max(i.bid_recommendations).label("br_max"),
-        ).group_by(i.campaign_id).subquery()
+        ).where(*item_where).group_by(i.campaign_id).subquery()
     )
     drr_week = case((stats.c.revenue_week > 0, stats.c.spend_week / stats.c.revenue_week), else_=None)
     keys = {
@@ -416,7 +434,7 @@ async def campaign_page(
         .join(a, a.id == c.account_id)
         .outerjoin(items, items.c.cid == c.id)
         .outerjoin(stats, and_(stats.c.account_id == c.account_id, stats.c.advert_id == c.advert_id))
-        .where(*filters)
+        .where(*filters, *page_where)
         .order_by(*order)
         .offset(max(0, offset)).limit(max(1, limit))
     )
