@@ -160,7 +160,10 @@ class Dashboard:
                 max_bid = cfg.guardrails.max_bid_minor if cfg is not None else None
                 fig = await q.account_figures(s, acc, today=today, week_start=today - timedelta(days=6),
                                               day_start=day_start, max_bid_minor=max_bid)
-                rows.append(self._account_view(fig, cfg, disabled.get(acc.name), now))
+                view = self._account_view(fig, cfg, disabled.get(acc.name), now)
+                spent = await q.spend_on(s, acc.id, [adv for adv, _ in view["budgets"]], today)
+                view["budgets"] = [(adv, budget, spent.get(adv, 0.0)) for adv, budget in view["budgets"]]
+                rows.append(view)
             alerts = await q.recent_alerts(s, now - timedelta(hours=24))
         return self.render(request, "overview.html", accounts=rows, alerts=alerts, quota=self._quota_rows(now),
                            default_dry_run=self.deps.default_dry_run)

@@ -608,3 +608,16 @@ async def iter_decisions(
         yield rows
         sent += len(rows)
         last_id = rows[-1].id
+
+
+async def spend_on(session: AsyncSession, account_id: int, advert_ids: Sequence[int], day: date) -> dict[int, float]:
+    """Spend of each of ``advert_ids`` on ``day`` (for daily budgets on the overview)."""
+    if not advert_ids:
+        return {}
+    d = DailyStatRow
+    stmt = (
+        select(d.advert_id, func.sum(_f(d.spend)))
+        .where(d.account_id == account_id, d.day == day, d.advert_id.in_(list(advert_ids)))
+        .group_by(d.advert_id)
+    )
+    return {int(a): float(v or 0) for a, v in await session.execute(stmt)}

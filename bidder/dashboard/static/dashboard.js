@@ -1,4 +1,23 @@
-// bidder dashboard: draws the campaign page's charts with the vendored uPlot. No other script runs.
+// bidder dashboard: draws the campaign page's charts with the vendored uPlot, and refreshes pages whose
+// <main> asks for it (data-refresh="seconds") by fetching the page again and swapping <main>.
+(function () {
+  "use strict";
+  var main = document.querySelector("main[data-refresh]");
+  if (!main) { return; }
+  var every = Math.max(10, parseInt(main.dataset.refresh, 10) || 30) * 1000;
+  setInterval(function () {
+    if (document.hidden) { return; }
+    fetch(window.location.href, {credentials: "same-origin", headers: {"X-Partial": "1"}})
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("main");
+        var now = document.querySelector("main");
+        if (fresh && now) { now.replaceWith(fresh); }
+      })
+      .catch(function () { /* offline for a moment: the next tick tries again */ });
+  }, every);
+})();
 (function () {
   "use strict";
   var el = document.getElementById("chart-data");
