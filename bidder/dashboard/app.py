@@ -263,6 +263,7 @@ class Dashboard:
             stats = await q.daily_stats(s, info.account.id, advert_id, since_day)
             bids = await q.bid_history(s, info.account.id, advert_id, since)
             clusters = await q.cluster_bid_history(s, info.account.id, advert_id, since)
+            proposals = await q.latest_proposals(s, info.account.id, advert_id, now - timedelta(days=1))
             timeline, more = await q.decisions(
                 s, q.AuditFilter(account=info.account.name, advert_id=advert_id,
                                  hide_holds=request.query.get("holds") != "1"),
@@ -274,7 +275,7 @@ class Dashboard:
                 strategies.append((st.kind, _params_text(st.params)))
         charts = _charts(info, stats, bids, clusters, since, now, since_day, today)
         return self.render(request, "campaign.html", c=info, days=days, charts=charts, timeline=timeline,
-                           more=more, offset=offset, strategies=strategies,
+                           more=more, offset=offset, strategies=strategies, proposals=proposals,
                            show_holds=request.query.get("holds") == "1")
 
     def _audit_filter(self, request: web.Request) -> q.AuditFilter:

@@ -621,3 +621,23 @@ async def spend_on(session: AsyncSession, account_id: int, advert_ids: Sequence[
         .group_by(d.advert_id)
     )
     return {int(a): float(v or 0) for a, v in await session.execute(stmt)}
+
+
+async def latest_proposals(
+    session: AsyncSession, account_id: int, advert_id: int, since: datetime
+) -> list[DecisionInfo]:
+    """The newest decision of each strategy for each target (item and placement, or search cluster) of a
+    campaign since ``since``: what the strategies proposed at the engine's last evaluation, with the
+    proposed bid before the guardrails (``proposed_bid``) and after (``bid_after``)."""
+    dr = DecisionRow
+    rn = func.row_number().over(
+        partition_by=(dr.strategy, dr.nm_id, dr.placement, dr.norm_query), order_by=(dr.at.desc(), dr.id.desc())
+    ).label("rn")
+    sub = (
+        select(dr.id, rn).where(dr.account_id == account_id, dr.advert_id == advert_id, dr.at >= since).subquery()
+    )
+    stmt = (
+        select(dr, AccountRow.name).join(sub, sub.c.id == dr.id).join(AccountRow, AccountRow.id == dr.account_id)
+        .where(sub.c.rn == 1).order_by(dr.strategy, dr.nm_id, dr.placement)
+    )
+    return [_decision(row, name) for row, name in await session.execute(stmt)]

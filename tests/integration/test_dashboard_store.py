@@ -52,6 +52,9 @@ async def test_dashboard_queries(store_url: str) -> None:
             assert len(rows) == 4 and more and rows[0].at >= rows[-1].at
             chunks = [c async for c in q.iter_decisions(s, q.AuditFilter(action="set_bid"), chunk=7)]
             assert sum(len(c) for c in chunks) > 0 and all(d.action == "set_bid" for c in chunks for d in c)
+            latest = await q.latest_proposals(s, acc.id, FIRST_ID, NOW - timedelta(days=1))
+            assert len(latest) == 1 and latest[0].strategy == "spend_cap"
+            assert latest[0].id == rows[0].id
             assert (await q.spend_on(s, acc.id, [FIRST_ID], today))[FIRST_ID] >= 0
             assert len(await q.recent_alerts(s, NOW - timedelta(days=1))) == 1
     finally:
