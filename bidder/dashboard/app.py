@@ -601,7 +601,8 @@ def _charts(info: q.CampaignInfo, stats: list[q.DayStat], bids: list[q.BidPoint]
             for placement, v in (("search", it.bid_search), ("recommendations", it.bid_recommendations)):
                 if v is not None:
                     keys.append((it.nm_id, placement))
-    times = sorted({max(b.at, since) for b in bids} | {since, now})
+    # the line starts at the window's start when a bid was observed before it, else at its first observation
+    times = sorted({max(b.at, since) for b in bids} | {now})
     tindex = {t: i for i, t in enumerate(times)}
     bid_series = {k: [None] * len(times) for k in keys}
     for b in bids:
