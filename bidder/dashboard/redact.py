@@ -29,11 +29,29 @@ def _mask_keys(value: Any) -> Any:
     return value
 
 
+def _yaml(data: Any) -> str:
+    import io
+
+    from ruamel.yaml import YAML
+
+    y = YAML()  # round-trip dumper: keeps the models' field order
+    y.default_flow_style = False
+    y.allow_unicode = True
+    buf = io.StringIO()
+    y.dump(data, buf)
+    return buf.getvalue()
+
+
 def redacted_config(cfg: Any, secrets: Iterable[str] = ()) -> str:
+    """The effective config as YAML (unset options left out, durations in ISO 8601)."""
     if cfg is None:
         return ""
-    data = cfg.model_dump(mode="json", exclude={"source", "warnings"})
-    return _scrub(json.dumps(_mask_keys(data), ensure_ascii=False, indent=2, default=str), secrets)
+    data = cfg.model_dump(mode="json", exclude={"source", "warnings"}, exclude_none=True)
+    try:
+        text = _yaml(_mask_keys(data))
+    except Exception:
+        text = json.dumps(_mask_keys(data), ensure_ascii=False, indent=2, default=str)
+    return _scrub(text, secrets)
 
 
 def database_url(url: str) -> str:
