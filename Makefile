@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench postgres-binaries clean
+.PHONY: demo test lint bench postgres-binaries chromium clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: $(STAMP) postgres-binaries lint
+test: $(STAMP) postgres-binaries chromium lint
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # PostgreSQL tests start their own throwaway server; they need the server binaries and the
@@ -29,6 +29,14 @@ postgres-binaries:
 	@if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
 		echo "pg_ctl not found: installing Debian's postgresql package"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
+	fi
+
+# The dashboard's browser tests drive Debian's chromium through Playwright for Python (the `dev` extras);
+# Playwright's own browser downloads are never used.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		echo "chromium not found: installing Debian's chromium package (dashboard browser tests)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	fi
 
 clean:

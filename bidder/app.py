@@ -55,6 +55,7 @@ class App:
     http_session: aiohttp.ClientSession | None = None
     pacer: Pacer | None = None
     control: Control | None = None
+    reload_error: str | None = None  # why the last reload was refused (the dashboard shows it)
 
     # -------------------------------------------------------------- building
 
@@ -141,10 +142,12 @@ class App:
             new = load_config(self.settings.config)
         except ConfigError as exc:
             log.error("reload rejected, the old configuration keeps running:\n%s", exc)
+            self.reload_error = str(exc)  # shown on the dashboard's /config page
             systemd.ready()
             return False
         old_names = set(self.cycles) | set(self.disabled)
         self.config = new
+        self.reload_error = None
         for account in new.accounts:
             cycle = self.cycles.get(account.name)
             if cycle is not None:
@@ -189,8 +192,10 @@ class App:
         tasks: list[asyncio.Task] = []
         http = None
         if self.settings.http_port:
+            from bidder.dashboard import deps_for_app, setup_dashboard
+
             http = await start_http(self.settings.http_port, self.settings.http_host, self.health, self.metrics,
-                                    self.clock)
+                                    self.clock, extra=lambda web_app: setup_dashboard(web_app, deps_for_app(self)))
             log.info("health and metrics on port %d", http.port)
         tg = self.config.telegram
         sink = telegram_sink

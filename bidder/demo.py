@@ -88,7 +88,7 @@ class DemoPrinter:
 
 
 async def run_demo(minutes: float = 2.0, *, speed: float = DEFAULT_SPEED, db_path: Path = Path("demo.db"),
-                   out: TextIO = sys.stdout, seed: int = 1) -> int:
+                   out: TextIO = sys.stdout, seed: int = 1, dashboard_port: int | None = None) -> int:
     from bidder.notify.console import ConsoleSink
     from bidder.sim.testing import start_simulator
 
@@ -97,6 +97,7 @@ async def run_demo(minutes: float = 2.0, *, speed: float = DEFAULT_SPEED, db_pat
     clock = sim.sim.clock
     printer = DemoPrinter(out, clock)
     app: App | None = None
+    dashboard = None
     try:
         seller = sim.sim.sellers["shop-a"]
         env = dict(os.environ, WB_READ_TOKEN=seller.read_token, WB_WRITE_TOKEN=seller.write_token)
@@ -115,6 +116,9 @@ async def run_demo(minutes: float = 2.0, *, speed: float = DEFAULT_SPEED, db_pat
                      f"({minutes:g} real minutes ≈ {minutes * speed / 60:.1f} simulated hours)")
         printer.line(f"config {cfg_path}, database {db_path} (SQLite); no Telegram configured: messages are printed")
         app = await build_app(settings, clock=clock, config=config, on_decisions=printer.on_decisions)
+        dashboard = await _start_dashboard(app, dashboard_port)
+        printer.line(f"dashboard: {dashboard.url}/" + ("" if settings.dashboard_password else
+                     "  (read-only; set BIDDER_DASHBOARD_PASSWORD to enable its actions)"))
         sink = ConsoleSink(out)
         await _show_campaigns(app, printer)
         printer.line("")
@@ -127,9 +131,23 @@ async def run_demo(minutes: float = 2.0, *, speed: float = DEFAULT_SPEED, db_pat
         await _summary(app, printer, start, sim)
         return 0
     finally:
+        if dashboard is not None:
+            await dashboard.stop()
         if app is not None:
             await app.close()
         await sim.stop()
+
+
+async def _start_dashboard(app: App, port: int | None):
+    """The dashboard on 127.0.0.1: ``port`` (None: BIDDER_HTTP_PORT, else 8080), any free port if taken."""
+    from bidder.dashboard import serve_dashboard
+
+    if port is None:
+        port = int(os.environ.get("BIDDER_HTTP_PORT") or 8080)
+    try:
+        return await serve_dashboard(app, port, "127.0.0.1")
+    except OSError:
+        return await serve_dashboard(app, 0, "127.0.0.1")
 
 
 async def _show_campaigns(app: App, printer: DemoPrinter) -> None:

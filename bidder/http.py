@@ -11,6 +11,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import TextIO
 
 from aiohttp import web
@@ -38,13 +39,17 @@ async def _metrics(request: web.Request) -> web.Response:
     return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE, "Cache-Control": "no-store"})
 
 
-def make_app(health: Health, metrics: Metrics, clock: Clock) -> web.Application:
+def make_app(health: Health, metrics: Metrics, clock: Clock,
+             extra: Callable[[web.Application], object] | None = None) -> web.Application:
+    """``extra(app)`` adds more routes (the dashboard, :func:`bidder.dashboard.setup_dashboard`)."""
     app = web.Application()
     app[HEALTH_KEY] = health
     app[METRICS_KEY] = metrics
     app[CLOCK_KEY] = clock
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
+    if extra is not None:
+        extra(app)
     return app
 
 
@@ -72,12 +77,13 @@ class HttpServer:
 
 
 async def start_http(
-    port: int, host: str | None, health: Health, metrics: Metrics, clock: Clock
+    port: int, host: str | None, health: Health, metrics: Metrics, clock: Clock,
+    extra: Callable[[web.Application], object] | None = None,
 ) -> HttpServer:
     """Serve ``/healthz`` and ``/metrics`` on ``host:port`` (``host`` None: 127.0.0.1; ``port`` 0: any)."""
     host = host or DEFAULT_HOST
     runner = web.AppRunner(
-        make_app(health, metrics, clock), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        make_app(health, metrics, clock, extra), access_log=None, handle_signals=False, shutdown_timeout=1.0
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port)

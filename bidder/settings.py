@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     http_port: int = Field(default=8080, ge=0, le=65535)
     http_host: str = "127.0.0.1"  # 0.0.0.0 in containers, so Prometheus can scrape /metrics
+    dashboard_password: SecretStr | None = None  # unset: the web dashboard is read-only
 
     @field_validator("telegram_chat_ids", mode="before")
     @classmethod
