@@ -4,7 +4,8 @@ the simulator's demo market and the daemon on a fresh SQLite file, sped up, with
 
 Every page loads with no console error, the campaign page's charts draw (non-empty canvases), a campaign
 paused from its page reaches the simulator as a pause, and a POST without the CSRF token is refused.
-Screenshots of the pages go to ``docs/screenshots/``.
+Screenshots of the pages go to ``docs/screenshots/`` when ``BIDDER_SCREENSHOTS=docs`` is set (that is how the
+README's pictures are refreshed), otherwise to a temporary folder, so a test run leaves the tree as it was.
 
 Skipped, with the reason, when chromium or the playwright package is missing (``make test`` installs
 both: ``apt-get install chromium`` and the ``dev`` extras).
@@ -22,7 +23,8 @@ import pytest
 
 CHROMIUM = os.environ.get("BIDDER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("BIDDER_SCREENSHOTS") == "docs"
+         else Path(os.environ.get("TMPDIR", "/tmp")) / "bidder-screenshots")
 PASSWORD = "browser-test-password"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
