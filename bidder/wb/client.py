@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 import aiohttp
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from bidder.clock import Clock
 from bidder.domain import Campaign, CampaignRef, ClusterStat, DailyStat, Recommendation
@@ -35,7 +35,8 @@ from bidder.errors import (
     TemporaryError,
     TokenError,
 )
-from bidder.wb import batching, schemas
+from bidder.redact import redact, sample
+from bidder.wb import batching, bodies, schemas
 from bidder.wb.models import (
     Balance,
     BidChange,
@@ -47,8 +48,7 @@ from bidder.wb.models import (
     WBConfig,
 )
 from bidder.wb.pacing import Pacer, group_for
-from bidder.wb.redact import redact, register_secret, sample
-from bidder.wb.tokens import EXPIRY_WARNING_DAYS, TokenInfo, decode_token
+from bidder.wb.tokens import WBToken
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -105,53 +105,33 @@ def error_detail(body: bytes) -> tuple[str, str | None]:
     return redact(text)[:MAX_DETAIL], None
 
 
-def check_token(info: TokenInfo, *, write: bool, now: Any, role: str) -> None:
-    """Refuse tokens that cannot serve the Promotion API; warn when expiry is near."""
-    problems = info.problems_for(write=write, now=now)
-    if problems:
-        raise TokenError(f"the {role} token cannot be used: " + "; ".join(problems))
-    left = info.days_left(now)
-    if left is not None and left < EXPIRY_WARNING_DAYS:
-        log.warning("the %s token of seller %s expires in %.0f days; create a new one", role, info.seller_id, left)
-
-
 class WBClient:
     """One seller's Promotion API client holding exactly one token (the read token, or for the live
-    writer, the write token). Does not own the session."""
+    writer, the write token), already decoded and checked (:mod:`bidder.wb.tokens`). Does not own the
+    session."""
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         base_url: str,
-        token: SecretStr,
+        token: WBToken,
         pacer: Pacer,
         clock: Clock,
         *,
         seller_id: str | None = None,
         timeout: float = 30.0,
         attempts: int = 3,
-        role: str = "read",
     ) -> None:
-        raw = token.get_secret_value()
-        register_secret(raw)
-        self.token_info = decode_token(raw)
-        if self.token_info.type == "Base":
-            raise TokenError(
-                f"the {role} token is a Base token: WB gives Base tokens hourly quotas on the Promotion API "
-                "(a bidder would stall); create a Personal or Service token with the Promotion category"
-            )
-        check_token(self.token_info, write=(role == "write"), now=clock.now(), role=role)
-        if role == "read" and not self.token_info.read_only:
-            log.info("the read token of seller %s can also write; a read-only token is safer", self.token_info.seller_id)
         self._token = token
+        self.token_info = token.info
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer
         self.clock = clock
-        self.seller_id = seller_id or self.token_info.seller_id
+        self.seller_id = seller_id or token.seller_id
         self.timeout = timeout
         self.attempts = max(1, attempts)
-        self.role = role
+        self.role = token.role
         self.metrics: Counter[tuple[str, str]] = Counter()  # (method key, status | timeout | conn) -> count
         self.rate_limited = 0
         self._drift_reported: set[str] = set()
@@ -161,8 +141,12 @@ class WBClient:
         return f"WBClient(base_url={self.base_url!r}, seller_id={self.seller_id!r}, role={self.role!r})"
 
     @property
+    def token(self) -> WBToken:
+        return self._token
+
+    @property
     def can_write(self) -> bool:
-        return self.token_info.promotion and not self.token_info.read_only
+        return self._token.can_write
 
     # ------------------------------------------------------------------ the request path
     async def _request(
@@ -180,7 +164,7 @@ class WBClient:
         key = f"{method} {path}"
         if write and not self.can_write:
             raise TokenError(f"{key}: this client's token is read-only; writes need the write token")
-        headers = {"Authorization": self._token.get_secret_value()}
+        headers = {"Authorization": self._token.secret.get_secret_value()}
         real_timeout = aiohttp.ClientTimeout(total=self.timeout / max(self.clock.speed, 1e-9))
         backoff = RETRY_BACKOFF
         last: str = ""
@@ -423,33 +407,12 @@ class WBClient:
     async def patch_bids(self, batch: Sequence[tuple[int, Sequence[BidChange]]]) -> schemas.BidsPatchResponse:
         """One PATCH /api/advert/v1/bids call: at most 50 campaigns x 50 items, each campaign once."""
         path = "/api/advert/v1/bids"
-        if len(batch) > batching.MAX_BID_CAMPAIGNS or any(len(c) > batching.MAX_BID_ITEMS for _, c in batch):
-            raise ValueError("a bids call holds at most 50 campaigns x 50 items")
-        if len({a for a, _ in batch}) != len(batch):
-            raise ValueError("a campaign may appear once per bids call")
-        body = {
-            "bids": [
-                {
-                    "advert_id": int(advert_id),
-                    "nm_bids": [{"nm_id": int(c.nm_id), "bid_kopecks": int(c.bid), "placement": c.placement} for c in changes],
-                }
-                for advert_id, changes in batch
-            ]
-        }
-        resp = await self._request("PATCH", path, json=body, write=True)
+        resp = await self._request("PATCH", path, json=bodies.bids_body(batch), write=True)
         return self._parse(f"PATCH {path}", resp, lambda d: schemas.BidsPatchResponse.model_validate(d or {}))
 
     async def post_cluster_bids(self, changes: Sequence[ClusterBidChange]) -> schemas.NQSetBidsResponse:
         path = "/api/advert/v1/normquery/bids"
-        if len(changes) > batching.MAX_NORMQUERY_PAIRS:
-            raise ValueError("a cluster bids call holds at most 100 bids")
-        body = {
-            "bids": [
-                {"advertId": int(c.advert_id), "nmId": int(c.nm_id), "normQuery": c.norm_query, "bidMinorUnits": int(c.bid)}
-                for c in changes
-            ]
-        }
-        resp = await self._request("POST", path, json=body, write=True)
+        resp = await self._request("POST", path, json=bodies.cluster_bids_body(changes), write=True)
         return self._parse(f"POST {path}", resp, lambda d: schemas.NQSetBidsResponse.model_validate(d or {}))
 
     async def change_status(self, action: str, advert_id: int) -> bool:
@@ -458,7 +421,7 @@ class WBClient:
             raise ValueError(f"unknown status action {action!r}")
         path = f"/adv/v0/{action}"
         try:
-            await self._request("GET", path, params={"id": int(advert_id)}, write=True)
+            await self._request("GET", path, params=bodies.status_params(advert_id), write=True)
         except BadRequest as exc:
             low = exc.detail.lower()
             if exc.status == 422 and ("not changed" in low or "не изменен" in low):

@@ -18,7 +18,7 @@ from bidder.sim.testing import start_simulator
 from bidder.wb.client import WBClient
 from bidder.wb.models import BidChange, ClusterBidChange
 from bidder.wb.pacing import Pacer
-from bidder.wb.tokens import mint_token
+from bidder.wb.tokens import mint_token, read_token, write_token
 from bidder.wb.writer import DryRunWriter, LiveWriter, make_reader, make_writer
 
 SPEED = 600.0
@@ -60,12 +60,13 @@ def seller(sim):
 
 @pytest.fixture
 def reader(sim, session, pacer, clock, seller):
-    return make_reader(session, SecretStr(seller.read_token), pacer, clock, base_url=sim.url, timeout=TIMEOUT)
+    return make_reader(session, read_token(SecretStr(seller.read_token), now=clock.now()), pacer, clock, base_url=sim.url, timeout=TIMEOUT)
 
 
 @pytest.fixture
-def writer(reader, seller):
-    return make_writer(reader=reader, write_token=SecretStr(seller.write_token), timeout=TIMEOUT)
+def writer(reader, seller, clock):
+    token = write_token(SecretStr(seller.write_token), now=clock.now(), reader=reader.token)
+    return make_writer(reader=reader, write_token=token, timeout=TIMEOUT)
 
 
 @pytest.fixture(autouse=True)
@@ -227,15 +228,16 @@ async def test_dry_run_writer_sends_nothing(reader, sim):
 
 async def test_token_rules(sim, session, pacer, clock, seller, reader):
     with pytest.raises(TokenError, match="read-only"):
-        make_writer(reader=reader, write_token=SecretStr(seller.read_token))
+        make_writer(reader=reader, write_token=write_token(SecretStr(seller.read_token), now=clock.now()))
     with pytest.raises(TokenError, match="Promotion"):
-        make_writer(reader=reader, write_token=SecretStr(mint_token(seller.seller_id, categories=(1,))))
+        make_writer(reader=reader, write_token=write_token(SecretStr(mint_token(seller.seller_id, categories=(1,))), now=clock.now()))
     with pytest.raises(TokenError, match="Base"):
-        WBClient(session, sim.url, SecretStr(seller.base_token), pacer, clock)
+        WBClient(session, sim.url, read_token(SecretStr(seller.base_token), now=clock.now()), pacer, clock)
     with pytest.raises(TokenError, match="no write token"):
         make_writer(reader=reader, write_token=None)
     with pytest.raises(TokenError, match="another seller"):
-        make_writer(reader=reader, write_token=SecretStr(mint_token("someone-else")))
+        make_writer(reader=reader, write_token=write_token(SecretStr(mint_token("someone-else")), now=clock.now(),
+                                                        reader=reader.token))
     with pytest.raises(TokenError, match="read-only"):
         await reader.patch_bids([(1000001, [BidChange(1000001, 1, "combined", 50000)])])
     assert seller.read_token not in repr(reader) and "Authorization" not in repr(reader)
