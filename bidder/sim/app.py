@@ -37,7 +37,6 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bidder.clock import Clock, ScaledClock
-from bidder.errors import TokenError
 from bidder.sim import schemas as S
 from bidder.sim.faults import FaultPlan, Faults, drop_one_field, make_absurd
 from bidder.sim.limits import RateLimiter
@@ -52,7 +51,7 @@ from bidder.sim.market import (
     msk_day,
 )
 from bidder.sim.scenarios import build_scenario
-from bidder.wb.tokens import TokenInfo, decode_token, mint_token
+from bidder.sim.tokens import Claims, MalformedToken, issue, read_claims
 
 ORIGIN = "camp-api-public-cache"
 AUTH_ORIGIN = "s2s-api-auth-catalog"
@@ -155,7 +154,7 @@ class Ctx:
     sim: Simulator
     request: web.Request
     seller: SimSeller
-    token: TokenInfo
+    token: Claims
     now: datetime
     body: Any = None
 
@@ -175,9 +174,9 @@ class Simulator:
             ids = {kind: str(uuid.uuid5(uuid.UUID(s.seller_id), f"{kind}:{seed}")) for kind in ("read", "write", "base")}
             seller = SimSeller(
                 name=s.name, seller_id=s.seller_id,
-                read_token=mint_token(s.seller_id, read_only=True, token_id=ids["read"]),
-                write_token=mint_token(s.seller_id, read_only=False, token_id=ids["write"]),
-                base_token=mint_token(s.seller_id, acc=1, token_id=ids["base"]),
+                read_token=issue(s.seller_id, read_only=True, token_id=ids["read"]),
+                write_token=issue(s.seller_id, read_only=False, token_id=ids["write"]),
+                base_token=issue(s.seller_id, acc=1, token_id=ids["base"]),
                 token_ids=ids,
             )
             self.sellers[s.name] = seller
@@ -222,13 +221,13 @@ class Simulator:
                                   "status": status, "reason": reason})
 
     # ------------------------------------------------------------------ pipeline
-    def _authorize(self, ep: Endpoint, request: web.Request, now: datetime) -> tuple[SimSeller, TokenInfo]:
+    def _authorize(self, ep: Endpoint, request: web.Request, now: datetime) -> tuple[SimSeller, Claims]:
         raw = request.headers.get("Authorization", "")
         if not raw.strip():
             raise problem(401, "unauthorized", "empty Authorization header", now)
         try:
-            info = decode_token(raw)
-        except TokenError:
+            info = read_claims(raw)
+        except MalformedToken:
             raise problem(401, "unauthorized", "token problem; token is malformed: could not parse the JWT",
                           now) from None
         if info.expired(now):
@@ -243,8 +242,8 @@ class Simulator:
         return seller, info
 
     @staticmethod
-    def _permit(ep: Endpoint, info: TokenInfo, now: datetime) -> None:
-        if ep.personal_only and info.type == "Base":
+    def _permit(ep: Endpoint, info: Claims, now: datetime) -> None:
+        if ep.personal_only and info.token_type == "Base":
             raise problem(403, "request forbidden", "base token is not allowed", now)
         if ep.write and info.read_only:
             raise problem(403, "request forbidden", "read-only token scope is not allowed for this resource", now)
@@ -261,7 +260,7 @@ class Simulator:
             if settings.revoke_after is not None and seller.calls > settings.revoke_after:
                 self.revoke(seller.name)
                 raise problem(401, "unauthorized", "token problem; token has been withdrawn", now)
-            decision = self.limiter.check(seller.seller_id, info.type, ep.key, self.clock.monotonic())
+            decision = self.limiter.check(seller.seller_id, info.token_type, ep.key, self.clock.monotonic())
             if decision is not None:
                 headers.update(decision.headers())
                 if not decision.allowed:
