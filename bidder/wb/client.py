@@ -38,13 +38,9 @@ from bidder.errors import (
 from bidder.redact import redact, sample
 from bidder.wb import batching, bodies, schemas
 from bidder.wb.models import (
-    Balance,
     BidChange,
-    Budget,
     ClusterBid,
     ClusterBidChange,
-    DailyClusterStat,
-    UpdRow,
     WBConfig,
 )
 from bidder.wb.pacing import Pacer, group_for
@@ -344,29 +340,17 @@ class WBClient:
     async def cluster_stats(self, pairs: Iterable[tuple[int, int]], begin: date, end: date) -> list[ClusterStat]:
         """Search-cluster stats over a period (POST /adv/v0/normquery/stats): 100 (advert, nm) pairs per
         call, periods of at most 30 days (one ClusterStat per cluster per chunk)."""
-        return await self._normquery_stats(
-            "/adv/v0/normquery/stats", ("advert_id", "nm_id"), pairs, begin, end,
-            lambda d, b, e: schemas.NQStatsResponse.model_validate(d or {}).to_domain(b, e),
-        )
-
-    async def cluster_stats_daily(
-        self, pairs: Iterable[tuple[int, int]], begin: date, end: date
-    ) -> list[DailyClusterStat]:
-        """Daily search-cluster stats (POST /adv/v1/normquery/stats, camelCase body)."""
-        return await self._normquery_stats(
-            "/adv/v1/normquery/stats", ("advertId", "nmId"), pairs, begin, end,
-            lambda d, b, e: schemas.NQDailyStatsResponse.model_validate(d or {}).to_domain(),
-        )
-
-    async def _normquery_stats(self, path: str, keys: tuple[str, str], pairs: Iterable[tuple[int, int]],
-                               begin: date, end: date, parse: Any) -> list[Any]:
-        out: list[Any] = []
+        path = "/adv/v0/normquery/stats"
+        out: list[ClusterStat] = []
         chunks = batching.chunked(batching.unique((int(a), int(n)) for a, n in pairs), batching.MAX_NORMQUERY_PAIRS)
         for b, e in batching.date_chunks(begin, end, batching.MAX_NORMQUERY_DAYS):
             for chunk in chunks:
-                body = {"from": b.isoformat(), "to": e.isoformat(), "items": [{keys[0]: a, keys[1]: n} for a, n in chunk]}
+                body = {"from": b.isoformat(), "to": e.isoformat(), "items": [{"advert_id": a, "nm_id": n} for a, n in chunk]}
                 resp = await self._request("POST", path, json=body)
-                out.extend(self._parse(f"POST {path}", resp, lambda d, b=b, e=e: parse(d, b, e)))
+                out.extend(self._parse(
+                    f"POST {path}", resp,
+                    lambda d, b=b, e=e: schemas.NQStatsResponse.model_validate(d or {}).to_domain(b, e),
+                ))
         return out
 
     async def cluster_bids(self, pairs: Iterable[tuple[int, int]]) -> list[ClusterBid]:
@@ -377,30 +361,6 @@ class WBClient:
             body = {"items": [{"advert_id": a, "nm_id": n} for a, n in chunk]}
             resp = await self._request("POST", path, json=body)
             out.extend(self._parse(f"POST {path}", resp, lambda d: schemas.NQGetBidsResponse.model_validate(d or {}).to_domain()))
-        return out
-
-    async def budgets(self, ids: Iterable[int]) -> dict[int, Budget]:
-        """Campaign budgets (base units) via POST /api/advert/v2/budget, 50 ids per call."""
-        path = "/api/advert/v2/budget"
-        out: dict[int, Budget] = {}
-        for chunk in batching.chunked(batching.unique(int(i) for i in ids), batching.MAX_BUDGET_IDS):
-            resp = await self._request("POST", path, json={"advertIds": chunk})
-            out.update(self._parse(f"POST {path}", resp, lambda d: schemas.BudgetResponse.model_validate(d or {}).to_domain()))
-        return out
-
-    async def balance(self) -> Balance:
-        path = "/adv/v1/balance"
-        resp = await self._request("GET", path)
-        return self._parse(f"GET {path}", resp, lambda d: schemas.BalanceResponse.model_validate(d).to_domain())
-
-    async def upd(self, begin: date, end: date) -> list[UpdRow]:
-        """Actual spend history, in 31-day chunks."""
-        path = "/adv/v1/upd"
-        out: list[UpdRow] = []
-        for b, e in batching.date_chunks(begin, end, batching.MAX_UPD_DAYS):
-            resp = await self._request("GET", path, params={"from": b.isoformat(), "to": e.isoformat()})
-            parsed = self._parse(f"GET {path}", resp, schemas.UpdResponse.parse)
-            out.extend(i.to_domain() for i in parsed.items)
         return out
 
     # ------------------------------------------------------------------ raw writes (used by LiveWriter)

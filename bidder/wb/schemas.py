@@ -29,12 +29,7 @@ from bidder.domain import (
     Status,
 )
 from bidder.wb.models import (
-    Balance,
-    Budget,
-    Cashback,
     ClusterBid,
-    DailyClusterStat,
-    UpdRow,
     WBConfig,
 )
 
@@ -471,48 +466,6 @@ class NQStatsResponse(Wire):
         ]
 
 
-class NQDailyStat(Wire):
-    normQuery: Str = ""
-    views: int | None = None
-    clicks: Int0 = 0
-    orders: Int0 = 0
-    avgPos: float | None = None
-    spend: Money = Decimal(0)
-
-
-class NQDaily(Wire):
-    date: Day
-    stat: NQDailyStat | None = None
-
-
-class NQDailyItem(Wire):
-    advertId: int
-    nmId: int
-    dailyStats: NullList(NQDaily) = Field(default_factory=list)
-
-
-class NQDailyStatsResponse(Wire):
-    items: NullList(NQDailyItem) = Field(default_factory=list)
-
-    def to_domain(self) -> list[DailyClusterStat]:
-        return [
-            DailyClusterStat(
-                advert_id=it.advertId,
-                nm_id=it.nmId,
-                day=d.date,
-                norm_query=d.stat.normQuery,
-                views=d.stat.views,
-                clicks=d.stat.clicks,
-                orders=d.stat.orders,
-                spend=d.stat.spend,
-                avg_pos=d.stat.avgPos,
-            )
-            for it in self.items
-            for d in it.dailyStats
-            if d.stat is not None
-        ]
-
-
 class NQBid(Wire):
     advert_id: int
     nm_id: int
@@ -550,74 +503,6 @@ class NQSetFailed(Wire):
 class NQSetBidsResponse(Wire):
     success: NullList(NQSetOk) = Field(default_factory=list)
     failed: NullList(NQSetFailed) = Field(default_factory=list)
-
-
-# ---------------------------------------------------------------- money
-class BudgetItem(Wire):
-    advertId: int
-    currency: str | None = None
-    total: Int0 = 0
-
-
-class BudgetResponse(Wire):
-    adverts: NullList(BudgetItem) = Field(default_factory=list)
-
-    def to_domain(self) -> dict[int, Budget]:
-        return {b.advertId: Budget(b.advertId, b.total, b.currency) for b in self.adverts}
-
-
-class CashbackWire(Wire):
-    sum: Int0 = 0
-    percent: int | None = None
-    expiration_date: str | None = None
-
-
-class BalanceResponse(Wire):
-    balance: Int0 = 0
-    net: Int0 = 0
-    bonus: Int0 = 0
-    currency: str | None = None
-    cashbacks: NullList(CashbackWire) = Field(default_factory=list)
-
-    def to_domain(self) -> Balance:
-        return Balance(
-            balance=self.balance,
-            net=self.net,
-            bonus=self.bonus,
-            currency=self.currency,
-            cashbacks=tuple(Cashback(c.sum, c.percent, c.expiration_date) for c in self.cashbacks),
-        )
-
-
-class UpdItem(Wire):
-    updNum: int | None = None
-    updTime: datetime | None = None
-    updSum: Money = Decimal(0)
-    advertId: int
-    campName: Str = ""
-    advertType: int | None = None
-    paymentType: Str = ""
-    advertStatus: int | None = None
-
-    def to_domain(self) -> UpdRow:
-        return UpdRow(
-            upd_num=self.updNum,
-            upd_time=self.updTime,
-            amount=self.updSum,
-            advert_id=self.advertId,
-            campaign_name=self.campName,
-            advert_type=self.advertType,
-            payment_type=self.paymentType,
-            advert_status=self.advertStatus,
-        )
-
-
-class UpdResponse(Wire):
-    items: NullList(UpdItem) = Field(default_factory=list)
-
-    @classmethod
-    def parse(cls, data: Any) -> UpdResponse:
-        return cls.model_validate({"items": data})
 
 
 # ---------------------------------------------------------------- error bodies

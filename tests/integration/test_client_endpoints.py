@@ -147,20 +147,8 @@ async def test_clusters(reader, clock):
     today = clock.now().date()
     stats = await reader.cluster_stats(pairs, today - timedelta(days=2), today)
     assert stats and all(s.advert_id == 1000002 and s.norm_query for s in stats)
-    daily = await reader.cluster_stats_daily(pairs, today - timedelta(days=2), today)
-    assert daily and {d.day for d in daily} <= {today - timedelta(days=k) for k in range(3)}
     bids = await reader.cluster_bids(pairs)
     assert bids and all(b.bid > 0 and b.currency == "RUB" for b in bids)
-
-
-async def test_money_endpoints(reader, clock):
-    budgets = await reader.budgets(IDS)
-    assert budgets and all(b.total >= 0 and b.currency == "RUB" for b in budgets.values())
-    bal = await reader.balance()
-    assert bal.balance >= 0 and bal.currency == "RUB"
-    today = clock.now().date()
-    rows = await reader.upd(today - timedelta(days=3), today)
-    assert all(r.advert_id in IDS for r in rows)
 
 
 async def test_set_bids_live(writer, reader, clock, sim):

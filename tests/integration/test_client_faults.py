@@ -88,9 +88,9 @@ async def test_5xx_three_times_is_a_temporary_error():
     async with Env(20.0) as env:
         await env.faults(error_rate=1.0)
         with pytest.raises(TemporaryError) as exc:
-            await env.reader.balance()
+            await env.reader.config()
         assert "3 attempts" in str(exc.value)
-        assert env.sim.sim.report()["requests"]["GET /adv/v1/balance"]["count"] == 3
+        assert env.sim.sim.report()["requests"]["GET /api/advert/v1/config"]["count"] == 3
 
 
 async def test_5xx_on_a_write_is_reread_then_resent_once():
@@ -193,9 +193,6 @@ async def test_text_and_json_error_bodies():
         with pytest.raises(BadRequest) as e1:
             await env.reader.recommendations(999, 1)  # text/plain 400
         assert e1.value.detail and e1.value.status == 400
-        with pytest.raises(BadRequest) as e2:
-            await env.reader.budgets([999])  # text/plain 400
-        assert e2.value.detail == "campaign does not belong to the seller"
         with pytest.raises(BadRequest) as e3:
             await env.writer.start(999)  # {"error": ...}
         assert "not found" in e3.value.detail
@@ -208,7 +205,6 @@ async def test_text_and_json_error_bodies():
 
 async def test_null_lists_are_empty():
     async with Env(20.0) as env:
-        assert await env.reader.budgets([1000012]) == {}  # completed campaign: {"adverts": null}
         assert await env.reader.campaigns([424242]) == []
 
 
@@ -263,7 +259,7 @@ async def test_no_token_in_logs_or_errors(caplog):
         read, write = env.seller.read_token, env.seller.write_token
         texts += [repr(env.reader), repr(env.writer), repr(env.writer._client), repr(env.reader.token_info)]
         await env.faults(error_rate=0.4, malformed_rate=0.3)
-        for call in (env.reader.count, env.reader.balance, lambda: env.reader.campaigns([1000001, 1000002])):
+        for call in (env.reader.count, lambda: env.reader.config(refresh=True), lambda: env.reader.campaigns([1000001, 1000002])):
             for _ in range(4):
                 try:
                     await call()
