@@ -1,9 +1,14 @@
-"""Keep token strings out of text: logs, exception messages, raw samples.
+"""Keep secrets out of text: logs, exception messages, raw samples and chat messages.
 
-:func:`redact` removes every registered secret and anything that looks like a JWT. :class:`RedactingFilter`
-does the same to log records (message, arguments and exception text); :func:`install` puts it on the
-root logger's handlers (and any handlers given). Clients register the tokens they hold with
-:func:`register_secret` so that even a token that is not JWT-shaped is caught.
+One registry of secrets (:func:`register_secret`: the WB tokens a client holds, the Telegram bot token)
+serves both scrubbers:
+
+* :func:`redact` (logs, exception texts, raw samples) removes every registered secret, anything that
+  looks like a JWT and ``Authorization`` values, writing ``[REDACTED]``. :class:`RedactingFilter` does
+  the same to log records (message, arguments and exception text); :func:`install` puts it on the root
+  logger's handlers (and any handlers given).
+* :func:`scrub` (Telegram messages) removes every registered secret, JWT-shaped strings, Telegram
+  bot tokens and bearer values, writing ``[redacted]``.
 """
 
 from __future__ import annotations
@@ -13,9 +18,15 @@ import re
 import threading
 
 REPLACEMENT = "[REDACTED]"
+MESSAGE_REPLACEMENT = "[redacted]"
 # Three base64url segments, the first starting with '{"' encoded (eyJ): a JWT / JWS.
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer\s+)?)([^\s'\",}]+)")
+
+# chat messages (scrub): the same kinds of things, plus bot tokens
+_MSG_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_MSG_BOT_TOKEN = re.compile(r"\b\d{5,12}:[A-Za-z0-9_-]{30,}\b")
+_MSG_BEARER = re.compile(r"(?i)(bearer\s+|authorization[:=]\s*)[^\s,;]+")
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -38,6 +49,18 @@ def redact(text: object, *, extra: tuple[str, ...] = ()) -> str:
     s = _JWT.sub(REPLACEMENT, s)
     s = _BEARER.sub(lambda m: m.group(1) + REPLACEMENT, s)
     return s
+
+
+def scrub(text: str) -> str:
+    """A chat message without secrets (registered ones, JWTs, bot tokens, bearer values)."""
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MESSAGE_REPLACEMENT)
+    text = _MSG_JWT.sub(MESSAGE_REPLACEMENT, text)
+    text = _MSG_BOT_TOKEN.sub(MESSAGE_REPLACEMENT, text)
+    return _MSG_BEARER.sub(lambda m: m.group(1) + MESSAGE_REPLACEMENT, text)
 
 
 def truncate(text: str, limit: int = 500) -> str:
