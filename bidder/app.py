@@ -32,7 +32,7 @@ from bidder.settings import Settings
 from bidder.store import db
 from bidder.store.migrate import upgrade
 from bidder.wb.pacing import Pacer
-from bidder.wb.tokens import EXPIRY_WARNING_DAYS, decode_token
+from bidder.wb.tokens import EXPIRY_WARNING_DAYS, load_tokens
 from bidder.wb.writer import DryRunWriter, make_reader, make_writer
 
 log = logging.getLogger("bidder.app")
@@ -79,15 +79,16 @@ class App:
         now = self.clock.now()
         self.health.register(name)
         try:
-            info = decode_token(account.read_token.get_secret_value())
-            reader = make_reader(self.http_session, account.read_token, self.pacer, self.clock,
-                                 settings=self.settings)
+            # the one place tokens are decoded and checked; dry-run never loads the write token
+            tokens = load_tokens(account.read_token, None if self.dry_run else account.write_token, now=now)
+            info = tokens.read.info
+            reader = make_reader(self.http_session, tokens.read, self.pacer, self.clock,
+                                 base_url=self.settings.advert_url(tokens.read.sandbox))
             dry_writer = DryRunWriter(reader=reader)
             live = None
-            if not self.dry_run and account.write_token is not None:
-                live = make_writer(reader=reader, write_token=account.write_token)
-                winfo = decode_token(account.write_token.get_secret_value())
-                await self._expiry_alert(name, "write", winfo, now)
+            if tokens.write is not None:
+                live = make_writer(reader=reader, write_token=tokens.write)
+                await self._expiry_alert(name, "write", tokens.write.info, now)
         except TokenError as exc:
             self.disabled[name] = str(exc)
             log.error("account %s is not served: %s", name, exc)

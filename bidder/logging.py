@@ -1,9 +1,9 @@
 """Process-wide logging: one stderr handler, text or JSON lines, with secrets redacted.
 
-Redaction happens twice: :class:`bidder.wb.redact.RedactingFilter` cleans each record (message,
+Redaction happens twice: :class:`bidder.redact.RedactingFilter` cleans each record (message,
 arguments, exception text) before any handler sees it, and :class:`RedactingFormatter` cleans the final
 line (so fields passed through ``extra=`` cannot leak either). Every configured token is registered with
-:func:`bidder.wb.redact.register_secret`; anything JWT-shaped is removed even when not registered.
+:func:`bidder.redact.register_secret`; anything JWT-shaped is removed even when not registered.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO
 
-from bidder.wb.redact import RedactingFilter, redact, register_secret
+from bidder.redact import RedactingFilter, redact, register_secret
 
 __all__ = ["JsonFormatter", "RedactingFormatter", "add_secrets", "setup_logging"]
 

@@ -1,8 +1,8 @@
 """Events and control results -> Telegram HTML (parse_mode=HTML).
 
 Every string that comes from outside (campaign names, reasons, WB error details, account names,
-operator names) goes through :func:`esc`. Every finished message goes through :func:`scrub`, which
-removes anything shaped like a bot token or a WB token (a JWT) and any secret registered with
+operator names) goes through :func:`esc`. Every finished message goes through :func:`scrub` (:mod:`bidder.redact`),
+which removes anything shaped like a bot token or a WB token (a JWT) and any secret registered with
 :func:`register_secret`, so no token can reach a chat even if a caller put one in a payload.
 """
 
@@ -16,32 +16,15 @@ from typing import Any
 
 from bidder.notify.events import Event, EventKind
 from bidder.notify.i18n import fmt_datetime, fmt_duration, fmt_minor, fmt_money, fmt_number, fmt_pct, t
+from bidder.redact import MESSAGE_REPLACEMENT, scrub
+from bidder.redact import register_secret as register_secret  # re-exported for callers of this module
 
 MAX_MESSAGE = 4096  # Telegram's limit for a text message, in characters after entity parsing
 MAX_CAPTION = 1024
 MAX_NAME = 80  # a campaign name longer than this is cut (names are seller-provided)
 MAX_DETAIL = 300
 
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-_BOT_TOKEN = re.compile(r"\b\d{5,12}:[A-Za-z0-9_-]{30,}\b")
-_BEARER = re.compile(r"(?i)(bearer\s+|authorization[:=]\s*)[^\s,;]+")
-_secrets: set[str] = set()
-REDACTED = "[redacted]"
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret (the bot token, a WB token) so that :func:`scrub` removes it verbatim."""
-    if value and len(value) >= 8:
-        _secrets.add(value)
-
-
-def scrub(text: str) -> str:
-    for secret in sorted(_secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    text = _JWT.sub(REDACTED, text)
-    text = _BOT_TOKEN.sub(REDACTED, text)
-    return _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+REDACTED = MESSAGE_REPLACEMENT
 
 
 def _cut(value: str, limit: int) -> str:

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from bidder.clock import Clock, SystemClock
 from bidder.errors import BidderError
-from bidder.notify.render import register_secret, scrub
+from bidder.redact import register_secret, scrub
 
 log = logging.getLogger(__name__)
 

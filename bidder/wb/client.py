@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 import aiohttp
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from bidder.clock import Clock
 from bidder.domain import Campaign, CampaignRef, ClusterStat, DailyStat, Recommendation
@@ -35,20 +35,16 @@ from bidder.errors import (
     TemporaryError,
     TokenError,
 )
-from bidder.wb import batching, schemas
+from bidder.redact import redact, sample
+from bidder.wb import batching, bodies, schemas
 from bidder.wb.models import (
-    Balance,
     BidChange,
-    Budget,
     ClusterBid,
     ClusterBidChange,
-    DailyClusterStat,
-    UpdRow,
     WBConfig,
 )
 from bidder.wb.pacing import Pacer, group_for
-from bidder.wb.redact import redact, register_secret, sample
-from bidder.wb.tokens import EXPIRY_WARNING_DAYS, TokenInfo, decode_token
+from bidder.wb.tokens import WBToken
 
 log = logging.getLogger(__name__)
 M = TypeVar("M")
@@ -105,53 +101,33 @@ def error_detail(body: bytes) -> tuple[str, str | None]:
     return redact(text)[:MAX_DETAIL], None
 
 
-def check_token(info: TokenInfo, *, write: bool, now: Any, role: str) -> None:
-    """Refuse tokens that cannot serve the Promotion API; warn when expiry is near."""
-    problems = info.problems_for(write=write, now=now)
-    if problems:
-        raise TokenError(f"the {role} token cannot be used: " + "; ".join(problems))
-    left = info.days_left(now)
-    if left is not None and left < EXPIRY_WARNING_DAYS:
-        log.warning("the %s token of seller %s expires in %.0f days; create a new one", role, info.seller_id, left)
-
-
 class WBClient:
     """One seller's Promotion API client holding exactly one token (the read token, or for the live
-    writer, the write token). Does not own the session."""
+    writer, the write token), already decoded and checked (:mod:`bidder.wb.tokens`). Does not own the
+    session."""
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
         base_url: str,
-        token: SecretStr,
+        token: WBToken,
         pacer: Pacer,
         clock: Clock,
         *,
         seller_id: str | None = None,
         timeout: float = 30.0,
         attempts: int = 3,
-        role: str = "read",
     ) -> None:
-        raw = token.get_secret_value()
-        register_secret(raw)
-        self.token_info = decode_token(raw)
-        if self.token_info.type == "Base":
-            raise TokenError(
-                f"the {role} token is a Base token: WB gives Base tokens hourly quotas on the Promotion API "
-                "(a bidder would stall); create a Personal or Service token with the Promotion category"
-            )
-        check_token(self.token_info, write=(role == "write"), now=clock.now(), role=role)
-        if role == "read" and not self.token_info.read_only:
-            log.info("the read token of seller %s can also write; a read-only token is safer", self.token_info.seller_id)
         self._token = token
+        self.token_info = token.info
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer
         self.clock = clock
-        self.seller_id = seller_id or self.token_info.seller_id
+        self.seller_id = seller_id or token.seller_id
         self.timeout = timeout
         self.attempts = max(1, attempts)
-        self.role = role
+        self.role = token.role
         self.metrics: Counter[tuple[str, str]] = Counter()  # (method key, status | timeout | conn) -> count
         self.rate_limited = 0
         self._drift_reported: set[str] = set()
@@ -161,8 +137,12 @@ class WBClient:
         return f"WBClient(base_url={self.base_url!r}, seller_id={self.seller_id!r}, role={self.role!r})"
 
     @property
+    def token(self) -> WBToken:
+        return self._token
+
+    @property
     def can_write(self) -> bool:
-        return self.token_info.promotion and not self.token_info.read_only
+        return self._token.can_write
 
     # ------------------------------------------------------------------ the request path
     async def _request(
@@ -180,7 +160,7 @@ class WBClient:
         key = f"{method} {path}"
         if write and not self.can_write:
             raise TokenError(f"{key}: this client's token is read-only; writes need the write token")
-        headers = {"Authorization": self._token.get_secret_value()}
+        headers = {"Authorization": self._token.secret.get_secret_value()}
         real_timeout = aiohttp.ClientTimeout(total=self.timeout / max(self.clock.speed, 1e-9))
         backoff = RETRY_BACKOFF
         last: str = ""
@@ -360,29 +340,17 @@ class WBClient:
     async def cluster_stats(self, pairs: Iterable[tuple[int, int]], begin: date, end: date) -> list[ClusterStat]:
         """Search-cluster stats over a period (POST /adv/v0/normquery/stats): 100 (advert, nm) pairs per
         call, periods of at most 30 days (one ClusterStat per cluster per chunk)."""
-        return await self._normquery_stats(
-            "/adv/v0/normquery/stats", ("advert_id", "nm_id"), pairs, begin, end,
-            lambda d, b, e: schemas.NQStatsResponse.model_validate(d or {}).to_domain(b, e),
-        )
-
-    async def cluster_stats_daily(
-        self, pairs: Iterable[tuple[int, int]], begin: date, end: date
-    ) -> list[DailyClusterStat]:
-        """Daily search-cluster stats (POST /adv/v1/normquery/stats, camelCase body)."""
-        return await self._normquery_stats(
-            "/adv/v1/normquery/stats", ("advertId", "nmId"), pairs, begin, end,
-            lambda d, b, e: schemas.NQDailyStatsResponse.model_validate(d or {}).to_domain(),
-        )
-
-    async def _normquery_stats(self, path: str, keys: tuple[str, str], pairs: Iterable[tuple[int, int]],
-                               begin: date, end: date, parse: Any) -> list[Any]:
-        out: list[Any] = []
+        path = "/adv/v0/normquery/stats"
+        out: list[ClusterStat] = []
         chunks = batching.chunked(batching.unique((int(a), int(n)) for a, n in pairs), batching.MAX_NORMQUERY_PAIRS)
         for b, e in batching.date_chunks(begin, end, batching.MAX_NORMQUERY_DAYS):
             for chunk in chunks:
-                body = {"from": b.isoformat(), "to": e.isoformat(), "items": [{keys[0]: a, keys[1]: n} for a, n in chunk]}
+                body = {"from": b.isoformat(), "to": e.isoformat(), "items": [{"advert_id": a, "nm_id": n} for a, n in chunk]}
                 resp = await self._request("POST", path, json=body)
-                out.extend(self._parse(f"POST {path}", resp, lambda d, b=b, e=e: parse(d, b, e)))
+                out.extend(self._parse(
+                    f"POST {path}", resp,
+                    lambda d, b=b, e=e: schemas.NQStatsResponse.model_validate(d or {}).to_domain(b, e),
+                ))
         return out
 
     async def cluster_bids(self, pairs: Iterable[tuple[int, int]]) -> list[ClusterBid]:
@@ -395,61 +363,16 @@ class WBClient:
             out.extend(self._parse(f"POST {path}", resp, lambda d: schemas.NQGetBidsResponse.model_validate(d or {}).to_domain()))
         return out
 
-    async def budgets(self, ids: Iterable[int]) -> dict[int, Budget]:
-        """Campaign budgets (base units) via POST /api/advert/v2/budget, 50 ids per call."""
-        path = "/api/advert/v2/budget"
-        out: dict[int, Budget] = {}
-        for chunk in batching.chunked(batching.unique(int(i) for i in ids), batching.MAX_BUDGET_IDS):
-            resp = await self._request("POST", path, json={"advertIds": chunk})
-            out.update(self._parse(f"POST {path}", resp, lambda d: schemas.BudgetResponse.model_validate(d or {}).to_domain()))
-        return out
-
-    async def balance(self) -> Balance:
-        path = "/adv/v1/balance"
-        resp = await self._request("GET", path)
-        return self._parse(f"GET {path}", resp, lambda d: schemas.BalanceResponse.model_validate(d).to_domain())
-
-    async def upd(self, begin: date, end: date) -> list[UpdRow]:
-        """Actual spend history, in 31-day chunks."""
-        path = "/adv/v1/upd"
-        out: list[UpdRow] = []
-        for b, e in batching.date_chunks(begin, end, batching.MAX_UPD_DAYS):
-            resp = await self._request("GET", path, params={"from": b.isoformat(), "to": e.isoformat()})
-            parsed = self._parse(f"GET {path}", resp, schemas.UpdResponse.parse)
-            out.extend(i.to_domain() for i in parsed.items)
-        return out
-
     # ------------------------------------------------------------------ raw writes (used by LiveWriter)
     async def patch_bids(self, batch: Sequence[tuple[int, Sequence[BidChange]]]) -> schemas.BidsPatchResponse:
         """One PATCH /api/advert/v1/bids call: at most 50 campaigns x 50 items, each campaign once."""
         path = "/api/advert/v1/bids"
-        if len(batch) > batching.MAX_BID_CAMPAIGNS or any(len(c) > batching.MAX_BID_ITEMS for _, c in batch):
-            raise ValueError("a bids call holds at most 50 campaigns x 50 items")
-        if len({a for a, _ in batch}) != len(batch):
-            raise ValueError("a campaign may appear once per bids call")
-        body = {
-            "bids": [
-                {
-                    "advert_id": int(advert_id),
-                    "nm_bids": [{"nm_id": int(c.nm_id), "bid_kopecks": int(c.bid), "placement": c.placement} for c in changes],
-                }
-                for advert_id, changes in batch
-            ]
-        }
-        resp = await self._request("PATCH", path, json=body, write=True)
+        resp = await self._request("PATCH", path, json=bodies.bids_body(batch), write=True)
         return self._parse(f"PATCH {path}", resp, lambda d: schemas.BidsPatchResponse.model_validate(d or {}))
 
     async def post_cluster_bids(self, changes: Sequence[ClusterBidChange]) -> schemas.NQSetBidsResponse:
         path = "/api/advert/v1/normquery/bids"
-        if len(changes) > batching.MAX_NORMQUERY_PAIRS:
-            raise ValueError("a cluster bids call holds at most 100 bids")
-        body = {
-            "bids": [
-                {"advertId": int(c.advert_id), "nmId": int(c.nm_id), "normQuery": c.norm_query, "bidMinorUnits": int(c.bid)}
-                for c in changes
-            ]
-        }
-        resp = await self._request("POST", path, json=body, write=True)
+        resp = await self._request("POST", path, json=bodies.cluster_bids_body(changes), write=True)
         return self._parse(f"POST {path}", resp, lambda d: schemas.NQSetBidsResponse.model_validate(d or {}))
 
     async def change_status(self, action: str, advert_id: int) -> bool:
@@ -458,7 +381,7 @@ class WBClient:
             raise ValueError(f"unknown status action {action!r}")
         path = f"/adv/v0/{action}"
         try:
-            await self._request("GET", path, params={"id": int(advert_id)}, write=True)
+            await self._request("GET", path, params=bodies.status_params(advert_id), write=True)
         except BadRequest as exc:
             low = exc.detail.lower()
             if exc.status == 422 and ("not changed" in low or "не изменен" in low):

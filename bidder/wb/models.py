@@ -1,11 +1,9 @@
-"""Value types of the WB client that are not shared domain types (config, budgets, write requests and
-results). Frozen; bids in integer minor units; budgets and balance in integer base units."""
+"""Value types of the WB client that are not shared domain types (config, cluster bids, write requests
+and results). Frozen; bids in integer minor units."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,57 +79,3 @@ class StatusResult:
     action: str
     changed: bool
     dry_run: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    advert_id: int
-    total: int  # base units
-    currency: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Cashback:
-    sum: int
-    percent: int | None
-    expiration_date: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Balance:
-    """GET /adv/v1/balance, base units."""
-
-    balance: int
-    net: int
-    bonus: int
-    currency: str | None = None
-    cashbacks: tuple[Cashback, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class UpdRow:
-    """GET /adv/v1/upd: actual spend history. ``amount`` in base units."""
-
-    upd_num: int | None
-    upd_time: datetime | None
-    amount: Decimal
-    advert_id: int
-    campaign_name: str
-    advert_type: int | None
-    payment_type: str
-    advert_status: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class DailyClusterStat:
-    """One day of one search cluster (POST /adv/v1/normquery/stats)."""
-
-    advert_id: int
-    nm_id: int
-    day: date
-    norm_query: str
-    views: int | None
-    clicks: int
-    orders: int
-    spend: Decimal
-    avg_pos: float | None

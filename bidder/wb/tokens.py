@@ -1,17 +1,28 @@
 """WB API tokens: JWT claims decoded without a signature check (REFERENCE.md §4).
 
-A token string never leaves this module inside an error or a repr: :class:`TokenInfo` holds only claims.
+A token is decoded and checked once, in the composition root, by :func:`load_tokens` (or
+:func:`read_token` / :func:`write_token`); the result, a :class:`WBToken`, is what the client and the
+writers take. Nothing below the composition root decodes a token again.
+
+A token string never leaves this module inside an error or a repr: :class:`TokenInfo` holds only claims,
+and :class:`WBToken` keeps the string in a ``SecretStr``.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import jwt
+from pydantic import SecretStr
 
 from bidder.errors import TokenError
+from bidder.redact import register_secret
+
+log = logging.getLogger(__name__)
 
 PROMOTION_BIT = 6
 READ_ONLY_BIT = 30
@@ -109,6 +120,91 @@ def decode_token(raw: str) -> TokenInfo:
         expires_at=expires_at,
         sandbox=claims.get("t") is True,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class WBToken:
+    """A WB token decoded and checked once: the secret (sent as the ``Authorization`` header) and its
+    claims. Build it with :func:`read_token` / :func:`write_token` (or :func:`load_tokens`); a
+    ``role="write"`` token has passed the write checks."""
+
+    secret: SecretStr
+    info: TokenInfo
+    role: Literal["read", "write"]
+
+    def __repr__(self) -> str:
+        return f"WBToken(role={self.role!r}, seller_id={self.info.seller_id!r}, type={self.info.type!r})"
+
+    @property
+    def seller_id(self) -> str:
+        return self.info.seller_id
+
+    @property
+    def sandbox(self) -> bool:
+        return self.info.sandbox
+
+    @property
+    def can_write(self) -> bool:
+        return self.info.promotion and not self.info.read_only
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTokens:
+    """One account's tokens, decoded and checked once. ``write`` is None in dry-run (never loaded) or
+    when no write token is configured."""
+
+    read: WBToken
+    write: WBToken | None = None
+
+
+def _warn_expiry(info: TokenInfo, role: str, now: datetime) -> None:
+    left = info.days_left(now)
+    if left is not None and left < EXPIRY_WARNING_DAYS:
+        log.warning("the %s token of seller %s expires in %.0f days; create a new one", role, info.seller_id, left)
+
+
+def read_token(secret: SecretStr, *, now: datetime) -> WBToken:
+    """Decode and check a read token. Raises TokenError (without the token text) for a token that is not
+    a WB JWT, a Base token, one without Promotion, or an expired one."""
+    raw = secret.get_secret_value()
+    register_secret(raw)
+    info = decode_token(raw)
+    if info.type == "Base":
+        raise TokenError(
+            "the read token is a Base token: WB gives Base tokens hourly quotas on the Promotion API "
+            "(a bidder would stall); create a Personal or Service token with the Promotion category"
+        )
+    problems = info.problems_for(write=False, now=now)
+    if problems:
+        raise TokenError("the read token cannot be used: " + "; ".join(problems))
+    _warn_expiry(info, "read", now)
+    if not info.read_only:
+        log.info("the read token of seller %s can also write; a read-only token is safer", info.seller_id)
+    return WBToken(secret, info, "read")
+
+
+def write_token(secret: SecretStr | None, *, now: datetime, reader: WBToken | None = None) -> WBToken:
+    """Decode and check a write token: refuses (TokenError) a missing token, a read-only one, one without
+    Promotion, a Base token, an expired one, or one of another seller than ``reader``'s."""
+    if secret is None or not secret.get_secret_value().strip():
+        raise TokenError("no write token configured: live writes need a Promotion token with write access (or use dry-run)")
+    raw = secret.get_secret_value()
+    register_secret(raw)
+    info = decode_token(raw)
+    problems = info.problems_for(write=True, now=now)
+    if problems:
+        raise TokenError("the write token cannot be used: " + "; ".join(problems))
+    if reader is not None and info.seller_id and reader.seller_id and info.seller_id != reader.seller_id:
+        raise TokenError("the write token belongs to another seller account than the read token")
+    _warn_expiry(info, "write", now)
+    return WBToken(secret, info, "write")
+
+
+def load_tokens(read: SecretStr, write: SecretStr | None, *, now: datetime) -> AccountTokens:
+    """An account's tokens for the composition root: the read token always, the write token when given
+    (pass None in dry-run: it is then not even decoded)."""
+    r = read_token(read, now=now)
+    return AccountTokens(r, write_token(write, now=now, reader=r) if write is not None else None)
 
 
 def scopes_for(categories: tuple[int, ...] = (PROMOTION_BIT,), *, read_only: bool = False) -> int:

@@ -15,18 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
-from pydantic import SecretStr
 
 from bidder.clock import Clock
 from bidder.domain import Placement, Status
 from bidder.errors import BadRequest, TemporaryError, TokenError
-from bidder.settings import Settings
-from bidder.wb import batching
+from bidder.wb import batching, bodies
 from bidder.wb.client import AmbiguousWrite, WBClient
 from bidder.wb.models import BidChange, BidResult, ClusterBidChange, ClusterBidResult, StatusResult
 from bidder.wb.pacing import Pacer
-from bidder.wb.redact import register_secret
-from bidder.wb.tokens import decode_token
+from bidder.wb.tokens import WBToken
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +61,25 @@ def _validate(changes: Sequence[BidChange]) -> tuple[list[BidChange], list[BidRe
     return list(good.values()), bad
 
 
+def plan_bid_calls(changes: Sequence[BidChange]) -> tuple[list[list[tuple[int, list[BidChange]]]], list[BidResult]]:
+    """The bids calls both writers make for ``changes`` (fewest 50 x 50 calls, last change per target
+    wins) and the changes refused before sending."""
+    todo, rejected = _validate(changes)
+    groups: dict[int, list[BidChange]] = {}
+    for c in todo:
+        groups.setdefault(c.advert_id, []).append(c)
+    calls = batching.pack_nested(list(groups.items()), batching.MAX_BID_CAMPAIGNS, batching.MAX_BID_ITEMS)
+    return calls, rejected
+
+
+def plan_cluster_calls(
+    changes: Sequence[ClusterBidChange],
+) -> tuple[list[list[ClusterBidChange]], list[ClusterBidResult]]:
+    """The cluster-bid calls (100 per call) both writers make, and the changes refused before sending."""
+    todo, rejected = _cluster_validate(changes)
+    return batching.chunked(todo, batching.MAX_NORMQUERY_PAIRS), rejected
+
+
 def _cluster_validate(changes: Sequence[ClusterBidChange]) -> tuple[list[ClusterBidChange], list[ClusterBidResult]]:
     good: dict[tuple[int, int, str], ClusterBidChange] = {}
     bad: list[ClusterBidResult] = []
@@ -95,11 +111,7 @@ class LiveWriter:
         of that call once per named element; other 4xx fail the call's items with WB's detail.
         Raises AuthFailed (stop this account's writes); TemporaryError stops sending and the rest is
         reported as not applied."""
-        todo, results = _validate(changes)
-        groups: dict[int, list[BidChange]] = {}
-        for c in todo:
-            groups.setdefault(c.advert_id, []).append(c)
-        calls = batching.pack_nested(list(groups.items()), batching.MAX_BID_CAMPAIGNS, batching.MAX_BID_ITEMS)
+        calls, results = plan_bid_calls(changes)
         stop_reason: str | None = None
         for call in calls:
             items = [c for _, cs in call for c in cs]
@@ -230,9 +242,9 @@ class LiveWriter:
     # ---------------------------------------------------------------- cluster bids
     async def set_cluster_bids(self, changes: Sequence[ClusterBidChange]) -> list[ClusterBidResult]:
         """POST /api/advert/v1/normquery/bids, 100 per call; partial success is read from ``failed``."""
-        todo, results = _cluster_validate(changes)
+        chunks, results = plan_cluster_calls(changes)
         stop_reason: str | None = None
-        for chunk in batching.chunked(todo, batching.MAX_NORMQUERY_PAIRS):
+        for chunk in chunks:
             if stop_reason is not None:
                 results.extend(ClusterBidResult(c.advert_id, c.nm_id, c.norm_query, c.bid, False, reason=stop_reason) for c in chunk)
                 continue
@@ -317,30 +329,16 @@ class DryRunWriter:
     sent: list[tuple[str, Any]] = field(default_factory=list)  # (method key, wire payload)
 
     async def set_bids(self, changes: Sequence[BidChange]) -> list[BidResult]:
-        todo, results = _validate(changes)
-        groups: dict[int, list[BidChange]] = {}
-        for c in todo:
-            groups.setdefault(c.advert_id, []).append(c)
-        for call in batching.pack_nested(list(groups.items()), batching.MAX_BID_CAMPAIGNS, batching.MAX_BID_ITEMS):
-            body = {
-                "bids": [
-                    {"advert_id": a, "nm_bids": [{"nm_id": c.nm_id, "bid_kopecks": c.bid, "placement": c.placement} for c in cs]}
-                    for a, cs in call
-                ]
-            }
-            self.sent.append(("PATCH /api/advert/v1/bids", body))
+        calls, results = plan_bid_calls(changes)
+        for call in calls:
+            self.sent.append((bodies.BIDS_KEY, bodies.bids_body(call)))
             results.extend(BidResult(c.advert_id, c.nm_id, c.placement, c.bid, True, dry_run=True) for _, cs in call for c in cs)
         return results
 
     async def set_cluster_bids(self, changes: Sequence[ClusterBidChange]) -> list[ClusterBidResult]:
-        todo, results = _cluster_validate(changes)
-        for chunk in batching.chunked(todo, batching.MAX_NORMQUERY_PAIRS):
-            body = {
-                "bids": [
-                    {"advertId": c.advert_id, "nmId": c.nm_id, "normQuery": c.norm_query, "bidMinorUnits": c.bid} for c in chunk
-                ]
-            }
-            self.sent.append(("POST /api/advert/v1/normquery/bids", body))
+        chunks, results = plan_cluster_calls(changes)
+        for chunk in chunks:
+            self.sent.append((bodies.CLUSTER_BIDS_KEY, bodies.cluster_bids_body(chunk)))
             results.extend(ClusterBidResult(c.advert_id, c.nm_id, c.norm_query, c.bid, True, dry_run=True) for c in chunk)
         return results
 
@@ -351,7 +349,7 @@ class DryRunWriter:
         return await self._status("pause", advert_id)
 
     async def _status(self, action: str, advert_id: int) -> StatusResult:
-        self.sent.append((f"GET /adv/v0/{action}", {"id": advert_id}))
+        self.sent.append((f"GET /adv/v0/{action}", bodies.status_params(advert_id)))
         changed = True
         if self.reader is not None:
             camps = await self.reader.campaigns([advert_id])
@@ -360,32 +358,25 @@ class DryRunWriter:
         return StatusResult(advert_id, action, changed=changed, dry_run=True)
 
 
-def base_url_for(token: SecretStr, settings: Settings | None = None) -> str:
-    """The Promotion API host for a token: BIDDER_WB_ADVERT_URL if set, else the sandbox host for
-    test (``t``) tokens and prod otherwise."""
-    info = decode_token(token.get_secret_value())
-    return (settings or Settings()).advert_url(info.sandbox)
-
-
 def make_reader(
     session: aiohttp.ClientSession,
-    read_token: SecretStr,
+    read_token: WBToken,
     pacer: Pacer,
     clock: Clock,
     *,
-    settings: Settings | None = None,
-    base_url: str | None = None,
+    base_url: str,
     timeout: float = 30.0,
 ) -> WBClient:
-    """The read client of a seller: holds only the read token."""
-    url = base_url or base_url_for(read_token, settings)
-    return WBClient(session, url, read_token, pacer, clock, timeout=timeout, role="read")
+    """The read client of a seller: holds only the read token (decoded and checked by the caller,
+    :func:`bidder.wb.tokens.read_token`). ``base_url``: the Promotion API host for this token
+    (``Settings.advert_url(token.sandbox)`` in the app)."""
+    return WBClient(session, base_url, read_token, pacer, clock, timeout=timeout)
 
 
 def make_writer(
     *,
     reader: WBClient,
-    write_token: SecretStr | None,
+    write_token: WBToken | None,
     session: aiohttp.ClientSession | None = None,
     pacer: Pacer | None = None,
     clock: Clock | None = None,
@@ -393,29 +384,21 @@ def make_writer(
     base_url: str | None = None,
     timeout: float = 30.0,
 ) -> LiveWriter | DryRunWriter:
-    """Build the writer. Dry-run: a DryRunWriter (no token involved). Live: refuses with TokenError when
-    there is no write token, when it is read-only, lacks Promotion, is a Base token, has expired, or
-    belongs to another seller than the reader's token."""
+    """Build the writer. Dry-run: a DryRunWriter (no token involved). Live: the write token must have
+    passed :func:`bidder.wb.tokens.write_token` (TokenError when there is none)."""
     if dry_run:
         return DryRunWriter(reader=reader)
-    if write_token is None or not write_token.get_secret_value().strip():
+    if write_token is None:
         raise TokenError("no write token configured: live writes need a Promotion token with write access (or use dry-run)")
-    register_secret(write_token.get_secret_value())
-    info = decode_token(write_token.get_secret_value())
-    clock = clock or reader.clock
-    problems = info.problems_for(write=True, now=clock.now())
-    if problems:
-        raise TokenError("the write token cannot be used: " + "; ".join(problems))
-    if info.seller_id and reader.token_info.seller_id and info.seller_id != reader.token_info.seller_id:
-        raise TokenError("the write token belongs to another seller account than the read token")
+    if write_token.role != "write":
+        raise TokenError("the write client needs a token checked for writing (bidder.wb.tokens.write_token)")
     client = WBClient(
         session or reader.session,
         base_url or reader.base_url,
         write_token,
         pacer or reader.pacer,
-        clock,
+        clock or reader.clock,
         seller_id=reader.seller_id,
         timeout=timeout,
-        role="write",
     )
     return LiveWriter(client, reader)

@@ -21,6 +21,7 @@ from bidder.sim.testing import start_simulator
 from bidder.wb.client import WBClient
 from bidder.wb.models import BidChange
 from bidder.wb.pacing import Pacer
+from bidder.wb.tokens import load_tokens, read_token
 from bidder.wb.writer import make_reader, make_writer
 
 
@@ -38,9 +39,11 @@ class Env:
         self.session = aiohttp.ClientSession(trace_configs=[self.recorder.trace_config()])
         self.control = aiohttp.ClientSession()
         self.pacer = Pacer(self.clock)
-        self.reader = make_reader(self.session, SecretStr(self.seller.read_token), self.pacer, self.clock,
+        self.tokens = load_tokens(SecretStr(self.seller.read_token), SecretStr(self.seller.write_token),
+                                  now=self.clock.now())
+        self.reader = make_reader(self.session, self.tokens.read, self.pacer, self.clock,
                                   base_url=self.sim.url, timeout=self.read_timeout)
-        self.writer = make_writer(reader=self.reader, write_token=SecretStr(self.seller.write_token),
+        self.writer = make_writer(reader=self.reader, write_token=self.tokens.write,
                                   timeout=self.write_timeout)
         return self
 
@@ -85,9 +88,9 @@ async def test_5xx_three_times_is_a_temporary_error():
     async with Env(20.0) as env:
         await env.faults(error_rate=1.0)
         with pytest.raises(TemporaryError) as exc:
-            await env.reader.balance()
+            await env.reader.config()
         assert "3 attempts" in str(exc.value)
-        assert env.sim.sim.report()["requests"]["GET /adv/v1/balance"]["count"] == 3
+        assert env.sim.sim.report()["requests"]["GET /api/advert/v1/config"]["count"] == 3
 
 
 async def test_5xx_on_a_write_is_reread_then_resent_once():
@@ -178,8 +181,8 @@ async def test_401_and_403_are_auth_failed():
         assert e401.value.status == 401 and "withdrawn" in str(e401.value)
         assert env.sim.sim.report()["requests"]["GET /adv/v1/promotion/count"]["count"] == 1  # not retried
         # a token that WB treats as Base on a Personal-only method: 403
-        other = WBClient(env.session, env.sim.url, SecretStr(env.seller.write_token), env.pacer, env.clock)
-        other._token = SecretStr(env.seller.base_token)  # the account's token type changed under us
+        other = WBClient(env.session, env.sim.url, env.tokens.write, env.pacer, env.clock)
+        other._token = dataclasses.replace(env.tokens.write, secret=SecretStr(env.seller.base_token))  # the account's token type changed under us
         with pytest.raises(AuthFailed) as e403:
             await other.config()
         assert e403.value.status == 403 and "base token" in str(e403.value)
@@ -190,9 +193,6 @@ async def test_text_and_json_error_bodies():
         with pytest.raises(BadRequest) as e1:
             await env.reader.recommendations(999, 1)  # text/plain 400
         assert e1.value.detail and e1.value.status == 400
-        with pytest.raises(BadRequest) as e2:
-            await env.reader.budgets([999])  # text/plain 400
-        assert e2.value.detail == "campaign does not belong to the seller"
         with pytest.raises(BadRequest) as e3:
             await env.writer.start(999)  # {"error": ...}
         assert "not found" in e3.value.detail
@@ -205,7 +205,6 @@ async def test_text_and_json_error_bodies():
 
 async def test_null_lists_are_empty():
     async with Env(20.0) as env:
-        assert await env.reader.budgets([1000012]) == {}  # completed campaign: {"adverts": null}
         assert await env.reader.campaigns([424242]) == []
 
 
@@ -243,7 +242,7 @@ async def test_unknown_enum_value_is_kept(caplog):
     url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
     try:
         async with aiohttp.ClientSession() as session:
-            reader = make_reader(session, SecretStr(sim.sellers["shop-a"].read_token), Pacer(clock), clock, base_url=url)
+            reader = make_reader(session, read_token(SecretStr(sim.sellers["shop-a"].read_token), now=clock.now()), Pacer(clock), clock, base_url=url)
             with caplog.at_level(logging.WARNING):
                 camps = {c.advert_id: c for c in await reader.campaigns([1000013, 1000001])}
                 await reader.campaigns([1000013])
@@ -260,7 +259,7 @@ async def test_no_token_in_logs_or_errors(caplog):
         read, write = env.seller.read_token, env.seller.write_token
         texts += [repr(env.reader), repr(env.writer), repr(env.writer._client), repr(env.reader.token_info)]
         await env.faults(error_rate=0.4, malformed_rate=0.3)
-        for call in (env.reader.count, env.reader.balance, lambda: env.reader.campaigns([1000001, 1000002])):
+        for call in (env.reader.count, lambda: env.reader.config(refresh=True), lambda: env.reader.campaigns([1000001, 1000002])):
             for _ in range(4):
                 try:
                     await call()

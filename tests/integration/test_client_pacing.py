@@ -13,6 +13,7 @@ from bidder.clock import ScaledClock
 from bidder.sim.scenarios import build_scenario
 from bidder.sim.testing import start_simulator
 from bidder.wb.pacing import LIMITS, Pacer
+from bidder.wb.tokens import read_token
 from bidder.wb.writer import make_reader
 
 
@@ -28,7 +29,7 @@ async def test_burst_of_200_queued_calls_zero_429_at_documented_rate(capsys):
         seller = sim.sim.sellers["shop-a"]
         async with aiohttp.ClientSession() as session:
             pacer = Pacer(clock)
-            reader = make_reader(session, SecretStr(seller.read_token), pacer, clock, base_url=sim.url, timeout=300)
+            reader = make_reader(session, read_token(SecretStr(seller.read_token), now=clock.now()), pacer, clock, base_url=sim.url, timeout=300)
             ids = list(range(1000001, 1000016))
             t0 = clock.monotonic()
             stamps: list[float] = []
@@ -60,7 +61,7 @@ async def test_fullstats_three_a_minute(capsys):
     try:
         seller = sim.sim.sellers["shop-a"]
         async with aiohttp.ClientSession() as session:
-            reader = make_reader(session, SecretStr(seller.read_token), Pacer(clock), clock, base_url=sim.url, timeout=6000)
+            reader = make_reader(session, read_token(SecretStr(seller.read_token), now=clock.now()), Pacer(clock), clock, base_url=sim.url, timeout=6000)
             day = clock.now().date()
             t0 = clock.monotonic()
             ids = [1000001, 1000002, 1000006, 1000009]  # statuses 7/9/11 only: fullstats refuses others
@@ -86,9 +87,9 @@ async def test_429_retry_is_honoured():
         rec = Recorder(clock=clock)
         day = clock.now().date()
         async with aiohttp.ClientSession() as other_session, aiohttp.ClientSession(trace_configs=[rec.trace_config()]) as session:
-            other = make_reader(other_session, SecretStr(seller.read_token), Pacer(clock), clock, base_url=sim.url, timeout=3000)
+            other = make_reader(other_session, read_token(SecretStr(seller.read_token), now=clock.now()), Pacer(clock), clock, base_url=sim.url, timeout=3000)
             await other.fullstats([1000001], day, day)
-            ours = make_reader(session, SecretStr(seller.read_token), Pacer(clock), clock, base_url=sim.url, timeout=3000)
+            ours = make_reader(session, read_token(SecretStr(seller.read_token), now=clock.now()), Pacer(clock), clock, base_url=sim.url, timeout=3000)
             stats = await ours.fullstats([1000002], day, day)
             await ours.fullstats([1000003], day, day)
         assert stats
@@ -115,13 +116,13 @@ async def test_remaining_header_slows_us_down():
     try:
         seller = sim.sim.sellers["shop-a"]
         async with aiohttp.ClientSession() as session:
-            other = make_reader(session, SecretStr(seller.read_token), Pacer(clock), clock, base_url=sim.url, timeout=60)
+            other = make_reader(session, read_token(SecretStr(seller.read_token), now=clock.now()), Pacer(clock), clock, base_url=sim.url, timeout=60)
             await other.campaigns([1000001])  # first touch of a campaign is slow in the simulator
             await clock.sleep(1.5)  # the server's bucket is full again
             for _ in range(3):
                 await other.campaigns([1000001])
             pacer = Pacer(clock)
-            ours = make_reader(session, SecretStr(seller.read_token), pacer, clock, base_url=sim.url, timeout=60)
+            ours = make_reader(session, read_token(SecretStr(seller.read_token), now=clock.now()), pacer, clock, base_url=sim.url, timeout=60)
             for _ in range(8):
                 await ours.campaigns([1000001])
         assert sim.sim.report()["total_429"] == 0

@@ -182,6 +182,7 @@ async def test_each_absurd_value_is_rejected_with_its_reason(caplog) -> None:
     from bidder.errors import SchemaDrift
     from bidder.wb import schemas
     from bidder.wb.pacing import Pacer
+    from bidder.wb.tokens import read_token
     from bidder.wb.writer import make_reader
 
     caplog.set_level(logging.DEBUG)
@@ -189,7 +190,7 @@ async def test_each_absurd_value_is_rejected_with_its_reason(caplog) -> None:
     try:
         seller = host.sim.sellers["shop-a"]
         async with aiohttp.ClientSession() as session:
-            reader = make_reader(session, SecretStr(seller.read_token), Pacer(host.clock), host.clock,
+            reader = make_reader(session, read_token(SecretStr(seller.read_token), now=host.clock.now()), Pacer(host.clock), host.clock,
                                  base_url=host.url)
             today = host.sim.now().date()
             assert await reader.campaigns([1000001]) and await reader.fullstats([1000001], today, today)

@@ -111,3 +111,26 @@ def test_malformed_tokens(raw: str) -> None:
     assert "not a valid JWT" in str(info.value) or "payload" in str(info.value)
     if raw:
         assert raw not in str(info.value)
+
+
+def test_account_tokens_are_decoded_and_checked_once() -> None:
+    from pydantic import SecretStr
+
+    from bidder.wb.tokens import WBToken, load_tokens
+
+    read, write = mint_token("s", read_only=True), mint_token("s")
+    tokens = load_tokens(SecretStr(read), SecretStr(write), now=NOW)
+    assert isinstance(tokens.read, WBToken) and tokens.read.role == "read" and tokens.read.info.read_only
+    assert tokens.write is not None and tokens.write.role == "write" and tokens.write.can_write
+    assert tokens.read.seller_id == tokens.write.seller_id == "s"
+    assert read not in repr(tokens) and write not in repr(tokens)
+    # dry-run: the write token is not even decoded
+    assert load_tokens(SecretStr(read), None, now=NOW).write is None
+    with pytest.raises(TokenError, match="read-only"):
+        load_tokens(SecretStr(read), SecretStr(read), now=NOW)
+    with pytest.raises(TokenError, match="another seller"):
+        load_tokens(SecretStr(read), SecretStr(mint_token("other")), now=NOW)
+    with pytest.raises(TokenError, match="no write token"):
+        load_tokens(SecretStr(read), SecretStr("  "), now=NOW)
+    with pytest.raises(TokenError, match="read token is a Base token"):
+        load_tokens(SecretStr(mint_token("s", acc=1)), None, now=NOW)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
+from bidder.redact import RedactingFilter, redact, register_secret
 from bidder.wb import schemas
 from bidder.wb.client import error_detail
-from bidder.wb.redact import RedactingFilter, redact, register_secret
 from bidder.wb.tokens import mint_token
 
 
@@ -101,7 +101,10 @@ def test_base_url_for_token_and_settings():
     from pydantic import SecretStr
 
     from bidder.settings import PROD_ADVERT_URL, SANDBOX_ADVERT_URL, Settings
-    from bidder.wb.writer import base_url_for
+    from bidder.wb.tokens import read_token
+
+    def base_url_for(token: SecretStr, settings: Settings) -> str:  # what the composition root does
+        return settings.advert_url(read_token(token, now=datetime(2026, 11, 2, tzinfo=UTC)).sandbox)
 
     prod, test = SecretStr(mint_token("s")), SecretStr(mint_token("s", sandbox=True, acc=2))
     assert base_url_for(prod, Settings(wb_advert_url=None)) == PROD_ADVERT_URL
@@ -110,7 +113,7 @@ def test_base_url_for_token_and_settings():
 
 
 async def test_client_token_checks(caplog):
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     import pytest
     from pydantic import SecretStr
@@ -119,21 +122,26 @@ async def test_client_token_checks(caplog):
     from bidder.errors import TokenError
     from bidder.wb.client import WBClient
     from bidder.wb.pacing import Pacer
+    from bidder.wb.tokens import read_token
 
     clock = FakeClock(datetime(2026, 11, 2, tzinfo=UTC))
     pacer = Pacer(clock)
+
+    def client(raw: str) -> WBClient:  # the token is checked where the app builds it, then handed over
+        return WBClient(None, "http://x", read_token(SecretStr(raw), now=clock.now()), pacer, clock)  # type: ignore[arg-type]
+
     soon = mint_token("s", read_only=True, expires_at=clock.now() + timedelta(days=5))
     with caplog.at_level(logging.WARNING):
-        c = WBClient(None, "http://x", SecretStr(soon), pacer, clock)  # type: ignore[arg-type]
+        c = client(soon)
     assert c.seller_id == "s" and not c.can_write
     assert any("expires in 5 days" in r.getMessage() for r in caplog.records)
     assert soon not in repr(c) and soon not in caplog.text
     with pytest.raises(TokenError, match="expired"):
-        WBClient(None, "http://x", SecretStr(mint_token("s", expires_at=clock.now() - timedelta(days=1))), pacer, clock)  # type: ignore[arg-type]
+        client(mint_token("s", expires_at=clock.now() - timedelta(days=1)))
     with pytest.raises(TokenError, match="Base"):
-        WBClient(None, "http://x", SecretStr(mint_token("s", acc=1)), pacer, clock)  # type: ignore[arg-type]
+        client(mint_token("s", acc=1))
     with pytest.raises(TokenError, match="not a valid JWT") as exc:
-        WBClient(None, "http://x", SecretStr("not-a-token-at-all"), pacer, clock)  # type: ignore[arg-type]
+        client("not-a-token-at-all")
     assert "not-a-token-at-all" not in str(exc.value)
 
 
