@@ -145,7 +145,7 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 def _clean(text: str) -> str:
     """Redact tokens, JWT-shaped strings and database URL passwords; keep the first line."""
-    from bidder.wb.redact import redact
+    from bidder.redact import redact
 
     first = (text.strip().splitlines() or [""])[0]
     return redact(_URL_PASSWORD.sub(r"\1***@", first))

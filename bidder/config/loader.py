@@ -27,7 +27,7 @@ from bidder.config.models import TOKEN_KEYS, BidderConfig
 from bidder.config.positions import Issues, line_of, path_text, plain
 from bidder.config.wording import describe, oneline, plain_decimal
 from bidder.errors import ConfigError, ConfigIssue
-from bidder.wb.redact import redact
+from bidder.redact import redact
 
 __all__ = ["ConfigCheck", "check_config", "load_config"]
 

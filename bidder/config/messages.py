@@ -15,7 +15,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from bidder.config.models import TOKEN_KEYS, BidderConfig
 from bidder.config.wording import describe, oneline, plain_number
-from bidder.wb.redact import redact
+from bidder.redact import redact
 
 
 def yaml_error(exc: MarkedYAMLError) -> tuple[int | None, str, str]:
