@@ -73,7 +73,15 @@ async def test_demo_prints_the_dashboard_address_and_serves_it(tmp_path: Path) -
             break
         await asyncio.sleep(0.05)
     assert seen == f"http://127.0.0.1:{port}", out.getvalue()
-    async with aiohttp.ClientSession() as http, http.get(seen + "/campaigns") as r:
-        assert r.status == 200
-        assert "1000001" in await r.text()
+    # the address is printed before the first cycle has stored the campaigns: wait for them to show
+    html = ""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            async with http.get(seen + "/campaigns") as r:
+                assert r.status == 200
+                html = await r.text()
+            if "1000001" in html:
+                break
+            await asyncio.sleep(0.1)
+    assert "1000001" in html
     assert await asyncio.wait_for(task, 60) == 0
