@@ -135,7 +135,7 @@ async def run_demo(minutes: float = 2.0, *, speed: float = DEFAULT_SPEED, db_pat
 async def _show_campaigns(app: App, printer: DemoPrinter) -> None:
     for cycle in app.cycles.values():
         await cycle.start()
-        await cycle.refresh_campaigns(app.clock.now())
+        await cycle.poller.refresh_campaigns(app.clock.now())
     async with app.sessions() as s:
         for account in app.config.accounts:
             campaigns = await repo.load_campaigns(s, account.name)

@@ -42,10 +42,6 @@ class TokenError(BidderError):
     """A token cannot be used (malformed, wrong category, read-only for writes, Base type, expired)."""
 
 
-class StrategyError(BidderError):
-    """A strategy raised while deciding; the engine skips that campaign."""
-
-
 class WBError(BidderError):
     """Anything that went wrong talking to WB. ``method`` names the endpoint (e.g. 'GET /adv/v3/fullstats')."""
 
