@@ -77,7 +77,8 @@ class AccountView:
     steps: WBSteps | None = None
     currency: str | None = None
     inputs: EvaluationInputs = field(init=False)
-    _strategies: dict[int, list | None] = field(init=False)
+    _strategies: dict[int, list | None] = field(init=False)  # advert -> strategies, None: not managed
+    _tz: ZoneInfo = field(init=False)
 
     def __post_init__(self) -> None:
         self.configure(self.account)
