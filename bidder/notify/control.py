@@ -3,9 +3,10 @@
 State is in the store, so the CLI (another process) and the Telegram loop (this process) share it:
 
 * ``operator_state`` key ``paused``: ``advert_id=None`` pauses a whole account, otherwise one campaign.
-  The engine reads it each cycle through :class:`OperatorStateReader` (its ``OperatorState`` port,
-  wired by the app; the engine does not import this package) with :func:`operator_paused` and holds every strategy for what is
-  paused (and pauses the campaign on WB); it holds until ``resume``, whatever the strategies say.
+  The engine reads it each cycle with :func:`operator_paused` (through :class:`OperatorStateReader`,
+  its ``OperatorState`` port, wired by the app: the engine does not import this package) and holds
+  every strategy for what is paused (and pauses the campaign on WB); it holds until ``resume``,
+  whatever the strategies say.
 * ``operator_state`` key ``dry_run`` (per account, ``True``/``False``): :func:`dry_run_override` gives the
   engine the toggle (None when the operator never set it: the process setting applies).
 
