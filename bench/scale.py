@@ -308,15 +308,20 @@ async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, wor
     stats = DaemonStats()
     cpu0 = cpu_seconds()
     app = await build_app(settings, clock=clock, config=config)
-    phases = ("start", "refresh_campaigns", "poll_statistics", "poll_extras", "refresh_rules", "evaluate", "apply")
+    phases = (("start", "", "start"), ("refresh_campaigns", "poller", "refresh_campaigns"),
+              ("poll_statistics", "poller", "poll_statistics"), ("poll_extras", "poller", "poll_extras"),
+              ("refresh_rules", "poller", "refresh_rules"), ("evaluate", "evaluator", "run"),
+              ("apply", "applier", "run"))
     for cycle in app.cycles.values():
         # WB's 30 s timeout on the simulated clock is 30/speed real seconds (0.75 s at 40x): any stall of
         # this process's event loop would time out. Time out after 30 real seconds instead.
         for client in (cycle.reader, getattr(cycle.live_writer, "_client", None)):
             if client is not None:
                 client.timeout = 30.0 * clock.speed
-        for phase in phases:
-            def timed(fn=getattr(cycle, phase), phase=phase):
+        for phase, stage, method in phases:
+            owner = getattr(cycle, stage) if stage else cycle
+
+            def timed(fn=getattr(owner, method), phase=phase):
                 async def wrapper(*a, **k):
                     t = time.perf_counter()
                     try:
@@ -324,7 +329,7 @@ async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, wor
                     finally:
                         stats.phase_wall[phase] += time.perf_counter() - t
                 return wrapper
-            setattr(cycle, phase, timed())
+            setattr(owner, method, timed())
         original = cycle.run_cycle
 
         async def counted(original=original):

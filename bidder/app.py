@@ -20,14 +20,14 @@ import aiohttp
 from bidder import systemd
 from bidder.clock import Clock, SystemClock
 from bidder.config import BidderConfig, load_config
-from bidder.engine import alerts
-from bidder.engine.control import Control
 from bidder.engine.cycle import AccountCycle, CycleResult
 from bidder.engine.guards import GuardConfig
 from bidder.engine.runner import Runner
 from bidder.errors import ConfigError, TokenError
 from bidder.health import Health, max_age_for
 from bidder.metrics import Metrics
+from bidder.notify import alerts
+from bidder.notify.control import Control, OperatorStateReader
 from bidder.settings import Settings
 from bidder.store import db
 from bidder.store.migrate import upgrade
@@ -106,6 +106,8 @@ class App:
             read_sessions=self.read_sessions,
             clock=self.clock,
             seller_id=info.seller_id,
+            alerts=alerts.OutboxAlerts(),
+            operator=OperatorStateReader(),
             stop_file=Path(self.config.stop_file) if self.config.stop_file else None,
             metrics=self.metrics,
             on_decisions=self.on_decisions,
@@ -166,7 +168,7 @@ class App:
         systemd.ready()
         return True
 
-    def runner(self, stop: asyncio.Event | None = None, extra_jobs: list | None = None) -> Runner:
+    def runner(self, stop: asyncio.Event | None = None) -> Runner:
         wd = systemd.watchdog_interval()
         return Runner(
             self.cycles,
@@ -175,7 +177,6 @@ class App:
             reload=self.reload,
             watchdog=systemd.watchdog if wd else None,
             watchdog_every=wd,
-            extra_jobs=extra_jobs,
             stop=stop,
         )
 

@@ -153,7 +153,7 @@ async def _start_dashboard(app: App, port: int | None):
 async def _show_campaigns(app: App, printer: DemoPrinter) -> None:
     for cycle in app.cycles.values():
         await cycle.start()
-        await cycle.refresh_campaigns(app.clock.now())
+        await cycle.poller.refresh_campaigns(app.clock.now())
     async with app.sessions() as s:
         for account in app.config.accounts:
             campaigns = await repo.load_campaigns(s, account.name)

@@ -34,7 +34,6 @@ class Runner:
         reload: Callable[[], Awaitable[bool]] | None = None,
         watchdog: Callable[[], None] | None = None,
         watchdog_every: float | None = None,
-        extra_jobs: list[tuple[Callable[[], Awaitable[None]], object]] | None = None,
         stop: asyncio.Event | None = None,
     ) -> None:
         self.cycles = cycles
@@ -43,7 +42,6 @@ class Runner:
         self.reload = reload
         self.watchdog = watchdog
         self.watchdog_every = watchdog_every
-        self.extra_jobs = extra_jobs or []
         self._stop = stop or asyncio.Event()
         self._inflight: set[asyncio.Task] = set()
         self.scheduler: AsyncIOScheduler | None = None
@@ -113,8 +111,6 @@ class Runner:
         self.schedule_accounts()
         if self.watchdog is not None and self.watchdog_every:
             self.scheduler.add_job(self.watchdog, IntervalTrigger(seconds=self.watchdog_every), id="watchdog")
-        for i, (func, trigger) in enumerate(self.extra_jobs):
-            self.scheduler.add_job(func, trigger, id=f"extra:{i}", coalesce=True, max_instances=1)
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)

@@ -6,7 +6,10 @@
 * ``outbox``: :class:`OutboxSender` delivers the outbox (merge, per-chat order, retries, no duplicates
   beyond the one documented window).
 * ``telegram``: the Bot API client; ``console``: :class:`ConsoleSink` when Telegram is not configured.
-* ``commands``: :class:`CommandLoop` (long polling; every command goes through ``engine.control.Control``).
+* ``commands``: :class:`CommandLoop` (long polling; every command goes through ``control.Control``).
+* ``control``: :class:`Control`, the narrow operator facade used by the CLI and the command loop, and
+  :class:`OperatorStateReader` (the engine's ``OperatorState`` port); ``alerts``: :class:`OutboxAlerts`
+  (the engine's ``AlertSink``: engine happenings as outbox events).
 * ``digest``: the daily digest; ``chart``: the PNG report; ``render`` / ``i18n``: texts (ru, en).
 
 Attributes are imported lazily so that ``from bidder.notify import events`` stays light.

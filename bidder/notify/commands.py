@@ -2,7 +2,7 @@
 
 Only chats in BIDDER_TELEGRAM_CHAT_IDS are served; anything else is ignored and logged with the chat id
 and the command name only (never the rest of the text). Every command goes through
-:class:`bidder.engine.control.Control`. Bad arguments get a short usage answer.
+:class:`bidder.notify.control.Control`. Bad arguments get a short usage answer.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ class CommandLoop:
                 return
             else:
                 text = t(loc, "unknown")
-        except LookupError as exc:  # engine.control.UnknownCampaign (not imported: engine -> notify)
+        except LookupError as exc:  # control.UnknownCampaign
             text = t(loc, "unknown_campaign", id=esc(getattr(exc, "advert_id", "?")))
         except TelegramError:
             raise

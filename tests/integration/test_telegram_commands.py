@@ -1,5 +1,5 @@
 """Commands over long polling against the fake Bot API, with a real SQLite store populated through the
-repo functions; every command goes through engine.control.Control."""
+repo functions; every command goes through notify.control.Control."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from fakes.notify_store import BOT_TOKEN, CHATS, FOREIGN_CHAT, NOW, open_store, 
 from fakes.telegram_api import FakeTelegram, parse_html
 
 from bidder.clock import FakeClock
-from bidder.engine.control import Control, dry_run_override, operator_paused
 from bidder.notify.chart import PNG_SIGNATURE
 from bidder.notify.commands import CommandLoop, parse_command
+from bidder.notify.control import Control, dry_run_override, operator_paused
 from bidder.notify.outbox import OutboxSender
 from bidder.notify.telegram import TelegramClient
 

@@ -1,12 +1,13 @@
 """What the engine tells people: maps engine happenings to notify events in the caller's transaction.
 
 Alerts go out on changes of state (an account starts failing, recovers, a campaign is paused), not on
-every failure; the outbox merges similar events and de-duplicates by key.
+every failure; the outbox merges similar events and de-duplicates by key. :class:`OutboxAlerts` is the
+engine's ``AlertSink`` (``bidder.engine.ports``): the engine calls it, never imports this package.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 
@@ -32,7 +33,7 @@ def _f(value) -> float | None:
         return None
 
 
-async def for_decisions(session, account: str, campaigns: dict[int, Campaign], decisions: Iterable[Decision],
+async def for_decisions(session, account: str, campaigns: Mapping[int, Campaign], decisions: Iterable[Decision],
                         now: datetime, *, dry_run: bool, cycle_id: int | None = None, currency: str = "RUB") -> None:
     """One bid-change digest per cycle, an event per pause and resume, a daily-budget stop, ДРР and ROI
     alerts (one per campaign and day) when a strategy acts on them, and bidding wars."""
@@ -98,3 +99,27 @@ async def account_recovered(session, account: str, now: datetime, down_seconds: 
 
 async def token_expiring(session, account: str, which: str, expires_at: datetime, now: datetime) -> None:
     await ev.enqueue(session, ev.token_expiring(account, which, expires_at, now=now), at=now)
+
+
+class OutboxAlerts:
+    """The engine's ``AlertSink``: every alert goes into the outbox, in the caller's transaction."""
+
+    async def for_decisions(self, session, account: str, campaigns, decisions: Iterable[Decision], now: datetime,
+                            *, dry_run: bool, currency: str = "RUB") -> None:
+        await for_decisions(session, account, campaigns, decisions, now, dry_run=dry_run, currency=currency)
+
+    async def strategy_failed(self, session, account: str, advert_id: int, kind: str, exc: BaseException,
+                              now: datetime) -> None:
+        await strategy_failed(session, account, advert_id, kind, exc, now)
+
+    async def writes_blocked(self, session, account: str, detail: str, now: datetime) -> None:
+        await writes_blocked(session, account, detail, now)
+
+    async def api_drift(self, session, account: str, exc: Exception, now: datetime) -> None:
+        await api_drift(session, account, exc, now)  # type: ignore[arg-type]
+
+    async def account_failing(self, session, account: str, error: str, now: datetime) -> None:
+        await account_failing(session, account, error, now)
+
+    async def account_recovered(self, session, account: str, now: datetime) -> None:
+        await account_recovered(session, account, now)

@@ -3,8 +3,10 @@
 State is in the store, so the CLI (another process) and the Telegram loop (this process) share it:
 
 * ``operator_state`` key ``paused``: ``advert_id=None`` pauses a whole account, otherwise one campaign.
-  The engine reads it each cycle with :func:`operator_paused` and holds every strategy for what is
-  paused (and pauses the campaign on WB); it holds until ``resume``, whatever the strategies say.
+  The engine reads it each cycle with :func:`operator_paused` (through :class:`OperatorStateReader`,
+  its ``OperatorState`` port, wired by the app: the engine does not import this package) and holds
+  every strategy for what is paused (and pauses the campaign on WB); it holds until ``resume``,
+  whatever the strategies say.
 * ``operator_state`` key ``dry_run`` (per account, ``True``/``False``): :func:`dry_run_override` gives the
   engine the toggle (None when the operator never set it: the process setting applies).
 
@@ -92,6 +94,17 @@ async def operator_paused(session: AsyncSession, account: str) -> bool | set[int
 async def dry_run_override(session: AsyncSession, account: str) -> bool | None:
     st = await repo.get_operator_state(session, account, DRY_RUN)
     return None if st is None else bool(st.value)
+
+
+class OperatorStateReader:
+    """The engine's ``OperatorState`` port (``bidder.engine.ports``): what the operator set, read in the
+    engine's own session."""
+
+    async def paused(self, session: AsyncSession, account: str) -> bool | set[int]:
+        return await operator_paused(session, account)
+
+    async def dry_run(self, session: AsyncSession, account: str) -> bool | None:
+        return await dry_run_override(session, account)
 
 
 AccountsSource = Callable[[], Sequence[Any]] | Sequence[Any] | Any

@@ -1,0 +1,260 @@
+"""The evaluate stage: from what the view knows to one list of decisions.
+
+For each campaign whose bids can change: the operator's pause and the stop file come first (they need
+no data from WB), then every strategy proposes and the guardrails (:func:`bidder.engine.guards.decide`)
+decide. A campaign whose inputs (:class:`~bidder.engine.view.CampaignInputs`) did not change since an
+evaluation that only held is skipped, unless it has a clock-driven strategy or ``REEVALUATE_EVERY``
+has passed.
+
+``run(now, safety_only=True)`` is the pass that needs no fresh reads from WB: the operator's pause and
+resume, the stop file, and the strategies that declare ``safe_without_fresh_reads`` (none does yet; a
+schedule boundary or a daily budget already reached can), all on what the view already holds. The
+cycle can run it, then apply its decisions, when a read failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bidder.domain import (
+    BID_EDITABLE_STATUSES,
+    PAUSABLE_STATUSES,
+    STARTABLE_STATUSES,
+    Action,
+    Campaign,
+    CampaignSnapshot,
+    Decision,
+    Placement,
+    Proposal,
+)
+from bidder.engine.guards import GuardConfig
+from bidder.engine.guards import decide as guard_decide
+from bidder.engine.ports import AlertSink, OperatorState
+from bidder.engine.view import AccountView, CampaignInputs
+
+log = logging.getLogger("bidder.engine")
+
+OPERATOR = "operator"
+ROLLBACK = "rollback"
+# A campaign whose inputs (campaign details and bids, WB's bid rules, statistics, search clusters,
+# recommendations, its audit trail, operator state, the local date) did not change since an evaluation
+# that only held is evaluated again after this long: WB syncs statistics every 3 minutes, so in between
+# only time-based thresholds can move (a cooldown or min_change_interval running out), which this delays
+# by at most this much. Campaigns with a clock-driven strategy (a schedule) are evaluated every cycle.
+REEVALUATE_EVERY = timedelta(minutes=3)
+YIELD_EVERY = 20  # campaigns evaluated between yields to the event loop
+SAFE_WITHOUT_FRESH_READS = "safe_without_fresh_reads"  # a strategy attribute (False when absent)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    decisions: list[Decision]
+    evaluated: int  # campaigns evaluated (the others' inputs had not changed)
+
+
+class Evaluator:
+    """``Evaluator(view, sessions=, read_sessions=, alerts=, operator=, stop_file=)``.
+
+    ``await run(now)`` -> :class:`Evaluation` of the campaigns whose inputs changed;
+    ``run(now, everything=True)`` evaluates every campaign and leaves the skip memory as it was;
+    ``run(now, safety_only=True)`` gives only the decisions that need no fresh reads (see the module).
+    """
+
+    def __init__(self, view: AccountView, *, sessions: async_sessionmaker[AsyncSession],
+                 read_sessions: async_sessionmaker[AsyncSession], alerts: AlertSink, operator: OperatorState,
+                 stop_file: Path | None = None) -> None:
+        self.view = view
+        self.sessions = sessions
+        self.read_sessions = read_sessions
+        self.alerts = alerts
+        self.operator = operator
+        self.stop_file = stop_file
+        self._held: dict[int, tuple[CampaignInputs, datetime]] = {}  # advert -> inputs of a hold-only pass
+        self._broken: set[tuple[int, str]] = set()
+
+    def forget(self) -> None:
+        """A reload: every campaign is evaluated afresh."""
+        self._held = {}
+
+    def holding(self) -> list[int]:
+        """Campaigns skipped while their inputs stay as they were at their last (hold-only) evaluation."""
+        return sorted(self._held)
+
+    def stopped(self) -> bool:
+        return self.stop_file is not None and self.stop_file.exists()
+
+    async def run(self, now: datetime, *, everything: bool = False, safety_only: bool = False) -> Evaluation:
+        view = self.view
+        ids = view.editable_ids()
+        if not ids:
+            return Evaluation([], 0)
+        remember = not (everything or safety_only)
+        today = view.today(now)
+        since = today - timedelta(days=max(view.window_days(i) for i in ids))
+        recs = view.recommendations_by_campaign()
+        stop = self.stopped()
+        inputs = view.inputs
+        # first what changed (cheap), then the daily statistics of just those campaigns, then decide
+        due: list[CampaignInputs] = []
+        async with self.read_sessions() as s:
+            await inputs.refresh(s, clusters_since=today - timedelta(days=7), history_since=view.history_since(now))
+            paused = await self.operator.paused(s, view.name)
+            for advert_id in ids:
+                camp = view.campaigns[advert_id]
+                seen = CampaignInputs(
+                    camp, view.rules_for(camp), inputs.stats_version(advert_id), inputs.cluster_stats(advert_id),
+                    recs.get(advert_id, {}), view.stats_at.get(advert_id), inputs.history(advert_id),
+                    paused is True or (isinstance(paused, set) and advert_id in paused),
+                    stop, today, view.rules_known(advert_id),
+                )
+                if remember:
+                    last = self._held.get(advert_id)
+                    if (last is not None and now - last[1] < REEVALUATE_EVERY and last[0] == seen
+                            and not view.clock_driven(advert_id)):
+                        continue  # nothing it reads has changed since it last held
+                due.append(seen)
+            daily = await inputs.load_stats(s, [d.campaign.advert_id for d in due], since) if due else {}
+        decisions: list[Decision] = []
+        evaluated = 0
+        for seen in due:
+            advert_id = seen.campaign.advert_id
+            snap = CampaignSnapshot(
+                account=view.name, campaign=seen.campaign, rules=seen.rules, timezone=view.account.timezone,
+                daily_stats=daily.get(advert_id, ()), cluster_stats=seen.cluster_stats,
+                recommendations=seen.recommendations, stats_as_of=seen.stats_as_of, history=seen.history,
+                operator_paused=seen.operator_paused,
+            )
+            evaluated += 1
+            if evaluated % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let the other accounts' paced calls go out on time
+            decided = await self._decide(snap, now, seen, safety_only)
+            if remember:
+                if decided is not None and all(d.action == Action.HOLD for d in decided):
+                    self._held[advert_id] = (seen, now)
+                else:
+                    self._held.pop(advert_id, None)
+            decisions.extend(decided or ())
+        return Evaluation(decisions, evaluated)
+
+    async def _decide(self, snap: CampaignSnapshot, now: datetime, seen: CampaignInputs, safety_only: bool
+                      ) -> list[Decision] | None:
+        """One campaign's decisions; None when a strategy failed (alerted once, the campaign skipped)."""
+        advert_id = seen.campaign.advert_id
+        if snap.operator_paused:
+            return operator_hold(snap)
+        if seen.stopped:
+            return [Decision(action=Action.HOLD, advert_id=advert_id, strategy=OPERATOR,
+                             reason=f"stop file {self.stop_file} present: every bid is held")]
+        resume = operator_resume(snap)
+        if resume is not None:
+            return [resume]
+        strategies = self.view.strategies_for(advert_id)
+        if safety_only:
+            strategies = [s for s in strategies if getattr(s, SAFE_WITHOUT_FRESH_READS, False)]
+            if not strategies:
+                return []
+        proposals = await self._propose(snap, now, strategies)
+        if proposals is None:
+            return None
+        decided = guard_decide(snap, proposals, self.view.guard, now, stop=seen.stopped)
+        if not seen.rules_known:
+            decided = [_wait_for_rules(d) for d in decided]
+        return decided
+
+    async def _propose(self, snap: CampaignSnapshot, now: datetime, strategies: list) -> list[Proposal] | None:
+        proposals: list[Proposal] = []
+        for strategy in strategies:
+            key = (snap.campaign.advert_id, strategy.kind)
+            try:
+                proposals.extend(strategy.decide(snap, now))
+            except Exception as exc:  # a failing strategy skips its campaign, alerts once
+                log.exception("account %s campaign %s: strategy %s failed", self.view.name, key[0], strategy.kind)
+                if key not in self._broken:
+                    self._broken.add(key)
+                    async with self.sessions.begin() as s:
+                        await self.alerts.strategy_failed(s, self.view.name, key[0], strategy.kind, exc, now)
+                return None
+            self._broken.discard(key)
+        return proposals
+
+
+def operator_hold(snap: CampaignSnapshot) -> list[Decision]:
+    camp = snap.campaign
+    if camp.status in PAUSABLE_STATUSES:
+        return [Decision(action=Action.PAUSE, advert_id=camp.advert_id, strategy=OPERATOR,
+                         reason="paused by the operator; holds until resumed")]
+    return [Decision(action=Action.HOLD, advert_id=camp.advert_id, strategy=OPERATOR,
+                     reason="operator pause in force: every strategy is held")]
+
+
+def operator_resume(snap: CampaignSnapshot) -> Decision | None:
+    """After an operator pause is lifted, start again what the operator's pause stopped."""
+    camp = snap.campaign
+    if camp.status not in STARTABLE_STATUSES:
+        return None
+    for rec in reversed(snap.history):
+        if rec.nm_id is not None or rec.action not in (Action.PAUSE, Action.RESUME):
+            continue
+        if rec.strategy == OPERATOR and rec.action == Action.PAUSE and rec.applied:
+            return Decision(action=Action.RESUME, advert_id=camp.advert_id, strategy=OPERATOR,
+                            reason="operator pause lifted: resuming the campaign it paused")
+        return None
+    return None
+
+
+def rollback_decisions(view: AccountView, target: Mapping[tuple[int, int, str], int],
+                       current: Mapping[int, Campaign], to: datetime, now: datetime) -> list[Decision]:
+    """Bid changes back to ``target`` (the bids in force at ``to``), decided by the guardrails like any
+    other proposal: max_bid and WB's minimum and step apply; the pacing rails (step size, interval since
+    the last change, dead band, stale statistics) do not, as this is the operator's explicit request."""
+    wanted: dict[tuple[int, int, str], int] = {}
+    for (aid, nm_id, placement), bid in target.items():
+        camp = current.get(aid)
+        if camp is None:
+            continue
+        if camp.bid_type == "unified":  # snapshots keep WB's two fields; a unified bid is one value
+            if placement == Placement.SEARCH or (aid, nm_id, Placement.COMBINED.value) not in wanted:
+                wanted[(aid, nm_id, Placement.COMBINED.value)] = bid
+        else:
+            wanted[(aid, nm_id, placement)] = bid
+    guard = rollback_guard(view.guard)
+    reason = f"rollback to the bid in force at {to.isoformat(timespec='minutes')}"
+    by_campaign: dict[int, list[Proposal]] = {}
+    for (aid, nm_id, placement), bid in sorted(wanted.items()):
+        camp = current[aid]
+        if camp.status not in BID_EDITABLE_STATUSES or placement not in camp.bid_placements:
+            continue
+        if camp.item(nm_id) is None:
+            continue
+        by_campaign.setdefault(aid, []).append(Proposal(strategy=ROLLBACK, action=Action.SET_BID, advert_id=aid,
+                                                        nm_id=nm_id, placement=placement, bid=bid, reason=reason))
+    decisions: list[Decision] = []
+    for aid, proposals in by_campaign.items():
+        camp = current[aid]
+        snap = CampaignSnapshot(account=view.name, campaign=camp, rules=view.rules_for(camp),
+                                timezone=view.account.timezone, stats_as_of=now)
+        decisions.extend(d for d in guard_decide(snap, proposals, guard, now) if d.changes_bid)
+    return decisions
+
+
+def rollback_guard(guard: GuardConfig) -> GuardConfig:
+    """The account's guardrails without the pacing rails (a rollback restores bids in one step)."""
+    return replace(guard, max_step_pct=float("inf"), min_change_interval=timedelta(0), dead_band_pct=0.0,
+                   max_stats_age=timedelta.max, war_raises=0)
+
+
+def _wait_for_rules(d: Decision) -> Decision:
+    """No bid change before WB's minimum bids for the campaign are known (WB would answer 400 to a bid
+    below them); pauses and resumes do not depend on them."""
+    if not d.changes_bid:
+        return d
+    return replace(d, action=Action.HOLD, bid_after=d.bid_before,
+                   reason=f"{d.reason} [held: WB's minimum bids for this campaign are not read yet]",
+                   guard="waiting for WB's minimum bids")

@@ -1,0 +1,184 @@
+"""What this process knows about one account, between cycles: a named, typed view.
+
+:class:`AccountView` holds the account's configuration (and so which strategies apply to which
+campaign), the campaigns as last read from WB, when each thing was last fetched, WB's bid rules and the
+evaluation inputs cached from the database. The stages (:mod:`bidder.engine.poll`, ``evaluate``,
+``apply``) read and update it; the database stays the source of truth and a restart rebuilds it.
+
+:class:`CampaignInputs` is everything one campaign's evaluation reads: when it equals the previous
+one, the campaign's decisions cannot have changed (only time-based thresholds can, see
+``REEVALUATE_EVERY``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
+
+from bidder.domain import (
+    BID_EDITABLE_STATUSES,
+    BidRules,
+    Campaign,
+    ClusterStat,
+    Decision,
+    DecisionRecord,
+    Placement,
+    Recommendation,
+    Status,
+)
+from bidder.engine.guards import GuardConfig
+from bidder.engine.inputs import EvaluationInputs
+
+HISTORY_DAYS = 7
+
+
+class CampaignInputs(NamedTuple):
+    """What one campaign's evaluation reads (compared between cycles to skip unchanged campaigns; a
+    named tuple, so building and comparing one per campaign costs what a plain tuple does)."""
+
+    campaign: Campaign
+    rules: BidRules
+    stats_version: int
+    cluster_stats: tuple[ClusterStat, ...]
+    recommendations: dict[int, Recommendation]
+    stats_as_of: datetime | None
+    history: tuple[DecisionRecord, ...]
+    operator_paused: bool
+    stopped: bool
+    today: date
+    rules_known: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WBSteps:
+    fetched_at: datetime
+    cpm_step: int
+    cpc_step: int
+
+
+@dataclass
+class AccountView:
+    """One account as this process sees it. ``configure`` (a reload) starts strategies and evaluation
+    inputs afresh; what was read from WB is kept."""
+
+    account: Any  # bidder.config.AccountConfig
+    guard: GuardConfig
+    campaigns: dict[int, Campaign] = field(default_factory=dict)
+    changed_at: dict[int, Any] = field(default_factory=dict)  # WB's changeTime per campaign (from count)
+    details_at: dict[int, datetime] = field(default_factory=dict)
+    count_at: datetime | None = None
+    stats_at: dict[int, datetime] = field(default_factory=dict)
+    clusters_at: dict[int, datetime] = field(default_factory=dict)
+    recs_at: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    recs: dict[tuple[int, int], Recommendation] = field(default_factory=dict)
+    min_bids: dict[int, tuple[datetime, dict]] = field(default_factory=dict)  # advert -> (fetched, mins)
+    steps: WBSteps | None = None
+    currency: str | None = None
+    inputs: EvaluationInputs = field(init=False)
+    _strategies: dict[int, list | None] = field(init=False)  # advert -> strategies, None: not managed
+    _tz: ZoneInfo = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.configure(self.account)
+
+    # ------------------------------------------------------------------ configuration
+
+    @property
+    def name(self) -> str:
+        return self.account.name
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self._tz
+
+    def configure(self, account: Any) -> None:
+        self.account = account
+        self._tz = ZoneInfo(account.timezone)
+        self._strategies = {}
+        self.inputs = EvaluationInputs(account.name, keeps_holds=self.reads_holds)
+
+    def managed_strategies(self, advert_id: int) -> list | None:
+        """The campaign's strategy instances (pure, so one set serves every cycle); None when the
+        campaign is not managed."""
+        try:
+            return self._strategies[advert_id]
+        except KeyError:
+            account = self.account
+            out = account.strategies_for(advert_id) if account.is_managed(advert_id) else None
+            self._strategies[advert_id] = out
+            return out
+
+    def strategies_for(self, advert_id: int) -> list:
+        return self.managed_strategies(advert_id) or []
+
+    def reads_holds(self, advert_id: int) -> bool:
+        return any(s.reads_holds for s in self.strategies_for(advert_id))
+
+    def needs(self, advert_id: int, attr: str) -> bool:
+        return any(getattr(s, attr, False) for s in self.strategies_for(advert_id))
+
+    def clock_driven(self, advert_id: int) -> bool:
+        return any(s.clock_driven for s in self.strategies_for(advert_id))
+
+    def window_days(self, advert_id: int) -> int:
+        days = 1
+        for strategy in self.strategies_for(advert_id):
+            window = getattr(strategy.params, "window", None)
+            if window is not None:
+                days = max(days, int(window.total_seconds() // 86400))
+        return max(days, HISTORY_DAYS)
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self._tz).date()
+
+    # ------------------------------------------------------------------ campaigns
+
+    def managed_ids(self) -> list[int]:
+        return sorted(i for i, c in self.campaigns.items()
+                      if self.managed_strategies(i) is not None and c.status != Status.DELETED)
+
+    def editable_ids(self) -> list[int]:
+        """Managed campaigns whose bids can change (the ones evaluated and polled for extras)."""
+        return [i for i in self.managed_ids() if self.campaigns[i].status in BID_EDITABLE_STATUSES]
+
+    def rules_for(self, camp: Campaign) -> BidRules:
+        step = 0
+        if self.steps is not None:
+            step = self.steps.cpc_step if camp.payment_type == "cpc" else self.steps.cpm_step
+        mins = self.min_bids.get(camp.advert_id, (None, {}))[1]
+        return BidRules(step=step, min_bids=mins)
+
+    def rules_known(self, advert_id: int) -> bool:
+        return advert_id in self.min_bids
+
+    def recommendations_by_campaign(self) -> dict[int, dict[int, Recommendation]]:
+        out: dict[int, dict[int, Recommendation]] = {}
+        for (a, nm), r in self.recs.items():
+            out.setdefault(a, {})[nm] = r
+        return out
+
+    def note_bid(self, d: Decision) -> None:
+        """An item bid WB accepted: the cached campaign shows it until the next read."""
+        camp = self.campaigns.get(d.advert_id)
+        if camp is None or d.nm_id is None or d.placement is None or d.norm_query is not None:
+            return
+        items = []
+        for it in camp.items:
+            if it.nm_id == d.nm_id:
+                bids = dict(it.bids)
+                keys = ("search", "recommendations") if d.placement == Placement.COMBINED else (d.placement,)
+                for k in keys:
+                    bids[k] = d.bid_after
+                it = type(it)(nm_id=it.nm_id, bids=bids, subject=it.subject)
+            items.append(it)
+        self.campaigns[d.advert_id] = replace(camp, items=tuple(items))
+
+    def note_status(self, advert_id: int, status: Status) -> None:
+        camp = self.campaigns.get(advert_id)
+        if camp is not None:
+            self.campaigns[advert_id] = replace(camp, status=status)
+
+    def history_since(self, now: datetime) -> datetime:
+        return now - timedelta(days=HISTORY_DAYS)
