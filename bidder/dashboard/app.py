@@ -2,7 +2,7 @@
 
 ``setup_dashboard(web_app, deps)`` adds the routes to an aiohttp application (``bidder.http`` does it
 for the daemon and for ``bidder demo``). Pages read through :mod:`bidder.store.dashboard` on read-only
-sessions; actions go through the operator facade (:class:`bidder.engine.control.Control`), audited as
+sessions; actions go through the operator facade (:class:`bidder.notify.control.Control`), audited as
 ``"dashboard"``.
 
 Pages: ``/`` overview, ``/campaigns`` (sortable, filterable, paginated in SQL), ``/campaigns/{id}``
@@ -52,7 +52,7 @@ class DashboardDeps:
     read_sessions: Any  # async_sessionmaker: read-only sessions
     clock: Any  # bidder.clock.Clock
     config: Callable[[], Any]  # -> BidderConfig | None
-    control: Any = None  # bidder.engine.control.Control; None: no actions at all
+    control: Any = None  # bidder.notify.control.Control; None: no actions at all
     password: Any = None  # SecretStr | str | None; hashed at once, never kept
     settings: Any = None  # bidder.settings.Settings, shown redacted on /config
     metrics: Any = None  # bidder.metrics.Metrics: WB calls per endpoint
@@ -410,7 +410,7 @@ class Dashboard:
         what = request.match_info["what"]
         if advert_id is None or what not in ("pause", "resume"):
             raise web.HTTPNotFound()
-        from bidder.engine.control import UnknownCampaign
+        from bidder.notify.control import UnknownCampaign
 
         control = self.deps.control
         try:

@@ -246,8 +246,7 @@ def rollback_decisions(view: AccountView, target: Mapping[tuple[int, int, str], 
 
 def rollback_guard(guard: GuardConfig) -> GuardConfig:
     """The account's guardrails without the pacing rails (a rollback restores bids in one step)."""
-    return replace(guard, max_step_pct=float("inf"), min_change_interval=timedelta(0), dead_band_pct=0.0,
-                   max_stats_age=timedelta.max, war_raises=0)
+    return replace(guard, pacing=False)
 
 
 def _wait_for_rules(d: Decision) -> Decision:

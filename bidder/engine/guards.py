@@ -77,6 +77,9 @@ class GuardConfig:
     min_evidence_spend: Decimal = DEFAULTS["min_evidence_spend"]
     min_evidence_clicks: int = DEFAULTS["min_evidence_clicks"]
     war_raises: int = DEFAULTS["war_raises"]
+    # False for a rollback: the pacing rails (stale statistics, bidding war, min_change_interval,
+    # max_step_pct, dead_band_pct) are off; max_bid, WB's cap, minimum and step still apply.
+    pacing: bool = True
 
     def __post_init__(self) -> None:
         if self.max_bid is not None and self.max_bid <= 0:
@@ -303,7 +306,7 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
         notes.append(f"capped at max_bid {cap}")
     forced = (cap is not None and current > cap) or current < floor
 
-    if want > current:
+    if want > current and guard.pacing:
         age = None if snapshot.stats_as_of is None else now - snapshot.stats_as_of
         if age is None or age > guard.max_stats_age:
             what = "unknown" if age is None else f"{age.total_seconds() / 3600:.1f} h old"
@@ -312,7 +315,7 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
         if war is not None:
             return blocked(war)
 
-    if not forced:
+    if not forced and guard.pacing:
         changes = applied_bid_changes(snapshot, nm_id) if nm_id is not None else []
         if changes and now - changes[0].at < guard.min_change_interval:
             ago = now - changes[0].at
@@ -337,7 +340,7 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
 
     if not forced:
         diff = abs(want - current)
-        if diff == 0 or diff < step or diff < current * guard.dead_band_pct / 100:
+        if diff == 0 or diff < step or (guard.pacing and diff < current * guard.dead_band_pct / 100):
             g = "; ".join([*notes, f"change {diff} is inside the dead band (step {step}, "
                                    f"{guard.dead_band_pct:g}%): no change"])
             return hold(g)

@@ -31,7 +31,7 @@ from bidder.store.models import (
     OperatorStateRow,
 )
 
-PAUSED_KEY = "paused"  # the operator_state keys written by bidder.engine.control
+PAUSED_KEY = "paused"  # the operator_state keys written by bidder.notify.control
 DRY_RUN_KEY = "dry_run"
 
 # ----------------------------------------------------------------------------------------------- records

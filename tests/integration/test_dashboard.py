@@ -17,8 +17,8 @@ from sqlalchemy import select
 from bench.dashboard import ACCOUNT, FIRST_ID, NOW, bench_config, populate
 from bidder.clock import FakeClock
 from bidder.dashboard import DashboardDeps, setup_dashboard
-from bidder.engine.control import Control
 from bidder.metrics import Metrics
+from bidder.notify.control import Control
 from bidder.settings import Settings
 from bidder.store import db, repo
 from bidder.store.models import AlertRow

@@ -32,6 +32,7 @@ from bidder.store import repo
 from bidder.store.db import Database
 from bidder.store.migrate import upgrade
 from bidder.wb.pacing import Pacer
+from bidder.wb.tokens import load_tokens
 from bidder.wb.writer import DryRunWriter, make_reader, make_writer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bidder.yaml"
@@ -72,8 +73,9 @@ async def parts(tmp_path: Path) -> AsyncIterator[Parts]:
         seller = sim.sim.sellers["shop-a"]
         config = load_config(EXAMPLE, {"WB_READ_TOKEN": seller.read_token, "WB_WRITE_TOKEN": seller.write_token})
         account = next(a for a in config.accounts if a.name == "shop-a")
-        reader = make_reader(http, SecretStr(seller.read_token), Pacer(clock), clock, base_url=sim.url)
-        live = make_writer(reader=reader, write_token=SecretStr(seller.write_token))
+        tokens = load_tokens(SecretStr(seller.read_token), SecretStr(seller.write_token), now=clock.now())
+        reader = make_reader(http, tokens.read, Pacer(clock), clock, base_url=sim.url)
+        live = make_writer(reader=reader, write_token=tokens.write)
         view = AccountView(account, GuardConfig.from_guardrails(account.guardrails))
         alerts, operator = OutboxAlerts(), OperatorStateReader()
         stop_file = tmp_path / "STOP"
