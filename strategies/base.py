@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from bidder.domain import CampaignSnapshot, Proposal
+from bidder.domain import Action, CampaignSnapshot, Proposal
 
 
 class StrategyParams(BaseModel):
@@ -35,6 +35,10 @@ class Strategy:
     # minimum bid from them). Holds are most of the audit trail; the engine keeps them in memory only for
     # campaigns with such a strategy.
     reads_holds: ClassVar[bool] = False
+    # What of its proposals the engine may act on in a cycle whose reads from WB failed (the safety pass,
+    # bidder.engine.safety): True for all of them (they need only the clock and the stored campaign), a
+    # set of actions (e.g. only its pauses), or False (nothing: the campaign holds until reads succeed).
+    safe_without_fresh_reads: ClassVar[bool | frozenset[Action]] = False
 
     def __init__(self, params: StrategyParams) -> None:
         self.params = params

@@ -40,6 +40,7 @@ class Schedule(Strategy):
     kind = "schedule"
     Params = ScheduleParams
     clock_driven = True
+    safe_without_fresh_reads = True  # the hours and the stored campaign: its boundaries never wait for reads
 
     params: ScheduleParams
 

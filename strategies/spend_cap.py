@@ -49,6 +49,9 @@ INFINITE = float("inf")
 class SpendCap(Strategy):
     kind = "spend_cap"
     Params = SpendCapParams
+    # a daily budget already reached (or a ДРР pause) is read from spend already stored: its pauses are
+    # enforced even while WB's reads fail; its bid changes wait for fresh statistics
+    safe_without_fresh_reads = frozenset({Action.PAUSE})
 
     params: SpendCapParams
 

@@ -113,6 +113,7 @@ async def _rollback(settings: Settings, config: Any, account: str, campaign: int
             ctx.error(f"account {account}: " + app.disabled.get(account, "not in the config"))
             return USAGE
         await cycle.start()
+        await cycle.reconcile(wait=True)  # a one-shot command: settle what a crash left pending first
         decisions = await cycle.rollback(when, campaign)
         if not decisions:
             ctx.print("nothing to restore: the bids already match")

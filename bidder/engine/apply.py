@@ -18,23 +18,22 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
-from bidder.domain import STARTABLE_STATUSES, Action, Campaign, Decision, Status
+from bidder.domain import STARTABLE_STATUSES, Action, Decision, Status
 from bidder.engine.ports import AlertSink, MetricsSink, OperatorState, Reader, Writer
+from bidder.engine.reconcile import Reconciler
+from bidder.engine.safety import RejectedWrites, placement_fits, request_shape_problem
 from bidder.engine.view import AccountView
-from bidder.errors import AuthFailed, WBError
+from bidder.errors import AuthFailed, SchemaDrift, TemporaryError, WBError
 from bidder.store import repo
 from bidder.wb.models import BidChange, ClusterBidChange
 
 log = logging.getLogger("bidder.engine")
 
 HOLD_RECORD_EVERY = timedelta(hours=1)
-# WB applies a bid change on the next 30-second tick and a status change on the next whole minute, so
-# right after a crash a write WB accepted may not show yet: reconcile re-reads once this has passed
-# since the newest pending intent (the tick, plus time for the call itself).
-WRITE_SETTLE = timedelta(seconds=90)
 _NUMBERS = re.compile(r"[-+]?\d[\d.,:]*")
 
 Write = tuple[int, Decision]  # (decision row id, decision)
+NOT_A_REJECTION = ("not sent", "ambiguous", "no result from WB")  # failures that say nothing about the request
 
 
 class Applier:
@@ -57,6 +56,10 @@ class Applier:
         self.writer: Writer = live_writer or dry_writer
         self.metrics = metrics
         self.writes_blocked: str | None = None
+        self.reconciler = Reconciler(view, sessions, clock)
+        self.rejected = RejectedWrites()
+        self._confirmed: list[Decision] = []  # this run's writes WB confirmed (announced after the answers)
+        self._rejections: list[tuple[Decision, str]] = []
         self._last_hold: dict[tuple, tuple[str, datetime]] = {}
 
     @property
@@ -102,6 +105,16 @@ class Applier:
             else:
                 holds.append(d)
         writes: list[Write] = []
+        refused: dict[str, list[Decision]] = {}
+        if not self.writes_blocked:
+            allowed = []
+            for d in intents:
+                why = self.refusal(d)
+                if why is None:
+                    allowed.append(d)
+                else:
+                    refused.setdefault(why, []).append(d)
+            intents = allowed
         async with self.sessions.begin() as s:
             if self.writes_blocked:
                 await repo.record_decisions(s, view.name, intents, at=now, dry_run=dry, apply_status="skipped",
@@ -110,15 +123,20 @@ class Applier:
                 ids = await repo.record_decisions(s, view.name, intents, at=now, dry_run=dry, apply_status="pending",
                                                   evidence_at=view.stats_at, returning_ids=True)
                 writes = list(zip(ids, intents, strict=True))
+            for why, ds in refused.items():
+                await repo.record_decisions(s, view.name, ds, at=now, dry_run=dry, apply_status="skipped",
+                                            evidence_at=view.stats_at, error=why)
             await repo.record_decisions(s, view.name, holds, at=now, dry_run=dry, apply_status="held",
                                         evidence_at=view.stats_at)
-            await self.alerts.for_decisions(s, view.name, view.campaigns, [d for _, d in writes] + holds, now,
+            # holds now; changes are announced once WB has answered (what it confirmed, see _announce)
+            await self.alerts.for_decisions(s, view.name, view.campaigns, holds, now,
                                             dry_run=dry, currency=view.currency or "RUB")
         if self.metrics is not None:
             for action, n in Counter(d.action.value for d in decisions).items():
                 self.metrics.decision(action, n)
         if not writes:
             return 0, 0
+        self._confirmed, self._rejections = [], []
         applied = failed = 0
         bid_writes = [(i, d) for i, d in writes if d.action == Action.SET_BID and d.norm_query is None]
         cluster_writes = [(i, d) for i, d in writes if d.action == Action.SET_BID and d.norm_query is not None]
@@ -132,6 +150,7 @@ class Applier:
         for did, d in status_writes:
             ok = await self._apply_status(did, d)
             applied, failed = applied + ok, failed + (not ok)
+        await self._announce()
         if self.metrics is not None:
             done = "dry_run" if self.dry_run else "applied"
             for status, n in ((done, applied), ("failed", failed)):
@@ -139,10 +158,64 @@ class Applier:
                     self.metrics.write_intent(status)
         return applied, failed
 
+    def refusal(self, d: Decision) -> str | None:
+        """Why this write must not be sent (fail closed), or None. A pause is refused only when the
+        campaign is unknown or waiting for reconciliation: its request is the campaign id alone and it
+        stops spending."""
+        view = self.view
+        if d.advert_id in view.reconciling:
+            return "a write to this campaign is being reconciled with WB"
+        camp = view.campaigns.get(d.advert_id)
+        if camp is None:
+            return "campaign not known"
+        if d.action != Action.PAUSE:
+            problem = view.write_blocked.get(d.advert_id) or request_shape_problem(camp)
+            if problem is not None:
+                self.rejected.needs_reread.add(d.advert_id)  # re-read its details before trying again
+                return f"not written until WB's campaign details read cleanly: {problem}"
+            if not placement_fits(camp, d):
+                return f"placement {d.placement} does not fit a {camp.bid_type} campaign"
+        return self.rejected.refused(d, camp)
+
+    async def _announce(self) -> None:
+        """Tell people what WB confirmed (bid changes, pauses, resumes) and what it rejected, with WB's
+        reason: after the answer, never before."""
+        confirmed, rejections = self._confirmed, self._rejections
+        self._confirmed, self._rejections = [], []
+        if not confirmed and not rejections:
+            return
+        view, now = self.view, self.clock.now()
+        async with self.sessions.begin() as s:
+            if confirmed:
+                await self.alerts.for_decisions(s, view.name, view.campaigns, confirmed, now,
+                                                dry_run=self.dry_run, currency=view.currency or "RUB")
+            rejected_by = getattr(self.alerts, "write_rejected", None)
+            for d, reason in rejections:
+                if rejected_by is not None:
+                    await rejected_by(s, view.name, d, reason, now)
+
+    def _rejected(self, d: Decision, reason: str) -> None:
+        """WB refused this write: never the same request again, re-read the campaign first, alert."""
+        self.rejected.rejected(d, self.view.campaigns.get(d.advert_id), reason)
+        self._rejections.append((d, reason))
+        log.warning("account %s campaign %s: WB rejected %s: %s", self.view.name, d.advert_id, d.action.value, reason)
+
+    async def _ambiguous(self, writes: list[Write], exc: WBError) -> tuple[int, int]:
+        """WB answered 200 but the reply does not parse: it may have applied the change. The intents stay
+        pending and their campaigns are reconciled by re-reading after WB's tick; nothing is re-sent."""
+        log.warning("account %s: the answer to a write does not parse (%s); reconciling %d intents by re-reading",
+                    self.view.name, exc, len(writes))
+        self.reconciler.expect({d.advert_id for _, d in writes})
+        return 0, 0
+
     async def _apply_bids(self, writes: list[Write]) -> tuple[int, int]:
         changes = [BidChange(d.advert_id, d.nm_id, d.placement, d.bid_after) for _, d in writes]  # type: ignore[arg-type]
         try:
             results = await self.writer.set_bids(changes)
+        except SchemaDrift as exc:
+            if exc.status == 200:
+                return await self._ambiguous(writes, exc)
+            return await self._failed(writes, exc)
         except WBError as exc:
             return await self._failed(writes, exc)
         by_key = {(r.advert_id, r.nm_id, r.placement): (r.applied, r.error) for r in results}
@@ -154,6 +227,10 @@ class Applier:
                    for _, d in writes]
         try:
             results = await self.writer.set_cluster_bids(changes)
+        except SchemaDrift as exc:
+            if exc.status == 200:
+                return await self._ambiguous(writes, exc)
+            return await self._failed(writes, exc)
         except WBError as exc:
             return await self._failed(writes, exc)
         by_key = {(r.advert_id, r.nm_id, r.norm_query): (r.applied, r.reason) for r in results}
@@ -168,10 +245,14 @@ class Applier:
             r = results.get(did)
             if r is not None and r[0]:
                 outcomes.append((did, "dry_run" if self.dry_run else "applied", None, now))
+                self._confirmed.append(d)
                 if not self.dry_run:
                     self.view.note_bid(d)
             else:
-                outcomes.append((did, "failed", (r[1] if r else "no result from WB"), None))
+                reason = (r[1] if r else None) or "no result from WB"
+                outcomes.append((did, "failed", reason, None))
+                if not reason.startswith(NOT_A_REJECTION):
+                    self._rejected(d, reason)
         async with self.sessions.begin() as s:
             await repo.set_decision_statuses(s, outcomes)
         applied = sum(1 for o in outcomes if o[3] is not None)
@@ -190,11 +271,18 @@ class Applier:
                     raise WBError(f"campaign status {camp.status} cannot be started")
                 await self.writer.start(d.advert_id)
                 new_status = Status.ACTIVE
+        except SchemaDrift as exc:
+            if exc.status == 200:
+                await self._ambiguous([(did, d)], exc)
+                return False
+            await self._failed([(did, d)], exc)
+            return False
         except WBError as exc:
             await self._failed([(did, d)], exc)
             return False
         async with self.sessions.begin() as s:
             await repo.set_decision_status(s, did, "dry_run" if self.dry_run else "applied", applied_at=self.clock.now())
+        self._confirmed.append(d)
         if not self.dry_run:
             self.view.note_status(d.advert_id, new_status)
         return True
@@ -202,6 +290,9 @@ class Applier:
     async def _failed(self, writes: list[Write], exc: WBError) -> tuple[int, int]:
         if isinstance(exc, AuthFailed):
             await self._block_writes(exc)
+        elif not isinstance(exc, TemporaryError):  # WB refused the request itself (4xx)
+            for _, d in writes:
+                self._rejected(d, getattr(exc, "detail", None) or str(exc))
         error = str(exc)[:500]
         async with self.sessions.begin() as s:
             await repo.set_decision_statuses(s, [(did, "failed", error, None) for did, _ in writes])
@@ -217,44 +308,8 @@ class Applier:
 
     # ------------------------------------------------------------------ after a crash
 
-    async def reconcile(self, reader: Reader) -> int:
-        """Resolve intents that were recorded but never completed (a crash between the intent and the
-        API's answer): re-read current bids and statuses from WB and record what actually happened.
-        Nothing is re-sent; the next cycle decides afresh."""
-        view = self.view
-        async with self.sessions() as s:
-            pending = await repo.pending_intents(s, view.name)
-        if not pending:
-            return 0
-        settled = max(p.at for p in pending) + WRITE_SETTLE
-        wait = (settled - self.clock.now()).total_seconds()
-        if wait > 0:
-            log.info("account %s: %d write intents pending; waiting %.0fs for WB to apply accepted writes "
-                     "before re-reading", view.name, len(pending), wait)
-            await self.clock.sleep(wait)
-        ids = sorted({p.advert_id for p in pending})
-        current: dict[int, Campaign] = {c.advert_id: c for c in await reader.campaigns(ids)}
-        cluster_pairs = sorted({(p.advert_id, p.nm_id) for p in pending if p.norm_query and p.nm_id is not None})
-        cluster_bids = ({(b.advert_id, b.nm_id, b.norm_query): b.bid for b in await reader.cluster_bids(cluster_pairs)}
-                        if cluster_pairs else {})
-        now = self.clock.now()
-        async with self.sessions.begin() as s:
-            for p in pending:
-                camp = current.get(p.advert_id)
-                applied = False
-                if camp is not None:
-                    if p.action == Action.SET_BID and p.norm_query:
-                        applied = cluster_bids.get((p.advert_id, p.nm_id, p.norm_query)) == p.bid_after
-                    elif p.action == Action.SET_BID:
-                        item = camp.item(p.nm_id) if p.nm_id is not None else None
-                        applied = item is not None and item.bid_for(p.placement or "") == p.bid_after
-                    elif p.action == Action.PAUSE:
-                        applied = camp.status == Status.PAUSED
-                    elif p.action == Action.RESUME:
-                        applied = camp.status == Status.ACTIVE
-                status = "reconciled_applied" if applied else "reconciled_not_applied"
-                await repo.set_decision_status(s, p.id, status, applied_at=now if applied else None)
-            await repo.save_campaigns(s, view.name, list(current.values()), now)
-        view.campaigns.update(current)
-        log.info("account %s: reconciled %d pending write intents", view.name, len(pending))
-        return len(pending)
+    async def reconcile(self, reader: Reader, *, wait: bool = False) -> int:
+        """Resolve intents recorded but never completed (a crash between the intent and WB's answer, or an
+        answer that did not parse), campaign by campaign once WB's tick has passed (see
+        :mod:`bidder.engine.reconcile`); the other campaigns are not held. Nothing is re-sent."""
+        return await self.reconciler.run(reader, wait=wait)

@@ -6,9 +6,11 @@ The stages are small classes over one :class:`~bidder.engine.view.AccountView`:
 * :class:`~bidder.engine.evaluate.Evaluator` turns the view into decisions (strategies, then guardrails);
 * :class:`~bidder.engine.apply.Applier` records and sends them through the writer.
 
-Errors are handled by type, for this account only: the caller (:mod:`bidder.engine.runner`) keeps the
-other accounts running. :meth:`AccountCycle.safety_pass` evaluates and applies only what needs no fresh
-data from WB (operator pause, the stop file), for a cycle whose reads failed.
+Errors are mapped by type (:mod:`bidder.engine.errors_map`), for this account only: the caller
+(:mod:`bidder.engine.runner`) keeps the other accounts running, and nothing escapes ``run_cycle``. When a
+read fails, :meth:`AccountCycle.safety_pass` still evaluates and applies what needs no fresh data from
+WB (operator pause and resume, the stop file, schedule boundaries, budget pauses), from the view and the
+store. Pending write intents are reconciled campaign by campaign (:mod:`bidder.engine.reconcile`).
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bidder.clock import Clock
 from bidder.domain import Action, Campaign, Decision
 from bidder.engine.apply import Applier
+from bidder.engine.errors_map import map_error
 from bidder.engine.evaluate import REEVALUATE_EVERY, Evaluation, Evaluator, rollback_decisions
 from bidder.engine.guards import GuardConfig
 from bidder.engine.poll import Poller
 from bidder.engine.ports import AlertSink, HealthSink, MetricsSink, OperatorState, Reader, Writer
 from bidder.engine.view import AccountView
-from bidder.errors import AuthFailed, EndpointGone, SchemaDrift, TemporaryError, WBError
+from bidder.errors import WBError
 from bidder.store import repo
 
 __all__ = ["REEVALUATE_EVERY", "AccountCycle", "CycleResult"]
@@ -166,24 +169,36 @@ class AccountCycle:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Register the account and reconcile write intents left by a crash."""
+        """Register the account and load the campaigns last stored, so that the decisions needing no fresh
+        reads (the safety pass) can be taken before WB answers. Write intents a crash left pending are
+        reconciled by each cycle, campaign by campaign (:mod:`bidder.engine.reconcile`)."""
         async with self.sessions.begin() as s:
             await repo.ensure_account(s, self.name, self.seller_id, self.view.currency or "", self.account.timezone)
         async with self.sessions() as s:
             last = (await repo.last_cycles(s)).get(self.name)
+            if not self.view.campaigns:
+                for camp in await repo.load_campaigns(s, self.name):
+                    self.view.campaigns.setdefault(camp.advert_id, camp)
+                    if camp.currency and not self.view.currency:
+                        self.view.currency = camp.currency
         if last is not None and last.ok is False and self.failing is None:
             # it was failing before this process started and that was alerted then: a restart must not
             # alert again (its recovery still is)
             self.failing = last.error or "failing before the restart"
-        await self.reconcile()
         self.started = True
 
-    async def reconcile(self) -> int:
-        return await self.applier.reconcile(self.reader)
+    async def reconcile(self, *, wait: bool = False) -> int:
+        """Resolve the pending intents whose campaigns WB has had the time to settle; with ``wait``, wait
+        for all of them (one-shot commands). Never raises a read failure (the campaigns keep waiting)."""
+        return await self.applier.reconcile(self.reader, wait=wait)
 
     # ------------------------------------------------------------------ the cycle
 
     async def run_cycle(self) -> CycleResult:
+        """One pass. Never raises (but for cancellation): every failure is mapped
+        (:mod:`bidder.engine.errors_map`) into a failed result with a health transition, and the cycle
+        row is closed. A failed read does not silence safety: the pass that needs no fresh data (operator
+        pause/resume, the stop file, schedule boundaries, budget pauses) is applied whatever failed."""
         now = self.clock.now()
         if self.health is not None:
             self.health.cycle_started(self.name, now)
@@ -196,40 +211,81 @@ class AccountCycle:
                 cycle_id = await repo.start_cycle(s, self.name, now)
             await self.applier.choose_writer()
             result.dry_run = self.dry_run
-            await self.poller.refresh_campaigns(now)
-            result.campaigns = len(self.view.campaigns)
-            result.stats_refreshed = await self.poller.poll(now)
-            evaluation = await self._evaluate(self.clock.now())
-            result.decisions, result.evaluated = evaluation.decisions, evaluation.evaluated
-            result.applied, result.failed = await self.applier.run(evaluation.decisions)
-        except AuthFailed as exc:
-            result.ok, result.error = False, f"authorization failed: {exc}"
-        except (SchemaDrift, EndpointGone) as exc:
-            result.ok, result.error = False, f"WB API changed: {exc}"
-            await self._alert_drift(exc)
-        except TemporaryError as exc:
-            result.ok, result.error = False, f"WB temporarily unavailable: {exc}"
-        except WBError as exc:
-            result.ok, result.error = False, str(exc)
+            await self.reconcile()
+            read_error: Exception | None = None
+            try:
+                await self._reread_rejected(now)
+                await self.poller.refresh_campaigns(now)
+                result.campaigns = len(self.view.campaigns)
+                result.stats_refreshed = await self.poller.poll(now)
+            except Exception as exc:  # mapped below, after the safety pass
+                read_error = exc
+            if read_error is None:
+                evaluation = await self._evaluate(self.clock.now())
+                result.decisions, result.evaluated = evaluation.decisions, evaluation.evaluated
+                result.applied, result.failed = await self.applier.run(evaluation.decisions)
+            else:
+                result.campaigns = len(self.view.campaigns)
+                log.warning("account %s: a read failed (%s); applying what needs no fresh data", self.name,
+                            type(read_error).__name__)
+                try:
+                    result.decisions, result.applied, result.failed = await self.safety_pass(self.clock.now())
+                except Exception:
+                    log.exception("account %s: the safety pass failed too", self.name)
+                raise read_error
+        except Exception as exc:
+            mapped = map_error(exc)
+            result.ok, result.error = False, mapped.message
+            if mapped.kind in ("unexpected", "database", "bidder"):
+                log.error("account %s: cycle failed: %s", self.name, mapped.message, exc_info=exc)
+            if mapped.drift and isinstance(exc, WBError):
+                await self._guarded(self._alert_drift(exc), "alerting API drift")
         result.finished_at = self.clock.now()
-        await self._health_transition(result)
+        await self._guarded(self._health_transition(result), "recording the health transition")
         if cycle_id is not None:
-            async with self.sessions.begin() as s:
-                await repo.finish_cycle(s, cycle_id, at=result.finished_at, ok=result.ok, error=result.error,
-                                        summary=result.summary())
+            await self._guarded(self._finish(cycle_id, result), "closing the cycle row")
         if self.health is not None:
             self.health.cycle_finished(self.name, result.finished_at, result.ok, result.error)
-        self._export_api_metrics()
-        if self.metrics is not None:
-            self.metrics.cycle(
-                self.name,
-                (result.finished_at - result.started_at).total_seconds() / max(self.clock.speed, 1e-9),
-                result.ok,
-                result.finished_at,
-            )
-        if self.on_decisions is not None and result.decisions:
-            self.on_decisions(self.name, result.decisions)
+        try:
+            self._export_api_metrics()
+            if self.metrics is not None:
+                self.metrics.cycle(
+                    self.name,
+                    (result.finished_at - result.started_at).total_seconds() / max(self.clock.speed, 1e-9),
+                    result.ok,
+                    result.finished_at,
+                )
+            if self.on_decisions is not None and result.decisions:
+                self.on_decisions(self.name, result.decisions)
+        except Exception:
+            log.exception("account %s: after the cycle", self.name)
         return result
+
+    async def _finish(self, cycle_id, result: CycleResult) -> None:
+        async with self.sessions.begin() as s:
+            await repo.finish_cycle(s, cycle_id, at=result.finished_at, ok=result.ok, error=result.error,
+                                    summary=result.summary())
+
+    async def _guarded(self, step, what: str) -> None:
+        """A bookkeeping step after the cycle: its failure (the database gone) is logged, never raised."""
+        try:
+            await step
+        except Exception:
+            log.exception("account %s: %s failed", self.name, what)
+
+    async def _reread_rejected(self, now: datetime) -> None:
+        """Campaigns WB rejected a write for, or whose request-shaping fields were missing or unknown: read
+        their details again before any write to them (one call for all)."""
+        rejected = self.applier.rejected
+        ids = sorted(i for i in rejected.needs_reread if i in self.view.campaigns)
+        if not ids:
+            rejected.needs_reread.clear()
+            return
+        fresh = await self.reader.campaigns(ids)
+        for camp in fresh:
+            self.view.details_at[camp.advert_id] = now
+        await self.poller.save_campaigns(fresh, now)
+        rejected.reread(ids)
 
     async def _evaluate(self, now: datetime) -> Evaluation:
         evaluation = await self.evaluator.run(now)

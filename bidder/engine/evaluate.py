@@ -7,9 +7,11 @@ evaluation that only held is skipped, unless it has a clock-driven strategy or `
 has passed.
 
 ``run(now, safety_only=True)`` is the pass that needs no fresh reads from WB: the operator's pause and
-resume, the stop file, and the strategies that declare ``safe_without_fresh_reads`` (none does yet; a
-schedule boundary or a daily budget already reached can), all on what the view already holds. The
-cycle can run it, then apply its decisions, when a read failed.
+resume, the stop file, and the proposals of strategies that declare ``safe_without_fresh_reads`` (a
+schedule's boundaries; spend_cap's pauses: a daily budget already reached, a pause already decided), all
+on what the view and the store already hold (see :mod:`bidder.engine.safety`). The cycle runs it, then
+applies its decisions, when a read failed. Campaigns whose writes are being reconciled
+(``view.reconciling``) are left out until WB has been re-read.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from bidder.domain import (
 from bidder.engine.guards import GuardConfig
 from bidder.engine.guards import decide as guard_decide
 from bidder.engine.ports import AlertSink, OperatorState
+from bidder.engine.safety import SAFE_WITHOUT_FRESH_READS, safe_actions  # noqa: F401 (re-exported)
 from bidder.engine.view import AccountView, CampaignInputs
 
 log = logging.getLogger("bidder.engine")
@@ -50,7 +53,6 @@ ROLLBACK = "rollback"
 # by at most this much. Campaigns with a clock-driven strategy (a schedule) are evaluated every cycle.
 REEVALUATE_EVERY = timedelta(minutes=3)
 YIELD_EVERY = 20  # campaigns evaluated between yields to the event loop
-SAFE_WITHOUT_FRESH_READS = "safe_without_fresh_reads"  # a strategy attribute (False when absent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,7 @@ class Evaluator:
 
     async def run(self, now: datetime, *, everything: bool = False, safety_only: bool = False) -> Evaluation:
         view = self.view
-        ids = view.editable_ids()
+        ids = [i for i in view.editable_ids() if i not in view.reconciling]  # engine/reconcile.py
         if not ids:
             return Evaluation([], 0)
         remember = not (everything or safety_only)
@@ -157,23 +159,30 @@ class Evaluator:
             return [resume]
         strategies = self.view.strategies_for(advert_id)
         if safety_only:
-            strategies = [s for s in strategies if getattr(s, SAFE_WITHOUT_FRESH_READS, False)]
+            strategies = [s for s in strategies if safe_actions(s)]
             if not strategies:
                 return []
-        proposals = await self._propose(snap, now, strategies)
+        proposals = await self._propose(snap, now, strategies, safety_only=safety_only)
         if proposals is None:
             return None
+        if safety_only and not any(p.action != Action.HOLD for p in proposals):
+            return []  # nothing to enforce: holds are for the full evaluation to record
         decided = guard_decide(snap, proposals, self.view.guard, now, stop=seen.stopped)
         if not seen.rules_known:
             decided = [_wait_for_rules(d) for d in decided]
         return decided
 
-    async def _propose(self, snap: CampaignSnapshot, now: datetime, strategies: list) -> list[Proposal] | None:
+    async def _propose(self, snap: CampaignSnapshot, now: datetime, strategies: list, *,
+                       safety_only: bool = False) -> list[Proposal] | None:
         proposals: list[Proposal] = []
         for strategy in strategies:
             key = (snap.campaign.advert_id, strategy.kind)
             try:
-                proposals.extend(strategy.decide(snap, now))
+                proposed = strategy.decide(snap, now)
+                if safety_only:  # only what this strategy may decide without fresh reads
+                    allowed = safe_actions(strategy)
+                    proposed = [p for p in proposed if p.action in allowed]
+                proposals.extend(proposed)
             except Exception as exc:  # a failing strategy skips its campaign, alerts once
                 log.exception("account %s campaign %s: strategy %s failed", self.view.name, key[0], strategy.kind)
                 if key not in self._broken:

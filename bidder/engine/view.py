@@ -76,6 +76,12 @@ class AccountView:
     min_bids: dict[int, tuple[datetime, dict]] = field(default_factory=dict)  # advert -> (fetched, mins)
     steps: WBSteps | None = None
     currency: str | None = None
+    # campaigns with write intents whose outcome is not known yet (engine/reconcile.py): nothing is
+    # decided or written for them until WB has been re-read
+    reconciling: set[int] = field(default_factory=set)
+    # campaigns not to be written to, with the reason (engine/safety.py: unknown request-shape fields,
+    # a rejected write waiting for a re-read)
+    write_blocked: dict[int, str] = field(default_factory=dict)
     inputs: EvaluationInputs = field(init=False)
     _strategies: dict[int, list | None] = field(init=False)  # advert -> strategies, None: not managed
     _tz: ZoneInfo = field(init=False)

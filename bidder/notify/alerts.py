@@ -85,6 +85,14 @@ async def writes_blocked(session, account: str, detail: str, now: datetime) -> N
     await ev.enqueue(session, ev.account_failing(account, f"writes stopped: {detail}", since=now), at=now)
 
 
+async def write_rejected(session, account: str, d: Decision, reason: str, now: datetime) -> None:
+    """WB refused a write (a 4xx): said with WB's reason; the same request is not sent again."""
+    what = {Action.PAUSE: "pause", Action.RESUME: "start"}.get(d.action, "bid change")
+    target = f"campaign {d.advert_id}" + (f" nm {d.nm_id}" if d.nm_id is not None else "")
+    await ev.enqueue(session, ev.account_failing(account, f"WB rejected the {what} of {target}: {reason}", since=now),
+                     at=now)
+
+
 async def api_drift(session, account: str, exc: WBError, now: datetime) -> None:
     await ev.enqueue(session, ev.api_drift(account, exc.method or "?", str(exc), gone=isinstance(exc, EndpointGone)), at=now)
 
@@ -114,6 +122,9 @@ class OutboxAlerts:
 
     async def writes_blocked(self, session, account: str, detail: str, now: datetime) -> None:
         await writes_blocked(session, account, detail, now)
+
+    async def write_rejected(self, session, account: str, d: Decision, reason: str, now: datetime) -> None:
+        await write_rejected(session, account, d, reason, now)
 
     async def api_drift(self, session, account: str, exc: Exception, now: datetime) -> None:
         await api_drift(session, account, exc, now)  # type: ignore[arg-type]

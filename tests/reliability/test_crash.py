@@ -34,6 +34,15 @@ MODES = ("drop", "applied", "pending", "random")
 WEIGHTS = (3, 3, 2, 2)  # biased toward the apply phase
 
 
+def pending_ids(db: Path) -> list[int]:
+    """Intents still pending in the daemon's file (the daemon writes it meanwhile: a locked moment reads
+    as "not yet")."""
+    try:
+        return [r["id"] for r in query(db, "SELECT id FROM decisions WHERE apply_status = 'pending'")]
+    except Exception:
+        return [-1]
+
+
 def _row_key(r) -> tuple:
     return (r["id"], r["at"], r["advert_id"], r["nm_id"], r["placement"], r["action"], r["bid_before"],
             r["bid_after"], r["strategy"], r["reason"])
@@ -65,6 +74,7 @@ class Episode:
                 await daemon.start()
                 await daemon.wait_ready()
                 await daemon.wait_cycles("shop-a", 2, within=90)
+                await daemon.wait_until(lambda: not pending_ids(self.db), 90, "pending intents reconciled")
                 assert await daemon.stop() == 0
             finally:
                 await daemon.ensure_dead()
@@ -244,6 +254,8 @@ async def test_kill_after_wb_accepted_a_bid_but_before_its_30s_tick(tmp_path):
                 await daemon.start()
                 await daemon.wait_ready()
                 await daemon.wait_cycles("shop-a", 1, within=120)
+                # reconciling waits for WB's tick, counted from each intent's time, while cycles go on
+                await daemon.wait_until(lambda: not pending_ids(ep.db), 120, "pending intents reconciled")
                 assert await daemon.stop() == 0
             finally:
                 await daemon.ensure_dead()

