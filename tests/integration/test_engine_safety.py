@@ -216,3 +216,129 @@ async def test_a_write_wb_applied_whose_reply_does_not_parse_is_reconciled_not_r
             await app.close()
     finally:
         await fs.stop()
+
+
+def _bid_writes(fs) -> list[tuple[int, int, str, int]]:
+    """Every (advert, nm, placement, bid) the bids PATCHes carried, in order."""
+    out = []
+    for r in fs.requests(*BIDS):
+        for b in (r["body"] or {}).get("bids", []):
+            for n in b.get("nm_bids", []):
+                out.append((b.get("advert_id"), n.get("nm_id"), n.get("placement"), n.get("bid_kopecks")))
+    return out
+
+
+def _drop_bid_type(data):
+    for advert in data.get("adverts") or []:
+        advert.pop("bid_type", None)
+    return data
+
+
+async def test_a_campaign_whose_bid_type_is_missing_is_not_written_to(tmp_path: Path) -> None:
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    try:
+        fs.add(Rule(*ADVERTS, transform=_drop_bid_type))
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            [result] = await app.run_once()
+            async with app.sessions() as s:
+                rows = await repo.history(s, account="shop-a", limit=1000)
+        finally:
+            await app.close()
+        assert result.ok, result.error
+        assert fs.requests(*BIDS) == [], "no bid PATCH without knowing the campaign's bid type"
+        skipped = [r for r in rows if r.apply_status == "skipped"]
+        assert skipped and all(r.action == Action.SET_BID for r in skipped)
+        assert all("bid type" in (r.api_error or "") for r in skipped), [r.api_error for r in skipped]
+        # and it is re-read each cycle until its details read cleanly: then it is written to
+        fs.clear()
+        reads = len(fs.requests(*ADVERTS))
+        clock.advance(60)
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            await app.run_once()
+            clock.advance(11 * 60)  # past min_change_interval
+            await app.run_once()
+        finally:
+            await app.close()
+        assert len(fs.requests(*ADVERTS)) > reads
+        assert fs.requests(*BIDS), "written once its details read cleanly"
+    finally:
+        await fs.stop()
+
+
+REJECTION = '{"detail":"bid is below the minimum for this placement","status":400,"title":"invalid payload"}'
+
+
+async def test_a_rejected_write_rereads_the_campaign_and_is_never_sent_again_unchanged(tmp_path: Path) -> None:
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    try:
+        reject = fs.add(Rule(*BIDS, status=400, body=REJECTION, content_type="application/json"))
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            [first] = await app.run_once()
+            first_writes = _bid_writes(fs)  # WB's 400 names no element: the writer split the call in halves
+            rejected = set(first_writes)
+            assert rejected and reject.hits > 0
+            rejected_campaigns = {w[0] for w in rejected}
+            async with app.sessions() as s:
+                rows = await repo.history(s, account="shop-a", limit=1000)
+                kinds = [(e.kind, e.payload) for e in await repo.pending_events(s, 1000)]
+            failed = [r for r in rows if r.action == Action.SET_BID and r.apply_status == "failed"]
+            assert failed and all("below the minimum" in (r.api_error or "") for r in failed)
+            # the rejection is alerted with WB's reason; nothing announced as changed
+            assert any(k == "account_failing" and "below the minimum" in str(p.get("error")) for k, p in kinds)
+            assert not [k for k, _ in kinds if k == "bid_changes"]
+
+            seen = len(fs.seen)
+            for _ in range(3):
+                clock.advance(11 * 60)  # past min_change_interval: the strategies decide again
+                await app.run_once()
+            later = fs.seen[seen:]
+            # each rejected campaign's details were read again before any further bid write to it
+            for aid in rejected_campaigns:
+                reread = next((k for k, r in enumerate(later) if (r["method"], r["path"]) == ADVERTS
+                               and aid in adverts_in(r)), None)
+                assert reread is not None, f"campaign {aid} not re-read after WB rejected a write"
+                wrote = next((k for k, r in enumerate(later) if (r["method"], r["path"]) == BIDS
+                              and aid in adverts_in(r)), None)
+                assert wrote is None or reread < wrote
+            again = [w for w in _bid_writes(fs)[len(first_writes):] if w in rejected]
+            assert again == [], f"rejected requests sent again unchanged: {again[:5]}"
+        finally:
+            await app.close()
+    finally:
+        await fs.stop()
+
+
+async def test_a_start_wb_refuses_is_alerted_with_its_reason_and_never_announced_as_resumed(tmp_path: Path) -> None:
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    try:
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            [first] = await app.run_once()
+            cycle = app.cycles["shop-a"]
+            target = next(i for i in cycle.managed_ids() if cycle.campaigns[i].status == Status.ACTIVE)
+            await app.control.pause(target, by="cli")
+            clock.advance(60)
+            await app.run_once()
+            fs.settle(clock)
+            assert fs.status(target) == Status.PAUSED
+            fs.add(Rule(*START, status=400, body='{"error":"Low Budget"}', content_type="application/json"))
+            async with app.sessions() as s:
+                before = {e.id for e in await repo.pending_events(s, 1000)}
+            await app.control.resume(target, by="cli")
+            clock.advance(60)
+            await app.run_once()
+            async with app.sessions() as s:
+                events = [e for e in await repo.pending_events(s, 1000) if e.id not in before]
+            assert not [e for e in events if e.kind == "campaign_resumed"], "refused: not announced as resumed"
+            assert any(e.kind == "account_failing" and "Low Budget" in str(e.payload.get("error")) for e in events)
+            assert fs.status(target) == Status.PAUSED
+        finally:
+            await app.close()
+    finally:
+        await fs.stop()
