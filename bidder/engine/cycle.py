@@ -195,10 +195,11 @@ class AccountCycle:
     # ------------------------------------------------------------------ the cycle
 
     async def run_cycle(self) -> CycleResult:
-        """One pass. Never raises (but for cancellation): every failure is mapped
-        (:mod:`bidder.engine.errors_map`) into a failed result with a health transition, and the cycle
-        row is closed. A failed read does not silence safety: the pass that needs no fresh data (operator
-        pause/resume, the stop file, schedule boundaries, budget pauses) is applied whatever failed."""
+        """One pass: reconcile what is due, the safety pass (operator pause/resume, the stop file, schedule
+        boundaries, budget pauses: from the view and the store, before any read, so it is applied whatever
+        the reads do), then poll -> evaluate -> apply. Never raises (but for cancellation): every failure
+        is mapped (:mod:`bidder.engine.errors_map`) into a failed result with a health transition, and
+        the cycle row is closed."""
         now = self.clock.now()
         if self.health is not None:
             self.health.cycle_started(self.name, now)
@@ -212,6 +213,9 @@ class AccountCycle:
             await self.applier.choose_writer()
             result.dry_run = self.dry_run
             await self.reconcile()
+            # safety first: what needs no fresh data goes out before any read (a pause never waits for
+            # WB's statistics, nor for a restart's first polls); the full evaluation then sees it applied
+            safety = await self.safety_pass(self.clock.now())
             read_error: Exception | None = None
             try:
                 await self._reread_rejected(now)
@@ -220,19 +224,17 @@ class AccountCycle:
                 result.stats_refreshed = await self.poller.poll(now)
             except Exception as exc:  # mapped below, after the safety pass
                 read_error = exc
-            if read_error is None:
-                evaluation = await self._evaluate(self.clock.now())
-                result.decisions, result.evaluated = evaluation.decisions, evaluation.evaluated
-                result.applied, result.failed = await self.applier.run(evaluation.decisions)
-            else:
+            result.decisions, result.applied, result.failed = safety
+            if read_error is not None:
                 result.campaigns = len(self.view.campaigns)
-                log.warning("account %s: a read failed (%s); applying what needs no fresh data", self.name,
-                            type(read_error).__name__)
-                try:
-                    result.decisions, result.applied, result.failed = await self.safety_pass(self.clock.now())
-                except Exception:
-                    log.exception("account %s: the safety pass failed too", self.name)
+                log.warning("account %s: a read failed (%s); only what needs no fresh data was applied",
+                            self.name, type(read_error).__name__)
                 raise read_error
+            evaluation = await self._evaluate(self.clock.now())
+            result.decisions = [*safety[0], *evaluation.decisions]
+            result.evaluated = evaluation.evaluated
+            applied, failed = await self.applier.run(evaluation.decisions)
+            result.applied, result.failed = result.applied + applied, result.failed + failed
         except Exception as exc:
             mapped = map_error(exc)
             result.ok, result.error = False, mapped.message
