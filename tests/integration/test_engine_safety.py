@@ -17,7 +17,7 @@ HTTP with faults per endpoint and per campaign (``engine_faults``), on a real SQ
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -340,5 +340,65 @@ async def test_a_start_wb_refuses_is_alerted_with_its_reason_and_never_announced
             assert fs.status(target) == Status.PAUSED
         finally:
             await app.close()
+    finally:
+        await fs.stop()
+
+
+async def test_pending_intents_hold_only_their_campaigns_each_until_its_tick(tmp_path: Path) -> None:
+    """Issue 21: a pending bid is reconciled after WB's 30-s tick, a pending pause after its 1-minute
+    tick, both counted from the intent's recorded time (a restart does not start the wait again); every
+    other campaign is decided and written meanwhile."""
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    try:
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            await app.run_once()
+            cycle = app.cycles["shop-a"]
+            view = cycle.view
+            bid_c = next(i for i in view.editable_ids() if view.campaigns[i].items)
+            camp = view.campaigns[bid_c]
+            item, placement = camp.items[0], camp.bid_placements[0]
+            status_c = next(i for i in view.editable_ids() if i != bid_c and view.campaigns[i].status == Status.ACTIVE)
+            other = next(i for i in view.editable_ids() if i not in (bid_c, status_c)
+                         and view.campaigns[i].status == Status.ACTIVE)
+            at = clock.now()
+            # what a crash between the intents and WB's answers leaves: pending rows, nothing sent
+            async with app.sessions.begin() as s:
+                await repo.record_decisions(s, "shop-a", [
+                    Decision(action=Action.SET_BID, advert_id=bid_c, nm_id=item.nm_id, placement=placement,
+                             strategy="test", reason="crash", bid_before=item.bid_for(placement),
+                             bid_after=item.bid_for(placement) + 500),
+                    Decision(action=Action.PAUSE, advert_id=status_c, strategy="test", reason="crash"),
+                ], at=at, dry_run=False, apply_status="pending")
+        finally:
+            await app.close()
+
+        async def restart_and_cycle(since_intents: float) -> tuple[set[int], dict[int, str]]:
+            left = (at + timedelta(seconds=since_intents) - clock.now()).total_seconds()
+            assert left > 0, f"the previous cycle ran past {since_intents} s after the intents"
+            clock.advance(left)  # a cycle's paced calls move the fake clock too
+            app = await app_for(fs, tmp_path, clock)
+            try:
+                await app.control.pause(other, by="cli")  # a safety action for an unrelated campaign
+                [result] = await app.run_once()
+                async with app.sessions() as s:
+                    rows = {r.advert_id: r.apply_status for r in await repo.history(s, account="shop-a", limit=500)
+                            if r.strategy == "test"}
+                return set(app.cycles["shop-a"].view.reconciling), rows
+            finally:
+                await app.close()
+
+        pauses = len(fs.requests(*PAUSE))
+        waiting, rows = await restart_and_cycle(5)  # 5 s after the intents
+        assert waiting == {bid_c, status_c} and set(rows.values()) == {"pending"}
+        assert other in {a for r in fs.requests(*PAUSE)[pauses:] for a in adverts_in(r)}, \
+            "another campaign's pause is not held by the pending intents"
+        waiting, rows = await restart_and_cycle(65)  # 65 s: past the bid tick + margin, not the status one
+        assert waiting == {status_c}, (rows, bid_c, status_c)
+        assert rows[bid_c].startswith("reconciled") and rows[status_c] == "pending"
+        waiting, rows = await restart_and_cycle(95)  # 95 s: past the status tick + margin
+        assert waiting == set()
+        assert rows[status_c] == "reconciled_not_applied"  # WB never saw the pause
     finally:
         await fs.stop()
