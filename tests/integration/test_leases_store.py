@@ -132,3 +132,18 @@ async def test_workers_heartbeat_and_expire(pg_sessions):
         assert await L.live_workers(s) == ["w1"]
         ws = {w.id: w for w in await L.workers(s)}
     assert ws["w2"].http_port == 8081 and not ws["w2"].live and ws["w1"].live
+
+
+async def test_cluster_view_shows_who_holds_what(pg_sessions, postgres_url, tmp_path):
+    from bidder.cli.cluster import cluster_lines
+
+    async with pg_sessions.begin() as s:
+        await L.heartbeat_worker(s, "w1", host="h1", pid=11, http_port=8081, ttl=30)
+        await L.ensure_leases(s, {"shop-a": 7, "shop-b": 3, "job:telegram": 0})
+        await L.claim(s, "w1", ["shop-a", "job:telegram"], ttl=30)
+    text = "\n".join(await cluster_lines(postgres_url))
+    assert "w1 (live; h1 pid 11, /healthz on port 8081" in text and "1 account(s); jobs: telegram" in text
+    assert any(line.split()[:2] == ["shop-a", "w1"] for line in text.splitlines()[1:]), text
+    assert "free (last -)" in text  # shop-b
+    sqlite = "\n".join(await cluster_lines(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
+    assert "one worker process" in sqlite
