@@ -233,6 +233,7 @@ def run(args: Any) -> int:
         sim_out = parent.recv()
         sim.join(30)
         keys, applied, pending = asyncio.run(_audit(url))
+        db_load = asyncio.run(_db_load(url))
 
     cycles = [e for e in log if e[0] == "cycle"]
     ok_cycles = [e for e in cycles if e[3]]
@@ -242,6 +243,10 @@ def run(args: Any) -> int:
     out: dict[str, Any] = {
         "workers": args.workers,
         "cycles_per_account_hour": round(len(ok_cycles) / accounts / max(sim_hours, 1e-9), 2),
+        # the second half alone: past every account's first cycle (the statistics backlog), steady state
+        "cycles_per_account_hour_second_half": round(
+            sum(1 for e in ok_cycles if first_ready is not None and e[4] > first_ready + span_real / 2)
+            / accounts / max(sim_hours / 2, 1e-9), 2),
         "account_cycles": len(cycles),
         "failed_cycles": len(cycles) - len(ok_cycles),
         "accounts": accounts,
@@ -253,6 +258,8 @@ def run(args: Any) -> int:
         "worker_peak_rss_mb": {w: round(d["rss"], 1) for w, d in sorted(done.items())},
         "cycles_by_worker": {w: sum(1 for e in cycles if e[1] == w) for w in procs},
         "pending_left": pending,
+        # what the workers asked of PostgreSQL over the run (pg_stat_database), per simulated hour
+        "db_per_simulated_hour": {k: round(v / max(sim_hours, 1e-9)) for k, v in db_load.items()},
     }
     wb: dict[tuple, list[int]] = defaultdict(list)
     for a, nm, placement, new in sim_out["bid_log"]:
@@ -287,6 +294,14 @@ def run(args: Any) -> int:
         for k, v in out.items():
             print(f"  {k}: {v}")
     return 0
+
+
+async def _db_load(url: str) -> dict[str, int]:
+    from bidder.store.db import Database
+    from bidder.store.leases import database_load
+
+    async with Database(url) as database, database.read_sessions() as s:
+        return await database_load(s)
 
 
 def _holders(url: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, column, delete, func, or_, select, table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -214,3 +214,15 @@ async def workers(session: AsyncSession) -> list[WorkerInfo]:
     rows = await session.execute(select(WorkerRow, WorkerRow.expires_at > _now()).order_by(WorkerRow.id))
     return [WorkerInfo(w.id, w.host, w.pid, w.http_port, w.started_at, w.heartbeat_at, bool(live))
             for w, live in rows]
+
+
+async def database_load(session: AsyncSession) -> dict[str, int]:
+    """This database's counters since the server started (``pg_stat_database``): transactions committed,
+    rows inserted, updated, fetched; for sizing (docs/SCALING.md)."""
+    row = (await session.execute(select(
+        column("xact_commit"), column("tup_inserted"), column("tup_updated"), column("tup_fetched"))
+        .select_from(table("pg_stat_database")).where(column("datname") == func.current_database()))).first()
+    if row is None:
+        return {}
+    return {"transactions": int(row[0]), "rows_inserted": int(row[1]), "rows_updated": int(row[2]),
+            "rows_fetched": int(row[3])}
