@@ -50,6 +50,7 @@ import logging
 import math
 import multiprocessing as mp
 import os
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -433,6 +434,10 @@ def _ratio(a, b) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if any(a == "--workers" or a.startswith("--workers=") for a in (sys.argv[1:] if argv is None else argv)):
+        from bench.scale_workers import main as workers_main  # several worker processes (issue 20)
+
+        return workers_main(argv)
     ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sellers", type=int, default=50)
     ap.add_argument("--campaigns", type=int, default=200, help="per seller")

@@ -56,10 +56,16 @@ class App:
     pacer: Pacer | None = None
     control: Control | None = None
     reload_error: str | None = None  # why the last reload was refused (the dashboard shows it)
+    leases: Any = None  # bidder.workers.WorkerLeases on PostgreSQL (several workers), None on SQLite
 
     # -------------------------------------------------------------- building
 
     async def open(self) -> App:
+        from bidder import workers
+
+        unlock = workers.single_worker_lock(self.settings.database_url)  # SQLite: one worker process
+        if unlock is not None:
+            self.stack.callback(unlock)
         await upgrade(self.settings.database_url)
         database = db.Database(self.settings.database_url)
         self.stack.push_async_callback(database.dispose)
@@ -70,8 +76,13 @@ class App:
         self.health = Health(max_age=max_age_for(self.config.intervals.evaluate), clock=self.clock)
         self.control = Control(self.sessions, self.clock, accounts=lambda: self.config,
                                locale=self.config.telegram.locale, default_dry_run=self.dry_run)
+        if workers.uses_leases(self.settings.database_url):
+            self.leases = workers.WorkerLeases(self)
+            self.stack.push_async_callback(self.leases.close)
         for account in self.config.accounts:
             await self._add_account(account)
+        if self.leases is not None:
+            await self.leases.start()
         return self
 
     async def _add_account(self, account) -> None:
@@ -88,6 +99,8 @@ class App:
             live = None
             if tokens.write is not None:
                 live = make_writer(reader=reader, write_token=tokens.write)
+                if self.leases is not None:
+                    live = self.leases.fence_writer(live, name)
                 await self._expiry_alert(name, "write", tokens.write.info, now)
         except TokenError as exc:
             self.disabled[name] = str(exc)
@@ -164,21 +177,27 @@ class App:
             self.cycles.pop(gone, None)
             self.disabled.pop(gone, None)
             self.health.unregister(gone)
+        if self.leases is not None:
+            self.leases.reloaded()
         log.info("configuration reloaded: %d account(s)", len(new.accounts))
         systemd.ready()
         return True
 
     def runner(self, stop: asyncio.Event | None = None) -> Runner:
         wd = systemd.watchdog_interval()
-        return Runner(
-            self.cycles,
+        runner = Runner(
+            self.cycles if self.leases is None else self.leases.active,
             clock=self.clock,
             interval=self.config.intervals.evaluate,
             reload=self.reload,
             watchdog=systemd.watchdog if wd else None,
             watchdog_every=wd,
             stop=stop,
+            guard=None if self.leases is None else self.leases.keeper.serving,
         )
+        if self.leases is not None:
+            self.leases.runner = runner
+        return runner
 
     async def run_once(self) -> list[CycleResult]:
         """One full cycle for every account (``bidder run --once``)."""
@@ -213,17 +232,19 @@ class App:
             sender = OutboxSender(self.sessions, sink, chat_ids or (0,), clock=self.clock, locale=tg.locale,
                                   timezone=tg.digest_timezone, merge_window=tg.merge_window)
             self.control.set_kick(sender.kick)
-            tasks.append(asyncio.create_task(sender.run(stop), name="outbox"))
+            tasks.append(self._one_of_a_kind("telegram", sender.run, stop))
             digest = DigestJob(self.sessions, self.clock, accounts=lambda: self.config.accounts, locale=tg.locale,
                                digest_time=tg.digest_time, timezone=tg.digest_timezone, on_enqueued=sender.kick,
                                read_sessions=self.read_sessions)
-            tasks.append(asyncio.create_task(digest.run(stop, every=60.0 / self.clock.speed), name="digest"))
+            tasks.append(self._one_of_a_kind("digest", lambda st: digest.run(st, every=60.0 / self.clock.speed), stop))
         if client is not None and chat_ids:
             from bidder.notify.commands import CommandLoop
 
             commands = CommandLoop(client, self.control, chat_ids, clock=SystemClock(), locale=tg.locale,
                                    timezone=tg.digest_timezone)
-            tasks.append(asyncio.create_task(commands.run(stop), name="telegram-commands"))
+            tasks.append(self._one_of_a_kind("telegram-commands", commands.run, stop))
+        if self.leases is not None:
+            tasks.append(self.leases.run(stop))
         systemd.ready()
         try:
             await self.runner(stop=stop).serve()
@@ -236,6 +257,13 @@ class App:
                     await asyncio.wait_for(task, 3)
             if http is not None:
                 await http.stop()
+
+
+    def _one_of_a_kind(self, job: str, run: Callable, stop: asyncio.Event) -> asyncio.Task:
+        """A job one worker of the cluster runs (leased on PostgreSQL; this process on SQLite)."""
+        if self.leases is not None:
+            return self.leases.job(job, run, stop)
+        return asyncio.create_task(run(stop), name=job)
 
 
 async def build_app(settings: Settings, *, dry_run: bool | None = None, clock: Clock | None = None,

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     http_host: str = "127.0.0.1"  # 0.0.0.0 in containers, so Prometheus can scrape /metrics
     dashboard_password: SecretStr | None = None  # unset: the web dashboard is read-only
+    # Several workers on PostgreSQL (docs/SCALING.md): a seller lease lives this long without a heartbeat
+    lease_ttl: float = Field(default=60.0, ge=1.0, le=3600.0, description="seconds; heartbeat every ttl/3")
+    worker_id: str | None = None  # unset: host:pid:random
 
     @field_validator("telegram_chat_ids", mode="before")
     @classmethod

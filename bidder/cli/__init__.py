@@ -16,7 +16,7 @@ from __future__ import annotations
 
 # Imported for their side effect: each registers its commands, in this order (the order of --help).
 # isort: off
-from bidder.cli import prepare, history, daemon, operator  # noqa: F401
+from bidder.cli import prepare, history, daemon, operator, cluster  # noqa: F401
 # isort: on
 from bidder.cli.core import (
     COMMANDS,

@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -35,8 +36,10 @@ class Runner:
         watchdog: Callable[[], None] | None = None,
         watchdog_every: float | None = None,
         stop: asyncio.Event | None = None,
+        guard: Callable[[str], contextlib.AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         self.cycles = cycles
+        self.guard = guard  # around each cycle: yields a falsy value when this worker must not run it (leases)
         self.clock = clock
         self.interval = interval
         self.reload = reload
@@ -63,7 +66,12 @@ class Runner:
         cycle = self.cycles.get(name)
         if cycle is None:  # removed by a reload
             raise LookupError(f"account {name} is no longer configured")
-        return await cycle.run_cycle()
+        if self.guard is None:
+            return await cycle.run_cycle()
+        async with self.guard(name) as allowed:
+            if not allowed:
+                return CycleResult(account=name, started_at=self.clock.now(), ok=False, error="not leased by this worker")
+            return await cycle.run_cycle()
 
     def _job(self, name: str) -> Callable[[], Awaitable[None]]:
         async def job() -> None:

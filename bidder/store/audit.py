@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bidder.domain import Action, Decision, DecisionRecord
 from bidder.store.common import chunks, find_account_id, require_account_id, to_jsonable
+from bidder.store.leases import check_current_fence
 from bidder.store.models import AccountRow, DecisionRow
 
 
@@ -124,6 +125,7 @@ async def record_decision(
     """Append a decision to the audit trail; ``apply_status='pending'`` makes it a write intent.
     ``proposal`` (JSON-able) defaults to the decision's own proposal fields."""
     status = ApplyStatus(apply_status)
+    await check_current_fence(session, account)
     account_id = await require_account_id(session, account)
     row = DecisionRow(
         at=at,
@@ -170,6 +172,7 @@ async def record_decisions(
     if not decisions:
         return []
     status = ApplyStatus(apply_status).value
+    await check_current_fence(session, account)  # a worker whose lease was taken over records nothing
     account_id = await require_account_id(session, account)
     evidence = evidence_at or {}
     rows = [

@@ -23,6 +23,7 @@ from bidder.store.models import Base
 ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = ROOT / "alembic.ini"
 MIGRATIONS = ROOT / "migrations"
+MIGRATION_LOCK = 20_020_001  # the PostgreSQL advisory lock key held while migrating
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -51,6 +52,8 @@ async def _run(url: str, step, revision: str) -> None:
         async with engine.begin() as conn:
 
             def run(sync_conn: Connection) -> None:
+                if sync_conn.dialect.name == "postgresql":  # workers starting together migrate one at a time
+                    sync_conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                 cfg.attributes["connection"] = sync_conn
                 step(cfg, revision)
 

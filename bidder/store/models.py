@@ -256,3 +256,31 @@ class CycleRow(Base):
     ok: Mapped[bool | None] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class LeaseRow(Base):
+    """A lease on one seller account (``name`` = the account's name) or on a one-of-a-kind job
+    (``name`` = ``job:<what>``) held by one worker process until ``expires_at`` (the database's clock).
+    ``epoch`` is the fencing token: it grows on every claim, so a worker that lost its lease is refused."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(128))
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[datetime | None]
+    weight: Mapped[int] = mapped_column(Integer, default=0)  # campaigns of the account: the balance unit
+
+
+class WorkerRow(Base):
+    """A live worker process (its heartbeat): the balance counts the workers whose heartbeat is current."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    http_port: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

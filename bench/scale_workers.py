@@ -1,0 +1,316 @@
+"""Several worker processes on one PostgreSQL against the simulator's ``scale`` scenario (issue 20).
+
+    python -m bench.scale --workers N --store postgresql [--sellers 50 --campaigns 200 --items 3]
+                          [--hours 0.5 --speed 30] [--lease-ttl 15] [--failover] [--json]
+
+``bench.scale`` hands over to :func:`run` when ``--workers`` is given. Processes: the simulator in one
+child process, each worker (the real App: leases, runner, cycles) in its own child process, all on one
+:class:`~bidder.clock.ScaledClock` (same start, speed and CLOCK_MONOTONIC origin), a throwaway
+PostgreSQL server (fsync on) as the store. Run it at a speed where one worker is CPU-bound (the default
+30x: one process cannot keep the 1-minute cycle of 10,000 campaigns), so that the figure shows what a
+second process adds.
+
+Figures (``--json`` keys): ``workers``; ``cycles_per_account_hour``: account cycles completed by all
+workers, per account per simulated hour (the cycle interval caps it at 60); with ``--failover``, one
+worker is killed with SIGKILL halfway through and:
+
+* ``takeover_s``: real seconds from the kill until every account the killed worker held has completed
+  a cycle on another worker (goal: within the lease TTL plus one cycle);
+* ``double_applies``: bid changes the simulator applied beyond the decisions recorded as applied, per
+  (campaign, item, placement) (an intent sent twice);
+* ``lost_audit_rows``: audit rows that existed before the kill and are gone at the end, plus bid
+  changes recorded as applied that the simulator never applied;
+* ``fenced_writes``: write requests a worker sent for an account after another worker had claimed that
+  account with a higher epoch (from each worker's record of the epoch it sent under and the claims).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import cpu_seconds, peak_rss_mb, throwaway_postgres
+
+
+def _sim_process(conn, scenario: str, seed: int, start: datetime, speed: float, t0: float) -> None:
+    from bench.scale import _sellers, _start_sim, shared_clock
+
+    logging.basicConfig(level=logging.WARNING)
+
+    async def main() -> None:
+        clock = shared_clock(start, speed, t0)
+        r = await _start_sim(scenario, seed, clock, [])
+        conn.send({"url": r.url, "sellers": _sellers(r.sim)})
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, conn.recv)  # "stop": the workers are gone
+        await clock.sleep(61)  # every accepted bid reaches its 30 s tick, every status its minute
+        r.sim.market.advance(r.sim.now())
+        log = [(e["advert_id"], e["nm_id"], e["placement"], e["new"]) for e in r.sim.market.bid_log
+               if e.get("norm_query") is None]
+        conn.send({"bid_log": log, "cpu": cpu_seconds()})
+        await r.stop()
+
+    asyncio.run(main())
+
+
+def _worker_process(events, wid: str, sim_info: dict, start: datetime, speed: float, t0: float, hours: float,
+                    url: str, ttl: float, target_share: float, workdir: str) -> None:
+    os.environ["BIDDER_LEASE_TTL"] = str(ttl)
+    os.environ["BIDDER_WORKER_ID"] = wid
+    logging.basicConfig(level=logging.ERROR, format=f"{wid} %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.CRITICAL)
+    from bench.scale import make_config, shared_clock
+    from bidder.app import build_app
+    from bidder.settings import Settings
+
+    async def main() -> None:
+        clock = shared_clock(start, speed, t0)
+        settings = Settings(config=Path(workdir) / "bidder.yaml", database_url=url, wb_advert_url=sim_info["url"],
+                            dry_run=False, http_port=0, telegram_bot_token=None)
+        cpu0 = cpu_seconds()
+        app = await build_app(settings, clock=clock, config=make_config(sim_info["sellers"], target_share))
+        keeper = app.leases.keeper
+        acquire = keeper.on_acquire
+
+        async def acquired(name: str) -> None:
+            events.put(("claim", wid, name, keeper.held[name].epoch, time.monotonic()))
+            await acquire(name)
+
+        keeper.on_acquire = acquired
+        for name in keeper.accounts():
+            events.put(("claim", wid, name, keeper.held[name].epoch, time.monotonic()))
+        for name, cycle in app.cycles.items():
+            for client in (cycle.reader, getattr(cycle.live_writer, "_client", None)):
+                if client is not None:
+                    client.timeout = 30.0 * clock.speed  # 30 real seconds, as in bench.scale
+            original = cycle.run_cycle
+
+            async def counted(original=original, name=name):
+                result = await original()
+                events.put(("cycle", wid, name, result.ok, time.monotonic()))
+                return result
+
+            cycle.run_cycle = counted
+            writer = cycle.live_writer
+            if writer is not None:
+                for method in ("set_bids", "set_cluster_bids", "start", "pause"):
+                    inner = getattr(writer._writer, method)
+
+                    async def sent(*a, inner=inner, name=name, **k):
+                        held = keeper.held.get(name)
+                        events.put(("write", wid, name, held.epoch if held else -1, time.monotonic()))
+                        return await inner(*a, **k)
+
+                    setattr(writer._writer, method, sent)
+        events.put(("ready", wid, "", 0, time.monotonic()))
+        stop = asyncio.Event()
+        served = asyncio.create_task(app.serve(stop=stop))
+        end = clock.monotonic() + hours * 3600
+        try:
+            await asyncio.wait({served}, timeout=max(0.0, end - clock.monotonic()) / clock.speed)
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(served, 60)
+            await app.close()
+        events.put(("done", wid, json.dumps({"cpu": cpu_seconds() - cpu0, "rss": peak_rss_mb(),
+                                             "refused_writes": keeper.refused_writes}), 0, time.monotonic()))
+
+    asyncio.run(main())
+
+
+async def _audit(url: str) -> tuple[dict[int, tuple], dict[tuple, list[int]], int]:
+    """(id -> row key) of every decision, the applied bid changes per (campaign, item, placement), pending."""
+    from bidder.store import audit
+    from bidder.store.db import Database
+
+    async with Database(url) as database, database.read_sessions() as s:
+        rows = await audit.history(s, limit=10_000_000)
+    keys = {r.id: (r.at, r.advert_id, r.nm_id, r.placement, r.action.value, r.bid_after) for r in rows}
+    applied: dict[tuple, list[int]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: r.id):
+        if r.action.value == "set_bid" and r.norm_query is None and r.applied and not r.dry_run:
+            applied[(r.advert_id, r.nm_id, r.placement)].append(r.bid_after)
+    pending = sum(1 for r in rows if r.apply_status == "pending")
+    return keys, applied, pending
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m bench.scale --workers N", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workers", type=int, required=True, help="worker processes")
+    ap.add_argument("--store", choices=("sqlite", "postgresql"), default="postgresql")
+    ap.add_argument("--sellers", type=int, default=50)
+    ap.add_argument("--campaigns", type=int, default=200, help="per seller")
+    ap.add_argument("--items", type=int, default=3, help="per campaign")
+    ap.add_argument("--hours", type=float, default=0.5, help="simulated hours")
+    ap.add_argument("--speed", type=float, default=30.0, help="simulated seconds per real second")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--target-share", type=float, default=0.1)
+    ap.add_argument("--lease-ttl", type=float, default=15.0, help="real seconds (the daemon's default is 60)")
+    ap.add_argument("--failover", action="store_true", help="SIGKILL one worker halfway through")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    ap.add_argument("--no-baseline", action="store_true", help="accepted for bench.scale compatibility; no effect")
+    return run(ap.parse_args(argv))
+
+
+def run(args: Any) -> int:
+    """``bench.scale --workers N``: run and print the figures (``--json``: one JSON object)."""
+    from bidder.sim.scenarios import build_scenario
+    from bidder.store.migrate import upgrade
+
+    if args.store != "postgresql":
+        print("several workers need --store postgresql (SQLite serves one worker process)")
+        return 2
+    scenario = f"scale:{args.sellers}x{args.campaigns}x{args.items}"
+    ttl = args.lease_ttl
+    say = (lambda *a, **k: None) if args.json else (lambda *a, **k: print(*a, **k, flush=True))
+    say(f"bench.scale --workers {args.workers}: {scenario}, {args.hours:g} simulated h at {args.speed:g}x "
+        f"(≈ {args.hours * 3600 / args.speed / 60:.1f} real min), lease TTL {ttl:g}s"
+        f"{', SIGKILL of one worker halfway' if args.failover else ''}")
+    ctx = mp.get_context("spawn")
+    with contextlib.ExitStack() as stack, __import__("tempfile").TemporaryDirectory(prefix="bidder-workers-") as tmp:
+        url = stack.enter_context(throwaway_postgres("workers"))
+        asyncio.run(upgrade(url))
+        start = build_scenario("scale:1x1x1", args.seed).start
+        t0 = time.monotonic()
+        parent, child = ctx.Pipe()
+        sim = ctx.Process(target=_sim_process, args=(child, scenario, args.seed, start, args.speed, t0), daemon=True)
+        sim.start()
+        info = parent.recv()
+        events = ctx.Queue()
+        procs = {}
+        for i in range(args.workers):
+            wid = f"w{i + 1}"
+            p = ctx.Process(target=_worker_process, args=(events, wid, info, start, args.speed, t0, args.hours, url,
+                                                         ttl, args.target_share, tmp), daemon=True)
+            p.start()
+            procs[wid] = p
+        real_total = args.hours * 3600 / args.speed
+        log: list[tuple] = []
+        done: dict[str, dict] = {}
+        killed: str | None = None
+        kill_at = None
+        before_kill: dict[int, tuple] = {}
+        victim_accounts: set[str] = set()
+        first_ready = None
+        while len(done) + (killed is not None) < len(procs):
+            with contextlib.suppress(Exception):
+                ev = events.get(timeout=0.5)
+                log.append(ev)
+                if ev[0] == "ready" and first_ready is None:
+                    first_ready = ev[4]
+                    kill_at = first_ready + real_total / 2 if args.failover else None
+                if ev[0] == "done":
+                    done[ev[1]] = json.loads(ev[2])
+            if kill_at is not None and killed is None and time.monotonic() >= kill_at:
+                holders = _holders(url)
+                killed = max(procs, key=lambda w: sum(h == w for h in holders.values()))
+                victim_accounts = {n for n, h in holders.items() if h == killed}
+                before_kill = asyncio.run(_audit(url))[0]
+                os.kill(procs[killed].pid, signal.SIGKILL)
+                killed_at = time.monotonic()
+                say(f"killed {killed} (SIGKILL) holding {len(victim_accounts)} account(s)")
+            if all(not p.is_alive() for w, p in procs.items()) and len(done) + (killed is not None) < len(procs):
+                break
+        while True:  # drain
+            try:
+                log.append(events.get(timeout=0.5))
+            except Exception:
+                break
+        parent.send("stop")
+        sim_out = parent.recv()
+        sim.join(30)
+        keys, applied, pending = asyncio.run(_audit(url))
+        db_load = asyncio.run(_db_load(url))
+
+    cycles = [e for e in log if e[0] == "cycle"]
+    ok_cycles = [e for e in cycles if e[3]]
+    accounts = len(info["sellers"])
+    span_real = real_total
+    sim_hours = span_real * args.speed / 3600
+    out: dict[str, Any] = {
+        "workers": args.workers,
+        "cycles_per_account_hour": round(len(ok_cycles) / accounts / max(sim_hours, 1e-9), 2),
+        # the second half alone: past every account's first cycle (the statistics backlog), steady state
+        "cycles_per_account_hour_second_half": round(
+            sum(1 for e in ok_cycles if first_ready is not None and e[4] > first_ready + span_real / 2)
+            / accounts / max(sim_hours / 2, 1e-9), 2),
+        "account_cycles": len(cycles),
+        "failed_cycles": len(cycles) - len(ok_cycles),
+        "accounts": accounts,
+        "campaigns": accounts * args.campaigns,
+        "speed": args.speed,
+        "simulated_hours": args.hours,
+        "lease_ttl_s": ttl,
+        "worker_cpu_s": {w: round(d["cpu"], 1) for w, d in sorted(done.items())},
+        "worker_peak_rss_mb": {w: round(d["rss"], 1) for w, d in sorted(done.items())},
+        "cycles_by_worker": {w: sum(1 for e in cycles if e[1] == w) for w in procs},
+        "pending_left": pending,
+        # what the workers asked of PostgreSQL over the run (pg_stat_database), per simulated hour
+        "db_per_simulated_hour": {k: round(v / max(sim_hours, 1e-9)) for k, v in db_load.items()},
+    }
+    wb: dict[tuple, list[int]] = defaultdict(list)
+    for a, nm, placement, new in sim_out["bid_log"]:
+        wb[(a, nm, placement)].append(new)
+    double = sum(max(0, len(wb[k]) - len(applied.get(k, []))) for k in wb)
+    phantom = sum(max(0, len(v) - len(wb.get(k, []))) for k, v in applied.items())
+    out["bid_changes_applied_by_wb"] = sum(len(v) for v in wb.values())
+    out["double_applies"] = double
+    # claims: (account, epoch, time); a write is fenced when sent under an epoch below a claim made before it
+    claims = sorted((e[2], e[3], e[4]) for e in log if e[0] == "claim")
+    fenced = 0
+    for _, _wid, name, epoch, t in (e for e in log if e[0] == "write"):
+        if any(c[0] == name and c[1] > epoch and c[2] < t for c in claims):
+            fenced += 1
+    if args.failover:
+        lost = sum(1 for i in before_kill if i not in keys) + phantom
+        served_after: dict[str, float] = {}
+        for _, wid, name, _ok, t in cycles:
+            if name in victim_accounts and wid != killed and t > killed_at and name not in served_after:
+                served_after[name] = t
+        takeover = (max(served_after.values(), default=killed_at) - killed_at
+                    if len(served_after) == len(victim_accounts) else None)
+        out.update({"killed_worker": killed, "killed_accounts": len(victim_accounts),
+                    "takeover_s": None if takeover is None else round(takeover, 1),
+                    "lost_audit_rows": lost, "fenced_writes": fenced,
+                    "accounts_not_served_after_kill": len(victim_accounts) - len(served_after)})
+    else:
+        out["fenced_writes"] = fenced
+    if args.json:
+        print(json.dumps(out, indent=2, sort_keys=True))
+    else:
+        for k, v in out.items():
+            print(f"  {k}: {v}")
+    return 0
+
+
+async def _db_load(url: str) -> dict[str, int]:
+    from bidder.store.db import Database
+    from bidder.store.leases import database_load
+
+    async with Database(url) as database, database.read_sessions() as s:
+        return await database_load(s)
+
+
+def _holders(url: str) -> dict[str, str]:
+    from bidder.store import leases
+    from bidder.store.db import Database
+
+    async def read() -> dict[str, str]:
+        async with Database(url) as database, database.read_sessions() as s:
+            return {i.name: i.holder for i in await leases.leases(s) if i.live and i.holder
+                    and not i.name.startswith(leases.JOB_PREFIX)}
+
+    return asyncio.run(read())

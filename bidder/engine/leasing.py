@@ -1,0 +1,354 @@
+"""Several worker processes on one PostgreSQL: who serves which seller account, and fencing.
+
+:class:`LeaseKeeper` is this process's side of :mod:`bidder.store.leases`. Every ``ttl / 3`` seconds
+(:meth:`LeaseKeeper.tick`) it renews its worker heartbeat and its leases, drops the accounts whose lease
+was taken over, computes the balanced plan (:func:`plan`: accounts spread by campaign count over the
+live workers, sticky to their current holder) and releases what the plan gives to another worker,
+then claims what the plan gives to it (``FOR UPDATE SKIP LOCKED``). A claimed account starts with a
+reconciliation of its pending write intents (``AccountCycle.start``) before its first cycle.
+
+Fencing, twice: the runner runs an account's cycle inside :meth:`LeaseKeeper.serving`, which refuses
+once the lease may have expired by this process's monotonic clock (a paused process wakes up past its
+deadline) and sets the task's :class:`~bidder.store.leases.Fence`, checked by the transaction that
+records write intents; :class:`FencedWriter` checks the fence against the database again right before
+each write request. What is left is the time between that check and the request reaching WB
+(milliseconds, versus a lease of ``ttl`` seconds with a safety margin).
+
+One-of-a-kind jobs (the Telegram sender, the daily digest) are leases named ``job:<what>``:
+:meth:`LeaseKeeper.run_job` runs a job only while this worker holds its lease.
+
+SQLite is one process: :func:`single_worker_lock` refuses a second worker on the same file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bidder.errors import BidderError
+from bidder.store import leases as store
+from bidder.store.leases import JOB_PREFIX, Fence, LeaseLost
+
+log = logging.getLogger("bidder.leasing")
+
+RELEASE_GRACE_SECONDS = 8.0  # how long a released account's in-flight cycle may run on
+
+
+class SecondWorkerRefused(BidderError):
+    """A second worker on a SQLite database."""
+
+
+def uses_leases(database_url: str) -> bool:
+    """Leases coordinate workers on PostgreSQL; SQLite is one process."""
+    return make_url(database_url).get_backend_name() == "postgresql"
+
+
+def single_worker_lock(database_url: str) -> Callable[[], None] | None:
+    """On a SQLite file, take an exclusive lock next to it for the life of this worker; raise
+    :class:`SecondWorkerRefused` when another worker holds it. Returns the release function (None for
+    databases that need no lock)."""
+    u = make_url(database_url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" \
+            or u.database.startswith("file:"):
+        return None
+    path = Path(u.database).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".worker-lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SecondWorkerRefused(
+            f"another bidder worker already runs on the SQLite database {path}: SQLite serves one worker "
+            "process. Stop it, or run several workers on PostgreSQL (BIDDER_DATABASE_URL="
+            "postgresql+asyncpg://...), see docs/SCALING.md") from None
+
+    def unlock() -> None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    return unlock
+
+
+def plan(weights: Mapping[str, int], holders: Mapping[str, str | None], workers: Sequence[str]) -> dict[str, str]:
+    """Which live worker should serve each account: accounts by campaign count (heaviest first) stay with
+    their live holder while it is under its fair share plus half the heaviest account, the others go to
+    the least loaded worker (ties by id). Every worker computes the same plan from the same facts."""
+    live = sorted(set(workers))
+    if not live:
+        return {}
+    loads = dict.fromkeys(live, 0)
+    total = sum(max(w, 1) for w in weights.values())
+    heaviest = max((max(w, 1) for w in weights.values()), default=1)
+    cap = total / len(live) + heaviest / 2
+    out: dict[str, str] = {}
+    for name in sorted(weights, key=lambda n: (-max(weights[n], 1), n)):
+        w = max(weights[name], 1)
+        holder = holders.get(name)
+        if holder in loads and loads[holder] + w <= cap:
+            target = holder
+        else:
+            target = min(live, key=lambda k: (loads[k], k))
+        loads[target] += w
+        out[name] = target
+    return out
+
+
+@dataclass
+class _Held:
+    epoch: int
+    deadline: float  # monotonic: the lease is certainly ours before this
+
+
+class LeaseKeeper:
+    """``LeaseKeeper(sessions, ttl=, weight_of=, on_acquire=, on_release=)``; ``await start(names)`` claims
+    this worker's share, ``await run(stop)`` keeps it up to date, ``await close()`` releases everything."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, ttl: float,
+                 weight_of: Callable[[str], int],
+                 on_acquire: Callable[[str], Awaitable[None]],
+                 on_release: Callable[[str], Awaitable[None]],
+                 worker_id: str | None = None, http_port: int | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.sessions = sessions
+        self.ttl = float(ttl)
+        self.margin = min(self.ttl * 0.2, 5.0)
+        self.weight_of = weight_of
+        self.on_acquire = on_acquire
+        self.on_release = on_release
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.http_port = http_port
+        self.monotonic = monotonic
+        self.names: list[str] = []
+        self.jobs: set[str] = set()
+        self.held: dict[str, _Held] = {}
+        self.inflight: dict[str, int] = {}
+        self.takeovers = 0
+        self.lost = 0
+        self.refused_writes = 0  # sends refused because the lease was lost (never sent)
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------------ what is held
+
+    def holds(self, name: str) -> bool:
+        h = self.held.get(name)
+        return h is not None and self.monotonic() < h.deadline
+
+    def fence(self, name: str) -> Fence | None:
+        h = self.held.get(name)
+        if h is None or self.monotonic() >= h.deadline:
+            return None
+        return Fence(name, self.worker_id, h.epoch)
+
+    def accounts(self) -> list[str]:
+        return sorted(n for n in self.held if not n.startswith(JOB_PREFIX))
+
+    @contextlib.asynccontextmanager
+    async def serving(self, name: str) -> AsyncIterator[Fence | None]:
+        """Around one cycle of ``name``: yields its fence (None: not ours, do not run), which the store
+        checks when the cycle records write intents."""
+        fence = self.fence(name)
+        if fence is None:
+            yield None
+            return
+        token = store.current_fence.set(fence)
+        self.inflight[name] = self.inflight.get(name, 0) + 1
+        try:
+            yield fence
+        finally:
+            self.inflight[name] -= 1
+            store.current_fence.reset(token)
+
+    async def check_write(self, name: str) -> None:
+        """Right before a write request: raise :class:`LeaseLost` unless the lease on ``name`` still
+        holds, by the local deadline and in the database."""
+        fence = self.fence(name)
+        if fence is None:
+            self.refused_writes += 1
+            raise LeaseLost(f"lease on {name} expired locally: not sending writes")
+        try:
+            async with self.sessions.begin() as s:
+                await store.check_fence(s, fence)
+        except LeaseLost:
+            self.refused_writes += 1
+            raise
+
+    # ------------------------------------------------------------------ the loop
+
+    async def start(self, names: Sequence[str], jobs: Sequence[str] = ()) -> None:
+        self.names = list(names)
+        self.jobs = {JOB_PREFIX + j for j in jobs}
+        async with self.sessions.begin() as s:
+            await store.heartbeat_worker(s, self.worker_id, host=socket.gethostname(), pid=os.getpid(),
+                                         http_port=self.http_port, ttl=self.ttl)
+            await store.ensure_leases(s, {**dict.fromkeys(self.names, 0), **dict.fromkeys(self.jobs, 0)})
+        await self.tick()
+
+    def set_names(self, names: Sequence[str]) -> None:
+        """The configured accounts changed (reload); the next tick registers and balances them."""
+        self.names = list(names)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        every = max(self.ttl / 3, 0.2)
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+            if stop.is_set():
+                break
+            try:
+                await self.tick()
+            except Exception:  # the database is away: the leases run out, the local deadline fences us
+                log.exception("lease heartbeat failed")
+
+    async def tick(self) -> None:
+        async with self._lock:
+            if self._closed:
+                return
+            await self._tick()
+
+    async def _tick(self) -> None:
+        began = self.monotonic()
+        known = {n: (self.weight_of(n) if n in self.held else 0) for n in self.names}
+        async with self.sessions.begin() as s:
+            await store.heartbeat_worker(s, self.worker_id, host=socket.gethostname(), pid=os.getpid(),
+                                         http_port=self.http_port, ttl=self.ttl)
+            await store.ensure_leases(s, {**known, **dict.fromkeys(self.jobs, 0)})
+            renewed = await store.renew(s, self.worker_id, {n: h.epoch for n, h in self.held.items()}, ttl=self.ttl)
+            live = await store.live_workers(s)
+            infos = await store.leases(s, list(known))
+        weights = {i.name: i.weight for i in infos}
+        deadline = began + self.ttl - self.margin
+        for name in list(self.held):
+            if name in renewed:
+                self.held[name].deadline = deadline
+            else:
+                log.warning("lease on %s lost (taken over or expired): no longer serving it", name)
+                self.lost += 1
+                del self.held[name]
+                await self._released(name)
+        holders = {i.name: (i.holder if i.live else None) for i in infos}
+        mine = {n for n, w in plan(weights, holders, live or [self.worker_id]).items() if w == self.worker_id}
+        for name in [n for n in self.held if not n.startswith(JOB_PREFIX) and n not in mine]:
+            await self._give_up(name)
+        wanted = sorted((mine - set(self.held)) | (self.jobs - set(self.held)))
+        if not wanted:
+            return
+        began = self.monotonic()
+        async with self.sessions.begin() as s:
+            claimed = await store.claim(s, self.worker_id, wanted, ttl=self.ttl)
+        for c in claimed:
+            self.held[c.name] = _Held(c.epoch, began + self.ttl - self.margin)
+            if c.previous_holder is not None:
+                self.takeovers += 1
+                log.warning("took over %s from %s (epoch %d)", c.name, c.previous_holder, c.epoch)
+            else:
+                log.info("claimed %s (epoch %d)", c.name, c.epoch)
+            if not c.name.startswith(JOB_PREFIX):
+                await self.on_acquire(c.name)
+
+    async def _released(self, name: str) -> None:
+        if not name.startswith(JOB_PREFIX):
+            await self.on_release(name)
+
+    async def _give_up(self, name: str) -> None:
+        """Hand an account to the worker the plan names: stop serving it, wait for its cycle, release."""
+        held = self.held.pop(name)
+        await self.on_release(name)
+        await self._drain(name)
+        async with self.sessions.begin() as s:
+            await store.release(s, self.worker_id, [name])
+        log.info("released %s (epoch %d) for another worker", name, held.epoch)
+
+    async def _drain(self, name: str) -> None:
+        waited = 0.0
+        while self.inflight.get(name, 0) > 0 and waited < RELEASE_GRACE_SECONDS:
+            await asyncio.sleep(0.05)
+            waited += 0.05
+
+    async def close(self) -> None:
+        """Release every lease (SIGTERM): the other workers take them over at their next tick."""
+        async with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            names = list(self.held)
+            for name in names:
+                await self._drain(name)
+            self.held.clear()
+            with contextlib.suppress(Exception):
+                async with self.sessions.begin() as s:
+                    await store.release(s, self.worker_id, names)
+                    await store.remove_worker(s, self.worker_id)
+            log.info("released %d lease(s)", len(names))
+
+    # ------------------------------------------------------------------ one-of-a-kind jobs
+
+    async def run_job(self, job: str, make: Callable[[asyncio.Event], Awaitable[Any]], stop: asyncio.Event) -> None:
+        """Run ``make(job_stop)`` while this worker holds the lease ``job:<job>`` (claimed by :meth:`tick`);
+        stop it when the lease is lost, start it again when it comes back."""
+        name = JOB_PREFIX + job
+        self.jobs.add(name)
+        poll = max(self.ttl / 6, 0.1)
+        while not stop.is_set():
+            if not self.holds(name):
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), poll)
+                continue
+            job_stop = asyncio.Event()
+            task = asyncio.create_task(make(job_stop), name=job)
+            while not stop.is_set() and self.holds(name) and not task.done():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), poll)
+            job_stop.set()
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 3)
+
+
+class FencedWriter:
+    """A live writer that checks the account's lease right before each write request (see the module
+    docstring). Everything else is the wrapped writer's."""
+
+    def __init__(self, writer: Any, keeper: LeaseKeeper, account: str) -> None:
+        self._writer = writer
+        self._keeper = keeper
+        self._account = account
+
+    def __getattr__(self, item: str) -> Any:
+        return getattr(self._writer, item)
+
+    async def set_bids(self, changes):
+        await self._keeper.check_write(self._account)
+        return await self._writer.set_bids(changes)
+
+    async def set_cluster_bids(self, changes):
+        await self._keeper.check_write(self._account)
+        return await self._writer.set_cluster_bids(changes)
+
+    async def start(self, advert_id: int):
+        await self._keeper.check_write(self._account)
+        return await self._writer.start(advert_id)
+
+    async def pause(self, advert_id: int):
+        await self._keeper.check_write(self._account)
+        return await self._writer.pause(advert_id)
+
+
+def fair_share(total: int, workers: int) -> int:
+    return math.ceil(total / max(workers, 1))
