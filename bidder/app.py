@@ -63,9 +63,6 @@ class App:
     async def open(self) -> App:
         from bidder import workers
 
-        unlock = workers.single_worker_lock(self.settings.database_url)  # SQLite: one worker process
-        if unlock is not None:
-            self.stack.callback(unlock)
         await upgrade(self.settings.database_url)
         database = db.Database(self.settings.database_url)
         self.stack.push_async_callback(database.dispose)
@@ -205,10 +202,15 @@ class App:
 
     async def serve(self, *, telegram_sink=None, stop: asyncio.Event | None = None) -> None:
         """Run until SIGTERM/SIGINT (or ``stop``): cycles, the HTTP endpoints, Telegram, the digest."""
+        from bidder import workers
         from bidder.http import start_http
         from bidder.notify.digest import DigestJob
         from bidder.notify.outbox import OutboxSender
 
+        # SQLite: one serving worker process (a CLI command that opens the app is not a worker)
+        unlock = workers.single_worker_lock(self.settings.database_url)
+        if unlock is not None:
+            self.stack.callback(unlock)
         stop = stop or asyncio.Event()
         tasks: list[asyncio.Task] = []
         http = None
