@@ -30,7 +30,7 @@ import jinja2
 from aiohttp import web
 
 from bidder.dashboard import auth
-from bidder.dashboard.i18n import DEFAULT_LOCALE, LOCALES, norm_locale, translate
+from bidder.dashboard.i18n import DEFAULT_LOCALE, LOCALES, decision_reason, norm_locale, translate
 from bidder.notify.i18n import fmt_money, fmt_number
 from bidder.store import dashboard as q
 
@@ -120,6 +120,7 @@ class Dashboard:
             "ts": lambda v: "—" if v is None else v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "status_name": lambda s: translate(loc, f"status.{s}") if f"status.{s}" in _status_keys() else str(s),
             "action_name": lambda a: translate(loc, f"action.{a}"),
+            "reason": lambda d, cur="RUB": decision_reason(d, loc, cur),
             "tojson": lambda v: _json_script(v),
         }
         base.update(ctx)
@@ -300,6 +301,7 @@ class Dashboard:
 
     async def audit_csv(self, request: web.Request) -> web.StreamResponse:
         f = self._audit_filter(request)
+        loc = self.locale(request)
         resp = web.StreamResponse(headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": 'attachment; filename="bidder-audit.csv"',
@@ -315,7 +317,7 @@ class Dashboard:
                     writer.writerow([
                         d.id, d.at.isoformat(), d.account, d.advert_id, d.nm_id, d.placement, d.norm_query,
                         d.strategy, d.action, d.bid_before, d.bid_after, d.proposed_bid, d.guard, d.dry_run,
-                        d.apply_status, d.api_error, _csv_safe(d.reason),
+                        d.apply_status, d.api_error, _csv_safe(decision_reason(d, loc)),
                         json.dumps(d.inputs, ensure_ascii=False, default=str, sort_keys=True),
                     ])
                 await resp.write(buf.getvalue().encode("utf-8"))

@@ -5,7 +5,10 @@ Number and money formatting is shared with Telegram (:mod:`bidder.notify.i18n`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from bidder.notify.i18n import DEFAULT_LOCALE, LOCALES, norm_locale
+from bidder.reasons import render_stored
 
 __all__ = ["DEFAULT_LOCALE", "LOCALES", "STRINGS", "norm_locale", "translate"]
 
@@ -120,3 +123,10 @@ STRINGS: dict[str, dict[str, str]] = {
 def translate(locale: str, key: str) -> str:
     loc = norm_locale(locale)
     return STRINGS[loc].get(key) or STRINGS[DEFAULT_LOCALE].get(key) or key
+
+
+def decision_reason(d: Any, locale: str, currency: str = "RUB") -> str:
+    """A stored decision's reason in ``locale`` (money in the account currency's base units); its stored
+    text when it has no code (rows from before the codes, strategies not converted yet)."""
+    return render_stored(getattr(d, "reason_code", None), getattr(d, "reason_args", None),
+                         str(getattr(d, "reason", "") or ""), norm_locale(locale), currency)

@@ -120,6 +120,8 @@ class DecisionInfo:
     apply_status: str
     api_error: str | None
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    reason_code: str | None = None  # the reason as a catalogue code (bidder.reasons); None: render ``reason``
+    reason_args: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +236,7 @@ def _decision(row: DecisionRow, account: str) -> DecisionInfo:
         reason=row.reason or "", bid_before=row.bid_before, bid_after=row.bid_after,
         proposed_bid=row.proposed_bid, guard=row.guard, dry_run=bool(row.dry_run),
         apply_status=row.apply_status, api_error=row.api_error, inputs=row.inputs or {},
+        reason_code=row.reason_code, reason_args=row.reason_args,
     )
 
 

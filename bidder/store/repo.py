@@ -36,7 +36,7 @@ from bidder.store.audit import (
 )
 from bidder.store.campaigns import bids_at, load_campaigns, save_campaigns
 from bidder.store.common import UnknownAccount, to_jsonable
-from bidder.store.cycles import CycleRecord, finish_cycle, last_cycles, start_cycle
+from bidder.store.cycles import CycleRecord, finish_cycle, last_cycles, start_cycle, stats_read_since
 from bidder.store.operator_state import (
     OperatorState,
     clear_operator_state,
@@ -97,6 +97,7 @@ __all__ = [
     "save_daily_stats",
     "set_decision_status",
     "set_decision_statuses",
+    "stats_read_since",
     "set_operator_state",
     "start_cycle",
     "to_jsonable",
