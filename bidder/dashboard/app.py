@@ -41,6 +41,7 @@ from bidder.dashboard.web_helpers import (
     _status_keys,
     _zone,
 )
+from bidder.engine.preview import preview_campaign
 from bidder.notify.i18n import fmt_money, fmt_number
 from bidder.store import dashboard as q
 
@@ -69,6 +70,9 @@ class DashboardDeps:
     disabled: Callable[[], Mapping[str, str]] = field(default=lambda: {})  # account -> why not served
     reload_error: Callable[[], str | None] = field(default=lambda: None)
     default_dry_run: bool = False
+    # account -> its running engine (bidder.engine.cycle.AccountCycle) or None: WB's minimum bids, the
+    # recommendations and the statistics' age for the campaign page's preview
+    engine: Callable[[str], Any] = field(default=lambda name: None)
 
 
 class Dashboard:
@@ -274,19 +278,24 @@ class Dashboard:
             stats = await q.daily_stats(s, info.account.id, advert_id, since_day)
             bids = await q.bid_history(s, info.account.id, advert_id, since)
             clusters = await q.cluster_bid_history(s, info.account.id, advert_id, since)
-            proposals = await q.latest_proposals(s, info.account.id, advert_id, now - timedelta(days=1))
             timeline, more = await q.decisions(
                 s, q.AuditFilter(account=info.account.name, advert_id=advert_id,
                                  hide_holds=request.query.get("holds") != "1"),
                 offset=offset, limit=PAGE_SIZE)
-        cfg = self.account_cfg(info.account.name)
+            cfg = self.account_cfg(info.account.name)
+            cycle = self.deps.engine(info.account.name)
+            preview = None if cfg is None else await preview_campaign(
+                s, cfg, advert_id, now, view=getattr(cycle, "view", None),
+                stop_file=getattr(getattr(cycle, "evaluator", None), "stop_file", None),
+                stopped=cycle is not None and cycle.evaluator.stopped())
         strategies = []
         if cfg is not None:
             for st in cfg.strategies_for(advert_id):
                 strategies.append((st.kind, _params_text(st.params)))
         charts = _charts(info, stats, bids, clusters, since, now, since_day, today)
         return self.render(request, "campaign.html", c=info, days=days, charts=charts, timeline=timeline,
-                           more=more, offset=offset, strategies=strategies, proposals=proposals,
+                           more=more, offset=offset, strategies=strategies, preview=preview,
+                           cur=info.account.currency or "RUB",
                            show_holds=request.query.get("holds") == "1")
 
     def _audit_filter(self, request: web.Request) -> q.AuditFilter:
@@ -488,6 +497,7 @@ def deps_for_app(bidder_app: Any) -> DashboardDeps:
         disabled=lambda: bidder_app.disabled,
         reload_error=lambda: getattr(bidder_app, "reload_error", None),
         default_dry_run=bidder_app.dry_run,
+        engine=lambda name: bidder_app.cycles.get(name),
     )
 
 

@@ -330,6 +330,20 @@ def _record(r: DecisionRow) -> DecisionRecord:
     )
 
 
+async def campaign_records(
+    session: AsyncSession, account: str, advert_id: int, since: datetime
+) -> list[DecisionRecord]:
+    """One campaign's decisions since ``since`` as strategies see them, oldest first (by time, then id):
+    the history of a snapshot built outside the engine's cycle (the dashboard's preview)."""
+    stmt = (
+        select(DecisionRow)
+        .join(AccountRow, AccountRow.id == DecisionRow.account_id)
+        .where(AccountRow.name == account, DecisionRow.advert_id == advert_id, DecisionRow.at >= since)
+        .order_by(DecisionRow.at, DecisionRow.id)
+    )
+    return [_record(r) for r in await session.scalars(stmt)]
+
+
 @dataclass(frozen=True, slots=True)
 class AuditRow:
     """One audit-trail row as the engine's in-memory history keeps it (see :func:`decision_rows`)."""
