@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     http_host: str = "127.0.0.1"  # 0.0.0.0 in containers, so Prometheus can scrape /metrics
     dashboard_password: SecretStr | None = None  # unset: the web dashboard is read-only
+    # more host names the dashboard answers to (comma-separated; 127.0.0.1, localhost and http_host always)
+    dashboard_hosts: str = ""
 
     @field_validator("telegram_chat_ids", mode="before")
     @classmethod

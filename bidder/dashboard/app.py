@@ -30,6 +30,7 @@ from aiohttp import web
 
 from bidder.dashboard import auth
 from bidder.dashboard.figures import _budgets, _charts, _defaults, _params_text, _thresholds, _tokens
+from bidder.dashboard.hosts import allowed_hosts, host_check
 from bidder.dashboard.i18n import DEFAULT_LOCALE, LOCALES, decision_reason, norm_locale, translate
 from bidder.dashboard.web_helpers import (
     _STATIC,
@@ -73,6 +74,9 @@ class DashboardDeps:
     # account -> its running engine (bidder.engine.cycle.AccountCycle) or None: WB's minimum bids, the
     # recommendations and the statistics' age for the campaign page's preview
     engine: Callable[[str], Any] = field(default=lambda name: None)
+    # the Host header must name one of these (DNS rebinding): see bidder.dashboard.hosts
+    bind_host: str | None = None  # the HTTP server's bind host; None: settings.http_host
+    extra_hosts: tuple[str, ...] = ()  # more names (settings.dashboard_hosts)
 
 
 class Dashboard:
@@ -467,6 +471,10 @@ class Dashboard:
 def setup_dashboard(app: web.Application, deps: DashboardDeps) -> Dashboard:
     """Add the dashboard's routes to ``app`` (next to /healthz and /metrics)."""
     d = Dashboard(deps)
+    settings = deps.settings
+    bind = deps.bind_host if deps.bind_host is not None else getattr(settings, "http_host", None)
+    extra = (*deps.extra_hosts, *str(getattr(settings, "dashboard_hosts", "") or "").split(","))
+    app.middlewares.append(host_check(allowed_hosts(bind, extra)))
     r = app.router
     r.add_get("/", d.overview)
     r.add_get("/campaigns", d.campaigns)
@@ -507,5 +515,7 @@ async def serve_dashboard(bidder_app: Any, port: int = 0, host: str | None = Non
     :class:`bidder.http.HttpServer`."""
     from bidder.http import start_http
 
+    deps = deps_for_app(bidder_app)
+    deps.bind_host = host or deps.bind_host
     return await start_http(port, host, bidder_app.health, bidder_app.metrics, bidder_app.clock,
-                            extra=lambda web_app: setup_dashboard(web_app, deps_for_app(bidder_app)))
+                            extra=lambda web_app: setup_dashboard(web_app, deps))
