@@ -137,6 +137,16 @@ def _number(d: Decimal, locale: str, digits: int) -> str:
     return ("-" if d < 0 else "") + text
 
 
+def _duration(seconds: int, locale: str) -> str:
+    units = (("д", "d", 86400), ("ч", "h", 3600), ("мин", "min", 60), ("с", "s", 1))
+    parts = []
+    for ru, en, size in units:
+        n, seconds = divmod(seconds, size)
+        if n:
+            parts.append(f"{n}{NBSP}{ru if locale == 'ru' else en}")
+    return " ".join(parts) or ("0" + NBSP + ("с" if locale == "ru" else "s"))
+
+
 class _Formatter(string.Formatter):
     def __init__(self, locale: str, currency: str) -> None:
         super().__init__()
@@ -156,6 +166,9 @@ class _Formatter(string.Formatter):
             return self.money(None if d is None else d / 100)
         if format_spec == "base":
             return self.money(_dec(value))
+        if format_spec == "dur":
+            d = _dec(value)
+            return UNKNOWN[self.locale] if d is None else _duration(int(d), self.locale)
         if format_spec == "pos":
             d = _dec(value)
             return UNKNOWN[self.locale] if d is None else _number(d, self.locale, 1)

@@ -6,6 +6,7 @@ A template is a ``str.format`` pattern over the reason's ``args`` with these fie
   currency's base units with its sign (``222 ₽``, ``222,50 ₽``);
 - ``{x:base}``: ``x`` is money already in base units (statistics money, a Decimal or its string);
 - ``{x:pos}``: a position (one decimal) or "unknown" when None;
+- ``{x:dur}``: a duration in seconds (``1 h 30 min`` / ``1 ч 30 мин``);
 - ``{x:num}``: a number (ru: decimal comma); any other format spec (``.1f``, ``g``) works as in Python,
   with the decimal comma in Russian;
 - a list argument renders its elements joined by "; " (an element ``{"strategy", "reason"}`` as
@@ -140,6 +141,13 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
     "engine.wait_min_bids_guard": {
         "en": "waiting for WB's minimum bids",
         "ru": "ждём минимальные ставки WB",
+    },
+    # shared by strategies (strategies/common.py)
+    "common.cooling": {
+        "en": "bid changed {before:money} -> {after:money} at {at} UTC; waiting {cooldown:dur} for its effect on "
+              "the statistics",
+        "ru": "ставка изменена {before:money} → {after:money} в {at} UTC; ждём {cooldown:dur}, пока это скажется "
+              "на статистике",
     },
     # the schedule strategy (strategies/schedule.py)
     "schedule.bid_unknown": {"en": "current bid unknown", "ru": "текущая ставка неизвестна"},
