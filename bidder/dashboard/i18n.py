@@ -139,6 +139,7 @@ def decision_reason(d: Any, locale: str, currency: str = "RUB") -> str:
     """A stored decision's reason in ``locale`` (money in the account currency's base units); its stored
     text when it has no code (rows from before the codes, strategies not converted yet)."""
     reason = getattr(d, "reason", "") or ""
+    currency = getattr(d, "currency", None) or currency
     if getattr(d, "reason_code", None) is None and isinstance(reason, Reason):  # a decision not stored
         return localised(reason, norm_locale(locale), currency)
     return render_stored(getattr(d, "reason_code", None), getattr(d, "reason_args", None), str(reason),

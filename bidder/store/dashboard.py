@@ -321,7 +321,7 @@ async def _last_decisions(
         .where(dr.account_id.in_({k[0] for k in keys}), dr.advert_id.in_({k[1] for k in keys}))
         .group_by(dr.account_id, dr.advert_id)
     )
-    stmt = select(dr, AccountRow.name).join(AccountRow, AccountRow.id == dr.account_id).where(dr.id.in_(newest))
-    return {(row.account_id, row.advert_id): _decision(row, name) for row, name in await session.execute(stmt)
+    stmt = select(dr, AccountRow.name, AccountRow.currency).join(AccountRow, AccountRow.id == dr.account_id).where(dr.id.in_(newest))
+    return {(row.account_id, row.advert_id): _decision(row, name, cur) for row, name, cur in await session.execute(stmt)
             if (row.account_id, row.advert_id) in wanted}
 

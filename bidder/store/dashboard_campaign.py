@@ -122,11 +122,11 @@ async def decisions(
     """A page of the audit trail, newest first, and whether there is a next page."""
     dr = DecisionRow
     stmt = (
-        select(dr, AccountRow.name).join(AccountRow, AccountRow.id == dr.account_id)
+        select(dr, AccountRow.name, AccountRow.currency).join(AccountRow, AccountRow.id == dr.account_id)
         .where(*_audit_where(f)).order_by(dr.at.desc(), dr.id.desc())
         .offset(max(0, offset)).limit(max(1, limit) + 1)
     )
-    rows = [_decision(row, name) for row, name in await session.execute(stmt)]
+    rows = [_decision(row, name, cur) for row, name, cur in await session.execute(stmt)]
     return rows[:limit], len(rows) > limit
 
 
@@ -139,12 +139,12 @@ async def iter_decisions(
     sent = 0
     while sent < max_rows:
         stmt = (
-            select(dr, AccountRow.name).join(AccountRow, AccountRow.id == dr.account_id)
+            select(dr, AccountRow.name, AccountRow.currency).join(AccountRow, AccountRow.id == dr.account_id)
             .where(*_audit_where(f)).order_by(dr.id.desc()).limit(min(chunk, max_rows - sent))
         )
         if last_id is not None:
             stmt = stmt.where(dr.id < last_id)
-        rows = [_decision(row, name) for row, name in await session.execute(stmt)]
+        rows = [_decision(row, name, cur) for row, name, cur in await session.execute(stmt)]
         if not rows:
             return
         yield rows
@@ -179,7 +179,7 @@ async def latest_proposals(
         select(dr.id, rn).where(dr.account_id == account_id, dr.advert_id == advert_id, dr.at >= since).subquery()
     )
     stmt = (
-        select(dr, AccountRow.name).join(sub, sub.c.id == dr.id).join(AccountRow, AccountRow.id == dr.account_id)
+        select(dr, AccountRow.name, AccountRow.currency).join(sub, sub.c.id == dr.id).join(AccountRow, AccountRow.id == dr.account_id)
         .where(sub.c.rn == 1).order_by(dr.strategy, dr.nm_id, dr.placement)
     )
-    return [_decision(row, name) for row, name in await session.execute(stmt)]
+    return [_decision(row, name, cur) for row, name, cur in await session.execute(stmt)]

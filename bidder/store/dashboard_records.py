@@ -108,6 +108,7 @@ class DecisionInfo:
     inputs: Mapping[str, Any] = field(default_factory=dict)
     reason_code: str | None = None  # the reason as a catalogue code (bidder.reasons); None: render ``reason``
     reason_args: Mapping[str, Any] | None = None
+    currency: str = "RUB"  # the account's: money in the reason is rendered in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,14 +216,14 @@ def _totals(spend: Any, revenue: Any, orders: Any = 0, clicks: Any = 0, views: A
     return Totals(float(spend or 0), float(revenue or 0), int(orders or 0), int(clicks or 0), int(views or 0))
 
 
-def _decision(row: DecisionRow, account: str) -> DecisionInfo:
+def _decision(row: DecisionRow, account: str, currency: str | None = None) -> DecisionInfo:
     return DecisionInfo(
         id=row.id, at=row.at, account=account, advert_id=row.advert_id, nm_id=row.nm_id,
         placement=row.placement, norm_query=row.norm_query, strategy=row.strategy, action=row.action,
         reason=row.reason or "", bid_before=row.bid_before, bid_after=row.bid_after,
         proposed_bid=row.proposed_bid, guard=row.guard, dry_run=bool(row.dry_run),
         apply_status=row.apply_status, api_error=row.api_error, inputs=row.inputs or {},
-        reason_code=row.reason_code, reason_args=row.reason_args,
+        reason_code=row.reason_code, reason_args=row.reason_args, currency=currency or "RUB",
     )
 
 
