@@ -35,15 +35,15 @@ def _raised_to_minimum() -> Decision:
     return d
 
 
-async def test_history_renders_codes_per_locale_and_old_rows_as_stored(sqlite_sessions) -> None:
+async def test_history_renders_codes_per_locale_and_old_rows_as_stored(db_sessions) -> None:  # SQLite and PostgreSQL
     coded = _raised_to_minimum()
     old = Decision(action=Action.HOLD, advert_id=ADVERT, strategy="roi_floor", reason="ROI 80% < 120% (old row)")
-    async with sqlite_sessions.begin() as s:
+    async with db_sessions.begin() as s:
         await repo.ensure_account(s, "shop")
         await repo.record_decisions(s, "shop", [coded, old], at=NOW, dry_run=True, apply_status="held")
         await repo.record_decision(s, "shop", coded, at=NOW + timedelta(seconds=1), dry_run=True,
                                    apply_status="pending")
-    async with sqlite_sessions() as s:
+    async with db_sessions() as s:
         rows = await repo.history(s, account="shop")
         stored = set(await s.scalars(select(DecisionRow.reason_code)))
     assert stored == {"guarded", None}
