@@ -30,6 +30,7 @@ from bidder.store.operator_state import operator_states
 from bidder.store.stats import daily_totals
 
 log = logging.getLogger(__name__)
+STATS_WAIT = timedelta(hours=6)  # how long after digest_time the digest waits for the day's statistics
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,12 @@ class DigestJob:
         src = self._accounts() if callable(self._accounts) else self._accounts
         return [a if isinstance(a, str) else a.name for a in src]
 
+    def _waited_enough(self, day: date) -> bool:
+        """An account with nothing to read (no campaign with statistics) never records a statistics read:
+        after ``STATS_WAIT`` past the digest time the digest goes out with what is stored."""
+        due = datetime.combine(day + timedelta(days=1), self._at, ZoneInfo(self._tz))
+        return self._clock.now() - due >= STATS_WAIT
+
     def due_day(self, now: datetime) -> date | None:
         local = now.astimezone(ZoneInfo(self._tz))
         if local.time() < self._at:
@@ -201,10 +208,13 @@ class DigestJob:
             if await already_alerted(s, key, at=self._clock.now(), since=since):
                 return False
             if not await stats_complete(s, self._names(), day):
-                if self._waiting != day:
-                    self._waiting = day
-                    log.info("digest for %s: waiting for the statistics of that day to be read", day)
-                return False
+                if not self._waited_enough(day):
+                    if self._waiting != day:
+                        self._waiting = day
+                        log.info("digest for %s: waiting for the statistics of that day to be read", day)
+                    return False
+                log.warning("digest for %s: the statistics of that day were not read within %s of the digest "
+                            "time; sending it with what is stored", day, STATS_WAIT)
             digest = await build_digest(s, self._names(), day, locale=self._locale)
         async with self._sessions.begin() as s:
             made = await enqueue_message(s, digest.text, at=self._clock.now(), png=digest.png,

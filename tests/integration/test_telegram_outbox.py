@@ -251,6 +251,15 @@ async def test_first_digest_waits_for_the_days_statistics(store, tg: FakeTelegra
     assert "расход 1\u202f235\xa0₽" in text
 
 
+async def test_a_digest_whose_statistics_never_come_goes_out_six_hours_late(store) -> None:
+    """An account with nothing to read never records a statistics read: the digest waits STATS_WAIT."""
+    clock = FakeClock(NOW)  # 12:00 Moscow: 3 hours after digest_time
+    job = DigestJob(store, clock, accounts=["other"], digest_time="09:00")
+    assert await job.maybe_run() is False
+    clock.advance(3 * 3600 + 1)  # 15:00:01 Moscow: more than 6 hours after digest_time
+    assert await job.maybe_run() is True
+
+
 async def test_console_sink_prints_what_would_be_sent(store) -> None:
     clock = FakeClock(NOW)
     out = io.StringIO()
