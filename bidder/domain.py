@@ -222,6 +222,46 @@ class CampaignSnapshot:
     operator_paused: bool = False
 
 
+class Reason(str):
+    """A decision reason: a catalogue code with the numbers it was made from (``args``, JSON-able; money
+    as integer minor units), whose ``str`` value is its English text (what logs, tests and old readers
+    see). Built by :func:`bidder.reasons.because` (and its composites); rendered per locale by
+    :func:`bidder.reasons.render`. A plain ``str`` reason is one with no code yet: it renders as its text.
+    """
+
+    code: str
+    args: Mapping[str, Any]
+
+    def __new__(cls, text: str, code: str, args: Mapping[str, Any] | None = None) -> Reason:
+        self = super().__new__(cls, text)
+        self.code = code
+        self.args = MappingProxyType(dict(args or {}))
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Reason, (str(self), self.code, dict(self.args)))
+
+
+def reason_record(reason: str | None) -> dict[str, Any]:
+    """The stored form of a reason: ``{"code", "args"}`` for a coded one (nested reasons in its args
+    stored the same way), ``{"text"}`` for a plain string."""
+    if isinstance(reason, Reason):
+        return {"code": reason.code, "args": {k: _arg_record(v) for k, v in reason.args.items()}}
+    return {"text": str(reason or "")}
+
+
+def _arg_record(value: Any) -> Any:
+    if isinstance(value, Reason):
+        return reason_record(value)
+    if isinstance(value, list | tuple):
+        return [_arg_record(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _arg_record(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Proposal:
     """What one strategy wants for one campaign / item / placement (or search cluster)."""

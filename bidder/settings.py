@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # Several workers on PostgreSQL (docs/SCALING.md): a seller lease lives this long without a heartbeat
     lease_ttl: float = Field(default=60.0, ge=1.0, le=3600.0, description="seconds; heartbeat every ttl/3")
     worker_id: str | None = None  # unset: host:pid:random
+    # more host names the dashboard answers to (comma-separated; 127.0.0.1, localhost and http_host always)
+    dashboard_hosts: str = ""
 
     @field_validator("telegram_chat_ids", mode="before")
     @classmethod

@@ -27,6 +27,7 @@ from bidder.domain import (
     Placement,
     Proposal,
 )
+from bidder.reasons import because
 
 ZERO = Decimal(0)
 
@@ -152,8 +153,10 @@ def cooling(snapshot: CampaignSnapshot, nm_id: int, placement: str, now: datetim
 
 
 def cooling_reason(change: DecisionRecord, cooldown: timedelta, now: datetime) -> str:
-    return (f"bid changed {fmt_money(change.bid_before or 0)} -> {fmt_money(change.bid_after or 0)} at "
-            f"{change.at:%Y-%m-%d %H:%M} UTC; waiting {cooldown} for its effect on the statistics")
+    """A coded reason (:func:`bidder.reasons.because`); join it with another one by
+    ``bidder.reasons.notes([reason, cooling_reason(...)])`` to keep both coded."""
+    return because("common.cooling", before=change.bid_before or 0, after=change.bid_after or 0,
+                   at=f"{change.at:%Y-%m-%d %H:%M}", cooldown=int(cooldown.total_seconds()))
 
 
 def last_status_change(snapshot: CampaignSnapshot) -> DecisionRecord | None:

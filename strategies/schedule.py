@@ -16,12 +16,12 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from bidder.domain import Action, CampaignSnapshot, Proposal, Status
+from bidder.reasons import because
 from strategies.base import Strategy
 from strategies.common import (
     TIME_BASED,
     applied_bid_changes,
     by,
-    fmt_money,
     last_status_change,
     proposal,
     round_up,
@@ -52,8 +52,7 @@ class Schedule(Strategy):
         p = self.params
         local = now.astimezone(ZoneInfo(p.timezone))
         active = self.active(now)
-        where = (f"{'inside' if active else 'outside'} the active hours {p.active_hours} ({p.timezone}), "
-                 f"local time {local:%H:%M}")
+        where = {"hours": p.active_hours, "tz": p.timezone, "local": f"{local:%H:%M}"}
         inputs = {"active_hours": p.active_hours, "timezone": p.timezone, "local_time": f"{local:%H:%M}",
                   "active": active, "outside": p.outside}
         if p.outside == "pause":
@@ -61,17 +60,17 @@ class Schedule(Strategy):
         out: list[Proposal] = []
         for item, target, placement in targets(snapshot):
             if target is None:
-                out.append(proposal(self.kind, Action.HOLD, snapshot, "current bid unknown",
+                out.append(proposal(self.kind, Action.HOLD, snapshot, because("schedule.bid_unknown"),
                                     nm_id=item.nm_id, placement=placement, **inputs))
                 continue
             base, restoring = self._lowered_from(snapshot, target.nm_id, target.placement)
             if active:
                 if base is not None and restoring and base > target.bid:
                     out.append(proposal(self.kind, Action.SET_BID, snapshot,
-                                        f"{where}: restoring the bid lowered outside the hours to "
-                                        f"{fmt_money(base)}", target, bid=base, restore_to=base, **inputs))
+                                        because("schedule.restore", **where, bid=base), target, bid=base,
+                                        restore_to=base, **inputs))
                 else:
-                    out.append(proposal(self.kind, Action.HOLD, snapshot, f"{where}: nothing to do", target,
+                    out.append(proposal(self.kind, Action.HOLD, snapshot, because("schedule.nothing", **where), target,
                                         **inputs))
                 continue
             if restoring is False or base is None:
@@ -79,12 +78,11 @@ class Schedule(Strategy):
             want = round_up(base * (1 - p.lower_pct / 100), max(snapshot.rules.step, 1))
             if want < target.bid:
                 out.append(proposal(self.kind, Action.SET_BID, snapshot,
-                                    f"{where}: lowering the bid by {p.lower_pct:g}% from {fmt_money(base)} "
-                                    f"(bids are lowered, not paused, outside the hours)",
+                                    because("schedule.lower", **where, pct=p.lower_pct, base=base),
                                     target, bid=want, base_bid=base, lower_pct=p.lower_pct, **inputs))
             else:
                 out.append(proposal(self.kind, Action.HOLD, snapshot,
-                                    f"{where}: bid already lowered by {p.lower_pct:g}% from {fmt_money(base)}",
+                                    because("schedule.already_lowered", **where, pct=p.lower_pct, base=base),
                                     target, base_bid=base, **inputs))
         return out
 
@@ -110,24 +108,24 @@ class Schedule(Strategy):
             return base, True
         return base, (mine[0].bid_after or 0) < (base or 0)
 
-    def _status(self, snapshot: CampaignSnapshot, active: bool, where: str, inputs: dict) -> Proposal:
+    def _status(self, snapshot: CampaignSnapshot, active: bool, where: dict, inputs: dict) -> Proposal:
         status = snapshot.campaign.status
         inputs = {**inputs, "status": status}
         if not active:
             if status == Status.ACTIVE:
                 return proposal(self.kind, Action.PAUSE, snapshot,
-                                f"{where}: pausing the campaign until the hours start (paused, not lowered)",
+                                because("schedule.pause", **where),
                                 **inputs, **{TIME_BASED: True, "pause_kind": "schedule"})
             if status == Status.PAUSED:
                 # keep it paused: a pause proposal also stops another strategy from resuming it now
                 return proposal(self.kind, Action.PAUSE, snapshot,
-                                f"{where}: the campaign stays paused until the hours start",
+                                because("schedule.keep_paused", **where),
                                 **inputs, **{TIME_BASED: True, "pause_kind": "schedule"})
-            return proposal(self.kind, Action.HOLD, snapshot, f"{where}: campaign not active (status {status})",
+            return proposal(self.kind, Action.HOLD, snapshot, because("schedule.not_active", **where, status=status),
                             **inputs)
         last = last_status_change(snapshot)
         if status == Status.PAUSED and last is not None and last.action == Action.PAUSE and by(last, self.kind):
             return proposal(self.kind, Action.RESUME, snapshot,
-                            f"{where}: resuming the campaign paused by the schedule at {last.at:%Y-%m-%d %H:%M} UTC",
+                            because("schedule.resume", **where, at=f"{last.at:%Y-%m-%d %H:%M}"),
                             **inputs)
-        return proposal(self.kind, Action.HOLD, snapshot, f"{where}: nothing to do", **inputs)
+        return proposal(self.kind, Action.HOLD, snapshot, because("schedule.nothing", **where), **inputs)

@@ -11,6 +11,7 @@ from typing import Any
 
 from bidder.cli.core import OK, Context, arg, command, money
 from bidder.durations import parse_duration
+from bidder.reasons import LOCALES, localised
 
 
 def _since(value: str) -> datetime:
@@ -47,10 +48,11 @@ def _positive(value: str) -> int:
     arg("--campaign", type=_positive, metavar="ID", help="only this campaign (advert id)"),
     arg("--since", type=_since, help="a duration like 2d or an ISO date/time"),
     arg("--limit", type=_positive, default=50, help="at most this many rows (default 50)"),
+    arg("--lang", choices=LOCALES, default="ru", help="language of the reasons (default ru)"),
 )
 def cmd_history(args: argparse.Namespace, ctx: Context) -> int:
     rows = asyncio.run(_history(ctx.settings.database_url, args))
-    ctx.print(format_history(rows))
+    ctx.print(format_history(rows, locale=getattr(args, "lang", "ru")))
     return OK
 
 
@@ -80,8 +82,9 @@ HISTORY_COLUMNS = (
 )
 
 
-def format_history(rows: Sequence[Any]) -> str:
-    """A plain-text table of audit rows; bids shown in base units (before→after)."""
+def format_history(rows: Sequence[Any], locale: str = "ru") -> str:
+    """A plain-text table of audit rows; bids shown in base units (before→after), reasons in ``locale``
+    (a reason with no code, from before the codes or a strategy not converted yet, as stored)."""
     if not rows:
         return "no decisions found"
     table = [HISTORY_COLUMNS]
@@ -107,7 +110,7 @@ def format_history(rows: Sequence[Any]) -> str:
                     _field(r, "action"),
                     bid,
                     status,
-                    _field(r, "reason"),
+                    localised(_field(r, "reason"), locale),
                 )
             )
         )

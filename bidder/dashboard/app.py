@@ -20,17 +20,29 @@ import logging
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
 
 from bidder.dashboard import auth
-from bidder.dashboard.i18n import DEFAULT_LOCALE, LOCALES, norm_locale, translate
+from bidder.dashboard.figures import _budgets, _charts, _defaults, _params_text, _thresholds, _tokens
+from bidder.dashboard.hosts import allowed_hosts, host_check
+from bidder.dashboard.i18n import DEFAULT_LOCALE, LOCALES, decision_reason, norm_locale, translate
+from bidder.dashboard.web_helpers import (
+    _STATIC,
+    _csv_safe,
+    _int,
+    _json_script,
+    _parse_day,
+    _security_headers,
+    _status_keys,
+    _zone,
+)
+from bidder.engine.preview import preview_campaign
 from bidder.notify.i18n import fmt_money, fmt_number
 from bidder.store import dashboard as q
 
@@ -59,6 +71,12 @@ class DashboardDeps:
     disabled: Callable[[], Mapping[str, str]] = field(default=lambda: {})  # account -> why not served
     reload_error: Callable[[], str | None] = field(default=lambda: None)
     default_dry_run: bool = False
+    # account -> its running engine (bidder.engine.cycle.AccountCycle) or None: WB's minimum bids, the
+    # recommendations and the statistics' age for the campaign page's preview
+    engine: Callable[[str], Any] = field(default=lambda name: None)
+    # the Host header must name one of these (DNS rebinding): see bidder.dashboard.hosts
+    bind_host: str | None = None  # the HTTP server's bind host; None: settings.http_host
+    extra_hosts: tuple[str, ...] = ()  # more names (settings.dashboard_hosts)
 
 
 class Dashboard:
@@ -120,6 +138,7 @@ class Dashboard:
             "ts": lambda v: "—" if v is None else v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "status_name": lambda s: translate(loc, f"status.{s}") if f"status.{s}" in _status_keys() else str(s),
             "action_name": lambda a: translate(loc, f"action.{a}"),
+            "reason": lambda d, cur="RUB": decision_reason(d, loc, cur),
             "tojson": lambda v: _json_script(v),
         }
         base.update(ctx)
@@ -263,19 +282,24 @@ class Dashboard:
             stats = await q.daily_stats(s, info.account.id, advert_id, since_day)
             bids = await q.bid_history(s, info.account.id, advert_id, since)
             clusters = await q.cluster_bid_history(s, info.account.id, advert_id, since)
-            proposals = await q.latest_proposals(s, info.account.id, advert_id, now - timedelta(days=1))
             timeline, more = await q.decisions(
                 s, q.AuditFilter(account=info.account.name, advert_id=advert_id,
                                  hide_holds=request.query.get("holds") != "1"),
                 offset=offset, limit=PAGE_SIZE)
-        cfg = self.account_cfg(info.account.name)
+            cfg = self.account_cfg(info.account.name)
+            cycle = self.deps.engine(info.account.name)
+            preview = None if cfg is None else await preview_campaign(
+                s, cfg, advert_id, now, view=getattr(cycle, "view", None),
+                stop_file=getattr(getattr(cycle, "evaluator", None), "stop_file", None),
+                stopped=cycle is not None and cycle.evaluator.stopped())
         strategies = []
         if cfg is not None:
             for st in cfg.strategies_for(advert_id):
                 strategies.append((st.kind, _params_text(st.params)))
         charts = _charts(info, stats, bids, clusters, since, now, since_day, today)
         return self.render(request, "campaign.html", c=info, days=days, charts=charts, timeline=timeline,
-                           more=more, offset=offset, strategies=strategies, proposals=proposals,
+                           more=more, offset=offset, strategies=strategies, preview=preview,
+                           cur=info.account.currency or "RUB",
                            show_holds=request.query.get("holds") == "1")
 
     def _audit_filter(self, request: web.Request) -> q.AuditFilter:
@@ -300,6 +324,7 @@ class Dashboard:
 
     async def audit_csv(self, request: web.Request) -> web.StreamResponse:
         f = self._audit_filter(request)
+        loc = self.locale(request)
         resp = web.StreamResponse(headers={
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Disposition": 'attachment; filename="bidder-audit.csv"',
@@ -315,7 +340,7 @@ class Dashboard:
                     writer.writerow([
                         d.id, d.at.isoformat(), d.account, d.advert_id, d.nm_id, d.placement, d.norm_query,
                         d.strategy, d.action, d.bid_before, d.bid_after, d.proposed_bid, d.guard, d.dry_run,
-                        d.apply_status, d.api_error, _csv_safe(d.reason),
+                        d.apply_status, d.api_error, _csv_safe(decision_reason(d, loc)),
                         json.dumps(d.inputs, ensure_ascii=False, default=str, sort_keys=True),
                     ])
                 await resp.write(buf.getvalue().encode("utf-8"))
@@ -443,207 +468,13 @@ class Dashboard:
         return resp
 
 
-# ---------------------------------------------------------------------------------------------- helpers
-
-_STATIC = {"uplot.iife.min.js", "uplot.min.css", "dashboard.js", "dashboard.css"}
-
-
-def _status_keys() -> set[str]:
-    return {f"status.{s}" for s in (9, 11, 4, 7, 8, -1)}
-
-
-def _security_headers(resp: web.StreamResponse) -> None:
-    resp.headers.setdefault("Cache-Control", "no-store")
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("X-Frame-Options", "DENY")
-    resp.headers.setdefault("Referrer-Policy", "same-origin")
-    resp.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-
-
-def _json_script(value: Any) -> str:
-    """JSON safe inside <script type="application/json">: no '<', '>' or '&' that could end the element."""
-    text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _csv_safe(text: str | None) -> str:
-    """No spreadsheet formula injection from a reason text."""
-    text = text or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _int(value: Any, default: Any, lo: int | None = None) -> Any:
-    try:
-        n = int(str(value).strip())
-    except (TypeError, ValueError):
-        return default
-    if lo is not None and n < lo:
-        return lo
-    return n
-
-
-def _parse_day(value: str | None, end: bool = False) -> datetime | None:
-    if not value:
-        return None
-    try:
-        d = date.fromisoformat(value.strip()[:10])
-    except ValueError:
-        return None
-    if end:
-        d += timedelta(days=1)
-    return datetime.combine(d, time(0), UTC)
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "Europe/Moscow")
-    except Exception:
-        return ZoneInfo("UTC")
-
-
-def _defaults(cfg: Any) -> list[Any]:
-    if cfg is None:
-        return []
-    with contextlib.suppress(Exception):
-        return [e.build() for e in cfg.defaults.strategies]
-    return []
-
-
-def _thresholds(strategies: list[Any]) -> dict[str, Any]:
-    """What the campaigns table compares against: the target position, the ДРР cap, the ROI floor."""
-    out: dict[str, Any] = {"kinds": [getattr(s, "kind", "?") for s in strategies]}
-    for s in strategies:
-        p = getattr(s, "params", None)
-        kind = getattr(s, "kind", "")
-        if kind == "target_position":
-            out.setdefault("position", p.position)
-        elif kind == "spend_cap":
-            out["max_drr_pct"] = min(out.get("max_drr_pct", 1e9), float(p.max_drr_pct))
-            if p.daily_budget is not None:
-                out["daily_budget"] = float(p.daily_budget)
-        elif kind == "roi_floor":
-            out["min_roi_pct"] = float(p.min_roi_pct)
-            out["margin_pct"] = float(p.margin_pct)
-    return out
-
-
-def _budgets(cfg: Any) -> list[tuple[int, float]]:
-    """Campaigns listed with a daily budget (spend_cap daily_budget): (advert id, budget)."""
-    out = []
-    if cfg is None:
-        return out
-    for c in cfg.campaigns:
-        for e in c.strategies or ():
-            with contextlib.suppress(Exception):
-                if e.kind == "spend_cap" and e.params.daily_budget is not None:
-                    out.append((c.id, float(e.params.daily_budget)))
-    return out
-
-
-def _tokens(cfg: Any, now: datetime) -> list[dict[str, Any]]:
-    """Token claims only (type, categories, read-only bit, days left): never the token."""
-    from bidder.wb.tokens import decode_token
-
-    out = []
-    if cfg is None:
-        return out
-    for which, tok in (("read", cfg.read_token), ("write", cfg.write_token)):
-        if tok is None:
-            out.append({"which": which, "missing": True})
-            continue
-        try:
-            info = decode_token(tok.get_secret_value())
-        except Exception as exc:  # a bad token: say so, without its text
-            out.append({"which": which, "error": type(exc).__name__})
-            continue
-        left = info.days_left(now)
-        out.append({"which": which, "type": info.type, "categories": ", ".join(info.categories),
-                    "read_only": info.read_only, "days_left": None if left is None else int(left),
-                    "sandbox": info.sandbox})
-    return out
-
-
-def _params_text(params: Any) -> str:
-    with contextlib.suppress(Exception):
-        data = params.model_dump(mode="json", exclude_defaults=False)
-        return ", ".join(f"{k}={v}" for k, v in data.items() if v is not None)
-    return str(params)
-
-
-def _charts(info: q.CampaignInfo, stats: list[q.DayStat], bids: list[q.BidPoint],
-            clusters: list[q.ClusterBidPoint], since: datetime, now: datetime, since_day: date,
-            today: date) -> dict[str, Any]:
-    """uPlot data: each chart is {"x": [unix seconds], "series": [{"label", "data"}]}, money in base units."""
-    days = [since_day + timedelta(days=i) for i in range((today - since_day).days + 1)]
-    day_x = [int(datetime.combine(d, time(12), UTC).timestamp()) for d in days]
-    idx = {d: i for i, d in enumerate(days)}
-    nms = sorted({s.nm_id for s in stats} | {it.nm_id for it in info.items})
-    position: dict[int, list[float | None]] = {nm: [None] * len(days) for nm in nms}
-    spend = [0.0] * len(days)
-    revenue = [0.0] * len(days)
-    for s in stats:
-        i = idx.get(s.day)
-        if i is None:
-            continue
-        spend[i] += s.spend
-        revenue[i] += s.revenue
-        if s.avg_position is not None:
-            position.setdefault(s.nm_id, [None] * len(days))[i] = round(s.avg_position, 2)
-    drr = [round(sp / rv * 100, 2) if rv else None for sp, rv in zip(spend, revenue, strict=True)]
-
-    # bids: a step line per (nm, placement), from the last observation before the window to now
-    keys = sorted({(b.nm_id, b.placement) for b in bids})
-    if not keys:
-        for it in info.items:
-            for placement, v in (("search", it.bid_search), ("recommendations", it.bid_recommendations)):
-                if v is not None:
-                    keys.append((it.nm_id, placement))
-    # the line starts at the window's start when a bid was observed before it, else at its first observation
-    times = sorted({max(b.at, since) for b in bids} | {now})
-    tindex = {t: i for i, t in enumerate(times)}
-    bid_series = {k: [None] * len(times) for k in keys}
-    for b in bids:
-        bid_series[(b.nm_id, b.placement)][tindex[max(b.at, since)]] = b.bid / 100
-    current = {(it.nm_id, "search"): it.bid_search for it in info.items}
-    current.update({(it.nm_id, "recommendations"): it.bid_recommendations for it in info.items})
-    for k, arr in bid_series.items():
-        last = None
-        for i in range(len(arr)):
-            if arr[i] is None:
-                arr[i] = last
-            last = arr[i]
-        if current.get(k) is not None:
-            arr[-1] = current[k] / 100
-    ckeys = sorted({(c.nm_id or 0, c.norm_query) for c in clusters})
-    ctimes = sorted({c.at for c in clusters} | ({now} if clusters else set()))
-    cindex = {t: i for i, t in enumerate(ctimes)}
-    cseries = {k: [None] * len(ctimes) for k in ckeys}
-    for c in clusters:
-        cseries[(c.nm_id or 0, c.norm_query)][cindex[c.at]] = c.bid / 100
-    for arr in cseries.values():
-        last = None
-        for i in range(len(arr)):
-            arr[i] = last = arr[i] if arr[i] is not None else last
-
-    return {
-        "bids": {"x": [int(t.timestamp()) for t in times], "step": True, "currency": info.currency,
-                 "series": [{"label": f"{nm} {pl}", "data": bid_series[(nm, pl)]} for nm, pl in keys]},
-        "position": {"x": day_x, "invert": True,
-                     "series": [{"label": str(nm), "data": position[nm]} for nm in sorted(position)]},
-        "money": {"x": day_x, "series": [{"label": "spend", "data": [round(v, 2) for v in spend]},
-                                         {"label": "revenue", "data": [round(v, 2) for v in revenue]}]},
-        "drr": {"x": day_x, "series": [{"label": "drr", "data": drr}]},
-        "clusters": {"x": [int(t.timestamp()) for t in ctimes], "step": True,
-                     "series": [{"label": f"{nm} {qq}", "data": cseries[(nm, qq)]} for nm, qq in ckeys]},
-    }
-
-
 def setup_dashboard(app: web.Application, deps: DashboardDeps) -> Dashboard:
     """Add the dashboard's routes to ``app`` (next to /healthz and /metrics)."""
     d = Dashboard(deps)
+    settings = deps.settings
+    bind = deps.bind_host if deps.bind_host is not None else getattr(settings, "http_host", None)
+    extra = (*deps.extra_hosts, *str(getattr(settings, "dashboard_hosts", "") or "").split(","))
+    app.middlewares.append(host_check(allowed_hosts(bind, extra)))
     r = app.router
     r.add_get("/", d.overview)
     r.add_get("/campaigns", d.campaigns)
@@ -674,6 +505,7 @@ def deps_for_app(bidder_app: Any) -> DashboardDeps:
         disabled=lambda: bidder_app.disabled,
         reload_error=lambda: getattr(bidder_app, "reload_error", None),
         default_dry_run=bidder_app.dry_run,
+        engine=lambda name: bidder_app.cycles.get(name),
     )
 
 
@@ -683,5 +515,7 @@ async def serve_dashboard(bidder_app: Any, port: int = 0, host: str | None = Non
     :class:`bidder.http.HttpServer`."""
     from bidder.http import start_http
 
+    deps = deps_for_app(bidder_app)
+    deps.bind_host = host or deps.bind_host
     return await start_http(port, host, bidder_app.health, bidder_app.metrics, bidder_app.clock,
-                            extra=lambda web_app: setup_dashboard(web_app, deps_for_app(bidder_app)))
+                            extra=lambda web_app: setup_dashboard(web_app, deps))

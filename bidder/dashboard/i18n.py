@@ -5,7 +5,10 @@ Number and money formatting is shared with Telegram (:mod:`bidder.notify.i18n`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from bidder.notify.i18n import DEFAULT_LOCALE, LOCALES, norm_locale
+from bidder.reasons import Reason, localised, render_stored
 
 __all__ = ["DEFAULT_LOCALE", "LOCALES", "STRINGS", "norm_locale", "translate"]
 
@@ -47,7 +50,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "timeline": "Решения", "at": "Время", "strategy": "Стратегия", "action": "Действие",
         "reason": "Причина", "inputs": "Входные данные", "bid_change": "Ставка", "result": "Итог",
         "strategies": "Стратегии", "nothing": "нет данных",
-        "proposals": "Что предлагает каждая стратегия (последняя оценка за сутки)", "proposed": "Предложено",
+        "proposals": "Что каждая стратегия предложила бы сейчас",
+        "after_guards": "После ограничений (ничего не записано и не отправлено)",
+        "preview_not_managed": "Кампания не управляется: стратегии ничего не предлагают",
+        "preview_rules_unknown": "Минимальные ставки WB для кампании не прочитаны (демон не запущен или ещё не прочитал их): ставки не изменились бы",
+        "preview_stale": "Время статистики неизвестно: повышений не было бы",
+        "preview_failed": "Стратегия завершилась ошибкой (движок пропустил бы кампанию)", "proposed": "Предложено",
         "audit.title": "Журнал решений", "since": "с", "until": "по", "hide_holds": "скрыть удержания",
         "csv": "Скачать CSV",
         "config.title": "Действующая конфигурация", "config.secrets": "Секреты скрыты.",
@@ -99,7 +107,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "timeline": "Decisions", "at": "Time", "strategy": "Strategy", "action": "Action",
         "reason": "Reason", "inputs": "Inputs", "bid_change": "Bid", "result": "Outcome",
         "strategies": "Strategies", "nothing": "no data",
-        "proposals": "What each strategy proposes (its latest evaluation in the last day)", "proposed": "Proposed",
+        "proposals": "What each strategy would propose right now",
+        "after_guards": "After the guardrails (nothing is written or sent)",
+        "preview_not_managed": "The campaign is not managed: no strategy proposes anything",
+        "preview_rules_unknown": "WB's minimum bids for this campaign are not read (the daemon is not running or has not read them yet): no bid would change",
+        "preview_stale": "The statistics' age is unknown: nothing would be raised",
+        "preview_failed": "A strategy failed (the engine would skip the campaign)", "proposed": "Proposed",
         "audit.title": "Audit log", "since": "from", "until": "to", "hide_holds": "hide holds",
         "csv": "Download CSV",
         "config.title": "Effective configuration", "config.secrets": "Secrets are redacted.",
@@ -120,3 +133,14 @@ STRINGS: dict[str, dict[str, str]] = {
 def translate(locale: str, key: str) -> str:
     loc = norm_locale(locale)
     return STRINGS[loc].get(key) or STRINGS[DEFAULT_LOCALE].get(key) or key
+
+
+def decision_reason(d: Any, locale: str, currency: str = "RUB") -> str:
+    """A stored decision's reason in ``locale`` (money in the account currency's base units); its stored
+    text when it has no code (rows from before the codes, strategies not converted yet)."""
+    reason = getattr(d, "reason", "") or ""
+    currency = getattr(d, "currency", None) or currency
+    if getattr(d, "reason_code", None) is None and isinstance(reason, Reason):  # a decision not stored
+        return localised(reason, norm_locale(locale), currency)
+    return render_stored(getattr(d, "reason_code", None), getattr(d, "reason_args", None), str(reason),
+                         norm_locale(locale), currency)

@@ -41,6 +41,7 @@ from bidder.engine.guards import decide as guard_decide
 from bidder.engine.ports import AlertSink, OperatorState
 from bidder.engine.safety import SAFE_WITHOUT_FRESH_READS, safe_actions  # noqa: F401 (re-exported)
 from bidder.engine.view import AccountView, CampaignInputs
+from bidder.reasons import because, guarded
 
 log = logging.getLogger("bidder.engine")
 
@@ -153,7 +154,7 @@ class Evaluator:
             return operator_hold(snap)
         if seen.stopped:
             return [Decision(action=Action.HOLD, advert_id=advert_id, strategy=OPERATOR,
-                             reason=f"stop file {self.stop_file} present: every bid is held")]
+                             reason=because("engine.stop_file", path=str(self.stop_file)))]
         resume = operator_resume(snap)
         if resume is not None:
             return [resume]
@@ -198,9 +199,9 @@ def operator_hold(snap: CampaignSnapshot) -> list[Decision]:
     camp = snap.campaign
     if camp.status in PAUSABLE_STATUSES:
         return [Decision(action=Action.PAUSE, advert_id=camp.advert_id, strategy=OPERATOR,
-                         reason="paused by the operator; holds until resumed")]
+                         reason=because("engine.operator_pause"))]
     return [Decision(action=Action.HOLD, advert_id=camp.advert_id, strategy=OPERATOR,
-                     reason="operator pause in force: every strategy is held")]
+                     reason=because("engine.operator_hold"))]
 
 
 def operator_resume(snap: CampaignSnapshot) -> Decision | None:
@@ -213,7 +214,7 @@ def operator_resume(snap: CampaignSnapshot) -> Decision | None:
             continue
         if rec.strategy == OPERATOR and rec.action == Action.PAUSE and rec.applied:
             return Decision(action=Action.RESUME, advert_id=camp.advert_id, strategy=OPERATOR,
-                            reason="operator pause lifted: resuming the campaign it paused")
+                            reason=because("engine.operator_resume"))
         return None
     return None
 
@@ -234,7 +235,7 @@ def rollback_decisions(view: AccountView, target: Mapping[tuple[int, int, str], 
         else:
             wanted[(aid, nm_id, placement)] = bid
     guard = rollback_guard(view.guard)
-    reason = f"rollback to the bid in force at {to.isoformat(timespec='minutes')}"
+    reason = because("engine.rollback", to=to.isoformat(timespec="minutes"))
     by_campaign: dict[int, list[Proposal]] = {}
     for (aid, nm_id, placement), bid in sorted(wanted.items()):
         camp = current[aid]
@@ -264,5 +265,5 @@ def _wait_for_rules(d: Decision) -> Decision:
     if not d.changes_bid:
         return d
     return replace(d, action=Action.HOLD, bid_after=d.bid_before,
-                   reason=f"{d.reason} [held: WB's minimum bids for this campaign are not read yet]",
-                   guard="waiting for WB's minimum bids")
+                   reason=guarded(d.reason, because("engine.wait_min_bids")),
+                   guard=because("engine.wait_min_bids_guard"))

@@ -47,6 +47,7 @@ from bidder.domain import (
     Status,
 )
 from bidder.guardrails import DEFAULTS, Guardrails
+from bidder.reasons import because, guarded, joined, notes
 from strategies.common import (
     NO_RAISE,
     TIME_BASED,
@@ -137,7 +138,7 @@ def _names(ps: Sequence[Proposal]) -> str:
 
 
 def _reasons(ps: Sequence[Proposal]) -> str:
-    return "; ".join(f"{p.strategy}: {p.reason}" for p in ps if p.reason) or "nothing to do"
+    return joined([(p.strategy, p.reason) for p in ps])
 
 
 def decide(
@@ -192,31 +193,31 @@ def _campaign(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig
             inputs.update(p.inputs)
         inputs.update(extra)
         return Decision(action=action, advert_id=camp.advert_id, strategy=_names(chosen) or "guards",
-                        reason=reason if g is None else f"{reason} [{g}]", guard=g, inputs=inputs)
+                        reason=guarded(reason, g), guard=g, inputs=inputs)
 
     if stop:
-        return make(Action.HOLD, ps, _reasons(ps), "stopped: kill switch or stop file, nothing is changed")
+        return make(Action.HOLD, ps, _reasons(ps), because("guard.stopped"))
     if pauses:
         time_based = [p for p in pauses if p.inputs.get(TIME_BASED)]
         chosen = time_based[0] if time_based else pauses[0]
         if camp.status == Status.PAUSED:
-            return make(Action.HOLD, [chosen], chosen.reason, "already paused: kept paused, no resume")
+            return make(Action.HOLD, [chosen], chosen.reason, because("guard.already_paused"))
         if camp.status not in PAUSABLE_STATUSES:
-            return make(Action.HOLD, [chosen], chosen.reason, f"campaign status {camp.status} cannot be paused")
+            return make(Action.HOLD, [chosen], chosen.reason, because("guard.status_no_pause", status=camp.status))
         if not chosen.inputs.get(TIME_BASED):
             spend, clicks = evidence(snapshot)
             if spend < guard.min_evidence_spend and clicks < guard.min_evidence_clicks:
                 return make(Action.HOLD, [chosen], chosen.reason,
-                            f"not enough evidence to pause: spend {spend} < {guard.min_evidence_spend} and "
-                            f"clicks {clicks} < {guard.min_evidence_clicks}",
+                            because("guard.no_evidence", spend=str(spend), min_spend=str(guard.min_evidence_spend),
+                                    clicks=clicks, min_clicks=guard.min_evidence_clicks),
                             evidence_spend=str(spend), evidence_clicks=clicks)
         return make(Action.PAUSE, [chosen], chosen.reason)
     if resumes:
         chosen = resumes[0]
         if snapshot.operator_paused:
-            return make(Action.HOLD, [chosen], chosen.reason, "paused by the operator: not resuming")
+            return make(Action.HOLD, [chosen], chosen.reason, because("guard.operator_paused"))
         if camp.status not in STARTABLE_STATUSES:
-            return make(Action.HOLD, [chosen], chosen.reason, f"campaign status {camp.status} cannot be resumed")
+            return make(Action.HOLD, [chosen], chosen.reason, because("guard.status_no_resume", status=camp.status))
         return make(Action.RESUME, [chosen], chosen.reason)
     return make(Action.HOLD, holds, _reasons(holds))
 
@@ -245,7 +246,7 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
             action=action, advert_id=first.advert_id, nm_id=nm_id, placement=placement,
             norm_query=first.norm_query,
             strategy=strategy or (chosen.strategy if chosen is not None else _names(ps)),
-            reason=reason if g is None else f"{reason} [{g}]", guard=g,
+            reason=guarded(reason, g), guard=g,
             bid_before=current, bid_after=current if action == Action.HOLD else bid_after,
             proposed_bid=chosen.bid if chosen is not None else None, inputs=inputs,
         )
@@ -255,28 +256,28 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
                     **extra)
 
     if stop:
-        return hold("stopped: kill switch or stop file, nothing is changed")
+        return hold(because("guard.stopped"))
     status = snapshot.campaign.status
     if status not in BID_EDITABLE_STATUSES:
-        return hold(f"campaign status {status} does not allow bid changes")
+        return hold(because("guard.status_no_bids", status=status))
     if current is None:
-        return hold("current bid unknown: nothing is changed")
+        return hold(because("guard.bid_unknown"))
     step = max(snapshot.rules.step, 1)
     caps = [c for c in (guard.max_bid, snapshot.rules.max_bid) if c is not None]
     cap = round_down(min(caps), step) if caps else None
     floor = min_bid(snapshot, nm_id, placement) if nm_id is not None and placement is not None else step
     floor = round_up(floor, step)
     if cap is not None and cap < floor:
-        return hold(f"max_bid {cap} is below WB's minimum {floor}: nothing is changed")
+        return hold(because("guard.cap_below_min", cap=cap, floor=floor))
 
     # A current bid outside WB's or the account's limits is corrected first, whatever was proposed.
     if cap is not None and current > cap and (chosen is None or chosen.bid is None or chosen.bid >= cap):
         reason = chosen.reason if chosen else _reasons(ps)
-        return make(Action.SET_BID, reason, f"current bid {current} is above max_bid {cap}: lowered to it",
+        return make(Action.SET_BID, reason, because("guard.above_cap", current=current, cap=cap),
                     bid_after=cap, strategy=(chosen.strategy if chosen else "guards"))
     if current < floor and (chosen is None or chosen.bid is None or chosen.bid <= floor):
         reason = chosen.reason if chosen else _reasons(ps)
-        return make(Action.SET_BID, reason, f"current bid {current} is below WB's minimum {floor}: raised to it",
+        return make(Action.SET_BID, reason, because("guard.below_min", current=current, floor=floor),
                     bid_after=floor, strategy=(chosen.strategy if chosen else "guards"))
 
     if chosen is None:
@@ -285,32 +286,33 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
     def blocked(g: str | None, reason: str | None = None, strategy: str | None = None) -> Decision:
         """A hold, except that a bid below WB's minimum still goes up to the minimum."""
         if current < floor:
-            note = f"current bid {current} is below WB's minimum {floor}: raised to it"
-            return make(Action.SET_BID, reason or chosen.reason, f"{g}; {note}" if g else note, bid_after=floor,
+            note = because("guard.below_min", current=current, floor=floor)
+            return make(Action.SET_BID, reason or chosen.reason, notes([g, note]) if g else note, bid_after=floor,
                         strategy=strategy)
         if reason is not None:
             return make(Action.HOLD, reason, g, strategy=strategy)
         return hold(g)
 
     if pausing:
-        return blocked("campaign is being paused: bids are left as they are")
+        return blocked(because("guard.pausing"))
     proposed = chosen.bid
     assert proposed is not None
     vetoes = [p for p in ps if p.action == Action.HOLD and p.inputs.get(NO_RAISE)]
     if proposed > current and vetoes:
         return blocked(None, _reasons(vetoes), _names(vetoes))
-    notes: list[str] = []
+    noted: list[str] = []
     want = proposed
     if cap is not None and want > cap:
         want = cap
-        notes.append(f"capped at max_bid {cap}")
+        noted.append(because("guard.capped", cap=cap))
     forced = (cap is not None and current > cap) or current < floor
 
     if want > current and guard.pacing:
         age = None if snapshot.stats_as_of is None else now - snapshot.stats_as_of
         if age is None or age > guard.max_stats_age:
-            what = "unknown" if age is None else f"{age.total_seconds() / 3600:.1f} h old"
-            return blocked(f"statistics are stale ({what}, limit {guard.max_stats_age}): no raise")
+            limit_h = guard.max_stats_age.total_seconds() / 3600
+            return blocked(because("guard.stale_unknown", limit_h=limit_h) if age is None else
+                           because("guard.stale", age_h=round(age.total_seconds() / 3600, 1), limit_h=limit_h))
         war = _war(snapshot, nm_id, placement, chosen, guard) if by_target_position(chosen) else None
         if war is not None:
             return blocked(war)
@@ -319,32 +321,32 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
         changes = applied_bid_changes(snapshot, nm_id) if nm_id is not None else []
         if changes and now - changes[0].at < guard.min_change_interval:
             ago = now - changes[0].at
-            return hold(f"last change of this item {int(ago.total_seconds() // 60)} min ago, "
-                        f"min_change_interval {guard.min_change_interval}: wait")
+            return hold(because("guard.interval", ago_min=int(ago.total_seconds() // 60),
+                                interval_min=int(guard.min_change_interval.total_seconds() // 60)))
         limit = current * guard.max_step_pct / 100
         if abs(want - current) > limit:
             want = current + math.floor(limit) if want > current else current - math.floor(limit)
-            notes.append(f"step clamped to {guard.max_step_pct:g}%")
+            noted.append(because("guard.step_clamped", pct=guard.max_step_pct))
 
     # WB's minimum and the bid step.
     if want < floor:
         want = floor
-        notes.append(f"held at WB's minimum bid {floor}")
+        noted.append(because("guard.at_min", floor=floor))
     rounded = round_down(want, step) if want >= current else round_up(want, step)
     if cap is not None:
         rounded = min(rounded, cap)
     rounded = max(rounded, floor)
-    if rounded != want and not notes:
-        notes.append(f"rounded to the bid step {step}")
+    if rounded != want and not noted:
+        noted.append(because("guard.rounded", step=step))
     want = rounded
 
     if not forced:
         diff = abs(want - current)
         if diff == 0 or diff < step or (guard.pacing and diff < current * guard.dead_band_pct / 100):
-            g = "; ".join([*notes, f"change {diff} is inside the dead band (step {step}, "
-                                   f"{guard.dead_band_pct:g}%): no change"])
-            return hold(g)
-    return make(Action.SET_BID, chosen.reason, "; ".join(notes) or None, bid_after=want)
+            band = because("guard.dead_band", diff=diff, step=step, pct=guard.dead_band_pct)
+            return hold(notes([*noted, band]) if noted else band)
+    return make(Action.SET_BID, chosen.reason, (notes(noted) if len(noted) > 1 else noted[0]) if noted else None,
+                bid_after=want)
 
 
 def by_target_position(p: Proposal) -> bool:
@@ -371,9 +373,6 @@ def _war(snapshot: CampaignSnapshot, nm_id: int | None, placement: str | None, c
     if first_pos is not None and isinstance(now_pos, int | float) and now_pos < first_pos:
         return None  # the position improved: not a war
     start, end = run[-1].bid_before, run[0].bid_after
-    return (f"{WAR_PREFIX}raised {len(run)} times in a row from {start} to {end} while the position "
-            f"stayed at {_pos(first_pos)} -> {_pos(now_pos)}; holding")
-
-
-def _pos(value: Any) -> str:
-    return f"{value:.1f}" if isinstance(value, int | float) else "unknown"
+    return because("guard.war", raises=len(run), start=start, end=end,
+                   pos_from=first_pos if isinstance(first_pos, int | float) else None,
+                   pos_to=now_pos if isinstance(now_pos, int | float) else None)

@@ -20,14 +20,17 @@ from bidder.domain import Status
 from bidder.notify.chart import CampaignSeries, ChartData, build_chart
 from bidder.notify.i18n import fmt_date, fmt_minor, fmt_money, fmt_number, fmt_pct, t
 from bidder.notify.render import campaign_label, esc, scrub, truncate_html
+from bidder.reasons import localised
 from bidder.store.accounts import get_account
 from bidder.store.alerts import already_alerted
 from bidder.store.audit import history
 from bidder.store.campaigns import bids_at, load_campaigns
+from bidder.store.cycles import stats_read_since
 from bidder.store.operator_state import operator_states
 from bidder.store.stats import daily_totals
 
 log = logging.getLogger(__name__)
+STATS_WAIT = timedelta(hours=6)  # how long after digest_time the digest waits for the day's statistics
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,20 @@ async def chart_data(session: AsyncSession, accounts: Sequence[str], since: date
     return ChartData(days=days, campaigns=series, currency=currency)
 
 
+async def stats_complete(session: AsyncSession, accounts: Sequence[str], day: date) -> bool:
+    """Whether every account's statistics of ``day`` were read from WB after the day ended (in the
+    account's time zone). Until then the store has none or part of the day (a daemon started after
+    ``digest_time`` used to send its first digest before its first statistics read: «расход 0 ₽»)."""
+    for name in accounts:
+        info = await get_account(session, name)
+        if info is None:
+            continue
+        _, end = _local_bounds(day, info.timezone)
+        if not await stats_read_since(session, name, end):
+            return False
+    return True
+
+
 async def build_digest(session: AsyncSession, accounts: Sequence[str], day: date, *, locale: str = "ru",
                        top: int = 5, chart_days: int = 7, with_chart: bool = True) -> Digest:
     """The digest for ``day`` (normally yesterday in the digest's time zone)."""
@@ -110,7 +127,7 @@ async def build_digest(session: AsyncSession, accounts: Sequence[str], day: date
             text = f"• {label}: {fmt_minor(d.decision.bid_before, locale, cur)} → " \
                    f"{fmt_minor(d.decision.bid_after, locale, cur)}"
             if d.decision.reason:
-                text += f" — {esc(d.decision.reason, 120)}"
+                text += f" — {esc(localised(d.decision.reason, locale, cur), 120)}"
             changes.append((abs(delta), name, d.id, text))
         op = await operator_states(session, name, "paused")
         op_all = any(s.advert_id is None and s.value for s in op)
@@ -159,10 +176,17 @@ class DigestJob:
         self._at = digest_time
         self._tz = timezone
         self._on_enqueued = on_enqueued
+        self._waiting: date | None = None
 
     def _names(self) -> list[str]:
         src = self._accounts() if callable(self._accounts) else self._accounts
         return [a if isinstance(a, str) else a.name for a in src]
+
+    def _waited_enough(self, day: date) -> bool:
+        """An account with nothing to read (no campaign with statistics) never records a statistics read:
+        after ``STATS_WAIT`` past the digest time the digest goes out with what is stored."""
+        due = datetime.combine(day + timedelta(days=1), self._at, ZoneInfo(self._tz))
+        return self._clock.now() - due >= STATS_WAIT
 
     def due_day(self, now: datetime) -> date | None:
         local = now.astimezone(ZoneInfo(self._tz))
@@ -183,6 +207,14 @@ class DigestJob:
         async with self._read_sessions() as s:
             if await already_alerted(s, key, at=self._clock.now(), since=since):
                 return False
+            if not await stats_complete(s, self._names(), day):
+                if not self._waited_enough(day):
+                    if self._waiting != day:
+                        self._waiting = day
+                        log.info("digest for %s: waiting for the statistics of that day to be read", day)
+                    return False
+                log.warning("digest for %s: the statistics of that day were not read within %s of the digest "
+                            "time; sending it with what is stored", day, STATS_WAIT)
             digest = await build_digest(s, self._names(), day, locale=self._locale)
         async with self._sessions.begin() as s:
             made = await enqueue_message(s, digest.text, at=self._clock.now(), png=digest.png,

@@ -18,6 +18,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from bidder.reasons import reason_fields
+
 
 class EventKind(StrEnum):
     BID_CHANGES = "bid_changes"
@@ -130,7 +132,8 @@ def bid_changes(account: str, changes: Iterable[BidChange], *, cycle_id: int | s
     """A digest of one cycle's bid changes (one event per cycle; the outbox merges several cycles)."""
     rows = [
         {"advert_id": c.advert_id, "name": c.name, "nm_id": c.nm_id, "placement": c.placement,
-         "before": c.before, "after": c.after, "reason": c.reason, "norm_query": c.norm_query}
+         "before": c.before, "after": c.after, "reason": str(c.reason), "norm_query": c.norm_query,
+         **reason_fields(c.reason)}
         for c in changes
     ]
     key = f"bids:{account}:{cycle_id}" if cycle_id is not None else None
@@ -144,7 +147,8 @@ def campaign_paused(account: str, advert_id: int, name: str, reason: str, *,
     """``numbers``: known keys spend, revenue, drr, roi, orders, budget, limit (base units / percent)."""
     key = f"paused:{account}:{advert_id}:{at.isoformat()}" if at else None
     return Event(EventKind.CAMPAIGN_PAUSED, account,
-                 {**_campaign(advert_id, name), "reason": reason, "numbers": dict(numbers or {}), "by": by}, key)
+                 {**_campaign(advert_id, name), "reason": str(reason), **reason_fields(reason),
+                  "numbers": dict(numbers or {}), "by": by}, key)
 
 
 def campaign_resumed(account: str, advert_id: int, name: str, reason: str, *,
@@ -152,7 +156,8 @@ def campaign_resumed(account: str, advert_id: int, name: str, reason: str, *,
                      at: datetime | None = None) -> Event:
     key = f"resumed:{account}:{advert_id}:{at.isoformat()}" if at else None
     return Event(EventKind.CAMPAIGN_RESUMED, account,
-                 {**_campaign(advert_id, name), "reason": reason, "numbers": dict(numbers or {}), "by": by}, key)
+                 {**_campaign(advert_id, name), "reason": str(reason), **reason_fields(reason),
+                  "numbers": dict(numbers or {}), "by": by}, key)
 
 
 def drr_alert(account: str, advert_id: int, name: str, *, drr: Decimal | float, limit: Decimal | float,

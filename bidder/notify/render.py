@@ -15,7 +15,17 @@ from decimal import Decimal
 from typing import Any
 
 from bidder.notify.events import Event, EventKind
-from bidder.notify.i18n import fmt_datetime, fmt_duration, fmt_minor, fmt_money, fmt_number, fmt_pct, t
+from bidder.notify.i18n import (
+    fmt_datetime,
+    fmt_duration,
+    fmt_minor,
+    fmt_money,
+    fmt_number,
+    fmt_pct,
+    norm_locale,
+    t,
+)
+from bidder.reasons import render_stored
 from bidder.redact import MESSAGE_REPLACEMENT, scrub
 from bidder.redact import register_secret as register_secret  # re-exported for callers of this module
 
@@ -117,6 +127,13 @@ def _arrow(before: object, after: object, locale: str, currency: str) -> str:
     return f"{b} → {a}{sign}"
 
 
+def reason_text(payload: Mapping[str, Any], locale: str, currency: str = "RUB") -> str:
+    """A payload's decision reason in ``locale`` (its code and numbers); its English text when it has no
+    code (a strategy not converted yet, an event queued before the codes)."""
+    return render_stored(payload.get("reason_code"), payload.get("reason_args"), str(payload.get("reason") or ""),
+                         norm_locale(locale), currency)
+
+
 def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Europe/Moscow") -> str:
     """One message for a group of events of the same kind and account (the outbox merges them)."""
     if not events:
@@ -133,7 +150,7 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
                 line = f"• {campaign_label(c.get('advert_id'), c.get('name'))}{_placement(c)}: " \
                        f"{_arrow(c.get('before'), c.get('after'), locale, currency)}"
                 if c.get("reason"):
-                    line += f" — {esc(c['reason'], 160)}"
+                    line += f" — {esc(reason_text(c, locale, currency), 160)}"
                 lines.append(line)
     elif kind in (EventKind.CAMPAIGN_PAUSED, EventKind.CAMPAIGN_RESUMED):
         key = "paused.title" if kind == EventKind.CAMPAIGN_PAUSED else "resumed.title"
@@ -142,7 +159,7 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
             p = e.payload
             line = f"• {campaign_label(p.get('advert_id'), p.get('name'))}"
             if p.get("reason"):
-                line += ": " + esc(p["reason"], 200)
+                line += ": " + esc(reason_text(p, locale, str(p.get("currency") or "RUB")), 200)
             nums = _numbers(p.get("numbers") or {}, locale, str(p.get("currency") or "RUB"))
             if nums:
                 line += f" ({nums})"

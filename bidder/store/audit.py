@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bidder.domain import Action, Decision, DecisionRecord
+from bidder.domain import Action, Decision, DecisionRecord, Reason, reason_record
 from bidder.store.common import chunks, find_account_id, require_account_id, to_jsonable
 from bidder.store.leases import check_current_fence
 from bidder.store.models import AccountRow, DecisionRow
@@ -98,6 +98,23 @@ class StoredDecision:
         return self.decision.inputs
 
 
+def _reason_columns(reason: str) -> dict[str, Any]:
+    """``reason_code`` / ``reason_args`` of a decision's reason (NULL both for a reason with no code)."""
+    if isinstance(reason, Reason):
+        record = reason_record(reason)
+        return {"reason_code": record["code"], "reason_args": to_jsonable(record["args"])}
+    return {"reason_code": None, "reason_args": None}
+
+
+def _stored_reason(text: str | None, code: str | None, args: Mapping[str, Any] | None) -> str:
+    """A stored reason back as a :class:`Reason` (its code and args) or, without a code, its text."""
+    return Reason(text or "", code, args or {}) if code else (text or "")
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _default_proposal(decision: Decision) -> dict[str, Any]:
     return {
         "strategy": decision.strategy,
@@ -107,7 +124,7 @@ def _default_proposal(decision: Decision) -> dict[str, Any]:
         "placement": decision.placement,
         "norm_query": decision.norm_query,
         "bid": decision.proposed_bid,
-        "reason": decision.reason,
+        "reason": str(decision.reason),
     }
 
 
@@ -135,14 +152,15 @@ async def record_decision(
         placement=decision.placement,
         norm_query=decision.norm_query,
         strategy=decision.strategy,
-        reason=decision.reason,
+        reason=str(decision.reason),
+        **_reason_columns(decision.reason),
         inputs=to_jsonable(decision.inputs),
         proposal=to_jsonable(proposal if proposal is not None else _default_proposal(decision)),
         action=str(Action(decision.action).value),
         bid_before=decision.bid_before,
         bid_after=decision.bid_after,
         proposed_bid=decision.proposed_bid,
-        guard=decision.guard,
+        guard=_text(decision.guard),
         dry_run=dry_run,
         apply_status=status.value,
         applied_at=None,
@@ -178,10 +196,11 @@ async def record_decisions(
     rows = [
         {
             "at": at, "account_id": account_id, "advert_id": d.advert_id, "nm_id": d.nm_id,
-            "placement": d.placement, "norm_query": d.norm_query, "strategy": d.strategy, "reason": d.reason,
+            "placement": d.placement, "norm_query": d.norm_query, "strategy": d.strategy, "reason": str(d.reason),
+            **_reason_columns(d.reason),
             "inputs": to_jsonable(d.inputs), "proposal": to_jsonable(_default_proposal(d)),
             "action": str(Action(d.action).value), "bid_before": d.bid_before, "bid_after": d.bid_after,
-            "proposed_bid": d.proposed_bid, "guard": d.guard, "dry_run": dry_run, "apply_status": status,
+            "proposed_bid": d.proposed_bid, "guard": _text(d.guard), "dry_run": dry_run, "apply_status": status,
             "applied_at": None, "evidence_at": evidence.get(d.advert_id), "api_error": error,
         }
         for d in decisions
@@ -248,7 +267,7 @@ def _decision(row: DecisionRow) -> Decision:
         action=Action(row.action),
         advert_id=row.advert_id,
         strategy=row.strategy,
-        reason=row.reason,
+        reason=_stored_reason(row.reason, row.reason_code, row.reason_args),
         nm_id=row.nm_id,
         placement=row.placement,
         norm_query=row.norm_query,
@@ -312,6 +331,20 @@ def _record(r: DecisionRow) -> DecisionRecord:
         evidence_at=r.evidence_at,
         avg_position=_avg_position(r.inputs),
     )
+
+
+async def campaign_records(
+    session: AsyncSession, account: str, advert_id: int, since: datetime
+) -> list[DecisionRecord]:
+    """One campaign's decisions since ``since`` as strategies see them, oldest first (by time, then id):
+    the history of a snapshot built outside the engine's cycle (the dashboard's preview)."""
+    stmt = (
+        select(DecisionRow)
+        .join(AccountRow, AccountRow.id == DecisionRow.account_id)
+        .where(AccountRow.name == account, DecisionRow.advert_id == advert_id, DecisionRow.at >= since)
+        .order_by(DecisionRow.at, DecisionRow.id)
+    )
+    return [_record(r) for r in await session.scalars(stmt)]
 
 
 @dataclass(frozen=True, slots=True)

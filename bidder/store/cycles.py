@@ -68,3 +68,21 @@ async def last_cycles(session: AsyncSession) -> dict[str, CycleRecord]:
         name: CycleRecord(row.id, name, row.started_at, row.finished_at, row.ok, row.error, row.summary)
         for row, name in await session.execute(stmt)
     }
+
+
+async def stats_read_since(session: AsyncSession, account: str, since: datetime) -> bool:
+    """Whether a cycle of ``account`` that started at or after ``since`` finished having read statistics
+    from WB (or had no campaign to read them for). The daily digest waits for it: statistics of a day
+    are complete only when read after the day ended, and a daemon just started has read none."""
+    c = CycleRow
+    stmt = (
+        select(c.summary)
+        .join(AccountRow, AccountRow.id == c.account_id)
+        .where(AccountRow.name == account, c.started_at >= since, c.finished_at.is_not(None))
+        .order_by(c.started_at)
+        .limit(1000)
+    )
+    for summary in await session.scalars(stmt):
+        if summary and ((summary.get("stats_refreshed") or 0) > 0 or summary.get("campaigns") == 0):
+            return True
+    return False

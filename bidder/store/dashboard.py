@@ -11,18 +11,49 @@ reads these numbers; it reads :mod:`bidder.store.repo`, which sums exactly.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Float, and_, case, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bidder.store.dashboard_campaign import (
+    bid_history,
+    campaign,
+    cluster_bid_history,
+    daily_stats,
+    decisions,
+    iter_decisions,
+    latest_proposals,
+    spend_on,
+)
+from bidder.store.dashboard_records import (
+    DRY_RUN_KEY,
+    PAUSED_KEY,
+    AccountFigures,
+    AccountRef,
+    AlertInfo,
+    AuditFilter,
+    BidPoint,
+    CampaignInfo,
+    CampaignItem,
+    CampaignLine,
+    CampaignPage,
+    ClusterBidPoint,
+    CycleInfo,
+    DayStat,
+    DecisionInfo,
+    Totals,
+    _account,
+    _decision,
+    _f,
+    _paused,
+    _totals,
+)
 from bidder.store.models import (
     AccountRow,
     AlertRow,
-    BidSnapshotRow,
     CampaignItemRow,
     CampaignRow,
     CycleRow,
@@ -31,215 +62,37 @@ from bidder.store.models import (
     OperatorStateRow,
 )
 
-PAUSED_KEY = "paused"  # the operator_state keys written by bidder.notify.control
-DRY_RUN_KEY = "dry_run"
-
-# ----------------------------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True, slots=True)
-class AccountRef:
-    id: int
-    name: str
-    seller_id: str
-    currency: str
-    timezone: str
-
-
-@dataclass(frozen=True, slots=True)
-class CycleInfo:
-    started_at: datetime
-    finished_at: datetime | None
-    ok: bool | None
-    error: str | None
-    summary: Mapping[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Totals:
-    spend: float = 0.0
-    revenue: float = 0.0
-    orders: int = 0
-    clicks: int = 0
-    views: int = 0
-
-    @property
-    def drr(self) -> float | None:
-        """ДРР, % = spend / revenue × 100 (None without revenue)."""
-        return self.spend / self.revenue * 100 if self.revenue else None
-
-    def roi(self, margin_pct: float) -> float | None:
-        """ROI, % = (revenue × margin − spend) / spend × 100."""
-        return (self.revenue * margin_pct / 100 - self.spend) / self.spend * 100 if self.spend else None
-
-
-@dataclass(frozen=True, slots=True)
-class AccountFigures:
-    account: AccountRef
-    campaigns: int
-    by_status: Mapping[int, int]
-    today: Totals
-    week: Totals
-    decisions_today: Mapping[str, int]
-    bid_changes_today: int
-    last_cycle: CycleInfo | None
-    paused_all: bool
-    paused_campaigns: int
-    dry_run: bool | None  # the operator's toggle; None: never set
-    saved_today: float | None  # what the max bid would have cost today, minus what was spent
-
-
-@dataclass(frozen=True, slots=True)
-class AlertInfo:
-    id: int
-    created_at: datetime
-    account: str | None
-    kind: str
-    severity: str
-    status: str
-    payload: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionInfo:
-    id: int
-    at: datetime
-    account: str
-    advert_id: int
-    nm_id: int | None
-    placement: str | None
-    norm_query: str | None
-    strategy: str
-    action: str
-    reason: str
-    bid_before: int | None
-    bid_after: int | None
-    proposed_bid: int | None
-    guard: str | None
-    dry_run: bool
-    apply_status: str
-    api_error: str | None
-    inputs: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignLine:
-    """One row of the campaigns table."""
-
-    account: str
-    advert_id: int
-    name: str
-    status: int
-    bid_type: str
-    payment_type: str
-    currency: str
-    items: int
-    bid_search_min: int | None
-    bid_search_max: int | None
-    bid_reco_min: int | None
-    bid_reco_max: int | None
-    position_today: float | None
-    today: Totals
-    week: Totals
-    paused: bool = False  # by the operator (the campaign itself or its whole account)
-    last_decision: DecisionInfo | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignPage:
-    total: int
-    lines: list[CampaignLine]
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignItem:
-    nm_id: int
-    subject: str
-    bid_search: int | None
-    bid_recommendations: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignInfo:
-    account: AccountRef
-    advert_id: int
-    name: str
-    type: int
-    status: int
-    bid_type: str
-    payment_type: str
-    currency: str
-    placements: tuple[str, ...]
-    changed_at: datetime | None
-    updated_at: datetime
-    items: tuple[CampaignItem, ...]
-    paused: bool
-    paused_all: bool
-
-
-@dataclass(frozen=True, slots=True)
-class DayStat:
-    day: date
-    nm_id: int
-    spend: float
-    revenue: float
-    orders: int
-    clicks: int
-    views: int
-    avg_position: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class BidPoint:
-    at: datetime
-    nm_id: int
-    placement: str
-    bid: int
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterBidPoint:
-    at: datetime
-    nm_id: int | None
-    norm_query: str
-    bid: int
-
-
-@dataclass(frozen=True, slots=True)
-class AuditFilter:
-    account: str | None = None
-    advert_id: int | None = None
-    action: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    hide_holds: bool = False
-
-
-# ----------------------------------------------------------------------------------------------- helpers
-
-
-def _f(col: Any) -> Any:
-    """A money column as a float for summing (display only, see the module docstring)."""
-    return cast(col, Float)
-
-
-def _totals(spend: Any, revenue: Any, orders: Any = 0, clicks: Any = 0, views: Any = 0) -> Totals:
-    return Totals(float(spend or 0), float(revenue or 0), int(orders or 0), int(clicks or 0), int(views or 0))
-
-
-def _decision(row: DecisionRow, account: str) -> DecisionInfo:
-    return DecisionInfo(
-        id=row.id, at=row.at, account=account, advert_id=row.advert_id, nm_id=row.nm_id,
-        placement=row.placement, norm_query=row.norm_query, strategy=row.strategy, action=row.action,
-        reason=row.reason or "", bid_before=row.bid_before, bid_after=row.bid_after,
-        proposed_bid=row.proposed_bid, guard=row.guard, dry_run=bool(row.dry_run),
-        apply_status=row.apply_status, api_error=row.api_error, inputs=row.inputs or {},
-    )
-
-
-def _account(row: AccountRow) -> AccountRef:
-    return AccountRef(row.id, row.name, row.seller_id, row.currency, row.timezone)
-
+__all__ = [
+    "AccountFigures",
+    "AccountRef",
+    "AlertInfo",
+    "AuditFilter",
+    "BidPoint",
+    "CampaignInfo",
+    "CampaignItem",
+    "CampaignLine",
+    "CampaignPage",
+    "ClusterBidPoint",
+    "CycleInfo",
+    "DRY_RUN_KEY",
+    "DayStat",
+    "DecisionInfo",
+    "PAUSED_KEY",
+    "SORTS",
+    "Totals",
+    "account_figures",
+    "accounts",
+    "bid_history",
+    "campaign",
+    "campaign_page",
+    "cluster_bid_history",
+    "daily_stats",
+    "decisions",
+    "iter_decisions",
+    "latest_proposals",
+    "recent_alerts",
+    "spend_on",
+]
 
 # ----------------------------------------------------------------------------------------------- accounts
 
@@ -468,176 +321,7 @@ async def _last_decisions(
         .where(dr.account_id.in_({k[0] for k in keys}), dr.advert_id.in_({k[1] for k in keys}))
         .group_by(dr.account_id, dr.advert_id)
     )
-    stmt = select(dr, AccountRow.name).join(AccountRow, AccountRow.id == dr.account_id).where(dr.id.in_(newest))
-    return {(row.account_id, row.advert_id): _decision(row, name) for row, name in await session.execute(stmt)
+    stmt = select(dr, AccountRow.name, AccountRow.currency).join(AccountRow, AccountRow.id == dr.account_id).where(dr.id.in_(newest))
+    return {(row.account_id, row.advert_id): _decision(row, name, cur) for row, name, cur in await session.execute(stmt)
             if (row.account_id, row.advert_id) in wanted}
 
-
-async def _paused(session: AsyncSession, account_ids: set[int]) -> dict[int, tuple[bool, set[int]]]:
-    if not account_ids:
-        return {}
-    out: dict[int, tuple[bool, set[int]]] = {}
-    o = OperatorStateRow
-    for st in await session.scalars(select(o).where(o.account_id.in_(account_ids), o.key == PAUSED_KEY)):
-        if not st.value:
-            continue
-        whole, ids = out.get(st.account_id, (False, set()))
-        if st.advert_id is None:
-            whole = True
-        else:
-            ids.add(int(st.advert_id))
-        out[st.account_id] = (whole, ids)
-    return out
-
-
-# ----------------------------------------------------------------------------------------------- one campaign
-
-
-async def campaign(session: AsyncSession, advert_id: int) -> CampaignInfo | None:
-    row_acc = (await session.execute(
-        select(CampaignRow, AccountRow).join(AccountRow, AccountRow.id == CampaignRow.account_id)
-        .where(CampaignRow.advert_id == advert_id).order_by(CampaignRow.id).limit(1))).first()
-    if row_acc is None:
-        return None
-    row, acc = row_acc
-    items = tuple(
-        CampaignItem(it.nm_id, it.subject, it.bid_search, it.bid_recommendations)
-        for it in await session.scalars(
-            select(CampaignItemRow).where(CampaignItemRow.campaign_id == row.id).order_by(CampaignItemRow.nm_id))
-    )
-    paused = await _paused(session, {acc.id})
-    whole, ids = paused.get(acc.id, (False, set()))
-    return CampaignInfo(
-        account=_account(acc), advert_id=row.advert_id, name=row.name, type=row.type, status=row.status,
-        bid_type=row.bid_type, payment_type=row.payment_type, currency=row.currency,
-        placements=tuple(row.placements or ()), changed_at=row.changed_at, updated_at=row.updated_at,
-        items=items, paused=row.advert_id in ids, paused_all=whole,
-    )
-
-
-async def daily_stats(session: AsyncSession, account_id: int, advert_id: int, since: date) -> list[DayStat]:
-    d = DailyStatRow
-    stmt = (
-        select(d.day, d.nm_id, _f(d.spend), _f(d.revenue), d.orders, d.clicks, d.views, d.avg_position)
-        .where(d.account_id == account_id, d.advert_id == advert_id, d.day >= since)
-        .order_by(d.day, d.nm_id)
-    )
-    return [DayStat(r[0], r[1], float(r[2] or 0), float(r[3] or 0), int(r[4] or 0), int(r[5] or 0),
-                    int(r[6] or 0), r[7]) for r in await session.execute(stmt)]
-
-
-async def bid_history(session: AsyncSession, account_id: int, advert_id: int, since: datetime) -> list[BidPoint]:
-    """Bid observations since ``since``, with the last one before it per item and placement (where each
-    line starts), oldest first."""
-    b = BidSnapshotRow
-    base = (b.account_id == account_id, b.advert_id == advert_id)
-    before = (
-        select(func.max(b.id)).where(*base, b.at < since).group_by(b.nm_id, b.placement)
-    )
-    stmt = select(b).where(*base, or_(b.at >= since, b.id.in_(before))).order_by(b.at, b.id)
-    return [BidPoint(r.at, r.nm_id, r.placement, r.bid) for r in await session.scalars(stmt)]
-
-
-async def cluster_bid_history(
-    session: AsyncSession, account_id: int, advert_id: int, since: datetime
-) -> list[ClusterBidPoint]:
-    """Search-cluster bids the engine set (applied or recorded in dry-run) since ``since``."""
-    dr = DecisionRow
-    stmt = (
-        select(dr.at, dr.nm_id, dr.norm_query, dr.bid_after)
-        .where(dr.account_id == account_id, dr.advert_id == advert_id, dr.at >= since,
-               dr.norm_query.is_not(None), dr.action == "set_bid", dr.bid_after.is_not(None),
-               dr.apply_status.in_(("applied", "reconciled_applied", "dry_run")))
-        .order_by(dr.at, dr.id)
-    )
-    return [ClusterBidPoint(r[0], r[1], r[2], int(r[3])) for r in await session.execute(stmt)]
-
-
-# ----------------------------------------------------------------------------------------------- audit
-
-
-def _audit_where(f: AuditFilter) -> list[Any]:
-    dr = DecisionRow
-    out: list[Any] = []
-    if f.account:
-        out.append(AccountRow.name == f.account)
-    if f.advert_id is not None:
-        out.append(dr.advert_id == f.advert_id)
-    if f.action:
-        out.append(dr.action == f.action)
-    elif f.hide_holds:
-        out.append(dr.action != "hold")
-    if f.since is not None:
-        out.append(dr.at >= f.since)
-    if f.until is not None:
-        out.append(dr.at < f.until)
-    return out
-
-
-async def decisions(
-    session: AsyncSession, f: AuditFilter, *, offset: int = 0, limit: int = 50
-) -> tuple[list[DecisionInfo], bool]:
-    """A page of the audit trail, newest first, and whether there is a next page."""
-    dr = DecisionRow
-    stmt = (
-        select(dr, AccountRow.name).join(AccountRow, AccountRow.id == dr.account_id)
-        .where(*_audit_where(f)).order_by(dr.at.desc(), dr.id.desc())
-        .offset(max(0, offset)).limit(max(1, limit) + 1)
-    )
-    rows = [_decision(row, name) for row, name in await session.execute(stmt)]
-    return rows[:limit], len(rows) > limit
-
-
-async def iter_decisions(
-    session: AsyncSession, f: AuditFilter, *, chunk: int = 2000, max_rows: int = 1_000_000
-) -> AsyncIterator[list[DecisionInfo]]:
-    """The whole filtered audit trail, newest first, in chunks (keyset pagination by id): CSV export."""
-    dr = DecisionRow
-    last_id: int | None = None
-    sent = 0
-    while sent < max_rows:
-        stmt = (
-            select(dr, AccountRow.name).join(AccountRow, AccountRow.id == dr.account_id)
-            .where(*_audit_where(f)).order_by(dr.id.desc()).limit(min(chunk, max_rows - sent))
-        )
-        if last_id is not None:
-            stmt = stmt.where(dr.id < last_id)
-        rows = [_decision(row, name) for row, name in await session.execute(stmt)]
-        if not rows:
-            return
-        yield rows
-        sent += len(rows)
-        last_id = rows[-1].id
-
-
-async def spend_on(session: AsyncSession, account_id: int, advert_ids: Sequence[int], day: date) -> dict[int, float]:
-    """Spend of each of ``advert_ids`` on ``day`` (for daily budgets on the overview)."""
-    if not advert_ids:
-        return {}
-    d = DailyStatRow
-    stmt = (
-        select(d.advert_id, func.sum(_f(d.spend)))
-        .where(d.account_id == account_id, d.day == day, d.advert_id.in_(list(advert_ids)))
-        .group_by(d.advert_id)
-    )
-    return {int(a): float(v or 0) for a, v in await session.execute(stmt)}
-
-
-async def latest_proposals(
-    session: AsyncSession, account_id: int, advert_id: int, since: datetime
-) -> list[DecisionInfo]:
-    """The newest decision of each strategy for each target (item and placement, or search cluster) of a
-    campaign since ``since``: what the strategies proposed at the engine's last evaluation, with the
-    proposed bid before the guardrails (``proposed_bid``) and after (``bid_after``)."""
-    dr = DecisionRow
-    rn = func.row_number().over(
-        partition_by=(dr.strategy, dr.nm_id, dr.placement, dr.norm_query), order_by=(dr.at.desc(), dr.id.desc())
-    ).label("rn")
-    sub = (
-        select(dr.id, rn).where(dr.account_id == account_id, dr.advert_id == advert_id, dr.at >= since).subquery()
-    )
-    stmt = (
-        select(dr, AccountRow.name).join(sub, sub.c.id == dr.id).join(AccountRow, AccountRow.id == dr.account_id)
-        .where(sub.c.rn == 1).order_by(dr.strategy, dr.nm_id, dr.placement)
-    )
-    return [_decision(row, name) for row, name in await session.execute(stmt)]

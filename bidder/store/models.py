@@ -187,6 +187,10 @@ class DecisionRow(Base):
     norm_query: Mapped[str | None] = mapped_column(String(512))
     strategy: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text, default="")
+    # the reason as a catalogue code with its numbers (bidder.reasons); NULL: a reason with no code
+    # (rows from before the codes, or a strategy not converted yet): rendered as ``reason``
+    reason_code: Mapped[str | None] = mapped_column(String(64))
+    reason_args: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
     proposal: Mapped[Any | None] = mapped_column(JSON)
     action: Mapped[str] = mapped_column(String(16))

@@ -26,6 +26,7 @@ from bidder.store.audit import (
     ApplyStatus,
     AuditRow,
     StoredDecision,
+    campaign_records,
     decision_rows,
     history,
     pending_intents,
@@ -36,7 +37,7 @@ from bidder.store.audit import (
 )
 from bidder.store.campaigns import bids_at, load_campaigns, save_campaigns
 from bidder.store.common import UnknownAccount, to_jsonable
-from bidder.store.cycles import CycleRecord, finish_cycle, last_cycles, start_cycle
+from bidder.store.cycles import CycleRecord, finish_cycle, last_cycles, start_cycle, stats_read_since
 from bidder.store.operator_state import (
     OperatorState,
     clear_operator_state,
@@ -69,6 +70,7 @@ __all__ = [
     "UnknownAccount",
     "already_alerted",
     "bids_at",
+    "campaign_records",
     "clear_operator_state",
     "daily_totals",
     "decision_rows",
@@ -97,6 +99,7 @@ __all__ = [
     "save_daily_stats",
     "set_decision_status",
     "set_decision_statuses",
+    "stats_read_since",
     "set_operator_state",
     "start_cycle",
     "to_jsonable",

@@ -60,7 +60,8 @@ async def populate(sessions: async_sessionmaker[AsyncSession], now: datetime = N
         await repo.record_decision(s, "shop", big, at=now - timedelta(hours=20), dry_run=False,
                                    apply_status="applied")
         cid = await repo.start_cycle(s, "shop", now - timedelta(minutes=2))
-        await repo.finish_cycle(s, cid, at=now - timedelta(minutes=1), ok=True)
+        await repo.finish_cycle(s, cid, at=now - timedelta(minutes=1), ok=True,
+                                summary={"campaigns": 2, "stats_refreshed": 2})
 
 
 def yesterday(now: datetime = NOW) -> date:

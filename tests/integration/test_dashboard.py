@@ -173,8 +173,9 @@ async def test_campaign_page_has_chart_data_and_the_timeline(client) -> None:
     assert [s["label"] for s in data["money"]["series"]] == ["spend", "revenue"]
     assert any(v is not None for v in data["drr"]["series"][0]["data"])
     assert "target_position" in html  # the campaign's own strategy from the config
-    proposals = html.split('id="proposals"', 1)[1].split("</table>", 1)[0]
-    assert proposals.count("<tr>") == 1 + 1  # the header and spend_cap's latest word on its one item
+    # what the strategies would do now, evaluated (the campaign is under an operator pause: it holds)
+    decided = html.split('id="preview-decisions"', 1)[1].split("</table>", 1)[0]
+    assert decided.count("<tr>") == 1 + 1 and "действует пауза оператора" in decided
     assert 'id="decisions"' in html and "ставка" in html and "над потолком" in html
     month = await text(client, f"/campaigns/{FIRST_ID}?days=30")
     data30 = json.loads(re.search(r'id="chart-data">(.*?)</script>', month, re.S).group(1))

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
-from fakes.notify_store import BOT_TOKEN, CHATS, HOSTILE, NOW, open_store, populate
+from fakes.notify_store import BOT_TOKEN, CHATS, HOSTILE, NOW, open_store, populate, yesterday
 from fakes.telegram_api import FakeTelegram, parse_html
 from sqlalchemy import select
 
 from bidder.clock import FakeClock
+from bidder.domain import DailyStat
 from bidder.notify import events as ev
 from bidder.notify.console import ConsoleSink
 from bidder.notify.digest import DigestJob
@@ -221,6 +223,41 @@ async def test_daily_digest_once_with_chart(store, tg: FakeTelegram) -> None:
     assert "Итоги за 01.11.2026" in text and "Куртки" in text and "300\xa0₽ → 240\xa0₽" in text
     assert "&lt;b&gt;Платья" in text  # the hostile name, escaped
     assert photos[0].photo.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+async def test_first_digest_waits_for_the_days_statistics(store, tg: FakeTelegram) -> None:
+    """A daemon started after digest_time has read no statistics yet: its first digest used to say
+    «расход 0 ₽» for a day that had spend. It now waits until a cycle read the statistics after the day
+    ended, then reports the day's real spend."""
+    clock = FakeClock(NOW)  # 12:00 Moscow, 2026-11-02: the digest of 01.11 is due
+    job = DigestJob(store, clock, accounts=["shop"], digest_time="09:00")
+    async with store.begin() as s:  # a cycle before the day ended read statistics: not enough
+        cid = await repo.start_cycle(s, "shop", NOW - timedelta(hours=13))
+        await repo.finish_cycle(s, cid, at=NOW - timedelta(hours=13), ok=True,
+                                summary={"campaigns": 1, "stats_refreshed": 1})
+        cid = await repo.start_cycle(s, "shop", NOW - timedelta(minutes=5))  # after: read nothing
+        await repo.finish_cycle(s, cid, at=NOW - timedelta(minutes=4), ok=True,
+                                summary={"campaigns": 1, "stats_refreshed": 0})
+    assert await job.maybe_run() is False
+    async with store.begin() as s:  # the first statistics read of the day arrives
+        await repo.save_daily_stats(s, "shop", [DailyStat(7, 70, yesterday(), 100, 10, 1, 2, Decimal("1234.5"),
+                                                          Decimal("9000"))])
+        cid = await repo.start_cycle(s, "shop", NOW - timedelta(minutes=2))
+        await repo.finish_cycle(s, cid, at=NOW - timedelta(minutes=1), ok=True,
+                                summary={"campaigns": 1, "stats_refreshed": 1})
+    assert await job.maybe_run() is True
+    await sender(store, client(tg, clock), clock).run_once()
+    text = next(c.fields["text"] for c in tg.sent if c.method == "sendMessage")
+    assert "расход 1\u202f235\xa0₽" in text
+
+
+async def test_a_digest_whose_statistics_never_come_goes_out_six_hours_late(store) -> None:
+    """An account with nothing to read never records a statistics read: the digest waits STATS_WAIT."""
+    clock = FakeClock(NOW)  # 12:00 Moscow: 3 hours after digest_time
+    job = DigestJob(store, clock, accounts=["other"], digest_time="09:00")
+    assert await job.maybe_run() is False
+    clock.advance(3 * 3600 + 1)  # 15:00:01 Moscow: more than 6 hours after digest_time
+    assert await job.maybe_run() is True
 
 
 async def test_console_sink_prints_what_would_be_sent(store) -> None:
