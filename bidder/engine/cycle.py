@@ -27,6 +27,7 @@ from bidder.domain import Action, Campaign, Decision
 from bidder.engine.apply import Applier
 from bidder.engine.evaluate import REEVALUATE_EVERY, Evaluation, Evaluator, rollback_decisions
 from bidder.engine.guards import GuardConfig
+from bidder.engine.limits import DailyLimitStep, cycle_pass
 from bidder.engine.poll import Poller
 from bidder.engine.ports import AlertSink, HealthSink, MetricsSink, OperatorState, Reader, Writer
 from bidder.engine.view import AccountView
@@ -107,6 +108,7 @@ class AccountCycle:
                                alerts=alerts, operator=operator, live_writer=None if writer is dry_writer else writer,
                                dry_writer=dry_writer, metrics=metrics)
         self.evaluated = 0
+        self.daily_limits = DailyLimitStep(reader)  # WB's daily limits as a budget backstop (engine/limits.py)
         self.failing: str | None = None
         self.started = False
         self._drift_alerted: set[str] = set()
@@ -202,6 +204,7 @@ class AccountCycle:
             evaluation = await self._evaluate(self.clock.now())
             result.decisions, result.evaluated = evaluation.decisions, evaluation.evaluated
             result.applied, result.failed = await self.applier.run(evaluation.decisions)
+            await cycle_pass(self.daily_limits, self)
         except AuthFailed as exc:
             result.ok, result.error = False, f"authorization failed: {exc}"
         except (SchemaDrift, EndpointGone) as exc:

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from bidder.domain import Campaign, base_to_minor
+from bidder.errors import WBError
 from bidder.wb.models import DailyLimit, DailyLimitSet
 
 log = logging.getLogger("bidder.engine.limits")
@@ -93,7 +94,7 @@ class DailyLimitStep:
 
     async def run(self, campaigns: Mapping[int, Campaign], budgets: Mapping[int, Decimal], writer: LimitWriter | None,
                   min_daily_limit: int | None, now: datetime,
-                  alert: Callable[[int, str], Awaitable[None]] | None = None) -> list[LimitOutcome]:
+                  alert: Callable[[int, DailyLimit], Awaitable[None]] | None = None) -> list[LimitOutcome]:
         """One pass: read, write what differs (when a writer is given), read back, alert on ``valid`` false."""
         ids = sorted(a for a in budgets if a in campaigns and campaigns[a].payment_type == "cpc")
         self.last_run = now
@@ -119,7 +120,7 @@ class DailyLimitStep:
                 note += (f"; WB says the limit is too small for the current bids (required "
                          f"{r.required_limit / 100:.2f}): spend may run unevenly through the day")
                 if p.advert_id not in self.invalid and alert is not None:
-                    await alert(p.advert_id, note)
+                    await alert(p.advert_id, r)
                 self.invalid.add(p.advert_id)
             elif r is not None:
                 self.invalid.discard(p.advert_id)
@@ -127,6 +128,37 @@ class DailyLimitStep:
                 log.warning("campaign %s: %s", p.advert_id, note)
             out.append(LimitOutcome(p.advert_id, p.want, r, ok, None if r is None else r.valid, note))
         return out
+
+
+async def cycle_pass(step: DailyLimitStep, cycle: Any) -> list[LimitOutcome]:
+    """The step inside an account cycle (after apply): budgets from the view's strategies, WB's minimum
+    from the config, the live writer unless the cycle runs dry (then only read and alert). A WB error
+    here is logged and the cycle goes on: the limit is a backstop, the daemon's own pause stays."""
+    now = cycle.clock.now()
+    if not step.due(now):
+        return []
+    view = cycle.view
+    budgets = {a: b for a in view.managed_ids() if (b := budget_of(view.strategies_for(a))) is not None}
+    if not any(view.campaigns[a].payment_type == "cpc" for a in budgets):
+        step.last_run = now
+        return []
+    applier = cycle.applier
+    writer = applier.writer if applier.writer is not applier.dry_writer else None
+
+    async def alert(advert_id: int, r: DailyLimit) -> None:
+        send = getattr(cycle.alerts, "daily_limit_invalid", None)
+        if send is None:
+            return
+        async with cycle.sessions.begin() as s:
+            await send(s, view.name, advert_id, r.daily_limit, r.required_limit, now)
+
+    try:
+        cfg = await cycle.reader.config()
+        return await step.run(view.campaigns, budgets, writer, cfg.min_daily_limit, now, alert)
+    except WBError as exc:
+        step.last_run = now
+        log.warning("account %s: WB daily limits not kept this pass: %s", view.name, exc)
+        return []
 
 
 def _words(r: DailyLimit | None) -> str:
