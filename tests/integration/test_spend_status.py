@@ -93,3 +93,26 @@ def test_cli_status(stored, config_file, sqlite_url, monkeypatch) -> None:
     assert main(["status", "--config", str(config_file)], ctx=Context(out=out, err=err)) == 0, err.getvalue()
     assert "Расход сегодня · shop-a" in out.getvalue() and "ПРЕВЫШЕН" in out.getvalue()
     assert main(["status", "--config", str(config_file), "--account", "nope"], ctx=Context(out=out, err=err)) == 2
+
+
+async def test_telegram_status_carries_the_spend_view(stored, config_file) -> None:
+    from fakes.telegram_api import FakeTelegram, parse_html
+
+    from bidder.clock import FakeClock
+    from bidder.notify.commands import CommandLoop
+    from bidder.notify.control import Control
+    from bidder.notify.telegram import TelegramClient
+
+    token, chat = "123456:spend-status-test-token", 4242
+    account = load_config(config_file).accounts[0]
+    clock = FakeClock(datetime.now(UTC))
+    async with FakeTelegram(token) as tg:
+        client = TelegramClient(token, base_url=tg.url, clock=clock)
+        control = Control(stored, clock, accounts=lambda: [account], locale="ru")
+        loop = CommandLoop(client, control, [chat], clock=clock, poll_seconds=1)
+        tg.push_command(chat, "/status")
+        await loop.poll_once()
+        body = tg.sent[-1].fields.get("text") or ""
+        await client.close()
+    assert parse_html(body)[0] is None, body
+    assert "Расход сегодня · shop-a" in body and "ПРЕВЫШЕН" in body and "кампания &lt;501&gt;" in body
