@@ -168,3 +168,41 @@ def test_params_refuse_nonsense_with_clear_errors():
     with pytest.raises(ValidationError):
         RoiFloor.Params(min_roi_pct=0, margin_pct=50, prior_clicks=-1)
     assert SpendCap.Params(max_drr_pct=20).confidence_pct == 90 and Decimal(1)
+
+
+# ----------------------------------------------------------------------------- properties (hypothesis)
+_days = st.lists(st.tuples(st.integers(1, 3), st.integers(1, 2000), st.integers(0, 200), st.integers(1, 50000)),
+                 min_size=1, max_size=3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_days, st.floats(5, 60))
+def test_never_acts_on_ddr_at_or_under_the_cap_without_history(rows, cap_pct):
+    """Without earlier days (Jeffreys' prior alone) a window whose ДРР is at or under the cap is never a
+    probable breach: no cut, no pause, whatever the counts."""
+    stats = []
+    for days_ago, clicks, orders, price in rows:
+        revenue = orders * price / 100
+        spend = revenue * cap_pct / 100 * 0.999  # ДРР just under the cap
+        stats.append(day(days_ago=days_ago, spend=round(spend, 2), revenue=revenue, clicks=clicks, orders=orders))
+    seen = {}
+    for s in stats:  # one row per day
+        seen[s.day] = s
+    ps = cap(max_drr_pct=cap_pct, on_breach="pause").decide(snapshot(stats=tuple(seen.values())), NOW)
+    assert Action.PAUSE not in [p.action for p in ps]
+    assert all(p.action != Action.SET_BID or p.bid >= p.inputs["current_bid"] for p in ps)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(0.81, 1.0), st.integers(100, 5000), st.integers(0, 4))
+def test_no_resume_inside_the_restore_margin(ratio, clicks, changes):
+    """A campaign spend_cap paused stays paused while ДРР is between cap x (1 - margin) and the cap."""
+    cap_pct = 20.0
+    orders = max(1, clicks // 20)
+    revenue = orders * 1000
+    stats = (day(days_ago=1, spend=round(revenue * cap_pct / 100 * ratio, 2), revenue=revenue, clicks=clicks,
+                 orders=orders),)
+    hist = tuple(pause_record("spend_cap", ago=timedelta(days=2, hours=i)) for i in range(changes + 1))
+    ps = cap(max_drr_pct=cap_pct, on_breach="pause").decide(
+        snapshot(camp=campaign(status=Status.PAUSED), stats=stats, history=hist), NOW)
+    assert Action.RESUME not in [p.action for p in ps]
