@@ -227,6 +227,13 @@ def _overspend(r: Run, budget: float) -> float:
     return round(max(0.0, max((v[0] - budget) / budget * 100 for v in exact(r.market).values())), 2)
 
 
+def _budget_used(r: Run, budget: float) -> float:
+    """The smallest share of the budget spent on a whole day of the run (whole days only):
+    how much a control leaves unspent by stopping early."""
+    days = sorted(exact(r.market).items())[1:-1]  # the run starts and ends at 09:00 Moscow
+    return round(min(v[0] / budget * 100 for _, v in days), 2) if days else 0.0
+
+
 def case_near_cap(seed: int, days: int, every: int) -> dict[str, Any]:
     spec = scenario(payment="cpm", bid=30000, cr=0.05, price=100000)
     spend, revenue, _, _ = true_economics(spec, seed, days)
@@ -301,7 +308,8 @@ def _budget_case(name: str, payment: str, bid: int, seed: int, days: int, every:
     kw = {"wb_limit_budget": _d(budget)} if payment == "cpc" else {}
     runs = _triple(spec, seed, days, every, SpendCap(SpendCap.Params(**params)), PreviousSpendCap(SpendCap.Params(**params)),
                    **kw)
-    fig = {n: {"overspend_pct": _overspend(r, budget)} for n, r in runs.items()}
+    fig = {n: {"overspend_pct": _overspend(r, budget), "min_budget_used_pct": _budget_used(r, budget)}
+           for n, r in runs.items()}
     return {"name": name, **fig.pop("current"), **fig,
             "setup": {"daily_budget": budget, "natural_daily_spend": round(spend / days, 2),
                       "wb_daily_limit": payment == "cpc"},
