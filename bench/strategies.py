@@ -15,6 +15,7 @@ published normquery statistics of the day (official, but a daily average). Both 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bench import spend_cases
 from bidder.domain import (
     Action,
     BidRules,
@@ -342,7 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--every", type=int, default=5, help="minutes between evaluations")
     ap.add_argument("--position-source", choices=["search", "stats", "both"], default="both")
+    ap.add_argument("--json", action="store_true", help="print one JSON object with a `cases` list")
     args = ap.parse_args(argv)
+    if args.json:
+        cases: list[dict[str, Any]] = []
+        cases.extend(spend_cases.run_cases(args.seed, 14))  # issue 15: 14 simulated days each
+        print(json.dumps({"cases": cases}, ensure_ascii=False))
+        return 0
     guard = GuardConfig.from_numbers(max_bid=2000)
     t0 = time.monotonic()
     print(f"strategy benchmark: demo scenario, seed {args.seed}, {args.days} simulated days, "

@@ -39,7 +39,26 @@ class TargetPositionParams(StrategyParams):
     )
 
 
-class RoiFloorParams(StrategyParams):
+def _confidence(value: float) -> float:
+    if not 50 <= value < 100:
+        raise ValueError("confidence_pct must be at least 50 and below 100 (the probability of a breach, %, "
+                         "before acting on it; 90 is a good start)")
+    return value
+
+
+class EvidenceParams(StrategyParams):
+    """What the money strategies need before acting on a breach (see strategies/evidence.py)."""
+
+    confidence_pct: float = Field(
+        default=90, description="act on a breach only when it is at least this probable, %")
+    prior_clicks: int = Field(
+        default=200, ge=0, le=100000,
+        description="the campaign's earlier days weigh as much as this many clicks in the conversion prior")
+
+    _check_confidence = field_validator("confidence_pct")(_confidence)
+
+
+class RoiFloorParams(EvidenceParams):
     min_roi_pct: float = Field(ge=-100, le=10000)
     margin_pct: float = Field(gt=0, le=100, description="gross margin of the goods, % of revenue")
     window: Duration = timedelta(days=7)
@@ -55,7 +74,7 @@ class RoiFloorParams(StrategyParams):
     _check_window = field_validator("window")(_window)
 
 
-class SpendCapParams(StrategyParams):
+class SpendCapParams(EvidenceParams):
     max_drr_pct: float = Field(gt=0, le=100, description="ad spend share of revenue (ДРР), %")
     daily_budget: Decimal | None = Field(default=None, gt=0, description="base units per day, account time zone")
     window: Duration = timedelta(days=3)
@@ -68,8 +87,24 @@ class SpendCapParams(StrategyParams):
     cooldown: Duration = Field(
         default=timedelta(hours=3), description="after a bid change, wait this long for its effect"
     )
+    max_status_changes_per_day: int = Field(
+        default=2, ge=1, le=24, description="pauses and resumes by this strategy per campaign and local day; "
+        "once reached, no more resumes that day (pauses are never held back)")
+    budget_lookahead: Duration = Field(
+        default=timedelta(minutes=6), description="pause when the spend projected this far ahead (WB's "
+        "3-minute statistics lag plus the next sync) would pass daily_budget")
+    overspend_guard_x: float = Field(
+        default=3, ge=1.5, le=100, description="hard guard: today's spend at this multiple of the window's "
+        "mean daily spend, with today's ДРР over the cap, cuts the bids without waiting for complete days")
 
     _check_window = field_validator("window")(_window)
+
+    @field_validator("budget_lookahead")
+    @classmethod
+    def _lookahead(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0) or value > timedelta(hours=1):
+            raise ValueError("budget_lookahead must be between 0s and 1h (WB publishes spend every 3 minutes)")
+        return value
 
 
 class ScheduleParams(StrategyParams):

@@ -1,7 +1,12 @@
 """The roi_floor strategy: keep each item's advertising ROI above a floor.
 
-ROI = (revenue x margin - spend) / spend over ``window`` days of daily statistics (account time zone).
-Below the floor the item's bids go down by ``step_pct``; when an item is already at WB's minimum bid and
+ROI = (revenue x margin - spend) / spend over ``window`` complete local days ending yesterday (revenue
+lags spend: today's partial day is left out). "Below the floor" means probably below: P(ROI < floor) >=
+``confidence_pct`` under the Gamma–Poisson model of strategies/evidence.py (orders given clicks, prior
+from the campaign's earlier days); a single click without an order is not evidence. Without any order
+seen (window or history) the order value is unknown and the strategy holds (spend_cap's
+``min_spend_without_revenue`` covers spend without revenue). Below the floor the item's bids go down by
+``step_pct``; when an item is already at WB's minimum bid and
 still below the floor for ``pause_after`` consecutive evaluations (counted from the audit trail), and
 that is true of every item of the campaign, the campaign is paused with the numbers in the reason.
 Comfortably above the floor (``restore_margin_pct`` points more) the bids this strategy cut are raised
@@ -29,10 +34,10 @@ from strategies.common import (
     round_up,
     run_start_bid,
     targets,
-    totals,
-    window_days,
 )
+from strategies.evidence import Verdict, pct
 from strategies.params import RoiFloorParams
+from strategies.windows import complete_days, evidence
 
 AT_MIN_BELOW_FLOOR = "at WB's minimum bid and below the ROI floor"
 
@@ -52,17 +57,21 @@ class RoiFloor(Strategy):
 
     def decide(self, snapshot: CampaignSnapshot, now: datetime) -> list[Proposal]:
         p = self.params
-        first, last = window_days(now, snapshot.timezone, p.window)
+        first, last = complete_days(now, snapshot.timezone, p.window)
         out: list[Proposal] = []
         stuck: list[tuple[int, float, int]] = []  # (nm_id, roi, evaluations) of items ready to pause
         managed_items = 0
         for item, target, placement in targets(snapshot):
-            tot = totals(snapshot.daily_stats, first, last, item.nm_id)
+            ev = evidence(snapshot.daily_stats, first, last, item.nm_id, p.prior_clicks)
+            tot = ev.window
             roi = roi_pct(float(tot.revenue), float(tot.spend), p.margin_pct)
+            v = ev.below(self.required_revenue(float(tot.spend)))
             inputs = {
                 "window_days": (last - first).days + 1, "spend": str(tot.spend), "revenue": str(tot.revenue),
+                "clicks": tot.clicks, "orders": tot.orders,
                 "margin_pct": p.margin_pct, "roi_pct": None if roi is None else round(roi, 2),
-                "min_roi_pct": p.min_roi_pct,
+                "min_roi_pct": p.min_roi_pct, "breach_probability": None if v is None else round(v.probability, 4),
+                "confidence_pct": p.confidence_pct,
             }
             if target is None:
                 out.append(proposal(self.kind, Action.HOLD, snapshot, "current bid unknown",
@@ -71,41 +80,58 @@ class RoiFloor(Strategy):
             managed_items += 1
             if roi is None:
                 out.append(proposal(self.kind, Action.HOLD, snapshot,
-                                    f"no ad spend in the last {inputs['window_days']} days: ROI unknown",
+                                    f"no ad spend in the last {inputs['window_days']} complete days: ROI unknown",
                                     target, **inputs))
                 continue
-            out.append(self._item(snapshot, target, roi, inputs, stuck, now))
+            if v is None:
+                out.append(proposal(self.kind, Action.HOLD, snapshot,
+                                    f"ROI {roi:.1f}% over {inputs['window_days']} complete days (spend "
+                                    f"{fmt_base(tot.spend)}, {tot.clicks} clicks) but no order seen yet: the order "
+                                    f"value is unknown, not enough evidence", target, **inputs))
+                continue
+            out.append(self._item(snapshot, target, roi, v, inputs, stuck, now))
 
         # A campaign pause only when every managed item is stuck at the minimum below the floor.
         stuck_items = {nm for nm, _, n in stuck if n >= p.pause_after}
         all_items = {t.nm_id for _, t, _ in targets(snapshot) if t is not None}
         if (stuck_items and stuck_items == all_items and snapshot.campaign.status == Status.ACTIVE):
-            camp = totals(snapshot.daily_stats, first, last)
+            cev = evidence(snapshot.daily_stats, first, last, None, p.prior_clicks)
+            camp = cev.window
             roi = roi_pct(float(camp.revenue), float(camp.spend), p.margin_pct)
-            if roi is not None and roi < p.min_roi_pct:
+            cv = cev.below(self.required_revenue(float(camp.spend)))
+            if roi is not None and cv is not None and cv.probability >= p.confidence_pct / 100:
                 worst = min(n for nm, _, n in stuck if nm in stuck_items)
                 out.append(proposal(
                     self.kind, Action.PAUSE, snapshot,
-                    f"ROI {roi:.1f}% is below the floor {p.min_roi_pct:g}% over {(last - first).days + 1} days "
-                    f"(spend {fmt_base(camp.spend)}, revenue {fmt_base(camp.revenue)}, margin {p.margin_pct:g}%) with every item "
+                    f"ROI {roi:.1f}% is below the floor {p.min_roi_pct:g}% over {(last - first).days + 1} complete days "
+                    f"(spend {fmt_base(camp.spend)}, revenue {fmt_base(camp.revenue)}, margin {p.margin_pct:g}%) "
+                    f"with {pct(cv.probability)} confidence: {cv.words()}; every item "
                     f"at WB's minimum bid for {worst} evaluations: pausing the campaign",
                     roi_pct=round(roi, 2), min_roi_pct=p.min_roi_pct, spend=str(camp.spend),
                     revenue=str(camp.revenue), evaluations=worst, pause_after=p.pause_after,
+                    breach_probability=round(cv.probability, 4), confidence_pct=p.confidence_pct,
                 ))
         return out
 
-    def _item(self, snapshot: CampaignSnapshot, t: Target, roi: float, inputs: dict,
+    def required_revenue(self, spend: float) -> float:
+        """The revenue at which ROI is exactly the floor: revenue x margin - spend = floor x spend."""
+        p = self.params
+        return spend * (1 + p.min_roi_pct / 100) / (p.margin_pct / 100)
+
+    def _item(self, snapshot: CampaignSnapshot, t: Target, roi: float, v: Verdict, inputs: dict,
               stuck: list[tuple[int, float, int]], now: datetime) -> Proposal:
         p = self.params
         step = max(snapshot.rules.step, 1)
         floor_bid = min_bid(snapshot, t.nm_id, t.placement)
         nums = f"ROI {roi:.1f}% (spend {fmt_base(inputs['spend'])}, revenue {fmt_base(inputs['revenue'])}, margin {p.margin_pct:g}%)"
+        below = v.probability >= p.confidence_pct / 100
         recent = cooling(snapshot, t.nm_id, t.placement, now, p.cooldown)
         if recent is not None:
-            veto = {"no_raise": True} if roi < p.min_roi_pct else {}
+            veto = {"no_raise": True} if below else {}
             return proposal(self.kind, Action.HOLD, snapshot, f"{nums}; {cooling_reason(recent, p.cooldown, now)}",
                             t, **veto, **inputs)
-        if roi < p.min_roi_pct:
+        if below:
+            nums = f"{nums} with {pct(v.probability)} confidence ({v.words()})"
             if t.bid > floor_bid:
                 want = max(floor_bid, round_up(t.bid * (1 - p.step_pct / 100), step))
                 if want >= t.bid:  # rounding ate the cut: one bid step down
@@ -119,6 +145,10 @@ class RoiFloor(Strategy):
                             f"{nums} is below the floor {p.min_roi_pct:g}%; {AT_MIN_BELOW_FLOOR} "
                             f"{fmt_money(floor_bid)} ({n} of {p.pause_after} evaluations before a pause)",
                             t, evaluations=n, min_bid=floor_bid, no_raise=True, **inputs)
+        if roi < p.min_roi_pct:
+            return proposal(self.kind, Action.HOLD, snapshot,
+                            f"{nums} is below the floor {p.min_roi_pct:g}% but not probably: {pct(v.probability)} < "
+                            f"{p.confidence_pct:g}% ({v.words()})", t, **inputs)
         if roi >= p.min_roi_pct + p.restore_margin_pct:
             before = run_start_bid(snapshot, t.nm_id, t.placement, self.kind)
             if before is not None and before > t.bid:

@@ -1,23 +1,33 @@
 """The spend_cap strategy: keep ДРР (ad spend share of revenue) under a cap, and a daily budget.
 
-ДРР = spend / revenue x 100 over ``window`` days of daily statistics (account time zone). With no
-revenue, spend above ``min_spend_without_revenue`` counts as over the cap. Per item: above the cap the
-bids go down by ``step_pct``, or in proportion (cap / ДРР) when that is more; well below it (``restore_below_pct`` % under the cap) bids this strategy
-cut are raised back toward the bid it found. With ``on_breach: pause`` a campaign whose total ДРР is over
-the cap is paused instead, and resumed once it is back under.
+ДРР = spend / revenue x 100 over ``window`` *complete* local days ending yesterday (revenue lags spend,
+so today's partial day would overstate it; see strategies/windows.py). A breach is acted on only when
+it is probable: P(ДРР > cap) >= ``confidence_pct`` under the Gamma–Poisson model of
+strategies/evidence.py (orders given clicks, prior from the campaign's earlier days). With no order
+ever seen, spend above ``min_spend_without_revenue`` counts as a breach.
 
-Daily budget: once today's spend (account time zone) reaches ``daily_budget`` an active campaign is
-paused until the next local day; on a later day a campaign this strategy paused is resumed. Both are
-proposals with the numbers. Budget pauses are marked time-based (``inputs["time_based"]``) so the
-guardrails do not ask for performance evidence.
+Per item, on a probable breach the bids go down by ``step_pct``, or in proportion (cap / ДРР) when that
+is more. At WB's minimum bid the item is stuck: with ``on_breach: lower`` a campaign whose every item is
+stuck is paused (stop at the minimum); with ``on_breach: pause`` a probable campaign breach pauses at
+once. Hysteresis: a campaign this strategy paused for ДРР resumes, and cut bids are raised back, only
+when ДРР is ``restore_below_pct`` % under the cap; at most ``max_status_changes_per_day`` pauses and
+resumes a day (then no more resumes that day; pauses are never held back).
 
-Reads: ``daily_stats`` (spend, revenue, today's spend), ``campaign.status``, ``history`` (its own cuts and
-pauses), ``rules``, ``timezone``.
+Daily budget: today's spend plus the spend projected ``budget_lookahead`` ahead (WB publishes spend
+every 3 minutes) reaching ``daily_budget`` pauses an active campaign until the next local day
+(time-based: the guardrails do not ask for performance evidence). Hard overspend guard: today's spend
+at ``overspend_guard_x`` times the window's mean daily spend with today's ДРР over the cap cuts bids
+without waiting for the day to complete.
+
+Reads: ``daily_stats``, ``stats_as_of``, ``campaign.status``, ``history`` (its own cuts, pauses and
+resumes), ``rules``, ``timezone``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from bidder.domain import Action, CampaignSnapshot, Proposal, Status
 from strategies.base import Strategy
@@ -39,9 +49,10 @@ from strategies.common import (
     run_start_bid,
     targets,
     totals,
-    window_days,
 )
+from strategies.evidence import Verdict, pct
 from strategies.params import SpendCapParams
+from strategies.windows import Evidence, complete_days, evidence
 
 INFINITE = float("inf")
 
@@ -63,96 +74,179 @@ class SpendCap(Strategy):
             return INFINITE
         return None
 
+    def judge(self, ev: Evidence) -> tuple[bool, Verdict | None]:
+        """(probable breach, verdict). Without any known order value, spend over the threshold is a breach."""
+        tot = ev.window
+        if tot.spend <= 0:
+            return False, None
+        v = ev.below(float(tot.spend) * 100 / self.params.max_drr_pct)
+        if v is None:
+            return tot.spend > self.params.min_spend_without_revenue, None
+        return v.probability >= self.params.confidence_pct / 100, v
+
+    def healthy(self, drr: float | None) -> bool:
+        """Under the cap by the restore margin (the hysteresis for resumes and raises)."""
+        p = self.params
+        return drr is not None and drr <= p.max_drr_pct * (1 - p.restore_below_pct / 100)
+
     def decide(self, snapshot: CampaignSnapshot, now: datetime) -> list[Proposal]:
         p = self.params
-        first, last = window_days(now, snapshot.timezone, p.window)
+        first, last = complete_days(now, snapshot.timezone, p.window)
         days = (last - first).days + 1
         out: list[Proposal] = []
-        camp = totals(snapshot.daily_stats, first, last)
+        camp_ev = evidence(snapshot.daily_stats, first, last, None, p.prior_clicks)
+        camp = camp_ev.window
         camp_drr = self.drr(camp)
+        camp_breach, camp_v = self.judge(camp_ev)
         today = local_date(now, snapshot.timezone)
-        spent_today = totals(snapshot.daily_stats, today, today).spend
+        today_tot = totals(snapshot.daily_stats, today, today)
+        spent_today = today_tot.spend
+        projected = self._projected(snapshot, now, spent_today)
         status = snapshot.campaign.status
-        budget_hit = p.daily_budget is not None and spent_today >= p.daily_budget
-        drr_breach = p.on_breach == "pause" and camp_drr is not None and camp_drr > p.max_drr_pct
+        budget_hit = p.daily_budget is not None and projected >= p.daily_budget
         camp_inputs = {
-            "window_days": days, "spend": str(camp.spend), "revenue": str(camp.revenue),
-            "drr_pct": _num(camp_drr), "max_drr_pct": p.max_drr_pct, "spent_today": str(spent_today),
+            "window_days": days, "window_last": last.isoformat(), "spend": str(camp.spend),
+            "revenue": str(camp.revenue), "clicks": camp.clicks, "orders": camp.orders, "drr_pct": _num(camp_drr),
+            "max_drr_pct": p.max_drr_pct, "breach_probability": _prob(camp_v), "confidence_pct": p.confidence_pct,
+            "spent_today": str(spent_today), "projected_today": str(projected),
             "daily_budget": None if p.daily_budget is None else str(p.daily_budget), "local_day": today.isoformat(),
         }
+        nums = self._nums(camp, camp_drr, days, camp_v)
 
-        # Campaign level: the daily budget first, then a ДРР pause.
-        # A pause proposal for an already paused campaign keeps it paused (it blocks others' resumes).
-        if budget_hit:
-            if status in (Status.ACTIVE, Status.PAUSED):
-                what = "pausing" if status == Status.ACTIVE else "staying paused"
-                out.append(proposal(
-                    self.kind, Action.PAUSE, snapshot,
-                    f"spent {fmt_base(spent_today)} today ({today.isoformat()}, {snapshot.timezone}), reaching the daily "
-                    f"budget {fmt_base(p.daily_budget)}: {what} until the next day",
-                    **camp_inputs, **{TIME_BASED: True, "pause_kind": "daily_budget"},
-                ))
-        elif drr_breach:
-            if status in (Status.ACTIVE, Status.PAUSED):
-                what = "pausing the campaign" if status == Status.ACTIVE else "the campaign stays paused"
-                out.append(proposal(
-                    self.kind, Action.PAUSE, snapshot,
-                    f"ДРР {_fmt_drr(camp_drr)} over {days} days (spend {fmt_base(camp.spend)}, revenue {fmt_base(camp.revenue)}) is "
-                    f"above the cap {p.max_drr_pct:g}%: {what}",
-                    **camp_inputs, pause_kind="drr",
-                ))
-        elif status == Status.PAUSED:
-            last_change = last_status_change(snapshot)
-            if last_change is not None and last_change.action == Action.PAUSE and by(last_change, self.kind):
-                paused_day = local_date(last_change.at, snapshot.timezone)
-                why = (f"a new day ({today.isoformat()}): today's spend {fmt_base(spent_today)} is under the daily budget "
-                       f"{fmt_base(p.daily_budget)}" if p.daily_budget is not None and paused_day < today
-                       else f"ДРР {_fmt_drr(camp_drr)} over {days} days is within the cap {p.max_drr_pct:g}%")
-                out.append(proposal(self.kind, Action.RESUME, snapshot,
-                                    f"{why}: resuming the campaign paused at {last_change.at:%Y-%m-%d %H:%M} UTC",
-                                    **camp_inputs))
-
+        items: list[Proposal] = []
+        stuck: set[int] = set()
+        managed: set[int] = set()
         for item, target, placement in targets(snapshot):
-            tot = totals(snapshot.daily_stats, first, last, item.nm_id)
-            drr = self.drr(tot)
-            inputs = {"window_days": days, "spend": str(tot.spend), "revenue": str(tot.revenue),
-                      "drr_pct": _num(drr), "max_drr_pct": p.max_drr_pct}
+            ev = evidence(snapshot.daily_stats, first, last, item.nm_id, p.prior_clicks)
+            drr = self.drr(ev.window)
+            breach, v = self.judge(ev)
+            inputs = {"window_days": days, "spend": str(ev.window.spend), "revenue": str(ev.window.revenue),
+                      "clicks": ev.window.clicks, "orders": ev.window.orders, "drr_pct": _num(drr),
+                      "max_drr_pct": p.max_drr_pct, "breach_probability": _prob(v), "confidence_pct": p.confidence_pct}
             if target is None:
-                out.append(proposal(self.kind, Action.HOLD, snapshot, "current bid unknown",
-                                    nm_id=item.nm_id, placement=placement, **inputs))
+                items.append(proposal(self.kind, Action.HOLD, snapshot, "current bid unknown",
+                                      nm_id=item.nm_id, placement=placement, **inputs))
                 continue
-            out.append(self._item(snapshot, target, drr, tot, days, inputs, now))
-        return out
+            managed.add(item.nm_id)
+            today_item = totals(snapshot.daily_stats, today, today, item.nm_id)
+            prop = self._item(snapshot, target, ev, drr, breach, v, today_item, days, inputs, now)
+            if prop.inputs.get("stuck_at_min"):
+                stuck.add(item.nm_id)
+            items.append(prop)
 
-    def _item(self, snapshot: CampaignSnapshot, t: Target, drr: float | None, tot: Totals, days: int,
-              inputs: dict, now: datetime) -> Proposal:
+        # Campaign level: the daily budget first, then a ДРР pause, then a resume.
+        # A pause proposal for an already paused campaign keeps it paused (it blocks others' resumes).
+        what = "pausing" if status == Status.ACTIVE else "staying paused"
+        if budget_hit and status in (Status.ACTIVE, Status.PAUSED):
+            ahead = "" if projected == spent_today else f" (projected {fmt_base(projected)} in {p.budget_lookahead})"
+            out.append(proposal(
+                self.kind, Action.PAUSE, snapshot,
+                f"spent {fmt_base(spent_today)} today ({today.isoformat()}, {snapshot.timezone}){ahead}, reaching the "
+                f"daily budget {fmt_base(p.daily_budget)}: {what} until the next day",
+                **camp_inputs, **{TIME_BASED: True, "pause_kind": "daily_budget"},
+            ))
+        elif camp_breach and status in (Status.ACTIVE, Status.PAUSED) and (
+                p.on_breach == "pause" or (managed and stuck == managed)):
+            at_min = "" if p.on_breach == "pause" else " with every item at WB's minimum bid"
+            out.append(proposal(
+                self.kind, Action.PAUSE, snapshot,
+                f"{nums} is above the cap {p.max_drr_pct:g}%{self._conf(camp_v)}{at_min}: {what} the campaign",
+                **camp_inputs, pause_kind="drr",
+            ))
+        elif status == Status.PAUSED:
+            out.extend(self._resume(snapshot, now, today, camp_breach, camp_drr, nums, camp_inputs))
+        return out + items
+
+    def _projected(self, snapshot: CampaignSnapshot, now: datetime, spent_today: Decimal) -> Decimal:
+        """Today's spend projected ``budget_lookahead`` past now, at today's mean rate so far (x2 for peaks)."""
+        p = self.params
+        if p.daily_budget is None or spent_today <= 0 or p.budget_lookahead <= timedelta(0):
+            return spent_today
+        as_of = snapshot.stats_as_of or now
+        lt = as_of.astimezone(ZoneInfo(snapshot.timezone))
+        elapsed = lt - lt.replace(hour=0, minute=0, second=0, microsecond=0)
+        if elapsed < timedelta(minutes=30):
+            elapsed = timedelta(minutes=30)
+        horizon = p.budget_lookahead + max(timedelta(0), now - as_of)
+        rate = spent_today / Decimal(elapsed.total_seconds())
+        return (spent_today + rate * 2 * Decimal(horizon.total_seconds())).quantize(Decimal("0.01"))
+
+    def _resume(self, snapshot: CampaignSnapshot, now: datetime, today: date, breach: bool,
+                drr: float | None, nums: str, inputs: dict) -> list[Proposal]:
+        p = self.params
+        last_change = last_status_change(snapshot)
+        if last_change is None or last_change.action != Action.PAUSE or not by(last_change, self.kind):
+            return []
+        paused_day = local_date(last_change.at, snapshot.timezone)
+        budget_pause = (p.daily_budget is not None and paused_day < today
+                        and totals(snapshot.daily_stats, paused_day, paused_day).spend >= p.daily_budget * Decimal("0.9"))
+        if budget_pause and not breach:
+            why = (f"a new day ({today.isoformat()}): today's spend is under the daily budget "
+                   f"{fmt_base(p.daily_budget)} and {nums} is not a probable breach of the cap {p.max_drr_pct:g}%")
+        elif self.healthy(drr) and not breach:
+            why = (f"{nums} is under the cap {p.max_drr_pct:g}% less the restore margin {p.restore_below_pct:g}%")
+        else:
+            return []
+        changes = self._status_changes_today(snapshot, today)
+        if changes >= p.max_status_changes_per_day:
+            return [proposal(self.kind, Action.HOLD, snapshot,
+                             f"{why}, but {changes} pauses and resumes today reach the limit "
+                             f"{p.max_status_changes_per_day}: staying paused until tomorrow",
+                             status_changes_today=changes, **inputs)]
+        return [proposal(self.kind, Action.RESUME, snapshot,
+                         f"{why}: resuming the campaign paused at {last_change.at:%Y-%m-%d %H:%M} UTC",
+                         status_changes_today=changes, **inputs)]
+
+    def _status_changes_today(self, snapshot: CampaignSnapshot, today: date) -> int:
+        return sum(1 for r in snapshot.history
+                   if r.applied and r.nm_id is None and r.action in (Action.PAUSE, Action.RESUME)
+                   and by(r, self.kind) and local_date(r.at, snapshot.timezone) == today)
+
+    def _nums(self, tot: Totals, drr: float | None, days: int, v: Verdict | None) -> str:
+        return (f"ДРР {_fmt_drr(drr)} over {days} complete days (spend {fmt_base(tot.spend)}, revenue "
+                f"{fmt_base(tot.revenue)})")
+
+    def _conf(self, v: Verdict | None) -> str:
+        return "" if v is None else f" with {pct(v.probability)} confidence: {v.words()}"
+
+    def _item(self, snapshot: CampaignSnapshot, t: Target, ev: Evidence, drr: float | None, breach: bool,
+              v: Verdict | None, today: Totals, days: int, inputs: dict, now: datetime) -> Proposal:
         p = self.params
         step = max(snapshot.rules.step, 1)
-        nums = f"ДРР {_fmt_drr(drr)} over {days} days (spend {fmt_base(tot.spend)}, revenue {fmt_base(tot.revenue)})"
-        if drr is None:
+        tot = ev.window
+        nums = self._nums(tot, drr, days, v)
+        guard = self._overspend(tot, today, days)
+        if drr is None and not guard:
             why = ("no ad spend" if tot.spend <= 0 else
                    f"spend {fmt_base(tot.spend)} without revenue is under {fmt_base(p.min_spend_without_revenue)}")
-            return proposal(self.kind, Action.HOLD, snapshot, f"{why} in {days} days: not enough data", t, **inputs)
+            return proposal(self.kind, Action.HOLD, snapshot, f"{why} in {days} complete days: not enough data",
+                            t, **inputs)
         recent = cooling(snapshot, t.nm_id, t.placement, now, p.cooldown)
         if recent is not None:
-            veto = {"no_raise": True} if drr > p.max_drr_pct else {}
+            veto = {"no_raise": True} if breach or guard else {}
             return proposal(self.kind, Action.HOLD, snapshot, f"{nums}; {cooling_reason(recent, p.cooldown, now)}",
                             t, **veto, **inputs)
-        if drr > p.max_drr_pct:
+        if breach or guard:
             floor_bid = min_bid(snapshot, t.nm_id, t.placement)
+            if guard and not breach:
+                what = (f"today's spend {fmt_base(today.spend)} is {p.overspend_guard_x:g}x the mean day of the window "
+                        f"with today's ДРР {_fmt_drr(self.drr(today))} over the cap {p.max_drr_pct:g}% (hard guard)")
+            else:
+                what = f"{nums} is above the cap {p.max_drr_pct:g}%{self._conf(v)}"
             if t.bid <= floor_bid:
                 return proposal(self.kind, Action.HOLD, snapshot,
-                                f"{nums} is above the cap {p.max_drr_pct:g}% but the bid is at WB's minimum "
-                                f"{fmt_money(floor_bid)}", t, min_bid=floor_bid, no_raise=True, **inputs)
+                                f"{what}, and the bid is at WB's minimum {fmt_money(floor_bid)}", t, min_bid=floor_bid,
+                                no_raise=True, stuck_at_min=breach, **inputs)
             # at least step_pct; in proportion when far above (spend is roughly proportional to the bid)
-            factor = 1 - p.step_pct / 100 if drr == INFINITE else min(1 - p.step_pct / 100, p.max_drr_pct / drr)
+            ratio = drr if breach and drr is not None else self.drr(today)
+            cut = 1 - p.step_pct / 100
+            factor = cut if ratio is None or ratio == INFINITE else min(cut, p.max_drr_pct / ratio)
             want = max(floor_bid, round_up(t.bid * factor, step))
             if want >= t.bid:  # rounding ate the cut: one bid step down
                 want = max(floor_bid, round_down(t.bid - 1, step))
             return proposal(self.kind, Action.SET_BID, snapshot,
-                            f"{nums} is above the cap {p.max_drr_pct:g}%: lowering the bid by "
-                            f"{(1 - factor) * 100:.0f}%", t, bid=want, **inputs)
-        if drr <= p.max_drr_pct * (1 - p.restore_below_pct / 100):
+                            f"{what}: lowering the bid by {(1 - factor) * 100:.0f}%", t, bid=want, **inputs)
+        if self.healthy(drr):
             before = run_start_bid(snapshot, t.nm_id, t.placement, self.kind)
             if before is not None and before > t.bid:
                 want = min(before, round_down(t.bid * (1 + p.step_pct / 100), step))
@@ -161,7 +255,22 @@ class SpendCap(Strategy):
                 return proposal(self.kind, Action.SET_BID, snapshot,
                                 f"{nums} is well under the cap {p.max_drr_pct:g}%: raising back toward "
                                 f"{fmt_money(before)}", t, bid=want, restore_to=before, **inputs)
-        return proposal(self.kind, Action.HOLD, snapshot, f"{nums} is within the cap {p.max_drr_pct:g}%", t, **inputs)
+        over = drr is not None and drr > p.max_drr_pct
+        word = (f"is above the cap {p.max_drr_pct:g}% but not a probable breach"
+                f" ({'?' if v is None else pct(v.probability)} < {p.confidence_pct:g}%: {v.words() if v else 'no orders'})"
+                if over else f"is within the cap {p.max_drr_pct:g}%")
+        return proposal(self.kind, Action.HOLD, snapshot, f"{nums} {word}", t, **inputs)
+
+    def _overspend(self, window: Totals, today: Totals, days: int) -> bool:
+        """The hard guard: today far above the window's mean day, and today's ДРР over the cap."""
+        p = self.params
+        if today.spend <= 0 or window.spend <= 0:
+            return False
+        mean_day = window.spend / days
+        if today.spend < mean_day * Decimal(str(p.overspend_guard_x)):
+            return False
+        d = self.drr(today)
+        return d is not None and d > p.max_drr_pct and today.spend > p.min_spend_without_revenue / 10
 
 
 def _num(value: float | None) -> float | str | None:
@@ -177,3 +286,7 @@ def _fmt_drr(value: float | None) -> str:
         return "infinite (no revenue)"
     return f"{value:.1f}%"
 
+
+
+def _prob(v: Verdict | None) -> float | None:
+    return None if v is None else round(v.probability, 4)

@@ -30,6 +30,7 @@ from bidder.engine.apply import Applier
 from bidder.engine.errors_map import map_error
 from bidder.engine.evaluate import REEVALUATE_EVERY, Evaluation, Evaluator, rollback_decisions
 from bidder.engine.guards import GuardConfig
+from bidder.engine.limits import DailyLimitStep, cycle_pass
 from bidder.engine.poll import Poller
 from bidder.engine.ports import AlertSink, HealthSink, MetricsSink, OperatorState, Reader, Writer
 from bidder.engine.view import AccountView
@@ -110,6 +111,7 @@ class AccountCycle:
                                alerts=alerts, operator=operator, live_writer=None if writer is dry_writer else writer,
                                dry_writer=dry_writer, metrics=metrics)
         self.evaluated = 0
+        self.daily_limits = DailyLimitStep(reader)  # WB's daily limits as a budget backstop (engine/limits.py)
         self.failing: str | None = None
         self.started = False
         self._drift_alerted: set[str] = set()
@@ -235,6 +237,7 @@ class AccountCycle:
             result.evaluated = evaluation.evaluated
             applied, failed = await self.applier.run(evaluation.decisions)
             result.applied, result.failed = result.applied + applied, result.failed + failed
+            await cycle_pass(self.daily_limits, self)
         except Exception as exc:
             mapped = map_error(exc)
             result.ok, result.error = False, mapped.message

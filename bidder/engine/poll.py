@@ -106,9 +106,12 @@ class Poller:
             return 0
         today = view.today(now)
         groups: dict[tuple, list[int]] = {}
+        # First fetches share the longest window among them: a few extra days in one call are cheaper than
+        # another call at WB's 3 a minute (windows differ by strategy: 7 days, or a window plus its prior).
+        first_days = max((view.window_days(i) for i in ids if i not in view.stats_at), default=1)
         for advert_id in ids:
             first = advert_id not in view.stats_at
-            begin, end = stats_range(today, view.window_days(advert_id), first)
+            begin, end = stats_range(today, first_days if first else 1, first)
             groups.setdefault((begin, end), []).append(advert_id)
         refreshed = 0
         for (begin, end), group in sorted(groups.items()):

@@ -32,6 +32,7 @@ from bidder.engine.guards import GuardConfig
 from bidder.engine.inputs import EvaluationInputs
 
 HISTORY_DAYS = 7
+PRIOR_DAYS = 7  # days before a money strategy's window loaded for its conversion prior (issue 15)
 
 
 class CampaignInputs(NamedTuple):
@@ -133,7 +134,9 @@ class AccountView:
         for strategy in self.strategies_for(advert_id):
             window = getattr(strategy.params, "window", None)
             if window is not None:
-                days = max(days, int(window.total_seconds() // 86400))
+                # complete-day windows end yesterday, and the days before them are the evidence prior
+                # (strategies/windows.py): window + today + PRIOR_DAYS, within WB's 31 days
+                days = max(days, min(31, int(window.total_seconds() // 86400) + 1 + PRIOR_DAYS))
         return max(days, HISTORY_DAYS)
 
     def today(self, now: datetime) -> date:

@@ -109,6 +109,12 @@ async def token_expiring(session, account: str, which: str, expires_at: datetime
     await ev.enqueue(session, ev.token_expiring(account, which, expires_at, now=now), at=now)
 
 
+async def daily_limit_invalid(session, account: str, advert_id: int, limit_minor: int, required_minor: int,
+                              now: datetime) -> None:
+    await ev.enqueue(session, ev.daily_limit_invalid(account, advert_id, limit=limit_minor / 100,
+                                                     required=required_minor / 100, day=now.date()), at=now)
+
+
 class OutboxAlerts:
     """The engine's ``AlertSink``: every alert goes into the outbox, in the caller's transaction."""
 
@@ -131,6 +137,10 @@ class OutboxAlerts:
 
     async def account_failing(self, session, account: str, error: str, now: datetime) -> None:
         await account_failing(session, account, error, now)
+
+    async def daily_limit_invalid(self, session, account: str, advert_id: int, limit_minor: int,
+                                  required_minor: int, now: datetime) -> None:
+        await daily_limit_invalid(session, account, advert_id, limit_minor, required_minor, now)
 
     async def account_recovered(self, session, account: str, now: datetime) -> None:
         await account_recovered(session, account, now)

@@ -16,6 +16,7 @@ from typing import Any
 from bidder.clock import Clock, SystemClock
 from bidder.notify.i18n import t
 from bidder.notify.render import esc, render_history, render_result, render_status, scrub
+from bidder.notify.spend_view import render_spend
 from bidder.notify.telegram import TelegramClient, TelegramError, TelegramRejected
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,10 @@ class CommandLoop:
                 text = t(loc, "help")
             elif name == "status":
                 text = render_status(await self._control.status(), loc, tz=self._tz)
+                spend = getattr(self._control, "spend", None)  # issue 15: today's spend vs budgets and caps
+                if spend is not None:
+                    views = [render_spend(v, loc) for v in await spend()]
+                    text = "\n\n".join([text, *(esc(v, 3000) for v in views)])
             elif name in ("pause", "resume"):
                 target = _target(args)
                 if target is None:

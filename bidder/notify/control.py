@@ -202,6 +202,20 @@ class Control:
         dry = toggles.pop() if len(toggles) == 1 and None not in toggles else self.default_dry_run
         return StatusReport(now, tuple(out), bool(dry))
 
+    async def spend(self) -> list[Any]:
+        """Per configured account: today's spend against budgets and caps (bidder/notify/spend_view.py)."""
+        from bidder.notify.spend_view import account_spend
+
+        out = []
+        async with self._sessions() as s:
+            for name in self.account_names():
+                cfg = self._config_for(name)
+                if cfg is None or not hasattr(cfg, "strategies_for"):
+                    continue
+                info = await repo.get_account(s, name)
+                out.append(await account_spend(s, cfg, self._clock.now(), currency=info.currency if info else "RUB"))
+        return out
+
     async def history(self, advert_id: int, limit: int = 10) -> list[repo.StoredDecision]:
         async with self._sessions() as s:
             return await repo.history(s, advert_id=int(advert_id), limit=max(1, min(int(limit), 50)))

@@ -34,6 +34,7 @@ class EventKind(StrEnum):
     API_DRIFT = "api_drift"
     BIDDING_WAR = "bidding_war"
     OPERATOR_ACTION = "operator_action"
+    DAILY_LIMIT = "daily_limit"  # WB's daily limit of a CPC campaign is not valid for its bids
 
 
 # Seconds an event waits in the outbox so that similar ones (same kind and account) join it in one
@@ -52,6 +53,7 @@ MERGE_WINDOW: Mapping[EventKind, float] = MappingProxyType(
         EventKind.API_DRIFT: 30.0,
         EventKind.BIDDING_WAR: 60.0,
         EventKind.OPERATOR_ACTION: 0.0,
+        EventKind.DAILY_LIMIT: 60.0,
     }
 )
 
@@ -186,6 +188,14 @@ def budget_reached(account: str, advert_id: int, name: str, *, spent: Decimal | 
                  {**_campaign(advert_id, name), "spent": _num(spent), "limit": _num(limit)}, key)
 
 
+def daily_limit_invalid(account: str, advert_id: int, *, limit: Decimal | float, required: Decimal | float,
+                        day: date | None = None) -> Event:
+    """WB calls the campaign's daily limit too small for its current bids (REFERENCE-2026-10 §3.11)."""
+    key = f"daily_limit:{account}:{advert_id}:{day.isoformat()}" if day else None
+    return Event(EventKind.DAILY_LIMIT, account,
+                 {**_campaign(advert_id, None), "limit": _num(limit), "required": _num(required)}, key)
+
+
 def account_failing(account: str, error: str, *, since: datetime | None = None) -> Event:
     """``error``: the error class and WB's detail (bidder.errors texts never carry a token; the
     renderer scrubs token-shaped strings anyway)."""
@@ -233,6 +243,7 @@ SEVERITY: Mapping[EventKind, str] = MappingProxyType({
     EventKind.DRR_ALERT: "warning",
     EventKind.ROI_ALERT: "warning",
     EventKind.BUDGET_REACHED: "warning",
+    EventKind.DAILY_LIMIT: "warning",
     EventKind.BIDDING_WAR: "warning",
     EventKind.CAMPAIGN_PAUSED: "warning",
 })

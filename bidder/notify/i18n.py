@@ -143,6 +143,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "roi.line": "{campaign}: ROI {roi} (минимум {floor}), расход {spend}, выручка {revenue}",
         "budget.title": "💸 <b>Дневной бюджет исчерпан</b> · {account}",
         "budget.line": "{campaign}: потрачено {spent} из {limit}",
+        "daily_limit.title": "⚠️ <b>Дневной лимит WB мал для текущих ставок</b> · {account}",
+        "daily_limit.line": "{campaign}: лимит {limit}, WB рекомендует не меньше {required}; расход может идти "
+                            "неравномерно",
         "failing.title": "🔴 <b>Аккаунт не работает</b> · {account}",
         "failing.body": "Ошибка: {error}\nСтавки этого аккаунта не меняются, пока он не восстановится.",
         "recovered.title": "🟢 <b>Аккаунт снова работает</b> · {account}",
@@ -239,6 +242,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "roi.line": "{campaign}: ROI {roi} (floor {floor}), spend {spend}, revenue {revenue}",
         "budget.title": "💸 <b>Daily budget reached</b> · {account}",
         "budget.line": "{campaign}: spent {spent} of {limit}",
+        "daily_limit.title": "⚠️ <b>WB daily limit too small for the current bids</b> · {account}",
+        "daily_limit.line": "{campaign}: limit {limit}, WB recommends at least {required}; spend may run unevenly",
         "failing.title": "🔴 <b>Account failing</b> · {account}",
         "failing.body": "Error: {error}\nThis account's bids are left alone until it recovers.",
         "recovered.title": "🟢 <b>Account recovered</b> · {account}",

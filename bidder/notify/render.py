@@ -189,6 +189,12 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
             p = e.payload
             lines.append("• " + t(locale, "budget.line", campaign=campaign_label(p.get("advert_id"), p.get("name")),
                                   spent=fmt_money(p.get("spent"), locale), limit=fmt_money(p.get("limit"), locale)))
+    elif kind == EventKind.DAILY_LIMIT:
+        lines.append(t(locale, "daily_limit.title", account=account))
+        for e in events:
+            p = e.payload
+            lines.append("• " + t(locale, "daily_limit.line", campaign=campaign_label(p.get("advert_id"), p.get("name")),
+                                  limit=fmt_money(p.get("limit"), locale), required=fmt_money(p.get("required"), locale)))
     elif kind == EventKind.ACCOUNT_FAILING:
         lines.append(t(locale, "failing.title", account=account))
         errors = list(dict.fromkeys(str(e.payload.get("error") or "") for e in events))

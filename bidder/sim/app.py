@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from bidder.clock import Clock, ScaledClock
 from bidder.sim import schemas as S
 from bidder.sim.faults import FaultPlan, Faults, drop_one_field, make_absurd
-from bidder.sim.handlers import bids, campaigns, money, search, stats
+from bidder.sim.handlers import bids, campaigns, daily_limits, money, search, stats
 from bidder.sim.handlers.base import Ctx
 from bidder.sim.limits import RateLimiter
 from bidder.sim.market import (
@@ -307,6 +307,8 @@ ENDPOINTS = [
     Endpoint("POST", "/api/advert/v2/budget", money.h_budget, kind="text"),
     Endpoint("GET", "/adv/v1/balance", money.h_balance, kind="text"),
     Endpoint("GET", "/adv/v1/upd", money.h_upd, kind="text"),
+    Endpoint("GET", "/api/advert/v0/daily-limits", daily_limits.h_daily_limits_get, personal_only=True),
+    Endpoint("PUT", "/api/advert/v0/daily-limits", daily_limits.h_daily_limits_put, write=True, personal_only=True),
 ]
 
 SIM_KEY: web.AppKey[Simulator] = web.AppKey("simulator", Simulator)

@@ -44,6 +44,9 @@ LIMITS: dict[str, tuple[Limit, Limit]] = {
     "POST /api/advert/v2/budget": (Limit(MIN, 20, 4), Limit(HOUR, 4, 1)),
     "GET /adv/v1/balance": (Limit(1, 1, 5), Limit(HOUR, 2, 1)),
     "GET /adv/v1/upd": (Limit(1, 1, 5), Limit(HOUR, 1, 1)),
+    # REFERENCE-2026-10 §2: 1 min / 5, 12 s, burst 5; no Base rows (Personal/Service only)
+    "GET /api/advert/v0/daily-limits": (Limit(MIN, 5, 5), Limit(MIN, 5, 5)),
+    "PUT /api/advert/v0/daily-limits": (Limit(MIN, 5, 5), Limit(MIN, 5, 5)),
 }
 
 

@@ -62,6 +62,7 @@ BID_TICK = 30
 STATUS_TICK = 60
 SYNC_TICK = 180
 HOUR = 3600
+REQUIRED_CLICKS = 100  # daily limits: the recommended cap is this many clicks at the highest current bid
 
 ACTIVE, PAUSED, READY, COMPLETED = 9, 11, 4, 7
 BID_STATUSES = frozenset({4, 9, 11})
@@ -246,6 +247,10 @@ class CampaignState:
     pub_stats: dict[date, dict[int, tuple[float, ...]]] = field(default_factory=dict)
     pub_cstats: dict[date, dict[tuple[int, str], tuple[float, ...]]] = field(default_factory=dict)
     spend_total: float = 0.0
+    # WB's per-campaign daily limit (CPC only; REFERENCE-2026-10 §3.11), kopecks
+    limit_enabled: bool = False
+    daily_limit: int = 0
+    carry_over: bool = False
 
     @property
     def advert_id(self) -> int:
@@ -515,7 +520,7 @@ class Market:
                     nxt = e
             if t < self.start < nxt:
                 nxt = self.start
-            if st.spec.daily_budget is not None and t >= self.start:
+            if (st.spec.daily_budget is not None or st.limit_enabled) and t >= self.start:
                 midnight = _next_msk_midnight(t)
                 if midnight < nxt:
                     nxt = midnight
@@ -592,6 +597,9 @@ class Market:
                 return b
         elif st.status != ACTIVE:
             return b
+        limit_left = self._limit_left(st, msk_day(a)) if not history else None
+        if limit_left is not None and limit_left <= 1e-6:
+            return b  # WB stops showing the campaign for the rest of the day; its status stays active
         dt_h = (b - a).total_seconds() / HOUR
         if dt_h <= 0:
             return b
@@ -637,8 +645,13 @@ class Market:
             rows.append((item, q, views, clicks, atbs, orders, cost, pos, searches))
         scale = 1.0
         stop = b
+        limited = limit_left is not None and spend > 0 and spend >= limit_left and limit_left < st.budget
         if not history and spend > 0 and spend >= st.budget:
             scale = max(0.0, st.budget / spend)
+            stop = a + (b - a) * scale
+        elif limited:
+            assert limit_left is not None
+            scale = max(0.0, limit_left / spend)
             stop = a + (b - a) * scale
         day_stats = st.stats.setdefault(day, {})
         day_c = st.cstats.setdefault(day, {})
@@ -669,7 +682,7 @@ class Market:
         if not history:
             st.budget -= spend * scale
             st.spend_total += spend * scale
-            if scale < 1.0:
+            if scale < 1.0 and not limited:
                 st.budget = 0.0
                 st.pending_status = None
                 self._change_status(st, PAUSED, stop, "budget exhausted")
@@ -765,6 +778,50 @@ class Market:
         if eff <= st.advanced_to:
             self._apply_events(st, eff)
         return eff
+
+    # ---------------------------------------------------------------- daily limits (REFERENCE-2026-10 §3.11)
+    def spent_on(self, st: CampaignState, day: date) -> float:
+        """The campaign's spend on a Moscow day, kopecks (exact accrual)."""
+        return sum(v[4] for v in st.stats.get(day, {}).values())
+
+    def _limit_left(self, st: CampaignState, day: date) -> float | None:
+        """What the daily limit still allows today (kopecks), None without a limit. Carry-over adds
+        yesterday's unspent part of the limit (not compounding: the seller's total does not grow)."""
+        if not st.limit_enabled or st.spec.payment_type != "cpc":
+            return None
+        cap = float(st.daily_limit)
+        if st.carry_over:
+            cap += max(0.0, st.daily_limit - self.spent_on(st, day - timedelta(days=1)))
+        return cap - self.spent_on(st, day)
+
+    def required_limit(self, st: CampaignState) -> int:
+        """The smallest cap the simulator recommends at the current bids: ``REQUIRED_CLICKS`` clicks at the
+        highest current bid (WB does not publish its formula), never below ``min_daily_limit``."""
+        top = max((b for bids in st.bids.values() for b in bids.values()), default=0)
+        return max(self.spec.min_daily_limit, round_up(top * REQUIRED_CLICKS, 100))
+
+    def set_daily_limit(self, advert_id: int, at: datetime, *, enabled: bool, limit: int | None,
+                        carry_over: bool | None) -> tuple[bool, int]:
+        """PUT daily-limits for one campaign: (belowMinLimit, requiredLimit). Validation is the caller's."""
+        st = self.advance_campaign(advert_id, at)
+        st.limit_enabled = enabled
+        if enabled:
+            assert limit is not None and carry_over is not None
+            st.daily_limit = limit
+            st.carry_over = carry_over
+        required = self.required_limit(st)
+        return enabled and st.daily_limit < required, required
+
+    def daily_limit(self, advert_id: int, at: datetime) -> dict:
+        """GET daily-limits for one campaign (minor units)."""
+        st = self.advance_campaign(advert_id, at)
+        required = self.required_limit(st)
+        return {
+            "advertId": advert_id, "enabled": st.limit_enabled, "dailyLimit": st.daily_limit if st.limit_enabled else 0,
+            "spentToday": int(round(self.spent_on(st, msk_day(at)))), "currency": self.spec.currency,
+            "carryOverEnabled": st.carry_over if st.limit_enabled else False,
+            "valid": not st.limit_enabled or st.daily_limit >= required, "requiredLimit": required,
+        }
 
     def top_up(self, advert_id: int, kopecks: int) -> None:
         self.campaign(advert_id).budget += kopecks

@@ -420,4 +420,41 @@ class UpdRow(Out):
     advertStatus: int
 
 
+
+
+# ------------------------------------------------------------------ daily limits (REFERENCE-2026-10 §3.11)
+class DailyLimitsPut(Strict):
+    """``V0PutDailyLimitsRequest``: the same values on every listed campaign."""
+
+    advertIds: Annotated[list[Annotated[StrictInt, Field(ge=1)]], Field(min_length=1, max_length=100)]
+    enabled: StrictBool
+    dailyLimit: Annotated[StrictInt, Field(ge=1000)] | None = None
+    carryOverEnabled: StrictBool | None = None
+
+
+class DailyLimitAdvert(Out):
+    advertId: int
+    enabled: bool
+    dailyLimit: int
+    spentToday: int
+    currency: str
+    carryOverEnabled: bool
+    valid: bool
+    requiredLimit: int
+
+
+class DailyLimitsResponse(Out):
+    adverts: list[DailyLimitAdvert]
+
+
+class DailyLimitSet(Out):
+    advertId: int
+    belowMinLimit: bool
+    requiredLimit: int
+
+
+class DailyLimitsPutResponse(Out):
+    adverts: list[DailyLimitSet]
+
+
 __all__ = [name for name in globals() if name[0].isupper()] + ["parse_date", "StrictBool"]

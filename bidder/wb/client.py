@@ -41,9 +41,12 @@ from bidder.wb.models import (
     BidChange,
     ClusterBid,
     ClusterBidChange,
+    DailyLimit,
+    DailyLimitSet,
     WBConfig,
 )
 from bidder.wb.pacing import Pacer, group_for
+from bidder.wb.schemas.limits import DailyLimitsPutResponse, DailyLimitsResponse
 from bidder.wb.tokens import WBToken
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ M = TypeVar("M")
 CONFIG_TTL = 6 * 3600.0  # seconds of clock time; WB's config (currency, steps) changes rarely
 RETRY_BACKOFF = 0.5  # first back-off for 5xx / timeouts, then x2, with jitter
 MAX_DETAIL = 300
+MAX_DAILY_LIMIT_IDS = 100  # REFERENCE-2026-10 §3.11
 
 
 class AmbiguousWrite(TemporaryError):
@@ -362,6 +366,31 @@ class WBClient:
             resp = await self._request("POST", path, json=body)
             out.extend(self._parse(f"POST {path}", resp, lambda d: schemas.NQGetBidsResponse.model_validate(d or {}).to_domain()))
         return out
+
+    async def daily_limits(self, ids: Iterable[int]) -> list[DailyLimit]:
+        """WB's daily limits of CPC campaigns, 100 ids per call (REFERENCE-2026-10 §3.11)."""
+        path = "/api/advert/v0/daily-limits"
+        out: list[DailyLimit] = []
+        for chunk in batching.chunked(batching.unique(int(a) for a in ids), MAX_DAILY_LIMIT_IDS):
+            resp = await self._request("GET", path, params={"advertIds": ",".join(map(str, chunk))})
+            out.extend(self._parse(f"GET {path}", resp, lambda d: [
+                a.to_domain() for a in DailyLimitsResponse.model_validate(d or {}).adverts]))
+        return out
+
+    async def set_daily_limits(self, ids: Sequence[int], *, enabled: bool, daily_limit: int | None = None,
+                               carry_over: bool = False) -> list[DailyLimitSet]:
+        """PUT the same daily limit (minor units) on up to 100 campaigns; a write (write token)."""
+        if not 1 <= len(ids) <= MAX_DAILY_LIMIT_IDS:
+            raise ValueError(f"1..{MAX_DAILY_LIMIT_IDS} campaigns per daily-limits call, got {len(ids)}")
+        body: dict[str, Any] = {"advertIds": [int(a) for a in ids], "enabled": enabled}
+        if enabled:
+            if daily_limit is None:
+                raise ValueError("daily_limit is required when enabled")
+            body |= {"dailyLimit": int(daily_limit), "carryOverEnabled": bool(carry_over)}
+        path = "/api/advert/v0/daily-limits"
+        resp = await self._request("PUT", path, json=body, write=True)
+        return self._parse(f"PUT {path}", resp, lambda d: [
+            a.to_domain() for a in DailyLimitsPutResponse.model_validate(d or {}).adverts])
 
     # ------------------------------------------------------------------ raw writes (used by LiveWriter)
     async def patch_bids(self, batch: Sequence[tuple[int, Sequence[BidChange]]]) -> schemas.BidsPatchResponse:

@@ -79,3 +79,26 @@ class StatusResult:
     action: str
     changed: bool
     dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DailyLimit:
+    """WB's per-campaign daily limit (CPC campaigns; REFERENCE-2026-10 §3.11). Money in minor units."""
+
+    advert_id: int
+    enabled: bool
+    daily_limit: int
+    spent_today: int
+    currency: str
+    carry_over: bool
+    valid: bool  # False: the limit is under what WB recommends at the current bids
+    required_limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class DailyLimitSet:
+    """The reply to a PUT: ``below_min`` when the limit just set is under ``required_limit``."""
+
+    advert_id: int
+    below_min: bool
+    required_limit: int

@@ -67,6 +67,8 @@ LIMITS: dict[str, Limit] = {
     "budget": Limit(60, 20, 4),  # POST /api/advert/v2/budget
     "balance": Limit(1, 1, 5),  # GET /adv/v1/balance
     "upd": Limit(1, 1, 5),  # GET /adv/v1/upd
+    "daily_limits": Limit(60, 5, 5),  # GET /api/advert/v0/daily-limits (REFERENCE-2026-10 §2)
+    "daily_limits_put": Limit(60, 5, 5),  # PUT /api/advert/v0/daily-limits
 }
 
 # (HTTP method, path) -> method group.
@@ -88,6 +90,8 @@ ENDPOINT_GROUPS: dict[tuple[str, str], str] = {
     ("POST", "/api/advert/v2/budget"): "budget",
     ("GET", "/adv/v1/balance"): "balance",
     ("GET", "/adv/v1/upd"): "upd",
+    ("GET", "/api/advert/v0/daily-limits"): "daily_limits",
+    ("PUT", "/api/advert/v0/daily-limits"): "daily_limits_put",
 }
 
 FALLBACK_BACKOFF = (1.0, 2.0, 4.0)  # seconds, when a 429 carries no X-Ratelimit-Retry

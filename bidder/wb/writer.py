@@ -21,7 +21,14 @@ from bidder.domain import Placement, Status
 from bidder.errors import BadRequest, TemporaryError, TokenError
 from bidder.wb import batching, bodies
 from bidder.wb.client import AmbiguousWrite, WBClient
-from bidder.wb.models import BidChange, BidResult, ClusterBidChange, ClusterBidResult, StatusResult
+from bidder.wb.models import (
+    BidChange,
+    BidResult,
+    ClusterBidChange,
+    ClusterBidResult,
+    DailyLimitSet,
+    StatusResult,
+)
 from bidder.wb.pacing import Pacer
 from bidder.wb.tokens import WBToken
 
@@ -298,6 +305,11 @@ class LiveWriter:
         return results
 
     # ---------------------------------------------------------------- status
+    async def set_daily_limits(self, ids: Sequence[int], *, enabled: bool, daily_limit: int | None = None,
+                               carry_over: bool = False) -> list[DailyLimitSet]:
+        """WB's daily limit (minor units) on CPC campaigns (REFERENCE-2026-10 §3.11); the caller reads it back."""
+        return await self._client.set_daily_limits(ids, enabled=enabled, daily_limit=daily_limit, carry_over=carry_over)
+
     async def start(self, advert_id: int) -> StatusResult:
         return await self._status("start", advert_id)
 
@@ -341,6 +353,14 @@ class DryRunWriter:
             self.sent.append((bodies.CLUSTER_BIDS_KEY, bodies.cluster_bids_body(chunk)))
             results.extend(ClusterBidResult(c.advert_id, c.nm_id, c.norm_query, c.bid, True, dry_run=True) for c in chunk)
         return results
+
+    async def set_daily_limits(self, ids: Sequence[int], *, enabled: bool, daily_limit: int | None = None,
+                               carry_over: bool = False) -> list[DailyLimitSet]:
+        body: dict[str, Any] = {"advertIds": list(ids), "enabled": enabled}
+        if enabled:
+            body |= {"dailyLimit": daily_limit, "carryOverEnabled": carry_over}
+        self.sent.append(("PUT /api/advert/v0/daily-limits", body))
+        return [DailyLimitSet(int(a), False, 0) for a in ids]
 
     async def start(self, advert_id: int) -> StatusResult:
         return await self._status("start", advert_id)

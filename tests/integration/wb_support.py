@@ -15,7 +15,10 @@ import aiohttp
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "wb-api" / "promotion.yaml"
 SPEC_HOST = "https://advert-api.wildberries.ru"
 # Endpoints the client uses that are newer than the saved spec snapshot (2026-07-22, SOURCE.md).
-NEWER_THAN_SPEC: dict[tuple[str, str], str] = {}
+NEWER_THAN_SPEC: dict[tuple[str, str], str] = {
+    ("GET", "/api/advert/v0/daily-limits"): "added in October 2026 (REFERENCE-2026-10 §3.11); checked by test_daily_limits",
+    ("PUT", "/api/advert/v0/daily-limits"): "added in October 2026 (REFERENCE-2026-10 §3.11); checked by test_daily_limits",
+}
 
 
 @dataclass

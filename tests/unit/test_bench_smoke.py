@@ -94,3 +94,20 @@ def test_scale_toy_run(tmp_path: Path) -> None:
                                timedelta(minutes=3).total_seconds()) >= 1
     times, _, not_done = scale.first_refresh(log, sellers)
     assert not_done == 0 and len(times) == 2
+
+
+def test_spend_cases_toy() -> None:
+    """The issue-15 spend cases run (one simulated day each); figures are printed by the bench, not asserted."""
+    from bench import spend_cases
+
+    cases = [fn(1, 1, 30) for fn, _ in spend_cases.CASES]
+    names = [c["name"] for c in cases]
+    assert names == ["near_cap_healthy", "over_cap_at_min", "roi_healthy_low_conversion", "roi_bad",
+                     "daily_budget_cpc", "daily_budget_cpm"]
+    keys = {"near_cap_healthy": ("pauses", "bid_cuts_per_day"), "over_cap_at_min": ("hours_to_pause",),
+            "roi_healthy_low_conversion": ("pauses",), "roi_bad": ("hours_to_pause",),
+            "daily_budget_cpc": ("overspend_pct",), "daily_budget_cpm": ("overspend_pct",)}
+    for c in cases:
+        for k in keys[c["name"]]:
+            assert isinstance(c[k], int | float) and not isinstance(c[k], bool), (c["name"], k)
+            assert k in c["previous"] and k in c["fixed_bid"]

@@ -9,6 +9,13 @@ from bidder.domain import Action, Status
 from strategies.spend_cap import SpendCap
 
 
+def d(nm: int = 1, days_ago: int = 1, *, spend: float = 100, revenue: float = 1000, clicks: int = 400,
+      orders: int | None = None):
+    """A complete day (yesterday by default) with enough clicks to judge; order value 25 by default."""
+    orders = int(revenue // 25) if orders is None else orders
+    return day(nm, days_ago, spend=spend, revenue=revenue, clicks=clicks, orders=orders)
+
+
 def strat(**kw) -> SpendCap:
     params = {"max_drr_pct": 10, "window": "3d"} | kw
     return SpendCap(SpendCap.Params(**params))
@@ -18,7 +25,7 @@ def strat(**kw) -> SpendCap:
     ("spend", "revenue", "action", "bid", "drr"),
     [
         (150, 1000, Action.SET_BID, 13400, 15.0),  # above the cap: in proportion, 20000 x 10/15
-        (105, 1000, Action.SET_BID, 18000, 10.5),  # slightly above: at least step_pct (10 %)
+        (105, 1000, Action.HOLD, None, 10.5),  # slightly above, 61 % probable: not a breach to act on
         (100, 1000, Action.HOLD, None, 10.0),  # at the cap
         (50, 1000, Action.HOLD, None, 5.0),  # under, nothing cut before
         (600, 0, Action.SET_BID, 18000, "inf"),  # no revenue, spend over 500
@@ -27,7 +34,7 @@ def strat(**kw) -> SpendCap:
     ],
 )
 def test_item_table(spend, revenue, action, bid, drr):
-    snap = snapshot(stats=(day(spend=spend, revenue=revenue),))
+    snap = snapshot(stats=(d(spend=spend, revenue=revenue),))
     p = only(strat().decide(snap, NOW), action)
     assert p.bid == bid
     assert p.inputs["drr_pct"] == drr
@@ -35,19 +42,20 @@ def test_item_table(spend, revenue, action, bid, drr):
 
 
 def test_window_sums_days():
-    stats = (day(spend=50, revenue=1000), day(spend=250, revenue=1000, days_ago=2), day(spend=900, revenue=0, days_ago=3))
+    stats = (d(spend=50, revenue=1000), d(spend=250, revenue=1000, days_ago=3), d(spend=900, revenue=0, days_ago=4))
     p = only(strat().decide(snapshot(stats=stats), NOW), Action.SET_BID)
     assert p.inputs["drr_pct"] == 15.0 and p.bid == 13400
 
 
 def test_at_minimum_holds_and_vetoes_raises():
-    snap = snapshot(camp=campaign(bids={1: 10000}), stats=(day(spend=300, revenue=1000),))
-    p = only(strat().decide(snap, NOW), Action.HOLD)
-    assert p.inputs["no_raise"] and "minimum" in p.reason
+    snap = snapshot(camp=campaign(bids={1: 10000}), stats=(d(spend=300, revenue=1000),))
+    ps = strat().decide(snap, NOW)
+    p = ps[-1]
+    assert p.action == Action.HOLD and p.inputs["no_raise"] and "minimum" in p.reason
 
 
 def test_on_breach_pause():
-    snap = snapshot(stats=(day(spend=300, revenue=1000),))
+    snap = snapshot(stats=(d(spend=300, revenue=1000),))
     ps = strat(on_breach="pause").decide(snap, NOW)
     assert ps[0].action == Action.PAUSE and ps[0].nm_id is None
     assert "ДРР 30.0%" in ps[0].reason and not ps[0].inputs.get("time_based")
@@ -55,39 +63,39 @@ def test_on_breach_pause():
 
 def test_resume_after_drr_pause_when_back_under():
     camp = campaign(status=Status.PAUSED)
-    snap = snapshot(camp=camp, stats=(day(spend=50, revenue=1000),), history=(pause_record("spend_cap"),))
+    snap = snapshot(camp=camp, stats=(d(spend=50, revenue=1000),), history=(pause_record("spend_cap"),))
     ps = strat(on_breach="pause").decide(snap, NOW)
     assert ps[0].action == Action.RESUME
-    snap = snapshot(camp=camp, stats=(day(spend=50, revenue=1000),), history=(pause_record("schedule"),))
+    snap = snapshot(camp=camp, stats=(d(spend=50, revenue=1000),), history=(pause_record("schedule"),))
     assert Action.RESUME not in [p.action for p in strat(on_breach="pause").decide(snap, NOW)]
 
 
 def test_daily_budget_pause_today_local_time():
     # NOW is 15:00 Moscow; today's spend 1200 >= budget 1000
-    stats = (day(spend=1200, revenue=100000),)
+    stats = (d(spend=1200, revenue=100000, days_ago=0),)
     ps = strat(daily_budget=1000).decide(snapshot(stats=stats), NOW)
     assert ps[0].action == Action.PAUSE and ps[0].inputs["time_based"]
     assert "daily budget 1000" in ps[0].reason and "until the next day" in ps[0].reason
     # yesterday's spend does not count
-    stats = (day(spend=1200, revenue=100000, days_ago=1),)
+    stats = (d(spend=1200, revenue=100000, days_ago=1),)
     assert Action.PAUSE not in [p.action for p in strat(daily_budget=1000).decide(snapshot(stats=stats), NOW)]
 
 
 def test_daily_budget_local_day_boundary():
     # 22:30 UTC on the 23rd is 01:30 on the 24th in Moscow: "today" is the 24th
     late = datetime(2026, 11, 23, 22, 30, tzinfo=UTC)
-    ps = strat(daily_budget=1000).decide(snapshot(stats=(day(spend=1200, revenue=100000),)), late)
+    ps = strat(daily_budget=1000).decide(snapshot(stats=(d(spend=1200, revenue=100000, days_ago=0),)), late)
     assert ps[0].action == Action.PAUSE
 
 
 def test_daily_budget_resume_next_day():
     camp = campaign(status=Status.PAUSED)
     hist = (pause_record("spend_cap", ago=timedelta(hours=17)),)  # 22:00 Moscow yesterday
-    stats = (day(spend=1200, revenue=100000, days_ago=1),)
+    stats = (d(spend=1200, revenue=100000, days_ago=1),)
     ps = strat(daily_budget=1000).decide(snapshot(camp=camp, stats=stats, history=hist), NOW)
     assert ps[0].action == Action.RESUME and "new day" in ps[0].reason
     # paused today and still over: no resume
-    stats = (day(spend=1200, revenue=100000),)
+    stats = (d(spend=1200, revenue=100000, days_ago=0),)
     hist = (pause_record("spend_cap", ago=timedelta(hours=1)),)
     ps = strat(daily_budget=1000).decide(snapshot(camp=camp, stats=stats, history=hist), NOW)
     assert [p.action for p in ps if p.nm_id is None] == [Action.PAUSE]  # stays paused
@@ -97,18 +105,18 @@ def test_daily_budget_resume_next_day():
 def test_restore_when_well_under_the_cap():
     camp = campaign(bids={1: 18000})
     h = (record(strategy="spend_cap", before=20000, after=18000),)
-    snap = snapshot(camp=camp, stats=(day(spend=50, revenue=1000),), history=h)
+    snap = snapshot(camp=camp, stats=(d(spend=50, revenue=1000),), history=h)
     p = only(strat().decide(snap, NOW), Action.SET_BID)
     assert p.bid == 19800 and "raising back" in p.reason
     # 9 % is under the cap but not 20 % under: hold
-    snap = snapshot(camp=camp, stats=(day(spend=90, revenue=1000),), history=h)
+    snap = snapshot(camp=camp, stats=(d(spend=90, revenue=1000),), history=h)
     only(strat().decide(snap, NOW), Action.HOLD)
 
 
 def test_cooldown_after_a_change():
     h = (record(strategy="target_position", ago=timedelta(hours=1), before=22000, after=20000),)
-    p = only(strat().decide(snapshot(stats=(day(spend=300, revenue=1000),), history=h), NOW), Action.HOLD)
+    p = only(strat().decide(snapshot(stats=(d(spend=300, revenue=1000),), history=h), NOW), Action.HOLD)
     assert "waiting" in p.reason and p.inputs["no_raise"]
     h = (record(strategy="spend_cap", ago=timedelta(hours=1), before=22000, after=20000),)
-    p = only(strat(cooldown="30m").decide(snapshot(stats=(day(spend=300, revenue=1000),), history=h), NOW))
+    p = only(strat(cooldown="30m").decide(snapshot(stats=(d(spend=300, revenue=1000),), history=h), NOW))
     assert p.action == Action.SET_BID

@@ -1,0 +1,59 @@
+"""Complete-day windows and the evidence inputs the money strategies share (pure).
+
+Revenue lags spend (WB attributes orders later than the clicks that led to them), so a window that
+includes today's partial day overstates ДРР and understates ROI, most of all just after midnight. The
+money strategies therefore judge ДРР and ROI over *complete* local days ending yesterday; today's spend
+is read only for the daily budget and the hard overspend guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from bidder.domain import DailyStat
+from strategies.common import Totals, local_date, totals
+from strategies.evidence import Prior, Verdict, breach
+
+
+def complete_days(now: datetime, tz: str, window: timedelta) -> tuple[date, date]:
+    """The ``window`` of whole local days ending yesterday: (first, last)."""
+    last = local_date(now, tz) - timedelta(days=1)
+    n = max(1, int(window.total_seconds() // 86400))
+    return last - timedelta(days=n - 1), last
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A window's totals with the prior from the days before it and the order value to judge by."""
+
+    window: Totals
+    prior: Prior
+    aov: float | None  # average order value, base units (window first, else history)
+
+    def below(self, required_revenue: float) -> Verdict | None:
+        """How probable it is that the window's true revenue is under ``required_revenue``."""
+        if self.aov is None:
+            return None
+        return breach(self.window.clicks, self.window.orders, required_revenue, self.aov, self.prior)
+
+
+def evidence(stats: Iterable[DailyStat], first: date, last: date, nm_id: int | None,
+             prior_clicks: float) -> Evidence:
+    stats = tuple(stats)
+    win = totals(stats, first, last, nm_id)
+    hist = totals(stats, None, first - timedelta(days=1), nm_id)
+    prior = Prior.from_history(hist.clicks, hist.orders, prior_clicks)
+    aov: float | None = None
+    for t in (win, hist):
+        if t.orders > 0 and t.revenue > 0:
+            aov = float(t.revenue / t.orders)
+            break
+    return Evidence(win, prior, aov)
+
+
+def today_spend(stats: Iterable[DailyStat], now: datetime, tz: str) -> Decimal:
+    today = local_date(now, tz)
+    return totals(stats, today, today).spend
