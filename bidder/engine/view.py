@@ -30,6 +30,7 @@ from bidder.domain import (
 )
 from bidder.engine.guards import GuardConfig
 from bidder.engine.inputs import EvaluationInputs
+from bidder.engine.positions import PositionState
 
 HISTORY_DAYS = 7
 
@@ -49,6 +50,8 @@ class CampaignInputs(NamedTuple):
     stopped: bool
     today: date
     rules_known: bool
+    positions: tuple = ()  # PositionObservation, oldest first
+    cluster_bids: tuple = ()  # sorted ((nm_id, norm_query), bid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ class AccountView:
     min_bids: dict[int, tuple[datetime, dict]] = field(default_factory=dict)  # advert -> (fetched, mins)
     steps: WBSteps | None = None
     currency: str | None = None
+    positions: PositionState = field(default_factory=PositionState)
     inputs: EvaluationInputs = field(init=False)
     _strategies: dict[int, list | None] = field(init=False)  # advert -> strategies, None: not managed
     _tz: ZoneInfo = field(init=False)
@@ -162,6 +166,9 @@ class AccountView:
     def note_bid(self, d: Decision) -> None:
         """An item bid WB accepted: the cached campaign shows it until the next read."""
         camp = self.campaigns.get(d.advert_id)
+        if d.norm_query is not None and d.nm_id is not None and d.bid_after is not None:
+            self.positions.cluster_bids.setdefault(d.advert_id, {})[(d.nm_id, d.norm_query)] = d.bid_after
+            return
         if camp is None or d.nm_id is None or d.placement is None or d.norm_query is not None:
             return
         items = []

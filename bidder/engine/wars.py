@@ -1,0 +1,82 @@
+"""Bidding wars, generalised: raises that buy no position. Pure; applied by :func:`bidder.engine.guards.decide`.
+
+A war: target_position raised the same target (an item bid, or one search-cluster bid) at least
+``WAR_RAISES`` times within ``WAR_WINDOW`` and wants to raise again, while a *fresh* reading (its stretch
+starts after the first of those raises took effect) shows the position no better than when the raises
+began. Then the bid goes back to the cheapest bid that held the target (the strategy's ``cheapest_held``,
+else the bid before the raises), raises pause for ``WAR_PAUSE`` and the engine alerts once (the decision's
+guard starts with "bidding war"). A reading that still describes the time before the raises is lagging
+data, not a war: the raises wait for it, they are not rolled back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bidder.domain import CampaignSnapshot, Proposal
+from strategies.common import by
+from strategies.position_readings import BID_TICK
+from strategies.target_position import target_changes
+
+WAR_RAISES = 2
+WAR_WINDOW = timedelta(minutes=90)
+WAR_PAUSE = timedelta(hours=2)
+NO_GAIN = 0.5  # positions: a gain smaller than this is no gain
+TARGET_POSITION = "target_position"
+
+
+@dataclass(frozen=True, slots=True)
+class War:
+    note: str
+    rollback: int | None  # the bid to go back to; None: only hold the raise
+    raises: int = 0
+
+
+def _at(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def check(snapshot: CampaignSnapshot, chosen: Proposal, current: int, war_raises: int, now: datetime) -> War | None:
+    """For a raise ``chosen`` proposes over ``current``: None, or what to do about a bidding war."""
+    if war_raises <= 0 or chosen.nm_id is None:
+        return None
+    changes = target_changes(snapshot, chosen.nm_id, chosen.norm_query)
+    for r in changes:
+        if now - r.at > WAR_PAUSE:
+            break
+        if r.war:
+            return War(f"raises paused until {r.at + WAR_PAUSE:%H:%M} UTC after the bidding war at {r.at:%H:%M} UTC",
+                       None)
+    run = []
+    for r in changes:
+        if now - r.at > WAR_WINDOW or not (by(r, TARGET_POSITION) and (r.bid_after or 0) > (r.bid_before or 0)):
+            break
+        run.append(r)
+    if len(run) < WAR_RAISES:
+        return None
+    first = run[-1]
+    start = _at(chosen.inputs.get("position_start"))
+    if start is None or start < first.at + BID_TICK:
+        return None  # the data still describe the time before the raises: lagging, not a war
+    before, now_pos = first.avg_position, _num(chosen.inputs.get("position"))
+    if now_pos is None or (before is not None and now_pos < before - NO_GAIN):
+        return None  # the raises bought position
+    held = chosen.inputs.get("cheapest_held")
+    back = held if isinstance(held, int) and not isinstance(held, bool) and held < current else first.bid_before
+    note = (f"raised {len(run)} times within {int(WAR_WINDOW.total_seconds() // 60)} min from "
+            f"{first.bid_before} to {run[0].bid_after} while the position stayed at "
+            f"{'unknown' if before is None else f'{before:.1f}'} -> {now_pos:.1f}; back to {back}, "
+            f"raises paused for {int(WAR_PAUSE.total_seconds() // 3600)} h")
+    return War(note, back, len(run))
