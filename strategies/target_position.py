@@ -78,8 +78,9 @@ class TargetPosition(Strategy):
                 assert self.params.query is not None
                 bid = snapshot.cluster_bids.get((item.nm_id, self.params.query))
                 if not bid:
-                    out.append(proposal(self.kind, Action.HOLD, snapshot, "the cluster's current bid is not read yet",
-                                        nm_id=item.nm_id, placement=Placement.SEARCH.value))
+                    out.append(Proposal(self.kind, Action.HOLD, camp.advert_id, item.nm_id, Placement.SEARCH.value,
+                                        norm_query=self.params.query,
+                                        reason="the cluster's current bid is not read yet (or the item is not in it)"))
                     continue
                 out.append(self._one(snapshot, Target(item.nm_id, Placement.SEARCH.value, bid), self.params.query,
                                      now))
