@@ -202,6 +202,7 @@ class PositionObservation:
     region: str | None = None
     bid: int | None = None
     sample: int | None = None  # views (clusters) or None
+    spend: float | None = None  # spend behind ``sample`` (clusters), base units: spend / views = the CPM paid
 
 
 @dataclass(frozen=True, slots=True)

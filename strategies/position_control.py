@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from bidder.domain import Recommendation
 from strategies.common import fmt_money
-from strategies.position_readings import BID_TICK, Reading
+from strategies.position_readings import BID_TICK, Reading, describes
 
 MEMORY = timedelta(hours=2)  # (bid, position) pairs older than this are forgotten
 FAR = 2  # observed position at least FAR x the target: head for WB's corridor instead of a step
@@ -35,24 +35,33 @@ class Evidence:
     pairs: int
 
 
-def clean(reading: Reading, changes: Sequence[datetime]) -> bool:
-    """True when no bid change took effect inside the reading's stretch."""
-    return not any(reading.start - BID_TICK < c + BID_TICK <= reading.at for c in changes) \
-        and reading.bid is not None
+def clean(reading: Reading, changes: Sequence[datetime], bids: Sequence[int]) -> int | None:
+    """The one bid a reading describes, or None when it may mix several: a paid CPM that matches one of
+    the target's known ``bids``; else (time stamps) a stretch with no bid change inside it."""
+    if reading.bid is None:
+        return None
+    if reading.paid:
+        return next((b for b in bids if describes(reading, b)), None)
+    if any(reading.start - BID_TICK < c + BID_TICK <= reading.at for c in changes):
+        return None
+    return reading.bid
 
 
-def evidence(readings: Sequence[Reading], changes: Sequence[datetime], target: int, now: datetime) -> Evidence:
+def evidence(readings: Sequence[Reading], changes: Sequence[datetime], bids: Sequence[int], target: int,
+             now: datetime) -> Evidence:
     held = lost = None
     n = 0
     for r in readings:
-        if now - r.at > MEMORY or not clean(r, changes):
+        if now - r.at > MEMORY:
+            continue
+        bid = clean(r, changes, bids)
+        if bid is None:
             continue
         n += 1
-        assert r.bid is not None
         if r.position <= target + 0.5:
-            held = r.bid if held is None else min(held, r.bid)
+            held = bid if held is None else min(held, bid)
         else:
-            lost = r.bid if lost is None else max(lost, r.bid)
+            lost = bid if lost is None else max(lost, bid)
     if held is not None and lost is not None and lost >= held:
         # the market moved within MEMORY: a bid that held once lost later; trust the loss
         held = None

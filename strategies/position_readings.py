@@ -11,7 +11,11 @@ A :class:`Reading` is one position for one stretch of time (``start``..``at``) t
   the first answer of the day is its own stretch (from midnight).
 
 A reading is *fresh* for a bid when its whole stretch lies after that bid took effect (WB applies bids on
-a 30-second tick): that is the source's real settle time, not a fixed hour.
+a 30-second tick): that is the source's real settle time, not a fixed hour. WB's statistics arrive late
+(WB states a 3-minute sync; 1-2 hours are seen), and the answer does not say how late. For CPM the
+stretch says it itself: its spend over its views is the CPM that was paid in it (``paid``), i.e. the
+bid the position describes. A stretch that paid the old bid is lagging data, whatever its time stamps.
+For CPC (WB sends no views) each new running average is used as it is, a weaker signal.
 """
 
 from __future__ import annotations
@@ -26,6 +30,16 @@ BID_TICK = timedelta(seconds=30)
 MIN_SHARE = 0.08  # a clusters_today stretch holds at least this share of the day's views so far
 PUBLIC_FRESH = timedelta(minutes=20)  # a public-search reading older than this is not "live" any more
 CLUSTERS_FRESH = timedelta(hours=3)  # nor a clusters_today stretch that ended longer ago
+PAID_TOLERANCE = 0.02  # a stretch that paid within 2 % of a bid describes that bid (WB rounds spend)
+
+
+def describes(reading: Reading, bid: int) -> bool:
+    """True when ``reading`` describes ``bid`` (a paid CPM within the tolerance, else the bid when read)."""
+    if reading.bid is None:
+        return False
+    if reading.paid:
+        return abs(reading.bid - bid) <= max(1, bid * PAID_TOLERANCE)
+    return reading.bid == bid
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +48,8 @@ class Reading:
     position: float
     start: datetime  # the stretch of time the value describes
     at: datetime
-    bid: int | None  # the bid in force when it was read, when known
+    bid: int | None  # the bid the value describes: the CPM paid in the stretch, else the bid when read
+    paid: bool = False  # ``bid`` was measured from the stretch's own spend and views
 
 
 def _norm(q: str) -> str:
@@ -62,15 +77,28 @@ def _day_start(at: datetime) -> datetime:
     return msk.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(hours=3)
 
 
+def _paid(spend: float, views: int) -> int | None:
+    """The CPM paid (minor units per 1000 views) for ``spend`` base units over ``views``."""
+    if views <= 0 or spend <= 0:
+        return None
+    return round(spend / views * 1000 * 100)
+
+
 def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
     out: list[Reading] = []
     base: PositionObservation | None = None  # the answer the next stretch starts from
     for o in obs:
-        views = o.sample or 0
+        views = o.sample
         day = _day_start(o.describes_at)
+        if views is None:  # CPC: no views to difference with; a changed running average is a reading
+            if base is None or o.position != base.position or _day_start(base.describes_at) != day:
+                out.append(Reading(o.source, o.position, base.describes_at if base else day, o.describes_at, o.bid))
+                base = o
+            continue
         if base is None or _day_start(base.describes_at) != day:
             if views > 0:
-                out.append(Reading(o.source, o.position, day, o.describes_at, o.bid))
+                paid = _paid(o.spend or 0.0, views)
+                out.append(Reading(o.source, o.position, day, o.describes_at, paid or o.bid, paid is not None))
                 base = o
             continue
         v1 = base.sample or 0
@@ -78,7 +106,8 @@ def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
         if gained <= 0 or gained < MIN_SHARE * views:
             continue  # no new evidence yet (or too little to rise above WB's rounding)
         pos = (o.position * views - base.position * v1) / gained
-        out.append(Reading(o.source, max(1.0, pos), base.describes_at, o.describes_at, o.bid))
+        paid = None if o.spend is None or base.spend is None else _paid(o.spend - base.spend, gained)
+        out.append(Reading(o.source, max(1.0, pos), base.describes_at, o.describes_at, paid or o.bid, paid is not None))
         base = o
     return out
 

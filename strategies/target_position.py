@@ -33,7 +33,7 @@ from strategies.base import Strategy
 from strategies.common import Target, by, fmt_money, min_bid, proposal, round_down, round_up
 from strategies.params import TargetPositionParams
 from strategies.position_control import corridor, evidence, probe_down, raise_bid
-from strategies.position_readings import BID_TICK, Reading, freshest, readings
+from strategies.position_readings import BID_TICK, Reading, describes, freshest, readings
 
 
 def target_changes(snapshot: CampaignSnapshot, nm_id: int, norm_query: str | None) -> list[DecisionRecord]:
@@ -114,7 +114,8 @@ class TargetPosition(Strategy):
         if reading is not None:
             inputs.update(position=round(reading.position, 2), avg_position=round(reading.position, 2),
                           position_source=reading.source, position_at=reading.at.isoformat(),
-                          position_start=reading.start.isoformat())
+                          position_start=reading.start.isoformat(), position_bid=reading.bid,
+                          position_paid=reading.paid)
 
         def make(action: Action, reason: str, bid: int | None = None) -> Proposal:
             out = proposal(self.kind, action, snapshot, reason, t, bid=bid, **inputs)
@@ -142,7 +143,10 @@ class TargetPosition(Strategy):
                  f"target {p.position}")
         last = changes[0] if changes else None
         settled_at = None if last is None else last.at + BID_TICK + p.settle
-        if settled_at is not None and reading.start < settled_at:
+        if not _fresh(reading, t.bid, settled_at):
+            if reading.paid:
+                return make(Action.HOLD, f"{where}: WB's statistics still describe the bid "
+                                         f"{fmt_money(reading.bid or 0)}, not {fmt_money(t.bid)} (they lag): waiting")
             return make(Action.HOLD, f"{where}: waiting for a {reading.source} reading after the change at "
                                      f"{last.at:%H:%M} UTC ({fmt_money(last.bid_before or 0)} -> "  # type: ignore[union-attr]
                                      f"{fmt_money(last.bid_after or 0)})")
@@ -150,7 +154,8 @@ class TargetPosition(Strategy):
             return make(Action.HOLD, f"{where}: already acted on this reading")
 
         same = by_source.get(reading.source, [])
-        ev = evidence(same, change_times, p.position, now)
+        known = [t.bid, *(b for r in changes for b in (r.bid_before, r.bid_after) if b is not None)]
+        ev = evidence(same, change_times, known, p.position, now)
         inputs.update(cheapest_held=ev.held, lost_bid=ev.lost)
         if reading.position > p.position + 0.5:
             if t.bid >= max_bid:
@@ -160,7 +165,7 @@ class TargetPosition(Strategy):
             if ev.lost is not None and move.bid <= ev.lost:
                 move = raise_bid(ev.lost, reading.position, p.position, ev, entry, step, p.step_up_pct)
             return set_bid(move.bid or t.bid, f"{where}: worse than the target; {move.reason}")
-        on_target = _on_target_since(same, settled_at, p.position)
+        on_target = _on_target_since(same, t.bid, settled_at, p.position)
         probe_after = p.probe_after if reading.source == PositionSource.PUBLIC_SEARCH else max(1, p.probe_after - 1)
         if on_target < probe_after and reading.position > p.position - p.margin:
             return make(Action.HOLD, f"{where}: on target ({on_target} of {probe_after} readings before probing)")
@@ -176,13 +181,19 @@ def _span(r: Reading) -> str:
     return f"{r.start:%H:%M}-{r.at:%H:%M} UTC"
 
 
-def _on_target_since(rs: list[Reading], since: datetime | None, target: int) -> int:
-    """Fresh readings on target in a row, newest backwards, all after ``since``."""
+def _fresh(r: Reading, bid: int, settled_at: datetime | None) -> bool:
+    """The reading describes the current bid: a paid CPM says so itself; a point or CPC reading must
+    start after the last change took effect."""
+    if r.paid:
+        return describes(r, bid) and (settled_at is None or r.at >= settled_at)
+    return settled_at is None or r.start >= settled_at
+
+
+def _on_target_since(rs: list[Reading], bid: int, settled_at: datetime | None, target: int) -> int:
+    """Fresh readings on target in a row, newest backwards."""
     n = 0
     for r in reversed(rs):
-        if since is not None and r.start < since:
-            break
-        if r.position > target + 0.5:
+        if not _fresh(r, bid, settled_at) or r.position > target + 0.5:
             break
         n += 1
     return n

@@ -2,7 +2,8 @@
 
 A war: target_position raised the same target (an item bid, or one search-cluster bid) at least
 ``WAR_RAISES`` times within ``WAR_WINDOW`` and wants to raise again, while a *fresh* reading (its stretch
-starts after the first of those raises took effect) shows the position no better than when the raises
+starts after the first of those raises took effect; for WB's statistics: the CPM paid in it is at
+least the first raised bid) shows the position no better than when the raises
 began. Then the bid goes back to the cheapest bid that held the target (the strategy's ``cheapest_held``,
 else the bid before the raises), raises pause for ``WAR_PAUSE`` and the engine alerts once (the decision's
 guard starts with "bidding war"). A reading that still describes the time before the raises is lagging
@@ -17,7 +18,7 @@ from typing import Any
 
 from bidder.domain import CampaignSnapshot, Proposal
 from strategies.common import by
-from strategies.position_readings import BID_TICK
+from strategies.position_readings import BID_TICK, PAID_TOLERANCE
 from strategies.target_position import target_changes
 
 WAR_RAISES = 2
@@ -67,8 +68,13 @@ def check(snapshot: CampaignSnapshot, chosen: Proposal, current: int, war_raises
     if len(run) < WAR_RAISES:
         return None
     first = run[-1]
-    start = _at(chosen.inputs.get("position_start"))
-    if start is None or start < first.at + BID_TICK:
+    if chosen.inputs.get("position_paid"):  # WB's statistics: the CPM paid in the stretch names its bid
+        paid = _num(chosen.inputs.get("position_bid"))
+        fresh = paid is not None and first.bid_after is not None and paid >= first.bid_after * (1 - PAID_TOLERANCE)
+    else:
+        start = _at(chosen.inputs.get("position_start"))
+        fresh = start is not None and start >= first.at + BID_TICK
+    if not fresh:
         return None  # the data still describe the time before the raises: lagging, not a war
     before, now_pos = first.avg_position, _num(chosen.inputs.get("position"))
     if now_pos is None or (before is not None and now_pos < before - NO_GAIN):

@@ -184,6 +184,7 @@ class PositionRow(Base):
     position: Mapped[float] = mapped_column(Float)
     bid: Mapped[int | None] = mapped_column(BigInteger)
     sample: Mapped[int | None] = mapped_column(BigInteger)
+    spend: Mapped[float | None] = mapped_column(Float)
     observed_at: Mapped[datetime]
     describes_at: Mapped[datetime]
 

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("position", sa.Float(), nullable=False),
         sa.Column("bid", sa.BigInteger(), nullable=True),
         sa.Column("sample", sa.BigInteger(), nullable=True),
+        sa.Column("spend", sa.Float(), nullable=True),
         sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("describes_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_positions_account_id_accounts"),

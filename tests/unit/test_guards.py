@@ -277,3 +277,13 @@ def test_deterministic():
 def test_blocked_raise_below_minimum_still_goes_to_the_minimum():
     d = one(snapshot(camp=campaign(bids={1: 8000}), stats_age=None), [sb(15000, "target_position")])
     assert d.action == Action.SET_BID and d.bid_after == 10000 and "stale" in d.guard and "minimum" in d.guard
+
+
+def test_lagging_statistics_are_no_bidding_war():
+    snap = snapshot(history=_raises(2, 8.0), camp=campaign(bids={1: 17000}))
+    paid_old = {"position_paid": True, "position_bid": 14000, **_fresh()}
+    d = one(snap, [sb(18700, "target_position", position=8.0, **paid_old)])
+    assert d.bid_after == 18700 and d.guard is None  # the data still describe 140.00: lagging
+    paid_raised = {"position_paid": True, "position_bid": 17000, **_fresh()}
+    d = one(snap, [sb(18700, "target_position", position=8.0, **paid_raised)])
+    assert d.guard.startswith(WAR_PREFIX) and d.bid_after == 14000

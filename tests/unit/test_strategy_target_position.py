@@ -134,3 +134,22 @@ def test_far_off_heads_for_the_corridor():
     rec = Recommendation(100, 1, "cpm", clusters=(ReachBand(Q, 42000, 30000, 25000),))
     p = only(strat().decide(snap(pub(20.0, timedelta(minutes=2)), recs={1: rec}), NOW), Action.SET_BID)
     assert p.bid == 42000 and "corridor" in p.reason
+
+
+def cpm(pos: float, views: int, spend: float, ago: timedelta, bid: int = 20000) -> PositionObservation:
+    at = NOW - ago
+    return PositionObservation("clusters_today", 100, 1, Q, pos, at, at, bid=bid, sample=views, spend=spend)
+
+
+def test_lagging_statistics_are_recognised_by_the_cpm_they_paid():
+    # bid raised 180 -> 200 an hour ago; the newest stretch still paid 180 RUB per 1000 views
+    history = (record(ago=timedelta(hours=1), before=18000, after=20000),)
+    obs = (cpm(8.0, 1000, 180.0, timedelta(minutes=50)), cpm(8.0, 2000, 360.0, timedelta(minutes=3)))
+    r = readings(obs, 1, Q)["clusters_today"][-1]
+    assert r.paid and r.bid == 18000
+    p = only(strat().decide(snap(*obs, history=history), NOW), Action.HOLD)
+    assert "still describe the bid 180.00" in p.reason
+    # once a stretch paid the new bid, the strategy acts on it (and says which source)
+    paid_new = (*obs, cpm(8.0, 3000, 560.0, timedelta(minutes=1)))
+    p = only(strat().decide(snap(*paid_new, history=history), NOW), Action.SET_BID)
+    assert p.bid == 22000 and "clusters_today" in p.reason and p.inputs["position_bid"] == 20000
