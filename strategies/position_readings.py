@@ -30,7 +30,7 @@ BID_TICK = timedelta(seconds=30)
 MIN_SHARE = 0.08  # a clusters_today stretch holds at least this share of the day's views so far
 PUBLIC_FRESH = timedelta(minutes=20)  # a public-search reading older than this is not "live" any more
 CLUSTERS_FRESH = timedelta(hours=3)  # nor a clusters_today stretch that ended longer ago
-PAID_TOLERANCE = 0.02  # a stretch that paid within 2 % of a bid describes that bid (WB rounds spend)
+PAID_TOLERANCE = 0.005  # a stretch that paid within 0.5 % of a bid describes that bid (WB rounds spend)
 
 
 def describes(reading: Reading, bid: int) -> bool:

@@ -323,7 +323,8 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
                 back = min(back, cap)
             if back < current:
                 return make(Action.SET_BID, chosen.reason, f"{WAR_PREFIX}{war.note}", bid_after=back,
-                            raises=war.raises, bidding_war=True)
+                            raises=war.raises, bidding_war=True,
+                            war_first_raise=None if war.first_raise is None else war.first_raise.isoformat())
             return blocked(f"{WAR_PREFIX}{war.note}")
 
     if not forced and guard.pacing:

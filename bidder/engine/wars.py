@@ -33,6 +33,7 @@ class War:
     note: str
     rollback: int | None  # the bid to go back to; None: only hold the raise
     raises: int = 0
+    first_raise: datetime | None = None
 
 
 def _at(value: Any) -> datetime | None:
@@ -85,4 +86,4 @@ def check(snapshot: CampaignSnapshot, chosen: Proposal, current: int, war_raises
             f"{first.bid_before} to {run[0].bid_after} while the position stayed at "
             f"{'unknown' if before is None else f'{before:.1f}'} -> {now_pos:.1f}; back to {back}, "
             f"raises paused for {int(WAR_PAUSE.total_seconds() // 3600)} h")
-    return War(note, back, len(run))
+    return War(note, back, len(run), first.at)
