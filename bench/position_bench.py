@@ -83,7 +83,7 @@ accounts:
       public_search: {{enabled: {public}, url: "{url}", min_interval: 10s, every: 5m}}
     campaigns:
       - id: {advert}
-        strategies: [{{target_position: {{position: {target}, max_bid: {max_bid}, query: "{query}"}}}}]
+        strategies: [{{target_position: {{position: {target}, max_bid: {max_bid}, query: "{query}"{extra}}}}}]
 """
 
 
@@ -136,7 +136,8 @@ def _false_wars(track: Track, raises_before: dict[datetime, datetime]) -> int:
     return out
 
 
-async def run_source(source: str, days: float, seed: int, trace: list | None = None) -> dict[str, Any]:
+async def run_source(source: str, days: float, seed: int, trace: list | None = None, extra: str = ""
+                     ) -> dict[str, Any]:
     spec = bench_spec()
     clock = FakeClock(spec.start)
     baseline = Market(spec, seed, start=spec.start)
@@ -150,7 +151,8 @@ async def run_source(source: str, days: float, seed: int, trace: list | None = N
             seller = sim.sim.sellers["shop-a"]
             path = Path(tmp) / "bidder.yaml"
             path.write_text(CONFIG.format(public="true" if source == "public_search" else "false", url=sim.url,
-                                          advert=ADVERT, target=TARGET, max_bid=MAX_BID, query=QUERY), "utf-8")
+                                          advert=ADVERT, target=TARGET, max_bid=MAX_BID, query=QUERY,
+                                          extra=extra), "utf-8")
             config = load_config(path, {"WB_READ_TOKEN": seller.read_token, "WB_WRITE_TOKEN": seller.write_token})
             account = config.accounts[0]
             tokens = load_tokens(SecretStr(seller.read_token), SecretStr(seller.write_token), now=clock.now())

@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 
 from bidder.domain import Recommendation
 from strategies.common import fmt_money
-from strategies.position_readings import BID_TICK, Reading, describes
+from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes
 
 MEMORY = timedelta(hours=2)  # (bid, position) pairs older than this are forgotten
+PROBE_PAUSE = timedelta(hours=4)  # after a loss, no probe to or below the bid that lost for this long
 FAR = 2  # observed position at least FAR x the target: head for WB's corridor instead of a step
 
 
@@ -33,6 +34,7 @@ class Evidence:
     held: int | None  # the cheapest bid that held the target within MEMORY
     lost: int | None  # the dearest bid that lost it within MEMORY
     pairs: int
+    lost_lately: int | None = None  # the dearest bid that lost it within PROBE_PAUSE
 
 
 def clean(reading: Reading, changes: Sequence[datetime], bids: Sequence[int]) -> int | None:
@@ -49,23 +51,27 @@ def clean(reading: Reading, changes: Sequence[datetime], bids: Sequence[int]) ->
 
 def evidence(readings: Sequence[Reading], changes: Sequence[datetime], bids: Sequence[int], target: int,
              now: datetime) -> Evidence:
-    held = lost = None
+    held = lost = lately = None
     n = 0
     for r in readings:
-        if now - r.at > MEMORY:
+        if now - r.at > PROBE_PAUSE:
             continue
         bid = clean(r, changes, bids)
         if bid is None:
             continue
+        if r.position > target + ON_TARGET:
+            lately = bid if lately is None else max(lately, bid)
+        if now - r.at > MEMORY:
+            continue
         n += 1
-        if r.position <= target + 0.5:
+        if r.position <= target + ON_TARGET:
             held = bid if held is None else min(held, bid)
         else:
             lost = bid if lost is None else max(lost, bid)
     if held is not None and lost is not None and lost >= held:
         # the market moved within MEMORY: a bid that held once lost later; trust the loss
         held = None
-    return Evidence(held, lost, n)
+    return Evidence(held, lost, n, lately)
 
 
 def corridor(rec: Recommendation | None, query: str | None, position: int) -> tuple[int | None, str]:
@@ -111,11 +117,10 @@ def raise_bid(bid: int, pos: float, target: int, ev: Evidence, entry: int | None
 
 def probe_down(bid: int, ev: Evidence, floor: int, step: int, down_pct: float) -> Move:
     want = max(floor, min(round(bid * (1 - down_pct / 100)), bid - step))
-    if ev.lost is not None and want <= ev.lost:
-        want = ev.lost + step
-        if want >= bid:
-            return Move(None, f"economy probe stopped: {fmt_money(ev.lost)} lost the target within "
-                              f"{int(MEMORY.total_seconds() // 3600)} h")
+    lost = ev.lost_lately
+    if lost is not None and want <= lost:
+        return Move(None, f"economy probe paused: {fmt_money(lost)} lost the target within "
+                          f"{int(PROBE_PAUSE.total_seconds() // 3600)} h")
     if want >= bid:
         return Move(None, f"already at WB's minimum {fmt_money(floor)}")
     return Move(want, f"economy probe: one step down to {fmt_money(want)}")

@@ -27,7 +27,9 @@ from datetime import datetime, timedelta
 from bidder.domain import PositionObservation, PositionSource
 
 BID_TICK = timedelta(seconds=30)
+ON_TARGET = 0.1  # an average this much worse than the target still counts as on it (WB rounds to 0.1)
 MIN_SHARE = 0.08  # a clusters_today stretch holds at least this share of the day's views so far
+MIN_VIEWS = 50  # and at least this many views (fewer: the paid CPM and the position are rounding noise)
 PUBLIC_FRESH = timedelta(minutes=20)  # a public-search reading older than this is not "live" any more
 CLUSTERS_FRESH = timedelta(hours=3)  # nor a clusters_today stretch that ended longer ago
 PAID_TOLERANCE = 0.005  # a stretch that paid within 0.5 % of a bid describes that bid (WB rounds spend)
@@ -96,14 +98,14 @@ def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
                 base = o
             continue
         if base is None or _day_start(base.describes_at) != day:
-            if views > 0:
+            if views >= MIN_VIEWS:
                 paid = _paid(o.spend or 0.0, views)
                 out.append(Reading(o.source, o.position, day, o.describes_at, paid or o.bid, paid is not None))
                 base = o
             continue
         v1 = base.sample or 0
         gained = views - v1
-        if gained <= 0 or gained < MIN_SHARE * views:
+        if gained < MIN_VIEWS or gained < MIN_SHARE * views:
             continue  # no new evidence yet (or too little to rise above WB's rounding)
         pos = (o.position * views - base.position * v1) / gained
         paid = None if o.spend is None or base.spend is None else _paid(o.spend - base.spend, gained)

@@ -33,7 +33,7 @@ from strategies.base import Strategy
 from strategies.common import Target, by, fmt_money, min_bid, proposal, round_down, round_up
 from strategies.params import TargetPositionParams
 from strategies.position_control import corridor, evidence, probe_down, raise_bid
-from strategies.position_readings import BID_TICK, Reading, describes, freshest, readings
+from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes, freshest, readings
 
 
 def target_changes(snapshot: CampaignSnapshot, nm_id: int, norm_query: str | None) -> list[DecisionRecord]:
@@ -157,7 +157,7 @@ class TargetPosition(Strategy):
         known = [t.bid, *(b for r in changes for b in (r.bid_before, r.bid_after) if b is not None)]
         ev = evidence(same, change_times, known, p.position, now)
         inputs.update(cheapest_held=ev.held, lost_bid=ev.lost)
-        if reading.position > p.position + 0.5:
+        if reading.position > p.position + ON_TARGET:
             if t.bid >= max_bid:
                 return make(Action.HOLD, f"{where}: worse than the target but already at max_bid {fmt_money(max_bid)}")
             move = raise_bid(t.bid, reading.position, p.position, ev, entry, step, p.step_up_pct)
@@ -193,7 +193,7 @@ def _on_target_since(rs: list[Reading], bid: int, settled_at: datetime | None, t
     """Fresh readings on target in a row, newest backwards."""
     n = 0
     for r in reversed(rs):
-        if not _fresh(r, bid, settled_at) or r.position > target + 0.5:
+        if not _fresh(r, bid, settled_at) or r.position > target + ON_TARGET:
             break
         n += 1
     return n

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bidder.domain import Action, PositionObservation, ReachBand, Recommendation
-from strategies.position_readings import MIN_SHARE, freshest, readings
+from strategies.position_readings import MIN_SHARE, MIN_VIEWS, freshest, readings
 from strategies.target_position import TargetPosition
 
 Q = "платье"
@@ -51,12 +51,15 @@ def test_on_target_probes_down_after_enough_readings():
     assert p.bid == 19000 and "economy probe" in p.reason
 
 
-def test_the_probe_never_goes_back_to_a_bid_that_lost():
-    obs = (pub(7.0, timedelta(minutes=40), bid=19000), pub(4.0, timedelta(minutes=7)), pub(4.0, timedelta(minutes=2)))
-    p = only(strat().decide(snap(*obs), NOW))
-    assert p.action == Action.SET_BID and p.bid == 19100  # one step above the losing 190.00
-    lost_just_below = (pub(7.0, timedelta(minutes=40), bid=19900), *obs[1:])
-    assert "economy probe stopped" in only(strat().decide(snap(*lost_just_below), NOW), Action.HOLD).reason
+def test_the_probe_pauses_above_a_bid_that_lost():
+    lost_below = (pub(7.0, timedelta(minutes=40), bid=18000), pub(4.0, timedelta(minutes=7)), pub(4.0, timedelta(minutes=2)))
+    p = only(strat().decide(snap(*lost_below), NOW), Action.SET_BID)
+    assert p.bid == 19000  # the probe may go down to just above a bid that lost
+    lost_at_step = (pub(7.0, timedelta(hours=3), bid=19000), *lost_below[1:])
+    p = only(strat().decide(snap(*lost_at_step), NOW), Action.HOLD)
+    assert "economy probe paused: 190.00 lost" in p.reason
+    long_ago = (pub(7.0, timedelta(hours=5), bid=19000), *lost_below[1:])
+    assert only(strat().decide(snap(*long_ago), NOW), Action.SET_BID).bid == 19000
 
 
 def test_a_loss_goes_back_to_the_cheapest_bid_that_held():
@@ -87,7 +90,7 @@ def test_clusters_today_running_averages_become_stretches():
 
 @given(st.floats(1, 50), st.integers(100, 10_000), st.floats(1, 50), st.floats(MIN_SHARE * 1.01, 0.9))
 def test_a_stretch_recovers_the_position_it_describes(p1, v1, p_new, share):
-    gained = max(1, math.ceil(v1 * share / (1 - share)))  # ``share`` of the day's views are new
+    gained = max(MIN_VIEWS, math.ceil(v1 * share / (1 - share)))  # at least ``share`` of the day's views are new
     v2 = v1 + gained
     p2 = (p1 * v1 + p_new * gained) / v2
     obs = (clu(p1, v1, timedelta(minutes=90)), clu(p2, v2, timedelta(minutes=3)))
