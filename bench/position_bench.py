@@ -62,15 +62,16 @@ WB_CHASE_EVERY = timedelta(minutes=30)
 SOURCES = ("clusters_today", "public_search")
 
 
-def bench_spec() -> ScenarioSpec:
+def bench_spec(responders: tuple[tuple[int, int], ...] = RESPONDERS, respond_after: int = RESPOND_AFTER,
+               stats_lag: int = STATS_LAG) -> ScenarioSpec:
     base = DEMO_CLUSTERS[QUERY]
-    cluster = ClusterSpec(QUERY, base.daily_searches, bids=base.bids, drift=base.drift, responders=RESPONDERS,
-                          respond_after=RESPOND_AFTER)
+    cluster = ClusterSpec(QUERY, base.daily_searches, bids=base.bids, drift=base.drift, responders=responders,
+                          respond_after=respond_after)
     item = ItemSpec(nm_id=NM, subject_id=69, subject_name="платья", price=3490 * 100, clusters=(QUERY,),
                     search_bid=330 * 100, name="Платье", reach=0.2)
     camp = CampaignSpec(ADVERT, "Платья: единая ставка", "cpm", "unified", 9, (item,), budget=500_000 * 100)
     seller = SellerSpec("shop-a", seller_uuid("shop-a"), (camp,), balance=1_000_000 * 100)
-    return ScenarioSpec("position-bench", (seller,), {QUERY: cluster}, stats_lag=STATS_LAG)
+    return ScenarioSpec("position-bench", (seller,), {QUERY: cluster}, stats_lag=stats_lag)
 
 
 CONFIG = """
@@ -136,9 +137,10 @@ def _false_wars(track: Track, raises_before: dict[datetime, datetime]) -> int:
     return out
 
 
-async def run_source(source: str, days: float, seed: int, trace: list | None = None, extra: str = ""
-                     ) -> dict[str, Any]:
-    spec = bench_spec()
+async def run_source(source: str, days: float, seed: int, trace: list | None = None, extra: str = "",
+                     spec: ScenarioSpec | None = None) -> dict[str, Any]:
+    """One run; ``spec`` replaces the bench market (tests), ``extra`` adds target_position parameters."""
+    spec = spec or bench_spec()
     clock = FakeClock(spec.start)
     baseline = Market(spec, seed, start=spec.start)
     ours, base = Track(), Track()
@@ -202,7 +204,9 @@ async def run_source(source: str, days: float, seed: int, trace: list | None = N
             spend_ours = market.campaign(ADVERT).spend_total / 100
             spend_base = baseline.campaign(ADVERT).spend_total / 100
         await database.dispose()
-    return figures(ours, base, spend_ours, spend_base, war_firsts)
+    out = figures(ours, base, spend_ours, spend_base, war_firsts)
+    out["war_times"] = list(ours.wars)
+    return out
 
 
 def figures(ours: Track, base: Track, spend_ours: float, spend_base: float,

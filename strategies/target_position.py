@@ -159,6 +159,7 @@ class TargetPosition(Strategy):
         inputs.update(cheapest_held=ev.held, lost_bid=ev.lost)
         if reading.position > p.position + ON_TARGET:
             if t.bid >= max_bid:
+                inputs["wants_raise"] = True  # the guardrails still roll back raises that bought nothing
                 return make(Action.HOLD, f"{where}: worse than the target but already at max_bid {fmt_money(max_bid)}")
             move = raise_bid(t.bid, reading.position, p.position, ev, entry, step, p.step_up_pct)
             assert move.bid is not None

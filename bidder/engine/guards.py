@@ -283,7 +283,7 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
                     bid_after=floor, strategy=(chosen.strategy if chosen else "guards"))
 
     if chosen is None:
-        return hold(None)
+        return _war_at_max(snapshot, ps, current, floor, cap, step, guard, now, make) or hold(None)
 
     def blocked(g: str | None, reason: str | None = None, strategy: str | None = None) -> Decision:
         """A hold, except that a bid below WB's minimum still goes up to the minimum."""
@@ -357,6 +357,25 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
                                    f"{guard.dead_band_pct:g}%): no change"])
             return hold(g)
     return make(Action.SET_BID, chosen.reason, "; ".join(notes) or None, bid_after=want)
+
+
+def _war_at_max(snapshot: CampaignSnapshot, ps: list[Proposal], current: int, floor: int, cap: int | None, step: int,
+                guard: GuardConfig, now: datetime, make: Any) -> Decision | None:
+    """target_position wants a raise but sits at its max_bid: raises that bought nothing are rolled back too."""
+    wanting = next((p for p in ps if by_target_position(p) and p.inputs.get("wants_raise")), None)
+    if wanting is None or not guard.pacing:
+        return None
+    war = wars.check(snapshot, wanting, current, guard.war_raises, now)
+    if war is None or war.rollback is None:
+        return None
+    back = max(round_up(war.rollback, step), floor)
+    if cap is not None:
+        back = min(back, cap)
+    if back >= current:
+        return None
+    return make(Action.SET_BID, wanting.reason, f"{WAR_PREFIX}{war.note}", bid_after=back, strategy=wanting.strategy,
+                raises=war.raises, bidding_war=True,
+                war_first_raise=None if war.first_raise is None else war.first_raise.isoformat())
 
 
 def by_target_position(p: Proposal) -> bool:

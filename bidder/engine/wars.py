@@ -1,7 +1,8 @@
 """Bidding wars, generalised: raises that buy no position. Pure; applied by :func:`bidder.engine.guards.decide`.
 
 A war: target_position raised the same target (an item bid, or one search-cluster bid) at least
-``WAR_RAISES`` times within ``WAR_WINDOW`` and wants to raise again, while a *fresh* reading (its stretch
+``WAR_RAISES`` times within ``WAR_WINDOW`` and wants to raise again (or would, but sits at its max_bid),
+while a *fresh* reading (its stretch
 starts after the first of those raises took effect; for WB's statistics: the CPM paid in it is at
 least the first raised bid) shows the position no better than when the raises
 began. Then the bid goes back to the cheapest bid that held the target (the strategy's ``cheapest_held``,
@@ -68,6 +69,7 @@ def check(snapshot: CampaignSnapshot, chosen: Proposal, current: int, war_raises
         run.append(r)
     if len(run) < WAR_RAISES:
         return None
+    run = run[:WAR_RAISES]  # the latest raises: did they buy anything?
     first = run[-1]
     if chosen.inputs.get("position_paid"):  # WB's statistics: the CPM paid in the stretch names its bid
         paid = _num(chosen.inputs.get("position_bid"))

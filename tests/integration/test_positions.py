@@ -215,3 +215,24 @@ async def test_positions_survive_a_restart(official: Parts) -> None:
                     official.poller.intervals)
     await poller.positions.run(official.clock.now())
     assert fresh.positions.for_campaign(UNIFIED)[: len(before)] == before
+
+
+def test_a_bidding_war_on_the_daemon_stack_rolls_back_once_and_pauses_raises() -> None:
+    """Competitors answer every raise within 5 minutes (up to 900 RUB, above max_bid): the raises buy
+    nothing, so the bid goes back, raises pause for 2 hours, and each war alerts once."""
+    import asyncio
+
+    from bench import position_bench
+
+    spec = position_bench.bench_spec(responders=((30000, 90000), (30000, 90000)), respond_after=300)
+    trace: list = []
+    f = asyncio.run(position_bench.run_source("public_search", 0.2, 1, trace, spec=spec))
+    wars = f["war_times"]
+    assert wars and f["false_war_alerts"] == 0
+    assert all(b - a >= timedelta(hours=2) for a, b in zip(wars, wars[1:], strict=False))
+    first = wars[0]
+    rollback = [t for t in trace if t[0] == first and t[1] == "set_bid" and t[3] < t[2]]
+    assert rollback, "the war decision lowers the bid"
+    paused = [t for t in trace if first < t[0] < first + timedelta(hours=2) and "raises paused" in t[4]]
+    raised = [t for t in trace if first < t[0] < first + timedelta(hours=2) and t[1] == "set_bid" and t[3] > t[2]]
+    assert paused and not raised

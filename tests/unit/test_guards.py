@@ -287,3 +287,12 @@ def test_lagging_statistics_are_no_bidding_war():
     paid_raised = {"position_paid": True, "position_bid": 17000, **_fresh()}
     d = one(snap, [sb(18700, "target_position", position=8.0, **paid_raised)])
     assert d.guard.startswith(WAR_PREFIX) and d.bid_after == 14000
+
+
+def test_raises_that_bought_nothing_roll_back_even_at_max_bid():
+    snap = snapshot(history=_raises(2, 8.0), camp=campaign(bids={1: 17000}))
+    at_max = hold("target_position", position=8.0, wants_raise=True, **_fresh())
+    d = one(snap, [at_max])
+    assert d.action == Action.SET_BID and d.bid_after == 14000 and d.guard.startswith(WAR_PREFIX)
+    # an ordinary hold is left alone
+    assert one(snap, [hold("target_position", position=8.0, **_fresh())]).action == Action.HOLD
