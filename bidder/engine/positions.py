@@ -10,7 +10,8 @@ Called from :meth:`bidder.engine.poll.Poller.poll` for the campaigns whose strat
   (``POST /adv/v0/normquery/get-bids``), so the guardrails know the bid a cluster decision starts from;
 * **public_search** (unofficial, only when ``accounts[].positions.public_search.enabled``): the watched
   query in the configured region, each (campaign, query) at most every ``every``, paced by
-  :class:`~bidder.wb.positions.PublicSearch`. A refusal or a failed answer is skipped (the strategy then
+  :class:`~bidder.wb.positions.PublicSearch` (a call that would have to wait is left to a later cycle,
+  so the poll never sleeps on it). A refusal or a failed answer is skipped (the strategy then
   uses the official data); a changed answer shape alerts once (``api_drift``) and switches the public
   search off for this process: the official data carry on.
 
@@ -179,6 +180,8 @@ class PositionPoller:
                 key = (advert_id, query)
                 if now - self.state.public_at.get(key, never) < cfg.every:
                     continue
+                if not search.ready():  # paced or paused after a refusal: the next cycle goes on
+                    return
                 self.state.public_at[key] = now
                 try:
                     places = await search.place(query, cfg.dest, [it.nm_id for it in camp.items])

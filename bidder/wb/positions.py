@@ -116,6 +116,10 @@ class PublicSearch:
         self._next = 0.0  # clock.monotonic() before which no call goes out
         self.calls = 0
 
+    def ready(self) -> bool:
+        """True when a call may go out now (no pacing wait, no refusal pause)."""
+        return self.clock.monotonic() >= self._next
+
     async def _wait(self) -> None:
         wait = self._next - self.clock.monotonic()
         if wait > 0:

@@ -236,3 +236,50 @@ def test_a_bidding_war_on_the_daemon_stack_rolls_back_once_and_pauses_raises() -
     paused = [t for t in trace if first < t[0] < first + timedelta(hours=2) and "raises paused" in t[4]]
     raised = [t for t in trace if first < t[0] < first + timedelta(hours=2) and t[1] == "set_bid" and t[3] > t[2]]
     assert paused and not raised
+
+
+async def test_public_search_goes_through_the_configured_proxy(tmp_path: Path) -> None:
+    """A plain HTTP forward proxy in this process: every public-search call passes through it, paced."""
+    from aiohttp import web
+
+    from bidder.wb.positions import PublicSearch
+
+    seen: list[str] = []
+
+    async def forward(request: web.Request) -> web.Response:
+        seen.append(str(request.url))
+        async with aiohttp.ClientSession() as out, out.get(str(request.url)) as resp:
+            return web.Response(status=resp.status, body=await resp.read(), content_type=resp.content_type)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forward)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    clock = FakeClock()
+    try:
+        async with await start_simulator("demo", seed=1, clock=clock) as sim, aiohttp.ClientSession() as http:
+            search = PublicSearch(http, sim.url, clock, proxy=f"http://127.0.0.1:{port}", min_interval=10)
+            t0 = clock.monotonic()
+            first = await search.place(Q_UNIFIED, "-1257786", [211000101, 211000102])
+            await search.place(Q_UNIFIED, "-1257786", [211000101])
+            assert set(first) == {211000101, 211000102}
+            assert len(seen) == 2 and all("/exactmatch/ru/common/v18/search" in u for u in seen)
+            assert clock.monotonic() - t0 >= 10  # the second call waited its turn
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_refused_public_search_is_skipped_without_an_alert(public: Parts) -> None:
+    public.sim.sim.faults.configure({"search_429_rate": 1.0})
+    public.clock.advance(3 * 3600)
+    await _poll(public)
+    obs = public.view.positions.observations[UNIFIED]
+    assert obs and {o.source for o in obs} == {"clusters_today"}
+    assert public.view.positions.public_off is None and await public.drift_alerts() == 0
+    calls = public.sim.sim.report()["requests"]["GET /exactmatch/ru/common/v18/search"]["count"]
+    await _poll(public, 6)  # the refusal pause (5 min) has passed: one more try, no more
+    after = public.sim.sim.report()["requests"]["GET /exactmatch/ru/common/v18/search"]["count"]
+    assert after - calls == 1
