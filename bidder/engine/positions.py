@@ -15,8 +15,10 @@ Called from :meth:`bidder.engine.poll.Poller.poll` for the campaigns whose strat
   uses the official data); a changed answer shape alerts once (``api_drift``) and switches the public
   search off for this process: the official data carry on.
 
-Every observation is saved (:mod:`bidder.store.positions`) and kept in :class:`PositionState` for the
-evaluation (the last ``KEEP`` of them).
+Kept (in :class:`PositionState` for the evaluation, and saved: :mod:`bidder.store.positions`) are the
+observations of the watched queries (a strategy's ``query``; without one, each item's cluster with the most
+views today), and of those only the ones that say something new (a clusters_today row whose views did not
+grow since the last kept one is dropped): the store holds exactly what the evaluation read.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
-from bidder.domain import PositionObservation
+from bidder.domain import PositionObservation, PositionSource
 from bidder.errors import SchemaDrift, TemporaryError
 from bidder.store.positions import positions_known_at, save_positions
 from bidder.wb.batching import MAX_NORMQUERY_PAIRS
@@ -38,7 +40,7 @@ from bidder.wb.positions import WB_SYNC, PublicSearch, clusters_today, public_ob
 log = logging.getLogger("bidder.engine")
 
 CALLS_PER_CYCLE = 3
-KEEP = timedelta(days=2)  # observations kept in memory for the strategies (the store keeps everything)
+KEEP = timedelta(hours=26)  # in memory: all of today's observations (a running average chains from midnight)
 
 
 @dataclass
@@ -50,6 +52,7 @@ class PositionState:
     clusters_at: dict[int, datetime] = field(default_factory=dict)
     public_at: dict[tuple[int, str], datetime] = field(default_factory=dict)
     public_off: str | None = None  # why the public search was switched off (drift), None while usable
+    last_sample: dict[tuple[int, int, str], tuple] = field(default_factory=dict)  # clusters_today: last kept
     loaded: bool = False
 
     def add(self, obs: list[PositionObservation], now: datetime) -> None:
@@ -202,7 +205,34 @@ class PositionPoller:
             async with self.sessions.begin() as s:
                 await self.alerts.api_drift(s, self.view.name, exc, self.clock.now())
 
+    def _keep(self, obs: list[PositionObservation]) -> list[PositionObservation]:
+        """The watched, new observations of a batch (see the module)."""
+        out = []
+        top: dict[tuple[int, int], PositionObservation] = {}
+        for o in obs:
+            strategies = self.view.strategies_for(o.advert_id)
+            queries = watched_queries(strategies)
+            if o.query in queries:
+                out.append(o)
+            elif any(getattr(s, "needs_positions", False) and getattr(s.params, "query", None) is None
+                     for s in strategies) and o.source == PositionSource.CLUSTERS_TODAY:
+                best = top.get((o.advert_id, o.nm_id))
+                if best is None or (o.sample or 0) > (best.sample or 0):
+                    top[(o.advert_id, o.nm_id)] = o
+        out.extend(top.values())
+        fresh = []
+        for o in out:
+            if o.source == PositionSource.CLUSTERS_TODAY:
+                key = (o.advert_id, o.nm_id, o.query)
+                last = self.state.last_sample.get(key)
+                if last is not None and last == (o.describes_at.date(), o.sample, o.position):
+                    continue
+                self.state.last_sample[key] = (o.describes_at.date(), o.sample, o.position)
+            fresh.append(o)
+        return fresh
+
     async def _save(self, obs: list[PositionObservation], now: datetime) -> None:
+        obs = self._keep(obs)
         if not obs:
             return
         async with self.sessions.begin() as s:
