@@ -7,7 +7,8 @@ Called from :meth:`bidder.engine.poll.Poller.poll` for the campaigns whose strat
   item of those campaigns, once per WB sync (3 minutes), 100 (campaign, item) pairs a call, at most
   ``CALLS_PER_CYCLE`` calls a cycle (WB allows 10 a minute; the 7-day cluster poll shares the bucket);
 * **cluster bids**: for manual CPM campaigns with a watched ``query``, the current cluster bids
-  (``POST /adv/v0/normquery/get-bids``), so the guardrails know the bid a cluster decision starts from;
+  (``POST /adv/v0/normquery/get-bids``, once per 3 minutes), so the guardrails know the bid a cluster
+  decision starts from;
 * **public_search** (unofficial, only when ``accounts[].positions.public_search.enabled``): the watched
   query in the configured region, each (campaign, query) at most every ``every``, paced by
   :class:`~bidder.wb.positions.PublicSearch` (a call that would have to wait is left to a later cycle,
@@ -50,6 +51,7 @@ class PositionState:
     observations: dict[int, list[PositionObservation]] = field(default_factory=dict)  # advert -> oldest first
     cluster_bids: dict[int, dict[tuple[int, str], int]] = field(default_factory=dict)  # advert -> (nm, q) -> bid
     clusters_at: dict[int, datetime] = field(default_factory=dict)
+    bids_at: dict[int, datetime] = field(default_factory=dict)  # cluster bids read (get-bids)
     public_at: dict[tuple[int, str], datetime] = field(default_factory=dict)
     public_off: str | None = None  # why the public search was switched off (drift), None while usable
     last_sample: dict[tuple[int, int, str], tuple] = field(default_factory=dict)  # clusters_today: last kept
@@ -133,7 +135,10 @@ class PositionPoller:
     async def poll_cluster_bids(self, ids: list[int], now: datetime) -> None:
         view = self.view
         pairs = []
+        never = datetime.min.replace(tzinfo=now.tzinfo)
         for advert_id in ids:
+            if now - self.state.bids_at.get(advert_id, never) < WB_SYNC:
+                continue  # our own changes are noted as they are applied; others' show within a sync
             camp = view.campaigns[advert_id]
             if camp.bid_type == "manual" and camp.payment_type == "cpm" and watched_queries(
                     view.strategies_for(advert_id)):
@@ -145,6 +150,7 @@ class PositionPoller:
             bids.setdefault(b.advert_id, {})[(b.nm_id, b.norm_query)] = b.bid
         for advert_id in {a for a, _ in pairs}:
             self.state.cluster_bids[advert_id] = bids.get(advert_id, {})
+            self.state.bids_at[advert_id] = now
 
     async def poll_clusters_today(self, ids: list[int], now: datetime) -> None:
         state = self.state
