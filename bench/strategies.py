@@ -1,15 +1,18 @@
-"""Strategy benchmark: each built-in strategy runs in the simulator's market, in-process, for a simulated
-week, against a fixed-bid baseline of the same campaign in the same run (same scenario and seed, so the
-same competitors and the same noise). The loop is the engine's, without HTTP or a database: every
-``--every`` minutes build a :class:`CampaignSnapshot` from what the market publishes, run the strategy,
-pass its proposals through :func:`bidder.engine.guards.decide`, apply the result to the market and
-append it to the history the next snapshot carries.
+"""Strategy benchmark.
 
-    python -m bench.strategies [--seed 1] [--days 7] [--every 5] [--position-source search|stats]
+target_position runs on the real daemon stack (:mod:`bench.position_bench`: the account cycle against the
+simulator over HTTP, on the simulator's clock, in a market with WB-like statistics lag and competitors who
+answer raises), once per position source, with WB's own chase-the-recommendation policy as the baseline
+in the same run. The other strategies run in the simulator's market in-process for a simulated week
+against a fixed-bid baseline of the same campaign (same scenario and seed): every ``--every`` minutes a
+:class:`CampaignSnapshot` from what the market publishes, the strategy, :func:`bidder.engine.guards.decide`.
 
-Position source for target_position: ``search`` reads the item's current position in the watched
-cluster (what the optional public-search probe of REFERENCE §6 gives); ``stats`` uses only the
-published normquery statistics of the day (official, but a daily average). Both are printed by default.
+    python -m bench.strategies [--seed 1] [--days 7] [--every 5] [--tp-days 3] [--json]
+
+``--json`` prints one JSON object whose ``cases`` list holds one case per target_position source
+(``target_position_clusters_today``, ``target_position_public_search``) with exactly ``held_pct``,
+``bid_ratio``, ``vs_wb_autobidder_cost_ratio``, ``false_war_alerts``, ``max_overshoot_ratio``, plus the
+cases other modules add to the list.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bench import spend_cases
+from bench import position_bench, spend_cases
 from bidder.domain import (
     Action,
     BidRules,
@@ -46,7 +49,6 @@ from strategies.base import Strategy
 from strategies.roi_floor import RoiFloor
 from strategies.schedule import Schedule
 from strategies.spend_cap import SpendCap
-from strategies.target_position import TargetPosition
 
 TZ = "Europe/Moscow"
 HISTORY_DAYS = 14
@@ -64,8 +66,6 @@ class Run:
     advert_id: int
     strategy: Strategy | None
     guard: GuardConfig
-    position_source: str = "search"
-    watch: str | None = None  # the cluster target_position watches
     history: list[DecisionRecord] = field(default_factory=list)
     last_hold: dict[tuple, str] = field(default_factory=dict)
     decisions: int = 0
@@ -102,24 +102,15 @@ class Run:
         s = self.strategy
         if s is not None and s.needs_clusters:
             for it in c.items:
-                # daily rows of yesterday and today: the strategy reads the newest one
                 for r in m.cluster_stats(self.advert_id, it.nm_id, today - timedelta(days=1), today, visible=True,
                                          daily=True):
-                    if self.position_source == "search" and r.norm_query == self.watch:
-                        continue
                     day = r.day or today
                     clusters.append(ClusterStat(self.advert_id, it.nm_id, r.norm_query, day, day, r.views,
                                                 r.clicks, r.orders, _d(r.spend), r.avg_pos))
-                if self.position_source == "search" and self.watch in it.clusters and st.status == 9:
-                    p = m.position(self.advert_id, it.nm_id, self.watch, t)  # the public-search probe, now
-                    clusters.append(ClusterStat(self.advert_id, it.nm_id, self.watch, today, today, None, 0, 0,
-                                                Decimal(0), None if p is None else float(p)))
         if s is not None and s.needs_recommendations:
             for it in c.items:
                 recs[it.nm_id] = _recommendation(self.advert_id, it.nm_id, m.recommendation(self.advert_id, it.nm_id, t))
         stats_as_of = st.published_at
-        if self.position_source == "search" and s is not None and s.needs_clusters:
-            stats_as_of = t  # the probe is read now
         return CampaignSnapshot(
             account="bench", campaign=camp, rules=rules, timezone=TZ, daily_stats=daily,
             cluster_stats=tuple(clusters), recommendations=recs, stats_as_of=stats_as_of,
@@ -208,60 +199,6 @@ def simulate(seed: int, days: int, every: int, make: Callable[[Market], Run], sa
     return ours, base, start, end
 
 
-# --------------------------------------------------------------------------------------- target_position
-TP_ADVERT, TP_QUERY, TP_POSITION, TP_MAX_BID = 1000001, "платье женское", 3, 600
-
-
-def bench_target_position(seed: int, days: int, every: int, guard: GuardConfig, source: str) -> dict[str, Any]:
-    params = TargetPosition.Params(position=TP_POSITION, max_bid=TP_MAX_BID, query=TP_QUERY,
-                                   settle="1m" if source == "search" else "1h")
-    samples: dict[int, dict[tuple[int, int], list[tuple[int, int, int]]]] = {}  # id(run) -> nm -> (pos, bid, cheapest)
-
-    def make(m: Market) -> Run:
-        return Run(m, TP_ADVERT, TargetPosition(params), guard, position_source=source, watch=TP_QUERY)
-
-    def sample(run: Run, t: datetime) -> None:
-        m = run.market
-        st = m.campaign(run.advert_id)
-        if st.status != 9:
-            return
-        step = m.step(st.spec.payment_type)
-        hidx = int(t.timestamp() // 3600)
-        for it in st.spec.items:
-            pos = m.position(run.advert_id, it.nm_id, TP_QUERY, t)
-            if pos is None:
-                continue
-            need = m._bid_for_position(TP_QUERY, hidx, TP_POSITION)  # the smallest score holding the target
-            cheapest = max(-(-int(need) // step) * step, m.min_bid(run.advert_id, it.nm_id, "combined"))
-            samples.setdefault(id(run), {}).setdefault(it.nm_id, []).append((pos, st.bids[it.nm_id]["search"], cheapest))
-
-    ours, base, _, _ = simulate(seed, days, every, make, sample)
-
-    def figures(run: Run) -> dict[str, Any]:
-        at_or_above = total = 0
-        bids = cheap = 0.0
-        ratios = []
-        for rows in samples.get(id(run), {}).values():
-            conv = next((i for i, (p, _, _) in enumerate(rows) if p <= TP_POSITION), None)
-            if conv is None:
-                total += len(rows)
-                continue
-            for p, b, c in rows[conv:]:
-                total += 1
-                at_or_above += p <= TP_POSITION
-                bids += b
-                cheap += c
-                ratios.append(b / c)
-        return {
-            "share_at_target": at_or_above / total if total else 0.0,
-            "bid_vs_cheapest": bids / cheap if cheap else None,
-            "mean_ratio": sum(ratios) / len(ratios) if ratios else None,
-            "changes": run.changes, "wars": run.wars,
-        }
-
-    return {"strategy": figures(ours), "baseline": figures(base)}
-
-
 # --------------------------------------------------------------------------------------- spend_cap
 SC_ADVERT, SC_CAP = 1000015, 40.0  # the demo's over-spender: ДРР ~66% at its fixed bids
 
@@ -338,35 +275,42 @@ def _f(x: float | None, fmt: str = ".1f") -> str:
     return "n/a" if x is None else format(x, fmt)
 
 
+def _print_target_position(results: dict[str, dict[str, Any]], days: float) -> None:
+    for source, f in results.items():
+        print(f"target_position on the daemon stack (campaign {position_bench.ADVERT}, cluster {position_bench.QUERY!r}, "
+              f"target position {position_bench.TARGET}, max_bid {position_bench.MAX_BID} RUB, {days:g} simulated days, "
+              f"position source: {source}; statistics lag {position_bench.STATS_LAG // 60} min, "
+              f"+1 RUB responders {position_bench.RESPONDERS})")
+        print(f"  held_pct {f['held_pct']} (goal >= 90; WB's autobidder {f['baseline_held_pct']})")
+        print(f"  bid_ratio {f['bid_ratio']} (goal <= {1.05 if source == 'public_search' else 1.10}; "
+              f"WB's autobidder {f['baseline_bid_ratio']})")
+        print(f"  vs_wb_autobidder_cost_ratio {f['vs_wb_autobidder_cost_ratio']} (goal <= 0.85; spend {f['spend']} "
+              f"vs {f['baseline_spend']} RUB)")
+        print(f"  false_war_alerts {f['false_war_alerts']} (goal 0; war alerts {f['war_alerts']})")
+        print(f"  max_overshoot_ratio {f['max_overshoot_ratio']} (goal <= 1.25)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.strategies", description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--days", type=int, default=7)
-    ap.add_argument("--every", type=int, default=5, help="minutes between evaluations")
-    ap.add_argument("--position-source", choices=["search", "stats", "both"], default="both")
-    ap.add_argument("--json", action="store_true", help="print one JSON object with a `cases` list")
+    ap.add_argument("--every", type=int, default=5, help="minutes between evaluations (in-process strategies)")
+    ap.add_argument("--tp-days", type=float, default=3, help="simulated days of the target_position runs")
+    ap.add_argument("--position-source", choices=[*position_bench.SOURCES, "both"], default="both")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON object (a `cases` list)")
     args = ap.parse_args(argv)
-    if args.json:
-        cases: list[dict[str, Any]] = []
-        cases.extend(spend_cases.run_cases(args.seed, 14))  # issue 15: 14 simulated days each
-        print(json.dumps({"cases": cases}, ensure_ascii=False))
-        return 0
     guard = GuardConfig.from_numbers(max_bid=2000)
     t0 = time.monotonic()
-    print(f"strategy benchmark: demo scenario, seed {args.seed}, {args.days} simulated days, "
-          f"evaluation every {args.every} min, guardrails {guard}")
+    sources = position_bench.SOURCES if args.position_source == "both" else (args.position_source,)
+    tp = position_bench.run_all(args.tp_days, args.seed, sources)
+    if args.json:
+        cases: list[dict[str, Any]] = position_bench.cases(tp)
+        cases.extend(spend_cases.run_cases(args.seed, 14))  # issue 15: 14 simulated days each
+        print(json.dumps({"seed": args.seed, "tp_days": args.tp_days, "cases": cases}, ensure_ascii=False))
+        return 0
+    print(f"strategy benchmark: seed {args.seed}")
     print()
-    sources = ["search", "stats"] if args.position_source == "both" else [args.position_source]
-    for source in sources:
-        r = bench_target_position(args.seed, args.days, args.every, guard, source)
-        s, b = r["strategy"], r["baseline"]
-        print(f"target_position (campaign {TP_ADVERT}, cluster {TP_QUERY!r}, target position {TP_POSITION}, "
-              f"max_bid {TP_MAX_BID} RUB, position source: {source})")
-        print(f"  share of intervals at or above the target after convergence: {s['share_at_target']:.1%} "
-              f"(goal >= 90%; fixed-bid baseline {b['share_at_target']:.1%})")
-        print(f"  mean bid / cheapest bid that held the position: {_f(s['bid_vs_cheapest'], '.3f')} "
-              f"(mean of per-interval ratios {_f(s['mean_ratio'], '.3f')}; goal <= 1.10)")
-        print(f"  bid changes {s['changes']}, bidding-war holds {s['wars']}")
+    _print_target_position(tp, args.tp_days)
     r = bench_spend_cap(args.seed, args.days, args.every, guard)
     s, b = r["strategy"], r["baseline"]
     print(f"spend_cap (campaign {SC_ADVERT}, max ДРР {SC_CAP:g}%, window 1d)")

@@ -178,6 +178,33 @@ class Recommendation:
     fetched_at: datetime | None = None
 
 
+class PositionSource(StrEnum):
+    """Where an observed ad position came from, freshest first (see README "Where positions come from")."""
+
+    PUBLIC_SEARCH = "public_search"  # the buyer-facing search, read now (unofficial, optional)
+    CLUSTERS_TODAY = "clusters_today"  # /adv/v0/normquery/stats with from = to = today (3-minute sync)
+    SEARCH_REPORT = "search_report"  # Analytics search report avgPosition (2-hour refresh)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionObservation:
+    """One observed position of an item for a query. ``observed_at``: when the answer arrived;
+    ``describes_at``: the moment the value describes (the data's own "as of"). ``bid``: the bid in force
+    when it was read (minor units), when known. ``region``: the public search's raw ``dest``, else None."""
+
+    source: str
+    advert_id: int
+    nm_id: int
+    query: str
+    position: float
+    observed_at: datetime
+    describes_at: datetime
+    region: str | None = None
+    bid: int | None = None
+    sample: int | None = None  # views (clusters) or None
+    spend: float | None = None  # spend behind ``sample`` (clusters), base units: spend / views = the CPM paid
+
+
 @dataclass(frozen=True, slots=True)
 class BidRules:
     """What WB allows for a campaign's bids: step and per-item minimum, minor units."""
@@ -204,6 +231,9 @@ class DecisionRecord:
     applied: bool
     evidence_at: datetime | None = None  # stats_as_of of the snapshot that caused it
     avg_position: float | None = None  # observed position when the decision was taken
+    norm_query: str | None = None  # the search cluster of a cluster bid
+    position_at: datetime | None = None  # the moment the position it acted on describes
+    war: bool = False  # a roll-back after a bidding war (raises pause for a while after it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +250,8 @@ class CampaignSnapshot:
     stats_as_of: datetime | None = None  # when the statistics were read from WB
     history: tuple[DecisionRecord, ...] = ()  # recent decisions for this campaign, oldest first
     operator_paused: bool = False
+    positions: tuple[PositionObservation, ...] = ()  # observed positions, oldest first
+    cluster_bids: Mapping[tuple[int, str], int] = field(default_factory=dict)  # (nm_id, norm_query) -> bid
 
 
 class Reason(str):

@@ -34,9 +34,11 @@ class TargetPositionParams(StrategyParams):
     step_down_pct: float = Field(default=5, gt=0, le=50)
     step_up_pct: float = Field(default=10, gt=0, le=100, description="raise when worse than the target")
     settle: Duration = Field(
-        default=timedelta(hours=1),
-        description="statistics must be this much newer than the last change before reacting again",
+        default=timedelta(0),
+        description="an extra wait after a change on top of the position source's own refresh",
     )
+    probe_after: int = Field(default=2, ge=1, le=20,
+                             description="fresh readings on target in a row before the economy probe steps down")
 
 
 def _confidence(value: float) -> float:

@@ -1,179 +1,200 @@
 """The target_position strategy: keep an item at or above an ad position, as cheaply as possible.
 
-Inputs, official first:
+What it steers on (``snapshot.positions``, freshest source first, see :mod:`strategies.position_readings`):
+the buyer-facing public search when the account enables it and it answered lately, else WB's search-cluster
+statistics of today (a running average synced every 3 minutes, turned into stretches of time). Every reason
+names the source and the stretch it describes.
 
-* the observed average position: the search cluster's ``avg_pos`` when ``query`` is set
-  (``snapshot.cluster_stats``), else the newest daily ``avg_position`` from fullstats ``boosterStats``
-  (``snapshot.daily_stats``), else a views-weighted average over the item's clusters;
-* WB's recommendations (``snapshot.recommendations``) as the estimated entry bid: the CPC band that
-  contains the target position, or for CPM the top / leaders / competitive bid.
+What it moves: for a manual CPM campaign with a ``query``, that search cluster's own bid
+(``Proposal.norm_query``; the current value is ``snapshot.cluster_bids``); otherwise the item's search
+(manual) or unified bid.
 
-A closed loop with hysteresis: worse than the target -> raise by ``step_up_pct``, or straight to the
-entry estimate when the position is at least twice the target; better than the target by ``margin`` positions or more -> step down by
-``step_down_pct``, but not to a bid that recently lost the position; in between -> hold. Never above
-``max_bid``. It does not react twice to the same evidence: after an applied change of the item it holds
-until statistics read at least ``settle`` after that change arrive.
+How it moves (:mod:`strategies.position_control`): WB's corridor where nothing of our own is known; then
+the observed (bid, position) pairs: back to the cheapest bid that held after a loss, small raises
+otherwise, and an economy probe one step down after ``probe_after`` fresh readings on target, never to a
+bid that lost lately. It reacts once per fresh reading: a reading counts only when its whole stretch lies
+after the last change took effect (the source's own settle time), and never twice.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from bidder.domain import Action, CampaignSnapshot, Placement, Proposal, Recommendation, base_to_minor
-from strategies.base import Strategy
-from strategies.common import (
-    Target,
-    applied_bid_changes,
-    by,
-    fmt_money,
-    min_bid,
-    proposal,
-    round_down,
-    round_up,
-    targets,
+from bidder.domain import (
+    Action,
+    CampaignSnapshot,
+    DecisionRecord,
+    Placement,
+    PositionSource,
+    Proposal,
+    base_to_minor,
 )
+from strategies.base import Strategy
+from strategies.common import Target, by, fmt_money, min_bid, proposal, round_down, round_up
 from strategies.params import TargetPositionParams
+from strategies.position_control import corridor, evidence, probe_down, raise_bid
+from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes, freshest, readings
 
-LOST_BID_MEMORY = timedelta(hours=24)  # how long a bid that lost the position is remembered
-FAR = 2  # observed position at least FAR x the target: jump to WB's entry estimate instead of a step
+
+def target_changes(snapshot: CampaignSnapshot, nm_id: int, norm_query: str | None) -> list[DecisionRecord]:
+    """Applied bid changes of one target (an item bid, or one cluster bid of the item), newest first."""
+    q = None if norm_query is None else norm_query.strip().lower()
+    out = [
+        r for r in snapshot.history
+        if r.applied and r.action == Action.SET_BID and r.nm_id == nm_id
+        and (None if r.norm_query is None else r.norm_query.strip().lower()) == q
+        and r.bid_after is not None and r.bid_before is not None and r.bid_after != r.bid_before
+    ]
+    out.sort(key=lambda r: r.at, reverse=True)
+    return out
 
 
-def observed_position(snapshot: CampaignSnapshot, nm_id: int, query: str | None) -> tuple[float | None, str]:
-    """(average position, where it came from) for an item; (None, reason) when nothing is known."""
-    clusters = [c for c in snapshot.cluster_stats if c.nm_id == nm_id and c.avg_pos is not None]
+def watched_query(snapshot: CampaignSnapshot, nm_id: int, query: str | None) -> str | None:
+    """The configured cluster, else the item's cluster with the most views today (clusters_today)."""
     if query is not None:
-        q = query.strip().lower()
-        mine = [c for c in clusters if c.norm_query.strip().lower() == q]
-        if not mine:
-            return None, f"no statistics for the search cluster {query!r}"
-        c = max(mine, key=lambda c: (c.period_to, c.period_from))
-        return float(c.avg_pos), f"cluster {c.norm_query!r} avg_pos"  # type: ignore[arg-type]
-    daily = [s for s in snapshot.daily_stats if s.nm_id == nm_id and s.avg_position is not None]
-    if daily:
-        s = max(daily, key=lambda s: s.day)
-        return float(s.avg_position), f"boosterStats avg_position of {s.day.isoformat()}"  # type: ignore[arg-type]
-    if clusters:
-        last = max(c.period_to for c in clusters)
-        recent = [c for c in clusters if c.period_to == last]
-        weights = [(c.views if c.views is not None else c.clicks) or 0 for c in recent]
-        if sum(weights) > 0:
-            pos = sum(w * float(c.avg_pos) for w, c in zip(weights, recent, strict=True)) / sum(weights)  # type: ignore[arg-type]
-            return pos, "views-weighted cluster avg_pos"
-    return None, "no observed position yet"
-
-
-def entry_estimate(rec: Recommendation | None, position: int) -> tuple[int | None, str]:
-    """WB's recommended bid for reaching ``position``: (bid, source) or (None, reason)."""
-    if rec is None:
-        return None, "no WB recommendation"
-    if rec.bands:
-        for band in sorted(rec.bands, key=lambda b: b.first):
-            if band.first <= position <= band.last and band.bid > 0:
-                return band.bid, f"WB recommends {fmt_money(band.bid)} for positions {band.first}-{band.last}"
-        return None, "no WB position band covers the target"
-    if position <= 2 and rec.top_bid:
-        return rec.top_bid, f"WB top bid {fmt_money(rec.top_bid)}"
-    if position <= 10 and rec.leaders_bid:
-        return rec.leaders_bid, f"WB leaders bid {fmt_money(rec.leaders_bid)}"
-    if rec.competitive_bid:
-        return rec.competitive_bid, f"WB competitive bid {fmt_money(rec.competitive_bid)}"
-    return None, "no usable WB recommendation"
+        return query
+    best: tuple[int, str] | None = None
+    for o in snapshot.positions:
+        if o.nm_id == nm_id and o.source == PositionSource.CLUSTERS_TODAY and o.sample:
+            if best is None or o.sample > best[0]:
+                best = (o.sample, o.query)
+    return None if best is None else best[1]
 
 
 class TargetPosition(Strategy):
     kind = "target_position"
     Params = TargetPositionParams
-    needs_clusters = True  # avg_pos of the `query` cluster (and a fallback without boosterStats)
-    needs_recommendations = True  # entry-bid estimate
+    needs_positions = True  # engine/positions.py polls today's clusters (and the public search when enabled)
+    needs_recommendations = True  # WB's corridor
 
     params: TargetPositionParams
 
     def decide(self, snapshot: CampaignSnapshot, now: datetime) -> list[Proposal]:
+        camp = snapshot.campaign
+        per_cluster = camp.bid_type == "manual" and camp.payment_type == "cpm" and self.params.query is not None
         out: list[Proposal] = []
-        for item, target, placement in targets(snapshot):
-            if placement == Placement.RECOMMENDATIONS:
-                continue  # positions are a search notion; the recommendations bid is left to others
-            if target is None:
-                out.append(proposal(self.kind, Action.HOLD, snapshot, "current bid unknown",
-                                    nm_id=item.nm_id, placement=placement))
+        for item in camp.items:
+            if per_cluster:
+                assert self.params.query is not None
+                bid = snapshot.cluster_bids.get((item.nm_id, self.params.query))
+                if not bid:
+                    out.append(Proposal(self.kind, Action.HOLD, camp.advert_id, item.nm_id, Placement.SEARCH.value,
+                                        norm_query=self.params.query,
+                                        reason="the cluster's current bid is not read yet (or the item is not in it)"))
+                    continue
+                out.append(self._one(snapshot, Target(item.nm_id, Placement.SEARCH.value, bid), self.params.query,
+                                     now))
                 continue
-            out.append(self._one(snapshot, target, now))
+            for placement in camp.bid_placements:
+                if placement == Placement.RECOMMENDATIONS:
+                    continue  # positions are a search notion; the recommendations bid is left to others
+                bid = item.bid_for(placement)
+                if not bid:
+                    out.append(proposal(self.kind, Action.HOLD, snapshot, "current bid unknown",
+                                        nm_id=item.nm_id, placement=placement))
+                    continue
+                out.append(self._one(snapshot, Target(item.nm_id, placement, bid), None, now))
         if not out:
             out.append(proposal(self.kind, Action.HOLD, snapshot, "no search or combined bids to manage"))
         return out
 
-    def _one(self, snapshot: CampaignSnapshot, t: Target, now: datetime) -> Proposal:
+    def _one(self, snapshot: CampaignSnapshot, t: Target, norm_query: str | None, now: datetime) -> Proposal:
         p = self.params
         step = max(snapshot.rules.step, 1)
         max_bid = round_down(base_to_minor(p.max_bid), step)
         floor = min_bid(snapshot, t.nm_id, t.placement)
-        pos, source = observed_position(snapshot, t.nm_id, p.query)
-        entry, entry_source = entry_estimate(snapshot.recommendations.get(t.nm_id), p.position)
-        inputs = {
-            "target_position": p.position, "position": pos, "avg_position": pos, "position_source": source,
-            "entry_bid": entry, "entry_source": entry_source, "max_bid": max_bid, "min_bid": floor,
-            "stats_as_of": snapshot.stats_as_of.isoformat() if snapshot.stats_as_of else None,
-        }
+        query = watched_query(snapshot, t.nm_id, p.query)
+        by_source = readings(snapshot.positions, t.nm_id, query) if query is not None else {}
+        reading = freshest(by_source, now)
+        entry, entry_source = corridor(snapshot.recommendations.get(t.nm_id), query, p.position)
+        changes = target_changes(snapshot, t.nm_id, norm_query)
+        change_times = [r.at for r in changes]
+        inputs: dict = {"target_position": p.position, "query": query, "entry_bid": entry,
+                        "entry_source": entry_source, "max_bid": max_bid, "min_bid": floor}
+        if reading is not None:
+            inputs.update(position=round(reading.position, 2), avg_position=round(reading.position, 2),
+                          position_source=reading.source, position_at=reading.at.isoformat(),
+                          position_start=reading.start.isoformat(), position_bid=reading.bid,
+                          position_paid=reading.paid)
 
-        def hold(reason: str) -> Proposal:
-            return proposal(self.kind, Action.HOLD, snapshot, reason, t, **inputs)
+        def make(action: Action, reason: str, bid: int | None = None) -> Proposal:
+            out = proposal(self.kind, action, snapshot, reason, t, bid=bid, **inputs)
+            if norm_query is None:
+                return out
+            return Proposal(strategy=out.strategy, action=out.action, advert_id=out.advert_id, nm_id=out.nm_id,
+                            placement=out.placement, bid=out.bid, norm_query=norm_query, reason=out.reason,
+                            inputs=out.inputs)
 
         def set_bid(bid: int, reason: str) -> Proposal:
-            bid = min(bid, max_bid)
+            bid = min(round_up(bid, step), max_bid)
             if bid == t.bid:
-                return hold(reason)
-            return proposal(self.kind, Action.SET_BID, snapshot, reason, t, bid=bid, **inputs)
+                return make(Action.HOLD, reason)
+            return make(Action.SET_BID, reason, bid)
 
         if t.bid > max_bid:
             return set_bid(max_bid, f"bid {fmt_money(t.bid)} is above max_bid {fmt_money(max_bid)}")
-
-        # Do not react twice to the same evidence.
-        changes = applied_bid_changes(snapshot, t.nm_id)
-        if changes:
-            last = changes[0]
-            asof = snapshot.stats_as_of
-            if asof is None or last.at + p.settle > asof or (
-                last.evidence_at is not None and last.evidence_at >= asof
-            ):
-                return hold(
-                    f"waiting for statistics after the change at {last.at:%Y-%m-%d %H:%M} UTC "
-                    f"({fmt_money(last.bid_before or 0)} -> {fmt_money(last.bid_after or 0)})"
-                )
-
-        if pos is None:
-            cold = not any(by(r, self.kind) for r in changes)
+        if reading is None:
+            cold = not any(by(r, self.kind) for r in changes) and not by_source
             if cold and entry is not None and entry > t.bid and t.bid < max_bid:
-                return set_bid(round_up(entry, step), f"{source}; starting from the entry bid: {entry_source}")
-            return hold(f"{source}; not enough data to move the bid")
+                return set_bid(entry, f"no position observed yet; starting from {entry_source}")
+            return make(Action.HOLD, "no fresh position reading (clusters_today or public_search): holding")
 
-        where = f"position {pos:.1f} ({source}), target {p.position}"
-        if pos > p.position:
+        where = (f"position {reading.position:.1f} ({reading.source}, {_span(reading)}), "
+                 f"target {p.position}")
+        last = changes[0] if changes else None
+        settled_at = None if last is None else last.at + BID_TICK + p.settle
+        if not _fresh(reading, t.bid, settled_at):
+            if reading.paid:
+                return make(Action.HOLD, f"{where}: WB's statistics still describe the bid "
+                                         f"{fmt_money(reading.bid or 0)}, not {fmt_money(t.bid)} (they lag): waiting")
+            return make(Action.HOLD, f"{where}: waiting for a {reading.source} reading after the change at "
+                                     f"{last.at:%H:%M} UTC ({fmt_money(last.bid_before or 0)} -> "  # type: ignore[union-attr]
+                                     f"{fmt_money(last.bid_after or 0)})")
+        if last is not None and last.position_at is not None and reading.at <= last.position_at:
+            return make(Action.HOLD, f"{where}: already acted on this reading")
+
+        same = by_source.get(reading.source, [])
+        known = [t.bid, *(b for r in changes for b in (r.bid_before, r.bid_after) if b is not None)]
+        ev = evidence(same, change_times, known, p.position, now)
+        inputs.update(cheapest_held=ev.held, lost_bid=ev.lost)
+        if reading.position > p.position + ON_TARGET:
             if t.bid >= max_bid:
-                return hold(f"{where}: worse than the target but already at max_bid {fmt_money(max_bid)}")
-            want = max(round_up(t.bid * (1 + p.step_up_pct / 100), step), t.bid + step)
-            why = ""
-            if entry is not None and entry > want and pos >= FAR * p.position:
-                want, why = entry, f" to the entry bid ({entry_source})"
-            return set_bid(want, f"{where}: worse than the target, raising{why}")
-        if pos <= p.position - p.margin:
-            want = max(floor, round_up(t.bid * (1 - p.step_down_pct / 100), step))
-            lost = self._lost_bid(snapshot, t, now)
-            if lost is not None and want <= lost:
-                want = lost + step
-                inputs["lost_bid"] = lost
-            if want >= t.bid:
-                if lost is not None:
-                    return hold(f"{where}: better than needed, but {fmt_money(lost)} lost the position recently")
-                return hold(f"{where}: better than needed, but already at WB's minimum {fmt_money(floor)}")
-            return set_bid(want, f"{where}: better than the target by {p.margin}+ positions, stepping down")
-        return hold(f"{where}: on target")
+                inputs["wants_raise"] = True  # the guardrails still roll back raises that bought nothing
+                return make(Action.HOLD, f"{where}: worse than the target but already at max_bid {fmt_money(max_bid)}")
+            move = raise_bid(t.bid, reading.position, p.position, ev, entry, step, p.step_up_pct)
+            assert move.bid is not None
+            if ev.lost is not None and move.bid <= ev.lost:
+                move = raise_bid(ev.lost, reading.position, p.position, ev, entry, step, p.step_up_pct)
+            return set_bid(move.bid or t.bid, f"{where}: worse than the target; {move.reason}")
+        on_target = _on_target_since(same, t.bid, settled_at, p.position)
+        probe_after = p.probe_after if reading.source == PositionSource.PUBLIC_SEARCH else max(1, p.probe_after - 1)
+        if on_target < probe_after and reading.position > p.position - p.margin:
+            return make(Action.HOLD, f"{where}: on target ({on_target} of {probe_after} readings before probing)")
+        move = probe_down(t.bid, ev, floor, step, p.step_down_pct)
+        if move.bid is None:
+            return make(Action.HOLD, f"{where}: on target; {move.reason}")
+        return set_bid(move.bid, f"{where}: on target; {move.reason}")
 
-    def _lost_bid(self, snapshot: CampaignSnapshot, t: Target, now: datetime) -> int | None:
-        """The bid from which this strategy recently had to raise because the position was lost."""
-        for r in applied_bid_changes(snapshot, t.nm_id, t.placement):
-            if now - r.at > LOST_BID_MEMORY:
-                break
-            if by(r, self.kind) and (r.bid_after or 0) > (r.bid_before or 0):
-                if r.avg_position is None or r.avg_position > self.params.position:
-                    return r.bid_before
-        return None
+
+def _span(r: Reading) -> str:
+    if r.start == r.at:
+        return f"at {r.at:%H:%M} UTC"
+    return f"{r.start:%H:%M}-{r.at:%H:%M} UTC"
+
+
+def _fresh(r: Reading, bid: int, settled_at: datetime | None) -> bool:
+    """The reading describes the current bid: a paid CPM says so itself; a point or CPC reading must
+    start after the last change took effect."""
+    if r.paid:
+        return describes(r, bid) and (settled_at is None or r.at >= settled_at)
+    return settled_at is None or r.start >= settled_at
+
+
+def _on_target_since(rs: list[Reading], bid: int, settled_at: datetime | None, target: int) -> int:
+    """Fresh readings on target in a row, newest backwards."""
+    n = 0
+    for r in reversed(rs):
+        if not _fresh(r, bid, settled_at) or r.position > target + ON_TARGET:
+            break
+        n += 1
+    return n

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, fiel
 from pydantic import model_validator as _model_validator
 from pydantic_core import PydanticCustomError
 
+from bidder.config.sources import PositionSources
 from bidder.config.wording import describe
 from bidder.durations import Duration
 from bidder.errors import ConfigIssue
@@ -202,6 +203,7 @@ class AccountConfig(_Model):
     guardrails: Guardrails
     defaults: CampaignDefaults = Field(default_factory=CampaignDefaults)
     campaigns: list[CampaignConfig] = Field(default_factory=list)
+    positions: PositionSources = Field(default_factory=PositionSources)
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_tz(v)))
 

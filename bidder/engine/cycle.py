@@ -104,7 +104,7 @@ class AccountCycle:
         self.metrics = metrics
         self.health = health
         self.on_decisions = on_decisions
-        self.poller = Poller(self.view, reader, sessions, clock, intervals)
+        self.poller = Poller(self.view, reader, sessions, clock, intervals, alerts=alerts)
         self.evaluator = Evaluator(self.view, sessions=sessions, read_sessions=read_sessions, alerts=alerts,
                                    operator=operator, stop_file=stop_file)
         self.applier = Applier(self.view, sessions=sessions, read_sessions=read_sessions, clock=clock,

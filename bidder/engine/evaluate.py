@@ -115,7 +115,8 @@ class Evaluator:
                     camp, view.rules_for(camp), inputs.stats_version(advert_id), inputs.cluster_stats(advert_id),
                     recs.get(advert_id, {}), view.stats_at.get(advert_id), inputs.history(advert_id),
                     paused is True or (isinstance(paused, set) and advert_id in paused),
-                    stop, today, view.rules_known(advert_id),
+                    stop, today, view.rules_known(advert_id), view.positions.for_campaign(advert_id),
+                    tuple(sorted(view.positions.cluster_bids.get(advert_id, {}).items())),
                 )
                 if remember:
                     last = self._held.get(advert_id)
@@ -132,7 +133,8 @@ class Evaluator:
                 account=view.name, campaign=seen.campaign, rules=seen.rules, timezone=view.account.timezone,
                 daily_stats=daily.get(advert_id, ()), cluster_stats=seen.cluster_stats,
                 recommendations=seen.recommendations, stats_as_of=seen.stats_as_of, history=seen.history,
-                operator_paused=seen.operator_paused,
+                operator_paused=seen.operator_paused, positions=seen.positions,
+                cluster_bids=dict(seen.cluster_bids),
             )
             evaluated += 1
             if evaluated % YIELD_EVERY == 0:

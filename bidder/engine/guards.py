@@ -10,8 +10,9 @@ when no strategy pauses (a strategy proposes PAUSE for an already paused campaig
 2. bids change only in campaign statuses 4 / 9 / 11; pause only from 9, resume only from 4 / 11.
 3. ``max_bid`` (the account's and WB's cap): never above; a current bid above it is brought down to it.
 4. no raise on stale statistics (``stats_as_of`` older than ``max_stats_age``): only holds and cuts.
-5. bidding-war detection: target_position raised the same target ``war_raises`` times in a row and the
-   observed position did not improve -> HOLD with ``guard="bidding war: ..."`` (the engine alerts).
+5. bidding wars (:mod:`bidder.engine.wars`): target_position raised the same target twice within 90
+   minutes and a fresh reading shows no gain -> back to the cheapest bid that held, with
+   ``guard="bidding war: ..."`` (the engine alerts once), and no raise for a while after.
 6. ``min_change_interval`` since the item's last applied bid change (from the history).
 7. ``max_step_pct``: the change is clamped toward the proposed bid.
 8. WB's minimum bid (``BidRules``) and rounding to ``BidRules.step``: never below the minimum; a cut to
@@ -46,13 +47,13 @@ from bidder.domain import (
     Proposal,
     Status,
 )
+from bidder.engine import wars
 from bidder.guardrails import DEFAULTS, Guardrails
 from bidder.reasons import because, guarded, joined, notes
 from strategies.common import (
     NO_RAISE,
     TIME_BASED,
     applied_bid_changes,
-    by,
     min_bid,
     round_down,
     round_up,
@@ -228,6 +229,8 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
     nm_id, placement = first.nm_id, first.placement
     item = snapshot.campaign.item(nm_id) if nm_id is not None else None
     current = item.bid_for(placement) if item is not None and placement is not None else None
+    if first.norm_query is not None:  # a search-cluster bid starts from that cluster's own bid
+        current = snapshot.cluster_bids.get((nm_id, first.norm_query)) if nm_id is not None else None
     sets = [p for p in ps if p.action == Action.SET_BID and p.bid is not None]
     chosen = min(sets, key=lambda p: p.bid) if sets else None  # type: ignore[arg-type,return-value]
 
@@ -281,7 +284,7 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
                     bid_after=floor, strategy=(chosen.strategy if chosen else "guards"))
 
     if chosen is None:
-        return hold(None)
+        return _war_at_max(snapshot, ps, current, floor, cap, step, guard, now, make) or hold(None)
 
     def blocked(g: str | None, reason: str | None = None, strategy: str | None = None) -> Decision:
         """A hold, except that a bid below WB's minimum still goes up to the minimum."""
@@ -313,9 +316,18 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
             limit_h = guard.max_stats_age.total_seconds() / 3600
             return blocked(because("guard.stale_unknown", limit_h=limit_h) if age is None else
                            because("guard.stale", age_h=round(age.total_seconds() / 3600, 1), limit_h=limit_h))
-        war = _war(snapshot, nm_id, placement, chosen, guard) if by_target_position(chosen) else None
-        if war is not None:
-            return blocked(war)
+        war = wars.check(snapshot, chosen, current, guard.war_raises, now) if by_target_position(chosen) else None
+        if war is not None and war.rollback is None:
+            return blocked(war.note)
+        if war is not None and war.rollback is not None:
+            back = max(round_up(war.rollback, step), floor)
+            if cap is not None:
+                back = min(back, cap)
+            if back < current:
+                return make(Action.SET_BID, chosen.reason, war.note, bid_after=back,
+                            raises=war.raises, bidding_war=True,
+                            war_first_raise=None if war.first_raise is None else war.first_raise.isoformat())
+            return blocked(war.note)
 
     if not forced and guard.pacing:
         changes = applied_bid_changes(snapshot, nm_id) if nm_id is not None else []
@@ -349,30 +361,24 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
                 bid_after=want)
 
 
+def _war_at_max(snapshot: CampaignSnapshot, ps: list[Proposal], current: int, floor: int, cap: int | None, step: int,
+                guard: GuardConfig, now: datetime, make: Any) -> Decision | None:
+    """target_position wants a raise but sits at its max_bid: raises that bought nothing are rolled back too."""
+    wanting = next((p for p in ps if by_target_position(p) and p.inputs.get("wants_raise")), None)
+    if wanting is None or not guard.pacing:
+        return None
+    war = wars.check(snapshot, wanting, current, guard.war_raises, now)
+    if war is None or war.rollback is None:
+        return None
+    back = max(round_up(war.rollback, step), floor)
+    if cap is not None:
+        back = min(back, cap)
+    if back >= current:
+        return None
+    return make(Action.SET_BID, wanting.reason, war.note, bid_after=back, strategy=wanting.strategy,
+                raises=war.raises, bidding_war=True,
+                war_first_raise=None if war.first_raise is None else war.first_raise.isoformat())
+
+
 def by_target_position(p: Proposal) -> bool:
     return p.strategy == TARGET_POSITION
-
-
-def _war(snapshot: CampaignSnapshot, nm_id: int | None, placement: str | None, chosen: Proposal,
-         guard: GuardConfig) -> str | None:
-    """A bidding-war note when target_position raised this target ``war_raises`` times in a row without the
-    observed position improving; None otherwise."""
-    if nm_id is None or guard.war_raises <= 0:
-        return None
-    run = []
-    for r in applied_bid_changes(snapshot, nm_id, placement):
-        if not (by(r, TARGET_POSITION) and (r.bid_after or 0) > (r.bid_before or 0)):
-            break
-        run.append(r)
-        if len(run) == guard.war_raises:
-            break
-    if len(run) < guard.war_raises:
-        return None
-    first_pos = run[-1].avg_position
-    now_pos = chosen.inputs.get("avg_position", chosen.inputs.get("position"))
-    if first_pos is not None and isinstance(now_pos, int | float) and now_pos < first_pos:
-        return None  # the position improved: not a war
-    start, end = run[-1].bid_before, run[0].bid_after
-    return because("guard.war", raises=len(run), start=start, end=end,
-                   pos_from=first_pos if isinstance(first_pos, int | float) else None,
-                   pos_to=now_pos if isinstance(now_pos, int | float) else None)

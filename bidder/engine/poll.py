@@ -16,6 +16,7 @@ from bidder.clock import Clock
 from bidder.domain import BID_EDITABLE_STATUSES, Campaign, Status
 from bidder.engine.planner import due, fullstats_capacity, stats_candidates, stats_range
 from bidder.engine.ports import Reader
+from bidder.engine.positions import PositionPoller
 from bidder.engine.view import AccountView, WBSteps
 from bidder.store import repo
 from bidder.wb.batching import MAX_NORMQUERY_PAIRS
@@ -33,7 +34,8 @@ class Poller:
     refreshed. Raises the reader's ``bidder.errors``."""
 
     def __init__(self, view: AccountView, reader: Reader, sessions: async_sessionmaker[AsyncSession],
-                 clock: Clock, intervals) -> None:  # intervals: bidder.config.Intervals
+                 clock: Clock, intervals, alerts=None) -> None:  # intervals: bidder.config.Intervals
+        self.positions = PositionPoller(view, reader, sessions, clock, alerts)  # engine/positions.py
         self.view = view
         self.reader = reader
         self.sessions = sessions
@@ -50,7 +52,8 @@ class Poller:
         # bucket (min bids at 20/min, clusters, recommendations) does not hold back fullstats (3/min, the
         # binding limit) and the evaluation.
         polled = await asyncio.gather(
-            self.poll_statistics(now), self.poll_extras(now), self.refresh_rules(now), return_exceptions=True
+            self.poll_statistics(now), self.poll_extras(now), self.refresh_rules(now), self.positions.run(now),
+            return_exceptions=True
         )
         for outcome in polled:
             if isinstance(outcome, BaseException):

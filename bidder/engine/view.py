@@ -30,6 +30,7 @@ from bidder.domain import (
 )
 from bidder.engine.guards import GuardConfig
 from bidder.engine.inputs import EvaluationInputs
+from bidder.engine.positions import PositionState
 
 HISTORY_DAYS = 7
 PRIOR_DAYS = 7  # days before a money strategy's window loaded for its conversion prior (issue 15)
@@ -50,6 +51,8 @@ class CampaignInputs(NamedTuple):
     stopped: bool
     today: date
     rules_known: bool
+    positions: tuple = ()  # PositionObservation, oldest first
+    cluster_bids: tuple = ()  # sorted ((nm_id, norm_query), bid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,7 @@ class AccountView:
     # campaigns not to be written to, with the reason (engine/safety.py: unknown request-shape fields,
     # a rejected write waiting for a re-read)
     write_blocked: dict[int, str] = field(default_factory=dict)
+    positions: PositionState = field(default_factory=PositionState)
     inputs: EvaluationInputs = field(init=False)
     _strategies: dict[int, list | None] = field(init=False)  # advert -> strategies, None: not managed
     _tz: ZoneInfo = field(init=False)
@@ -171,6 +175,9 @@ class AccountView:
     def note_bid(self, d: Decision) -> None:
         """An item bid WB accepted: the cached campaign shows it until the next read."""
         camp = self.campaigns.get(d.advert_id)
+        if d.norm_query is not None and d.nm_id is not None and d.bid_after is not None:
+            self.positions.cluster_bids.setdefault(d.advert_id, {})[(d.nm_id, d.norm_query)] = d.bid_after
+            return
         if camp is None or d.nm_id is None or d.placement is None or d.norm_query is not None:
             return
         items = []

@@ -90,6 +90,18 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "en": "statistics are stale (unknown, limit {limit_h:g} h): no raise",
         "ru": "время статистики неизвестно (предел {limit_h:g} ч): без повышения",
     },
+    "guard.war_paused": {
+        "en": "raises paused until {until} after the bidding war at {at}",
+        "ru": "повышения приостановлены до {until} после войны ставок в {at}",
+    },
+    "guard.war_rollback": {
+        "en": "bidding war: raised {raises} times within {minutes} min from {start:money} to {end:money} while "
+              "the position stayed at {pos_from:pos} -> {pos_to:pos}; back to {back:money}, raises paused for "
+              "{pause_h} h",
+        "ru": "война ставок: ставка поднята {raises} раз за {minutes} мин с {start:money} до {end:money}, а "
+              "позиция осталась {pos_from:pos} → {pos_to:pos}; возврат к {back:money}, повышения "
+              "приостановлены на {pause_h} ч",
+    },
     "guard.war": {
         "en": "bidding war: raised {raises} times in a row from {start:money} to {end:money} while the position "
               "stayed at {pos_from:pos} -> {pos_to:pos}; holding",

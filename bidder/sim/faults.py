@@ -10,6 +10,8 @@ Settings (all optional; shares are probabilities per request, drawn from a seede
 * ``missing_field_rate``: share of 200 JSON replies with one field removed from the first object;
 * ``revoke_after``: after N authenticated calls by a seller its tokens are revoked (401 from then on);
 * ``search_429_rate``: share of public-search calls answered 429 (global setting only);
+* ``search_shape``: 0 = the public search answers in today's shape; 1 = a changed shape (products under
+  ``data.items``, the ad marker renamed ``adLog``), as when WB ships a new storefront version;
 * ``rate_limit_rate`` / ``rate_limit_retry``: share of requests answered 429 (problem+json) with
   ``X-Ratelimit-Retry: rate_limit_retry`` (seconds) and ``X-Ratelimit-Remaining: 0``: a 429 storm;
 * ``absurd_rate``: share of 200 JSON replies with absurd values (see :func:`make_absurd`): negative
@@ -39,6 +41,7 @@ class FaultSettings:
     rate_limit_retry: float = 5.0
     absurd_rate: float = 0.0
     lost_reply_rate: float = 0.0
+    search_shape: int = 0  # public search: 0 today's shape, 1 a changed one (drift)
 
     def update(self, data: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}

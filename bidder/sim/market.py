@@ -91,6 +91,11 @@ class ClusterSpec:
     spread: float = 0.6  # log-normal sigma of competitor bids
     drift: float = 0.25  # amplitude of the intraday drift
     bids: tuple[int, ...] = ()  # explicit competitor base bids (eCPM kopecks); seeded when empty
+    # competitors who answer raises: (base, cap) eCPM kopecks. Once our item's score in the cluster has been
+    # at or above ``base`` (and below ``cap``) for ``respond_after`` seconds, the responder bids our score
+    # + 1 RUB (at most ``cap``); at or above ``cap`` it gives up and goes back to ``base``.
+    responders: tuple[tuple[int, int], ...] = ()
+    respond_after: int = 1200
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +160,7 @@ class ScenarioSpec:
     cpc_max: int = 100_000
     strict_step: bool = True  # reject bids that are not a multiple of the step
     faults: dict | None = None  # initial fault settings (see bidder.sim.faults)
+    stats_lag: int = 0  # seconds: the API serves the statistics of the sync this long ago (WB: 1-2 h seen)
 
 
 # ----------------------------------------------------------------------------------------------- noise
@@ -251,6 +257,9 @@ class CampaignState:
     limit_enabled: bool = False
     daily_limit: int = 0
     carry_over: bool = False
+    # (nm, cluster) -> (when our score there last changed, the score before): what responders answer
+    bid_since: dict[tuple[int, str], tuple[datetime, float]] = field(default_factory=dict)
+    snaps: list[tuple[datetime, dict, dict]] = field(default_factory=list)  # sync snapshots (stats_lag)
 
     @property
     def advert_id(self) -> int:
@@ -334,6 +343,7 @@ class Market:
         self._history_chunk = max(1, spec.history_chunk_hours) * HOUR
         self.bid_log: list[dict] = []
         self.status_log: list[dict] = []
+        self._responsive = frozenset(q for q, cs in spec.clusters.items() if cs.responders)
 
     # ---------------------------------------------------------------- campaigns
     def advert_ids(self, seller: str | None = None) -> list[int]:
@@ -478,7 +488,9 @@ class Market:
         bid = self._search_bid(st, nm_id, query)
         if bid <= 0:
             return None
-        return self._position_for_score(query, _hour_idx(at), self._score(st.spec, item, bid))
+        score = self._score(st.spec, item, bid)
+        return self._position_for_score(query, _hour_idx(at), score) + self.responders_above(
+            st, nm_id, query, score, at)
 
     @staticmethod
     def _search_on(c: CampaignSpec) -> bool:
@@ -498,12 +510,33 @@ class Market:
         to = to.astimezone(UTC)
         if to <= st.advanced_to:
             return st
+        if self.spec.stats_lag:
+            self._run(st, to)
+            self._publish_lagged(st, to)
+            return st
         sync = _floor_tick(to, SYNC_TICK)
         if sync > st.advanced_to:
             self._run(st, sync)
             self._publish(st, sync)
         self._run(st, to)
         return st
+
+    def _publish_lagged(self, st: CampaignState, to: datetime) -> None:
+        """With ``stats_lag``: publish the newest sync snapshot at least that old."""
+        cutoff = to - timedelta(seconds=self.spec.stats_lag)
+        best = None
+        while st.snaps and st.snaps[0][0] <= cutoff:
+            best = st.snaps.pop(0)
+        if best is not None and (st.published_at is None or best[0] > st.published_at):
+            at, stats, cstats = best
+            st.pub_stats.update(stats)
+            st.pub_cstats.update(cstats)
+            st.published_at = at
+
+    def _snapshot(self, st: CampaignState, at: datetime) -> None:
+        days = [d for d in (msk_day(at) - timedelta(days=1), msk_day(at))]
+        st.snaps.append((at, {d: {k: tuple(v) for k, v in st.stats[d].items()} for d in days if d in st.stats},
+                         {d: {k: tuple(v) for k, v in st.cstats[d].items()} for d in days if d in st.cstats}))
 
     def _run(self, st: CampaignState, to: datetime) -> None:
         t = st.advanced_to
@@ -515,6 +548,13 @@ class Market:
             events = [e[0] for e in st.pending_bids.values()] + [e[0] for e in st.pending_cluster_bids.values()]
             if st.pending_status:
                 events.append(st.pending_status[0])
+            lag = self.spec.stats_lag and t >= self.start
+            if lag:
+                events.append(_floor_tick(t, SYNC_TICK) + timedelta(seconds=SYNC_TICK))
+            for (_, q), (since, _) in st.bid_since.items():
+                cs = self.spec.clusters.get(q)
+                if cs is not None:
+                    events.append(since + timedelta(seconds=cs.respond_after))
             for e in events:
                 if t < e < nxt:
                     nxt = e
@@ -527,6 +567,8 @@ class Market:
             nxt = self._accrue(st, t, nxt)
             t = nxt
             st.advanced_to = t
+            if lag and t == _floor_tick(t, SYNC_TICK):
+                self._snapshot(st, t)
             self._apply_events(st, t)
             if st.spec.daily_budget is not None and t > self.start and t == _next_msk_midnight(t - timedelta(seconds=1)):
                 st.budget = float(st.spec.daily_budget)
@@ -539,6 +581,8 @@ class Market:
                 del st.pending_bids[key]
                 nm, placement = key
                 old = st.bids[nm][placement]
+                if placement in ("search", "combined") or st.spec.bid_type == "unified":
+                    self._note_score(st, nm, None, old, eff)
                 st.bids[nm][placement] = value
                 if st.spec.bid_type == "unified":
                     st.bids[nm]["recommendations" if placement == "search" else "search"] = value
@@ -552,6 +596,7 @@ class Market:
             if eff <= t:
                 del st.pending_cluster_bids[key]
                 old = st.cluster_bids.get(key)
+                self._note_score(st, key[0], key[1], self._search_bid(st, key[0], key[1]), eff)
                 st.cluster_bids[key] = value
                 self.bid_log.append({
                     "time": eff.isoformat(), "seller": st.seller, "advert_id": st.advert_id, "nm_id": key[0],
@@ -561,6 +606,32 @@ class Market:
             eff, new, reason = st.pending_status
             st.pending_status = None
             self._change_status(st, new, eff, reason)
+
+    def _note_score(self, st: CampaignState, nm: int, query: str | None, old_bid: int, at: datetime) -> None:
+        """Our score in a cluster with responders is about to change at ``at``: remember the old one."""
+        item = st.item(nm)
+        if item is None:
+            return
+        for q in (item.clusters if query is None else (query,)):
+            cs = self.spec.clusters.get(q)
+            if cs is None or not cs.responders or (query is None and (nm, q) in st.cluster_bids):
+                continue
+            st.bid_since[(nm, q)] = (at, self._score(st.spec, item, old_bid))
+
+    def responders_above(self, st: CampaignState, nm: int, query: str, score: float, at: datetime) -> int:
+        """How many responders of ``query`` stand above our ``score`` at ``at``."""
+        cs = self.spec.clusters.get(query)
+        if cs is None or not cs.responders:
+            return 0
+        since = st.bid_since.get((nm, query))
+        answered = score
+        if since is not None and (at - since[0]).total_seconds() < cs.respond_after:
+            answered = since[1]  # they have not noticed the change yet: still answering the old score
+        n = 0
+        for base, cap in cs.responders:
+            level = base if answered < base or answered >= cap else min(cap, answered + 100)
+            n += level > score
+        return n
 
     def _change_status(self, st: CampaignState, new: int, at: datetime, reason: str) -> None:
         old = st.status
@@ -634,6 +705,8 @@ class Market:
                 continue
             sc = scores(qname, hidx)
             pos = 1 + len(sc) - bisect.bisect_right(sc, bid * score_mult)
+            if q is not None and q in self._responsive:
+                pos += self.responders_above(st, item.nm_id, q, bid * score_mult, a)
             n1, n2, n3, n4 = _noises(_mix(base_h, hidx), 0.25, 0.3, 0.3, 0.35)
             searches = vol * frac * n1
             views = searches * (_VIEW[pos] if pos < 256 else view_prob(pos))
@@ -928,6 +1001,20 @@ class Market:
                         tp = "b" if st.spec.bid_type == "unified" else "c"
                         entries.append((self._score(st.spec, item, bid) + 1e-6, advert_id, item.nm_id,
                                         bid, tp, True))
+        cs = self.spec.clusters.get(query)
+        if cs is not None and cs.responders:
+            mine = next(((a, n, sc) for sc, a, n, _, _, ours in entries if ours), None)
+            for k, (base, cap) in enumerate(cs.responders):
+                level = float(base)
+                if mine is not None:
+                    st = self.campaign(mine[0])
+                    since = st.bid_since.get((mine[1], query))
+                    answered = mine[2]
+                    if since is not None and (at - since[0]).total_seconds() < cs.respond_after:
+                        answered = since[1]
+                    if base <= answered < cap:
+                        level = min(cap, answered + 100)
+                entries.append((level, 29_000_000 + k, 190_000_000 + k, int(level), "c", False))
         entries.sort(key=lambda e: -e[0])
         return [
             {"advert_id": a, "nm_id": n, "cpm": cpm, "promo_position": i + 1, "tp": tp, "ours": ours}

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bidder.clock import Clock, ScaledClock
 from bidder.sim.app import Simulator, create_app
+from bidder.sim.market import ScenarioSpec
 from bidder.sim.scenarios import build_scenario
 
 
@@ -38,7 +39,7 @@ class RunningSimulator:
 
 
 async def start_simulator(
-    scenario: str = "demo",
+    scenario: str | ScenarioSpec = "demo",
     *,
     seed: int = 1,
     clock: Clock | None = None,
@@ -48,7 +49,7 @@ async def start_simulator(
 ) -> RunningSimulator:
     """Start the simulator app on ``host:port`` (0: a free port) and return it running.
     Default clock: ``ScaledClock(scenario start, speed or 1)``."""
-    spec = build_scenario(scenario, seed)
+    spec = scenario if isinstance(scenario, ScenarioSpec) else build_scenario(scenario, seed)
     if clock is None:
         clock = ScaledClock(spec.start, speed or 1.0)
     sim = Simulator(spec, seed=seed, clock=clock)

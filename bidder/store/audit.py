@@ -330,6 +330,9 @@ def _record(r: DecisionRow) -> DecisionRecord:
         applied=r.apply_status in APPLIED_STATUSES,
         evidence_at=r.evidence_at,
         avg_position=_avg_position(r.inputs),
+        norm_query=r.norm_query,
+        position_at=_position_at(r.inputs),
+        war=bool((r.inputs or {}).get("bidding_war")),
     )
 
 
@@ -345,6 +348,16 @@ async def campaign_records(
         .order_by(DecisionRow.at, DecisionRow.id)
     )
     return [_record(r) for r in await session.scalars(stmt)]
+def _position_at(inputs: Mapping[str, Any] | None) -> datetime | None:
+    """``inputs["position_at"]`` (ISO text written by target_position) as an aware datetime."""
+    value = (inputs or {}).get("position_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else None
 
 
 @dataclass(frozen=True, slots=True)

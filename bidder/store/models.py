@@ -168,6 +168,27 @@ class ClusterStatRow(Base):
     fetched_at: Mapped[datetime]
 
 
+class PositionRow(Base):
+    """One observed ad position (bidder.domain.PositionObservation), as it arrived: never updated."""
+
+    __tablename__ = "positions"
+    __table_args__ = (Index(None, "account_id", "advert_id", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    source: Mapped[str] = mapped_column(String(32))
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    nm_id: Mapped[int] = mapped_column(BigInteger)
+    query: Mapped[str] = mapped_column(String(512))
+    region: Mapped[str | None] = mapped_column(String(64))
+    position: Mapped[float] = mapped_column(Float)
+    bid: Mapped[int | None] = mapped_column(BigInteger)
+    sample: Mapped[int | None] = mapped_column(BigInteger)
+    spend: Mapped[float | None] = mapped_column(Float)
+    observed_at: Mapped[datetime]
+    describes_at: Mapped[datetime]
+
+
 class DecisionRow(Base):
     """The audit trail, and the write intents (apply_status='pending') the writer works through."""
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from _bid_builders import ADVERT, NOW, campaign, day, record, snapshot
 
-from bidder.domain import Action, Proposal, Status
+from bidder.domain import Action, DecisionRecord, Proposal, Status
 from bidder.engine.guards import WAR_PREFIX, GuardConfig, decide
 
 G = GuardConfig.from_numbers(max_bid=500)
@@ -190,26 +191,63 @@ def test_no_raise_veto():
     assert d.action == Action.SET_BID
 
 
-def _raises(n: int, pos: float) -> tuple:
+def _raises(n: int, pos: float, every: timedelta = timedelta(minutes=30)) -> tuple:
     bids = [14000 + 1500 * i for i in range(n + 1)]
-    return tuple(record(strategy="target_position", ago=timedelta(hours=n - i), before=bids[i], after=bids[i + 1],
+    return tuple(record(strategy="target_position", ago=every * (n - i), before=bids[i], after=bids[i + 1],
                         pos=pos) for i in range(n))
 
 
-def test_bidding_war():
-    h = _raises(3, 8.0)
-    d = one(snapshot(history=h), [sb(22000, "target_position", position=8.0)])
-    assert d.action == Action.HOLD and d.guard.startswith(WAR_PREFIX) and d.guard in d.reason
-    # position improved: not a war
-    assert one(snapshot(history=h), [sb(22000, "target_position", position=6.0)]).action == Action.SET_BID
-    # only two raises in a row
-    assert one(snapshot(history=_raises(2, 8.0)), [sb(22000, "target_position", position=8.0)]).action == Action.SET_BID
-    # a cut in between breaks the run
-    h2 = (*h, record(strategy="target_position", ago=timedelta(minutes=30), before=18500, after=18000))
-    assert one(snapshot(history=h2), [sb(22000, "target_position", position=8.0)]).action == Action.SET_BID
+def _fresh(minutes_ago: int = 5) -> dict:
+    at = NOW - timedelta(minutes=minutes_ago)
+    return {"position_start": at.isoformat(), "position_at": NOW.isoformat()}
+
+
+def test_bidding_war_rolls_back_to_the_cheapest_bid_that_held():
+    h = _raises(2, 8.0)  # 14000 -> 15500 -> 17000, 60 and 30 min ago
+    snap = snapshot(history=h, camp=campaign(bids={1: 17000}))
+    d = one(snap, [sb(18700, "target_position", position=8.0, cheapest_held=15000, **_fresh())])
+    assert d.action == Action.SET_BID and d.bid_after == 15000 and d.guard.startswith(WAR_PREFIX)
+    assert d.inputs["bidding_war"] is True and d.guard in d.reason
+    # no cheapest holding bid known: back to the bid before the raises
+    d = one(snap, [sb(18700, "target_position", position=8.0, **_fresh())])
+    assert d.action == Action.SET_BID and d.bid_after == 14000
+
+
+def test_bidding_war_needs_fresh_data_a_run_and_no_gain():
+    snap = snapshot(history=_raises(2, 8.0), camp=campaign(bids={1: 17000}))
+    # lagging data (the stretch began before the first raise took effect): not a war, the raise goes on
+    lagging = one(snap, [sb(18700, "target_position", position=8.0, **_fresh(70))])
+    assert lagging.action == Action.SET_BID and lagging.bid_after == 18700 and lagging.guard is None
+    # the position improved: not a war
+    assert one(snap, [sb(18700, "target_position", position=6.0, **_fresh())]).bid_after == 18700
+    # one raise in the window only (the other is 2 h old)
+    spread = snapshot(history=_raises(2, 8.0, timedelta(minutes=100)), camp=campaign(bids={1: 17000}))
+    assert one(spread, [sb(18700, "target_position", position=8.0, **_fresh())]).bid_after == 18700
     # other strategies' raises are not a war, and cuts are never blocked
-    assert one(snapshot(history=h), [sb(22000, "roi_floor", position=8.0)]).action == Action.SET_BID
-    assert one(snapshot(history=h), [sb(18000, "target_position", position=8.0)]).action == Action.SET_BID
+    assert one(snap, [sb(18700, "roi_floor", position=8.0, **_fresh())]).bid_after == 18700
+    assert one(snap, [sb(16000, "target_position", position=8.0, **_fresh())]).bid_after == 16000
+
+
+def test_raises_pause_after_a_bidding_war_without_a_second_alert():
+    war = DecisionRecord(at=NOW - timedelta(minutes=40), strategy="target_position", action=Action.SET_BID, nm_id=1,
+                         placement="combined", bid_before=17000, bid_after=15000, applied=True, war=True)
+    d = one(snapshot(history=(war,), camp=campaign(bids={1: 15000})),
+            [sb(16500, "target_position", position=8.0, **_fresh())])
+    assert d.action == Action.HOLD and "raises paused" in d.guard and not d.guard.startswith(WAR_PREFIX)
+    later = replace(war, at=NOW - timedelta(hours=3))
+    assert one(snapshot(history=(later,), camp=campaign(bids={1: 15000})),
+               [sb(16500, "target_position", position=8.0, **_fresh())]).action == Action.SET_BID
+
+
+def test_cluster_decision_starts_from_the_cluster_bid():
+    camp = campaign(bid_type="manual", bids={1: 20000})
+    snap = replace(snapshot(camp=camp), cluster_bids={(1, "платье"): 30000})
+    p = Proposal("target_position", Action.SET_BID, ADVERT, 1, "search", bid=31000, norm_query="платье", reason="up")
+    d = one(snap, [p])
+    assert d.bid_before == 30000 and d.bid_after == 31000 and d.norm_query == "платье"
+    # unknown cluster bid: nothing is changed
+    d = one(snapshot(camp=camp), [p])
+    assert d.action == Action.HOLD and "current bid unknown" in d.guard
 
 
 def test_several_targets_and_order():
@@ -239,3 +277,22 @@ def test_deterministic():
 def test_blocked_raise_below_minimum_still_goes_to_the_minimum():
     d = one(snapshot(camp=campaign(bids={1: 8000}), stats_age=None), [sb(15000, "target_position")])
     assert d.action == Action.SET_BID and d.bid_after == 10000 and "stale" in d.guard and "minimum" in d.guard
+
+
+def test_lagging_statistics_are_no_bidding_war():
+    snap = snapshot(history=_raises(2, 8.0), camp=campaign(bids={1: 17000}))
+    paid_old = {"position_paid": True, "position_bid": 14000, **_fresh()}
+    d = one(snap, [sb(18700, "target_position", position=8.0, **paid_old)])
+    assert d.bid_after == 18700 and d.guard is None  # the data still describe 140.00: lagging
+    paid_raised = {"position_paid": True, "position_bid": 17000, **_fresh()}
+    d = one(snap, [sb(18700, "target_position", position=8.0, **paid_raised)])
+    assert d.guard.startswith(WAR_PREFIX) and d.bid_after == 14000
+
+
+def test_raises_that_bought_nothing_roll_back_even_at_max_bid():
+    snap = snapshot(history=_raises(2, 8.0), camp=campaign(bids={1: 17000}))
+    at_max = hold("target_position", position=8.0, wants_raise=True, **_fresh())
+    d = one(snap, [at_max])
+    assert d.action == Action.SET_BID and d.bid_after == 14000 and d.guard.startswith(WAR_PREFIX)
+    # an ordinary hold is left alone
+    assert one(snap, [hold("target_position", position=8.0, **_fresh())]).action == Action.HOLD

@@ -1,159 +1,158 @@
+"""target_position: the controller on hand-built position observations (pure; the sources themselves are
+tested against the simulator in tests/integration/test_positions.py)."""
+
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from _bid_builders import NOW, campaign, cluster, day, only, rec_cpc, rec_cpm, record, snapshot
+from _bid_builders import NOW, campaign, only, rec_cpc, record, snapshot
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bidder.domain import Action
-from strategies.target_position import TargetPosition, entry_estimate, observed_position
+from bidder.domain import Action, PositionObservation, ReachBand, Recommendation
+from strategies.position_readings import MIN_SHARE, MIN_VIEWS, freshest, readings
+from strategies.target_position import TargetPosition
+
+Q = "платье"
 
 
 def strat(**kw) -> TargetPosition:
-    params = {"position": 5, "max_bid": 500} | kw
+    params = {"position": 5, "max_bid": 500, "query": Q} | kw
     return TargetPosition(TargetPosition.Params(**params))
 
 
-@pytest.mark.parametrize(
-    ("pos", "action", "bid"),
-    [
-        (9.0, Action.SET_BID, 22000),  # worse: +10 %
-        (5.0, Action.HOLD, None),  # on target
-        (4.5, Action.HOLD, None),  # inside the hysteresis band (margin 1)
-        (4.0, Action.SET_BID, 19000),  # better by the margin: -5 %
-        (1.0, Action.SET_BID, 19000),
-    ],
-)
-def test_closed_loop_table(pos, action, bid):
-    p = only(strat().decide(snapshot(stats=(day(pos=pos),)), NOW), action)
-    assert p.bid == bid
-    assert p.inputs["position"] == pos
-    assert p.reason
+def pub(pos: float, ago: timedelta, bid: int = 20000, nm: int = 1) -> PositionObservation:
+    at = NOW - ago
+    return PositionObservation("public_search", 100, nm, Q, pos, at, at, region="-1257786", bid=bid)
 
 
-def test_raise_goes_to_the_entry_estimate_when_it_is_higher():
-    snap = snapshot(camp=campaign(payment_type="cpc"), stats=(day(pos=12.0),), recs={1: rec_cpc(b310=40000)})
-    p = only(strat().decide(snap, NOW), Action.SET_BID)
-    assert p.bid == 40000
-    assert "positions 3-10" in p.reason
+def clu(pos: float, views: int, ago: timedelta, bid: int = 20000) -> PositionObservation:
+    at = NOW - ago
+    return PositionObservation("clusters_today", 100, 1, Q, pos, at, at, bid=bid, sample=views)
 
 
-def test_never_above_max_bid():
-    snap = snapshot(stats=(day(pos=30.0),), recs={1: rec_cpm(leaders=90000)})
-    p = only(strat(max_bid=300).decide(snap, NOW), Action.SET_BID)
-    assert p.bid == 30000
+def snap(*obs: PositionObservation, **kw):
+    return replace(snapshot(**kw), positions=tuple(obs))
 
 
-def test_at_max_bid_holds():
-    snap = snapshot(camp=campaign(bids={1: 30000}), stats=(day(pos=30.0),))
-    p = only(strat(max_bid=300).decide(snap, NOW), Action.HOLD)
-    assert "max_bid" in p.reason
+def test_worse_than_target_raises_by_a_step_and_names_the_source():
+    p = only(strat().decide(snap(pub(9.0, timedelta(minutes=2))), NOW), Action.SET_BID)
+    assert p.bid == 22000 and "public_search" in p.reason and p.inputs["position_source"] == "public_search"
 
 
-def test_above_max_bid_is_lowered_to_it():
-    snap = snapshot(camp=campaign(bids={1: 90000}), stats=(day(pos=30.0),))
-    assert only(strat(max_bid=300).decide(snap, NOW), Action.SET_BID).bid == 30000
+def test_on_target_probes_down_after_enough_readings():
+    one = snap(pub(5.0, timedelta(minutes=2)))
+    assert only(strat().decide(one, NOW), Action.HOLD).reason.endswith("readings before probing)")
+    two = snap(pub(5.0, timedelta(minutes=7)), pub(5.0, timedelta(minutes=2)))
+    p = only(strat().decide(two, NOW), Action.SET_BID)
+    assert p.bid == 19000 and "economy probe" in p.reason
 
 
-def test_step_down_stops_at_wb_minimum():
-    snap = snapshot(camp=campaign(bids={1: 10000}), stats=(day(pos=1.0),))
-    p = only(strat().decide(snap, NOW), Action.HOLD)
-    assert "minimum" in p.reason
+def test_the_probe_pauses_above_a_bid_that_lost():
+    lost_below = (pub(7.0, timedelta(minutes=40), bid=18000), pub(4.0, timedelta(minutes=7)), pub(4.0, timedelta(minutes=2)))
+    p = only(strat().decide(snap(*lost_below), NOW), Action.SET_BID)
+    assert p.bid == 19000  # the probe may go down to just above a bid that lost
+    lost_at_step = (pub(7.0, timedelta(hours=3), bid=19000), *lost_below[1:])
+    p = only(strat().decide(snap(*lost_at_step), NOW), Action.HOLD)
+    assert "economy probe paused: 190.00 lost" in p.reason
+    long_ago = (pub(7.0, timedelta(hours=5), bid=19000), *lost_below[1:])
+    assert only(strat().decide(snap(*long_ago), NOW), Action.SET_BID).bid == 19000
 
 
-def test_does_not_react_twice_to_the_same_evidence():
-    # applied 20 min ago, statistics read 5 min ago: not settled (settle 1h)
-    h = (record(ago=timedelta(minutes=20)),)
-    p = only(strat().decide(snapshot(stats=(day(pos=9.0),), history=h), NOW), Action.HOLD)
-    assert "waiting for statistics" in p.reason
-    # statistics older than the change
-    h = (record(ago=timedelta(minutes=2)),)
-    p = only(strat(settle="0s").decide(snapshot(stats=(day(pos=9.0),), history=h), NOW), Action.HOLD)
-    # same evidence as the last decision
-    h = (record(ago=timedelta(hours=3), evidence_ago=timedelta(minutes=5)),)
-    p = only(strat().decide(snapshot(stats=(day(pos=9.0),), history=h), NOW), Action.HOLD)
-    # settled: reacts
-    h = (record(ago=timedelta(hours=3), evidence_ago=timedelta(hours=3, minutes=5)),)
-    assert only(strat().decide(snapshot(stats=(day(pos=9.0),), history=h), NOW)).action == Action.SET_BID
+def test_a_loss_goes_back_to_the_cheapest_bid_that_held():
+    history = (record(ago=timedelta(minutes=20), before=20000, after=18000),)
+    obs = (pub(4.0, timedelta(minutes=30), bid=20000), pub(8.0, timedelta(minutes=2), bid=18000))
+    p = only(strat().decide(snap(*obs, camp=campaign(bids={1: 18000}), history=history), NOW), Action.SET_BID)
+    assert p.bid == 20000 and "cheapest bid that held" in p.reason
 
 
-def test_unapplied_change_does_not_block():
-    h = (record(ago=timedelta(minutes=2), applied=False),)
-    assert only(strat().decide(snapshot(stats=(day(pos=9.0),), history=h), NOW)).action == Action.SET_BID
+def test_waits_for_a_reading_after_the_change_and_never_reacts_twice():
+    history = (record(ago=timedelta(minutes=5), before=18000, after=20000),)
+    stale = snap(pub(9.0, timedelta(minutes=6)), history=history)
+    assert "waiting for a public_search reading" in only(strat().decide(stale, NOW), Action.HOLD).reason
+    acted = replace(history[0], position_at=NOW - timedelta(minutes=2))
+    same = snap(pub(9.0, timedelta(minutes=2)), history=(replace(acted, at=NOW - timedelta(minutes=30)),))
+    assert "already acted" in only(strat().decide(same, NOW), Action.HOLD).reason
 
 
-def test_no_data_holds():
-    p = only(strat().decide(snapshot(), NOW), Action.HOLD)
-    assert "not enough data" in p.reason
+def test_clusters_today_running_averages_become_stretches():
+    # 1000 views at 6.0 on average, then 1500 views at 5.0 -> the last 500 views stood at 3.0
+    obs = (clu(6.0, 1000, timedelta(minutes=60)), clu(5.0, 1500, timedelta(minutes=3)))
+    rs = readings(obs, 1, Q)["clusters_today"]
+    assert rs[-1].position == pytest.approx(3.0) and rs[-1].start == NOW - timedelta(minutes=60)
+    # too few new views to rise above WB's rounding: no new stretch
+    tiny = (*obs, clu(5.0, 1501, timedelta(minutes=1)))
+    assert len(readings(tiny, 1, Q)["clusters_today"]) == len(rs)
 
 
-def test_no_position_but_recommendation_raises_to_it():
-    snap = snapshot(camp=campaign(payment_type="cpc"), recs={1: rec_cpc(b310=30000)})
-    assert only(strat().decide(snap, NOW), Action.SET_BID).bid == 30000
-    snap = snapshot(camp=campaign(payment_type="cpc"), recs={1: rec_cpc(b310=15000)})
-    only(strat().decide(snap, NOW), Action.HOLD)  # never cuts without an observation
+@given(st.floats(1, 50), st.integers(100, 10_000), st.floats(1, 50), st.floats(MIN_SHARE * 1.01, 0.9))
+def test_a_stretch_recovers_the_position_it_describes(p1, v1, p_new, share):
+    gained = max(MIN_VIEWS, math.ceil(v1 * share / (1 - share)))  # at least ``share`` of the day's views are new
+    v2 = v1 + gained
+    p2 = (p1 * v1 + p_new * gained) / v2
+    obs = (clu(p1, v1, timedelta(minutes=90)), clu(p2, v2, timedelta(minutes=3)))
+    assert readings(obs, 1, Q)["clusters_today"][-1].position == pytest.approx(max(1.0, p_new), rel=1e-6)
 
 
-def test_query_uses_cluster_avg_pos():
-    snap = snapshot(stats=(day(pos=1.0),), clusters=(cluster(query="Платье", pos=12.0), cluster(query="юбка", pos=1.0)))
-    p = only(strat(query="платье").decide(snap, NOW), Action.SET_BID)
-    assert p.inputs["position"] == 12.0
-    p = only(strat(query="шорты").decide(snap, NOW), Action.HOLD)
-    assert "шорты" in p.reason
+def test_the_public_search_is_preferred_while_it_is_recent():
+    obs = (clu(6.0, 1000, timedelta(minutes=60)), clu(5.0, 1500, timedelta(minutes=3)), pub(2.0, timedelta(minutes=10)))
+    assert freshest(readings(obs, 1, Q), NOW).source == "public_search"
+    old = (obs[0], obs[1], pub(2.0, timedelta(hours=1)))
+    assert freshest(readings(old, 1, Q), NOW).source == "clusters_today"
 
 
-def test_newest_booster_day_is_used():
-    pos, src = observed_position(snapshot(stats=(day(pos=3.0, days_ago=1), day(pos=8.0))), 1, None)
-    assert pos == 8.0 and "boosterStats" in src
+def test_manual_cpm_with_a_query_moves_the_cluster_bid():
+    camp = campaign(bid_type="manual", bids={1: 15000})
+    s = replace(snap(pub(9.0, timedelta(minutes=2), bid=30000), camp=camp), cluster_bids={(1, Q): 30000})
+    p = only(strat().decide(s, NOW), Action.SET_BID)
+    assert p.norm_query == Q and p.placement == "search" and p.bid == 33000
+    unread = snap(pub(9.0, timedelta(minutes=2)), camp=camp)
+    assert "not read yet" in only(strat().decide(unread, NOW), Action.HOLD).reason
+    # a unified campaign keeps one bid per item
+    p = only(strat().decide(snap(pub(9.0, timedelta(minutes=2))), NOW), Action.SET_BID)
+    assert p.norm_query is None and p.placement == "combined"
 
 
-def test_cluster_fallback_weighted():
-    snap = snapshot(clusters=(cluster(query="a", pos=2.0, views=300), cluster(query="b", pos=10.0, views=100)))
-    pos, _ = observed_position(snap, 1, None)
-    assert pos == pytest.approx(4.0)
+def test_max_bid_is_never_exceeded():
+    assert only(strat(max_bid=210).decide(snap(pub(9.0, timedelta(minutes=2))), NOW), Action.SET_BID).bid == 21000
+    at_max = snap(pub(9.0, timedelta(minutes=2)), camp=campaign(bids={1: 30000}))
+    assert "max_bid" in only(strat(max_bid=300).decide(at_max, NOW), Action.HOLD).reason
+    above = snap(pub(9.0, timedelta(minutes=2)), camp=campaign(bids={1: 90000}))
+    assert only(strat(max_bid=300).decide(above, NOW), Action.SET_BID).bid == 30000
 
 
-def test_entry_estimate_sources():
-    assert entry_estimate(rec_cpc(), 2)[0] == 60000
-    assert entry_estimate(rec_cpc(), 7)[0] == 40000
-    assert entry_estimate(rec_cpc(), 50)[0] is None
-    assert entry_estimate(rec_cpm(), 1)[0] == 50000
-    assert entry_estimate(rec_cpm(top=None), 1)[0] == 35000
-    assert entry_estimate(rec_cpm(), 20)[0] == 20000
-    assert entry_estimate(None, 3)[0] is None
+def test_cold_start_uses_wbs_corridor_and_otherwise_holds():
+    rec = Recommendation(100, 1, "cpm", clusters=(ReachBand(Q, 42000, 30000, 25000),))
+    p = only(strat().decide(snapshot(recs={1: rec}), NOW), Action.SET_BID)
+    assert p.bid == 42000 and "max-reach" in p.reason
+    cpc = snapshot(camp=campaign(payment_type="cpc"), recs={1: rec_cpc(b310=40000)})
+    assert only(strat().decide(cpc, NOW), Action.SET_BID).bid == 40000
+    assert "no fresh position" in only(strat().decide(snapshot(), NOW), Action.HOLD).reason
 
 
-def test_recent_lost_bid_is_not_cut_to_again():
-    # 3h ago this strategy had to raise from 19000 (position was lost): do not step down to 19000 again
-    h = (record(ago=timedelta(hours=3), before=19000, after=20000, pos=7.0),)
-    snap = snapshot(stats=(day(pos=2.0),), history=h)
-    p = only(strat().decide(snap, NOW), Action.SET_BID)
-    assert p.bid == 19100
-    snap = snapshot(camp=campaign(bids={1: 19100}), stats=(day(pos=2.0),), history=h)
-    only(strat().decide(snap, NOW), Action.HOLD)
+def test_far_off_heads_for_the_corridor():
+    rec = Recommendation(100, 1, "cpm", clusters=(ReachBand(Q, 42000, 30000, 25000),))
+    p = only(strat().decide(snap(pub(20.0, timedelta(minutes=2)), recs={1: rec}), NOW), Action.SET_BID)
+    assert p.bid == 42000 and "corridor" in p.reason
 
 
-def test_manual_campaign_only_search_placement():
-    snap = snapshot(camp=campaign(bid_type="manual"), stats=(day(pos=9.0),))
-    ps = strat().decide(snap, NOW)
-    assert [(p.placement, p.action) for p in ps] == [("search", Action.SET_BID)]
+def cpm(pos: float, views: int, spend: float, ago: timedelta, bid: int = 20000) -> PositionObservation:
+    at = NOW - ago
+    return PositionObservation("clusters_today", 100, 1, Q, pos, at, at, bid=bid, sample=views, spend=spend)
 
 
-def test_several_items():
-    snap = snapshot(camp=campaign(bids={1: 20000, 2: 30000}), stats=(day(1, pos=9.0), day(2, pos=1.0)))
-    ps = strat().decide(snap, NOW)
-    assert [(p.nm_id, p.bid) for p in ps] == [(1, 22000), (2, 28500)]
-
-
-def test_near_miss_steps_far_miss_jumps_to_entry():
-    recs = {1: rec_cpm(leaders=40000)}
-    p = only(strat().decide(snapshot(stats=(day(pos=7.0),), recs=recs), NOW), Action.SET_BID)
-    assert p.bid == 22000  # 7 < 2 x 5: a step
-    p = only(strat().decide(snapshot(stats=(day(pos=10.0),), recs=recs), NOW), Action.SET_BID)
-    assert p.bid == 40000 and "entry bid" in p.reason
-
-
-def test_no_position_after_own_changes_holds():
-    h = (record(ago=timedelta(hours=3), evidence_ago=timedelta(hours=3, minutes=5)),)
-    snap = snapshot(camp=campaign(payment_type="cpc"), recs={1: rec_cpc(b310=30000)}, history=h)
-    only(strat().decide(snap, NOW), Action.HOLD)
+def test_lagging_statistics_are_recognised_by_the_cpm_they_paid():
+    # bid raised 180 -> 200 an hour ago; the newest stretch still paid 180 RUB per 1000 views
+    history = (record(ago=timedelta(hours=1), before=18000, after=20000),)
+    obs = (cpm(8.0, 1000, 180.0, timedelta(minutes=50)), cpm(8.0, 2000, 360.0, timedelta(minutes=3)))
+    r = readings(obs, 1, Q)["clusters_today"][-1]
+    assert r.paid and r.bid == 18000
+    p = only(strat().decide(snap(*obs, history=history), NOW), Action.HOLD)
+    assert "still describe the bid 180.00" in p.reason
+    # once a stretch paid the new bid, the strategy acts on it (and says which source)
+    paid_new = (*obs, cpm(8.0, 3000, 560.0, timedelta(minutes=1)))
+    p = only(strat().decide(snap(*paid_new, history=history), NOW), Action.SET_BID)
+    assert p.bid == 22000 and "clusters_today" in p.reason and p.inputs["position_bid"] == 20000

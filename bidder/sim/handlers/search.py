@@ -44,4 +44,9 @@ async def public_search(sim: Simulator, request: web.Request) -> web.Response:
             nm = 500_000_000 + (zlib.crc32(f"{query}|{pos}".encode()) & 0xFFFFFF)
             products.append({"id": nm, "name": f"Товар {nm}", "brand": "", "supplierId": 0})
     body = {"metadata": {"name": query, "catalog_type": "preset"}, "products": products, "total": total}
+    if sim.faults.default.search_shape:  # a new storefront version: another root, the ad marker renamed
+        for p in products:
+            if "log" in p:
+                p["adLog"] = p.pop("log")
+        body = {"metadata": body["metadata"], "data": {"items": products, "total": total}}
     return web.json_response(body, dumps=lambda x: json.dumps(x, ensure_ascii=False))

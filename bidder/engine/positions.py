@@ -1,0 +1,246 @@
+"""The position poll: where each item stands for the queries its strategies watch, freshest source first.
+
+Called from :meth:`bidder.engine.poll.Poller.poll` for the campaigns whose strategies declare
+``needs_positions``:
+
+* **clusters_today** (official): ``POST /adv/v0/normquery/stats`` with ``from = to = today`` for every
+  item of those campaigns, once per WB sync (3 minutes), 100 (campaign, item) pairs a call, at most
+  ``CALLS_PER_CYCLE`` calls a cycle (WB allows 10 a minute; the 7-day cluster poll shares the bucket);
+* **cluster bids**: for manual CPM campaigns with a watched ``query``, the current cluster bids
+  (``POST /adv/v0/normquery/get-bids``, once per 3 minutes), so the guardrails know the bid a cluster
+  decision starts from;
+* **public_search** (unofficial, only when ``accounts[].positions.public_search.enabled``): the watched
+  query in the configured region, each (campaign, query) at most every ``every``, paced by
+  :class:`~bidder.wb.positions.PublicSearch` (a call that would have to wait is left to a later cycle,
+  so the poll never sleeps on it). A refusal or a failed answer is skipped (the strategy then
+  uses the official data); a changed answer shape alerts once (``api_drift``) and switches the public
+  search off for this process: the official data carry on.
+
+Kept (in :class:`PositionState` for the evaluation, and saved: :mod:`bidder.store.positions`) are the
+observations of the watched queries (a strategy's ``query``; without one, each item's cluster with the most
+views today), and of those only the ones that say something new (a clusters_today row whose views did not
+grow since the last kept one is dropped): the store holds exactly what the evaluation read.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bidder.clock import Clock
+from bidder.domain import PositionObservation, PositionSource
+from bidder.errors import SchemaDrift, TemporaryError
+from bidder.store.positions import positions_known_at, save_positions
+from bidder.wb.batching import MAX_NORMQUERY_PAIRS
+from bidder.wb.positions import WB_SYNC, PublicSearch, clusters_today, public_observations
+
+log = logging.getLogger("bidder.engine")
+
+CALLS_PER_CYCLE = 3
+KEEP = timedelta(hours=26)  # in memory: all of today's observations (a running average chains from midnight)
+
+
+@dataclass
+class PositionState:
+    """What the position poll knows about one account (part of :class:`~bidder.engine.view.AccountView`)."""
+
+    observations: dict[int, list[PositionObservation]] = field(default_factory=dict)  # advert -> oldest first
+    cluster_bids: dict[int, dict[tuple[int, str], int]] = field(default_factory=dict)  # advert -> (nm, q) -> bid
+    clusters_at: dict[int, datetime] = field(default_factory=dict)
+    bids_at: dict[int, datetime] = field(default_factory=dict)  # cluster bids read (get-bids)
+    public_at: dict[tuple[int, str], datetime] = field(default_factory=dict)
+    public_off: str | None = None  # why the public search was switched off (drift), None while usable
+    last_sample: dict[tuple[int, int, str], tuple] = field(default_factory=dict)  # clusters_today: last kept
+    loaded: bool = False
+
+    def add(self, obs: list[PositionObservation], now: datetime) -> None:
+        for o in obs:
+            self.observations.setdefault(o.advert_id, []).append(o)
+        for advert_id, rows in self.observations.items():
+            if rows and rows[0].observed_at < now - KEEP:
+                self.observations[advert_id] = [o for o in rows if o.observed_at >= now - KEEP]
+
+    def for_campaign(self, advert_id: int) -> tuple[PositionObservation, ...]:
+        return tuple(self.observations.get(advert_id, ()))
+
+
+def watched_queries(strategies: list) -> list[str]:
+    out = []
+    for s in strategies:
+        q = getattr(s.params, "query", None) if getattr(s, "needs_positions", False) else None
+        if q and q not in out:
+            out.append(q)
+    return out
+
+
+class PositionPoller:
+    """``PositionPoller(view, reader, sessions, clock, alerts=None)``; ``await run(now)``."""
+
+    def __init__(self, view: Any, reader: Any, sessions: async_sessionmaker[AsyncSession], clock: Clock,
+                 alerts: Any = None) -> None:
+        self.view = view
+        self.reader = reader
+        self.sessions = sessions
+        self.clock = clock
+        self.alerts = alerts
+        self._public: PublicSearch | None = None
+
+    @property
+    def state(self) -> PositionState:
+        return self.view.positions
+
+    def public_search(self) -> PublicSearch | None:
+        cfg = getattr(self.view.account, "positions", None)
+        ps = None if cfg is None else cfg.public_search
+        if ps is None or not ps.enabled or self.state.public_off is not None:
+            return None
+        if self._public is None:
+            session = getattr(self.reader, "session", None)
+            if session is None:
+                return None
+            self._public = PublicSearch(
+                session, ps.url, self.clock, proxy=None if ps.proxy is None else ps.proxy.get_secret_value(),
+                min_interval=ps.min_interval.total_seconds(), pages=ps.pages,
+            )
+        return self._public
+
+    async def run(self, now: datetime) -> None:
+        view = self.view
+        ids = [i for i in view.editable_ids() if view.needs(i, "needs_positions")]
+        if not ids:
+            return
+        if not self.state.loaded:  # a restart: what was observed before it
+            async with self.sessions() as s:
+                known = await positions_known_at(s, view.name, now, since=now - KEEP, advert_ids=ids)
+            self.state.add(known, now)
+            self.state.loaded = True
+        await self.poll_cluster_bids(ids, now)
+        await self.poll_clusters_today(ids, now)
+        await self.poll_public(ids, now)
+
+    def _item_bid(self, advert_id: int, nm_id: int, query: str) -> int | None:
+        cb = self.state.cluster_bids.get(advert_id, {}).get((nm_id, query))
+        if cb is not None:
+            return cb
+        camp = self.view.campaigns.get(advert_id)
+        item = camp.item(nm_id) if camp is not None else None
+        if item is None:
+            return None
+        return item.bids.get("search") or None
+
+    async def poll_cluster_bids(self, ids: list[int], now: datetime) -> None:
+        view = self.view
+        pairs = []
+        never = datetime.min.replace(tzinfo=now.tzinfo)
+        for advert_id in ids:
+            if now - self.state.bids_at.get(advert_id, never) < WB_SYNC:
+                continue  # our own changes are noted as they are applied; others' show within a sync
+            camp = view.campaigns[advert_id]
+            if camp.bid_type == "manual" and camp.payment_type == "cpm" and watched_queries(
+                    view.strategies_for(advert_id)):
+                pairs.extend((advert_id, it.nm_id) for it in camp.items)
+        if not pairs:
+            return
+        bids: dict[int, dict[tuple[int, str], int]] = {}
+        for b in await self.reader.cluster_bids(pairs):
+            bids.setdefault(b.advert_id, {})[(b.nm_id, b.norm_query)] = b.bid
+        for advert_id in {a for a, _ in pairs}:
+            self.state.cluster_bids[advert_id] = bids.get(advert_id, {})
+            self.state.bids_at[advert_id] = now
+
+    async def poll_clusters_today(self, ids: list[int], now: datetime) -> None:
+        state = self.state
+        never = datetime.min.replace(tzinfo=now.tzinfo)
+        due = sorted((i for i in ids if now - state.clusters_at.get(i, never) >= WB_SYNC),
+                     key=lambda i: state.clusters_at.get(i, never))
+        picked: list[int] = []
+        pairs: list[tuple[int, int]] = []
+        for advert_id in due:
+            items = [(advert_id, it.nm_id) for it in self.view.campaigns[advert_id].items]
+            if len(pairs) + len(items) > CALLS_PER_CYCLE * MAX_NORMQUERY_PAIRS:
+                break
+            picked.append(advert_id)
+            pairs.extend(items)
+        if not pairs:
+            return
+        today = self.view.today(now)
+        stats = await self.reader.cluster_stats(pairs, today, today)
+        observed = self.clock.now()
+        bids = {(c.advert_id, c.nm_id, c.norm_query): b for c in stats
+                if (b := self._item_bid(c.advert_id, c.nm_id, c.norm_query)) is not None}
+        obs = clusters_today(stats, observed, bids)
+        await self._save(obs, observed)
+        for advert_id in picked:
+            state.clusters_at[advert_id] = now
+
+    async def poll_public(self, ids: list[int], now: datetime) -> None:
+        search = self.public_search()
+        if search is None:
+            return
+        cfg = self.view.account.positions.public_search
+        never = datetime.min.replace(tzinfo=now.tzinfo)
+        for advert_id in ids:
+            camp = self.view.campaigns[advert_id]
+            for query in watched_queries(self.view.strategies_for(advert_id)):
+                key = (advert_id, query)
+                if now - self.state.public_at.get(key, never) < cfg.every:
+                    continue
+                if not search.ready():  # paced or paused after a refusal: the next cycle goes on
+                    return
+                self.state.public_at[key] = now
+                try:
+                    places = await search.place(query, cfg.dest, [it.nm_id for it in camp.items])
+                except SchemaDrift as exc:
+                    await self._drift(exc)
+                    return
+                except TemporaryError as exc:  # refused or failed: the official data carry on
+                    log.info("account %s: public search skipped: %s", self.view.name, exc)
+                    return
+                observed = self.clock.now()
+                bids = {nm: b for nm in places if (b := self._item_bid(advert_id, nm, query)) is not None}
+                await self._save(public_observations(advert_id, query, cfg.dest, places, observed, bids), observed)
+
+    async def _drift(self, exc: SchemaDrift) -> None:
+        self.state.public_off = str(exc)
+        log.warning("account %s: public search answer changed shape; switched off: %s", self.view.name, exc)
+        if self.alerts is not None:
+            async with self.sessions.begin() as s:
+                await self.alerts.api_drift(s, self.view.name, exc, self.clock.now())
+
+    def _keep(self, obs: list[PositionObservation]) -> list[PositionObservation]:
+        """The watched, new observations of a batch (see the module)."""
+        out = []
+        top: dict[tuple[int, int], PositionObservation] = {}
+        for o in obs:
+            strategies = self.view.strategies_for(o.advert_id)
+            queries = watched_queries(strategies)
+            if o.query in queries:
+                out.append(o)
+            elif any(getattr(s, "needs_positions", False) and getattr(s.params, "query", None) is None
+                     for s in strategies) and o.source == PositionSource.CLUSTERS_TODAY:
+                best = top.get((o.advert_id, o.nm_id))
+                if best is None or (o.sample or 0) > (best.sample or 0):
+                    top[(o.advert_id, o.nm_id)] = o
+        out.extend(top.values())
+        fresh = []
+        for o in out:
+            if o.source == PositionSource.CLUSTERS_TODAY:
+                key = (o.advert_id, o.nm_id, o.query)
+                last = self.state.last_sample.get(key)
+                if last is not None and last == (o.describes_at.date(), o.sample, o.position):
+                    continue
+                self.state.last_sample[key] = (o.describes_at.date(), o.sample, o.position)
+            fresh.append(o)
+        return fresh
+
+    async def _save(self, obs: list[PositionObservation], now: datetime) -> None:
+        obs = self._keep(obs)
+        if not obs:
+            return
+        async with self.sessions.begin() as s:
+            await save_positions(s, self.view.name, obs)
+        self.state.add(obs, now)

@@ -1,0 +1,126 @@
+"""The target_position controller: from fresh readings and the (bid, position) history to the next bid. Pure.
+
+* **Evidence**: readings whose stretch saw one bid only (no applied change inside it, see
+  :mod:`strategies.position_readings`) pair that bid with the position it bought. Within ``MEMORY``
+  (competitors drift over the day, older pairs say little): the cheapest bid that held the target and the
+  dearest bid that lost it.
+* **Corridor**: WB's recommendation for the target (the cluster's reach corridor or the CPC position band,
+  else the CPM top / leaders / competitive bids) is where to head when nothing of our own is known yet.
+* **Moves** (one per fresh reading, never twice on the same one):
+  - lost the target: back to the cheapest bid that held if there is one above, else up by ``step_up_pct``
+    (straight towards WB's corridor when far off), never to a bid known to lose;
+  - on target ``probe_after`` readings in a row since the last change: the economy probe, one step down
+    (``step_down_pct``), never to or below a bid that lost within ``MEMORY``;
+  - in between: hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bidder.domain import Recommendation
+from strategies.common import fmt_money
+from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes
+
+MEMORY = timedelta(hours=2)  # (bid, position) pairs older than this are forgotten
+PROBE_PAUSE = timedelta(hours=4)  # after a loss, no probe to or below the bid that lost for this long
+FAR = 2  # observed position at least FAR x the target: head for WB's corridor instead of a step
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    held: int | None  # the cheapest bid that held the target within MEMORY
+    lost: int | None  # the dearest bid that lost it within MEMORY
+    pairs: int
+    lost_lately: int | None = None  # the dearest bid that lost it within PROBE_PAUSE
+
+
+def clean(reading: Reading, changes: Sequence[datetime], bids: Sequence[int]) -> int | None:
+    """The one bid a reading describes, or None when it may mix several: a paid CPM that matches one of
+    the target's known ``bids``; else (time stamps) a stretch with no bid change inside it."""
+    if reading.bid is None:
+        return None
+    if reading.paid:
+        return next((b for b in bids if describes(reading, b)), None)
+    if any(reading.start - BID_TICK < c + BID_TICK <= reading.at for c in changes):
+        return None
+    return reading.bid
+
+
+def evidence(readings: Sequence[Reading], changes: Sequence[datetime], bids: Sequence[int], target: int,
+             now: datetime) -> Evidence:
+    held = lost = lately = None
+    n = 0
+    for r in readings:
+        if now - r.at > PROBE_PAUSE:
+            continue
+        bid = clean(r, changes, bids)
+        if bid is None:
+            continue
+        if r.position > target + ON_TARGET:
+            lately = bid if lately is None else max(lately, bid)
+        if now - r.at > MEMORY:
+            continue
+        n += 1
+        if r.position <= target + ON_TARGET:
+            held = bid if held is None else min(held, bid)
+        else:
+            lost = bid if lost is None else max(lost, bid)
+    if held is not None and lost is not None and lost >= held:
+        # the market moved within MEMORY: a bid that held once lost later; trust the loss
+        held = None
+    return Evidence(held, lost, n, lately)
+
+
+def corridor(rec: Recommendation | None, query: str | None, position: int) -> tuple[int | None, str]:
+    """WB's recommended bid for ``position``: (bid, where from) or (None, why not)."""
+    if rec is None:
+        return None, "no WB recommendation"
+    if rec.bands:
+        for band in sorted(rec.bands, key=lambda b: b.first):
+            if band.first <= position <= band.last and band.bid > 0:
+                return band.bid, f"WB's CPC band for positions {band.first}-{band.last}: {fmt_money(band.bid)}"
+        return None, "no WB position band covers the target"
+    if query is not None:
+        for c in rec.clusters:
+            if c.norm_query.strip().lower() == query.strip().lower():
+                bid, band = ((c.max_bid, "max"), (c.medium_bid, "medium"), (c.min_bid, "min"))[
+                    0 if position <= 5 else 1 if position <= 8 else 2]
+                if bid > 0:
+                    return bid, f"WB's {band}-reach bid for the cluster: {fmt_money(bid)}"
+    if position <= 2 and rec.top_bid:
+        return rec.top_bid, f"WB top bid {fmt_money(rec.top_bid)}"
+    if position <= 10 and rec.leaders_bid:
+        return rec.leaders_bid, f"WB leaders bid {fmt_money(rec.leaders_bid)}"
+    if rec.competitive_bid:
+        return rec.competitive_bid, f"WB competitive bid {fmt_money(rec.competitive_bid)}"
+    return None, "no usable WB recommendation"
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    bid: int | None  # None: hold
+    reason: str
+
+
+def raise_bid(bid: int, pos: float, target: int, ev: Evidence, entry: int | None, step: int, up_pct: float) -> Move:
+    if ev.held is not None and ev.held > bid:
+        return Move(ev.held, f"back to {fmt_money(ev.held)}, the cheapest bid that held the target lately")
+    want = max(round(bid * (1 + up_pct / 100)), bid + step)
+    why = f"up {up_pct:g}%"
+    if entry is not None and entry > want and pos >= FAR * target:
+        want, why = entry, "towards WB's corridor"
+    return Move(want, f"raising {why}")
+
+
+def probe_down(bid: int, ev: Evidence, floor: int, step: int, down_pct: float) -> Move:
+    want = max(floor, min(round(bid * (1 - down_pct / 100)), bid - step))
+    lost = ev.lost_lately
+    if lost is not None and want <= lost:
+        return Move(None, f"economy probe paused: {fmt_money(lost)} lost the target within "
+                          f"{int(PROBE_PAUSE.total_seconds() // 3600)} h")
+    if want >= bid:
+        return Move(None, f"already at WB's minimum {fmt_money(floor)}")
+    return Move(want, f"economy probe: one step down to {fmt_money(want)}")

@@ -1,0 +1,130 @@
+"""Position readings for target_position: what each source says about one item and query, and when. Pure.
+
+A :class:`Reading` is one position for one stretch of time (``start``..``at``) that a strategy may act on:
+
+* ``public_search``: a point reading (``start == at``: the moment the storefront answered);
+* ``clusters_today``: WB's running average of the day so far, per cluster, synced every 3 minutes. A new
+  answer only says something new when the cluster's views grew: the position over the stretch between two
+  answers is the views-weighted difference of the two running averages
+  ``(p2 * v2 - p1 * v1) / (v2 - v1)``. WB rounds ``avg_pos`` to 0.1, so a stretch is only used when its
+  views are at least ``MIN_SHARE`` of the day's (the rounding then moves the value by < 1 position);
+  the first answer of the day is its own stretch (from midnight).
+
+A reading is *fresh* for a bid when its whole stretch lies after that bid took effect (WB applies bids on
+a 30-second tick): that is the source's real settle time, not a fixed hour. WB's statistics arrive late
+(WB states a 3-minute sync; 1-2 hours are seen), and the answer does not say how late. For CPM the
+stretch says it itself: its spend over its views is the CPM that was paid in it (``paid``), i.e. the
+bid the position describes. A stretch that paid the old bid is lagging data, whatever its time stamps.
+For CPC (WB sends no views) each new running average is used as it is, a weaker signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bidder.domain import PositionObservation, PositionSource
+
+BID_TICK = timedelta(seconds=30)
+ON_TARGET = 0.1  # an average this much worse than the target still counts as on it (WB rounds to 0.1)
+MIN_SHARE = 0.08  # a clusters_today stretch holds at least this share of the day's views so far
+MIN_VIEWS = 50  # and at least this many views (fewer: the paid CPM and the position are rounding noise)
+PUBLIC_FRESH = timedelta(minutes=20)  # a public-search reading older than this is not "live" any more
+CLUSTERS_FRESH = timedelta(hours=3)  # nor a clusters_today stretch that ended longer ago
+PAID_TOLERANCE = 0.005  # a stretch that paid within 0.5 % of a bid describes that bid (WB rounds spend)
+
+
+def describes(reading: Reading, bid: int) -> bool:
+    """True when ``reading`` describes ``bid`` (a paid CPM within the tolerance, else the bid when read)."""
+    if reading.bid is None:
+        return False
+    if reading.paid:
+        return abs(reading.bid - bid) <= max(1, bid * PAID_TOLERANCE)
+    return reading.bid == bid
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    source: str
+    position: float
+    start: datetime  # the stretch of time the value describes
+    at: datetime
+    bid: int | None  # the bid the value describes: the CPM paid in the stretch, else the bid when read
+    paid: bool = False  # ``bid`` was measured from the stretch's own spend and views
+
+
+def _norm(q: str) -> str:
+    return q.strip().lower()
+
+
+def readings(observations: Iterable[PositionObservation], nm_id: int, query: str) -> dict[str, list[Reading]]:
+    """Readings per source for one item and query, oldest first."""
+    mine = [o for o in observations if o.nm_id == nm_id and _norm(o.query) == _norm(query)]
+    mine.sort(key=lambda o: (o.describes_at, o.observed_at))
+    out: dict[str, list[Reading]] = {}
+    public = [o for o in mine if o.source == PositionSource.PUBLIC_SEARCH]
+    if public:
+        out[PositionSource.PUBLIC_SEARCH.value] = [
+            Reading(o.source, o.position, o.describes_at, o.describes_at, o.bid) for o in public]
+    clusters = [o for o in mine if o.source == PositionSource.CLUSTERS_TODAY]
+    if clusters:
+        out[PositionSource.CLUSTERS_TODAY.value] = _stretches(clusters)
+    return out
+
+
+def _day_start(at: datetime) -> datetime:
+    """Midnight of WB's (Moscow) day containing ``at``, in UTC."""
+    msk = at + timedelta(hours=3)
+    return msk.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(hours=3)
+
+
+def _paid(spend: float, views: int) -> int | None:
+    """The CPM paid (minor units per 1000 views) for ``spend`` base units over ``views``."""
+    if views <= 0 or spend <= 0:
+        return None
+    return round(spend / views * 1000 * 100)
+
+
+def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
+    out: list[Reading] = []
+    base: PositionObservation | None = None  # the answer the next stretch starts from
+    for o in obs:
+        views = o.sample
+        day = _day_start(o.describes_at)
+        if views is None:  # CPC: no views to difference with; a changed running average is a reading
+            if base is None or o.position != base.position or _day_start(base.describes_at) != day:
+                out.append(Reading(o.source, o.position, base.describes_at if base else day, o.describes_at, o.bid))
+                base = o
+            continue
+        if base is None or _day_start(base.describes_at) != day:
+            if views >= MIN_VIEWS:
+                paid = _paid(o.spend or 0.0, views)
+                out.append(Reading(o.source, o.position, day, o.describes_at, paid or o.bid, paid is not None))
+                base = o
+            continue
+        v1 = base.sample or 0
+        gained = views - v1
+        if gained < MIN_VIEWS or gained < MIN_SHARE * views:
+            continue  # no new evidence yet (or too little to rise above WB's rounding)
+        pos = (o.position * views - base.position * v1) / gained
+        paid = None if o.spend is None or base.spend is None else _paid(o.spend - base.spend, gained)
+        out.append(Reading(o.source, max(1.0, pos), base.describes_at, o.describes_at, paid or o.bid, paid is not None))
+        base = o
+    return out
+
+
+def freshest(by_source: dict[str, list[Reading]], now: datetime) -> Reading | None:
+    """The newest usable reading: the live public search when it has a recent one, else the newest
+    clusters_today stretch that is not too old."""
+    public = by_source.get(PositionSource.PUBLIC_SEARCH.value) or []
+    if public and now - public[-1].at <= PUBLIC_FRESH:
+        return public[-1]
+    clusters = by_source.get(PositionSource.CLUSTERS_TODAY.value) or []
+    if clusters and now - clusters[-1].at <= CLUSTERS_FRESH:
+        return clusters[-1]
+    return None
+
+
+def readings_of(by_source: dict[str, list[Reading]], source: str) -> list[Reading]:
+    return by_source.get(source) or []
