@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bidder.clock import Clock
 from bidder.domain import STARTABLE_STATUSES, Action, Decision, Status
 from bidder.engine.ports import AlertSink, MetricsSink, OperatorState, Reader, Writer
-from bidder.engine.reconcile import Reconciler
+from bidder.engine.reconcile import CALL_MARGIN, STATUS_TICK, Reconciler
 from bidder.engine.safety import RejectedWrites, placement_fits, request_shape_problem
 from bidder.engine.view import AccountView
 from bidder.errors import AuthFailed, SchemaDrift, TemporaryError, WBError
@@ -30,6 +30,7 @@ from bidder.wb.models import BidChange, ClusterBidChange
 log = logging.getLogger("bidder.engine")
 
 HOLD_RECORD_EVERY = timedelta(hours=1)
+STATUS_SETTLE = STATUS_TICK + CALL_MARGIN
 _NUMBERS = re.compile(r"[-+]?\d[\d.,:]*")
 
 Write = tuple[int, Decision]  # (decision row id, decision)
@@ -58,6 +59,7 @@ class Applier:
         self.writes_blocked: str | None = None
         self.reconciler = Reconciler(view, sessions, clock)
         self.rejected = RejectedWrites()
+        self._status_sent: dict[int, tuple[Action, datetime]] = {}  # advert -> last status change WB accepted
         self._confirmed: list[Decision] = []  # this run's writes WB confirmed (announced after the answers)
         self._rejections: list[tuple[Decision, str]] = []
         self._last_hold: dict[tuple, tuple[str, datetime]] = {}
@@ -175,7 +177,20 @@ class Applier:
                 return f"not written until WB's campaign details read cleanly: {problem}"
             if not placement_fits(camp, d):
                 return f"placement {d.placement} does not fit a {camp.bid_type} campaign"
+        sent = self._status_sent.get(d.advert_id)
+        if sent is not None and sent[0] == d.action:
+            # WB shows a status change only from its next whole minute: a read before then still shows the
+            # old status. The change it accepted is not sent again; once the tick has passed the campaign
+            # is re-read, and only if WB still shows the old status is it decided (and sent) again.
+            if self.clock.now() - sent[1] >= STATUS_SETTLE:
+                self.rejected.needs_reread.add(d.advert_id)
+            return f"{d.action.value} accepted by WB at {sent[1]:%H:%M:%S}; waiting to read it applied"
         return self.rejected.refused(d, camp)
+
+    def reread(self, advert_ids) -> None:
+        """These campaigns' details were just read from WB: what they show is what WB applied."""
+        for advert_id in advert_ids:
+            self._status_sent.pop(advert_id, None)
 
     async def _announce(self) -> None:
         """Tell people what WB confirmed (bid changes, pauses, resumes) and what it rejected, with WB's
@@ -284,6 +299,7 @@ class Applier:
             await repo.set_decision_status(s, did, "dry_run" if self.dry_run else "applied", applied_at=self.clock.now())
         self._confirmed.append(d)
         if not self.dry_run:
+            self._status_sent[d.advert_id] = (d.action, self.clock.now())
             self.view.note_status(d.advert_id, new_status)
         return True
 
