@@ -225,6 +225,7 @@ class AccountCycle:
             except Exception as exc:  # mapped below, after the safety pass
                 read_error = exc
             result.decisions, result.applied, result.failed = safety
+            await self._alert_features_off()
             if read_error is not None:
                 result.campaigns = len(self.view.campaigns)
                 log.warning("account %s: a read failed (%s); only what needs no fresh data was applied",
@@ -274,6 +275,15 @@ class AccountCycle:
             await step
         except Exception:
             log.exception("account %s: %s failed", self.name, what)
+
+    async def _alert_features_off(self) -> None:
+        """An optional feature WB refused (403) was turned off for the account: said once."""
+        view = self.view
+        while view.features_to_alert:
+            feature = view.features_to_alert.pop(0)
+            async with self.sessions.begin() as s:
+                await self.alerts.feature_unavailable(s, self.name, feature, view.features_off.get(feature, ""),
+                                                      self.clock.now())
 
     async def _reread_rejected(self, now: datetime) -> None:
         """Campaigns WB rejected a write for, or whose request-shaping fields were missing or unknown: read

@@ -82,6 +82,10 @@ class AccountView:
     # campaigns not to be written to, with the reason (engine/safety.py: unknown request-shape fields,
     # a rejected write waiting for a re-read)
     write_blocked: dict[int, str] = field(default_factory=dict)
+    # read failures scoped to a campaign or an optional feature (engine/scoped.py)
+    scoped_failures: dict[tuple[str, int], tuple[datetime, str]] = field(default_factory=dict)
+    features_off: dict[str, str] = field(default_factory=dict)  # feature -> WB's answer
+    features_to_alert: list[str] = field(default_factory=list)
     inputs: EvaluationInputs = field(init=False)
     _strategies: dict[int, list | None] = field(init=False)  # advert -> strategies, None: not managed
     _tz: ZoneInfo = field(init=False)

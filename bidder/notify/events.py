@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     API_DRIFT = "api_drift"
     BIDDING_WAR = "bidding_war"
     OPERATOR_ACTION = "operator_action"
+    WB_REFUSED = "wb_refused"  # WB refused a write, or an optional feature (turned off for the account)
 
 
 # Seconds an event waits in the outbox so that similar ones (same kind and account) join it in one
@@ -50,6 +51,7 @@ MERGE_WINDOW: Mapping[EventKind, float] = MappingProxyType(
         EventKind.API_DRIFT: 30.0,
         EventKind.BIDDING_WAR: 60.0,
         EventKind.OPERATOR_ACTION: 0.0,
+        EventKind.WB_REFUSED: 30.0,
     }
 )
 
@@ -221,7 +223,15 @@ def operator_action(account: str, action: str, target: str, *, by: str, ok: bool
                  {"action": action, "target": target, "by": by, "ok": ok, "detail": detail}, None)
 
 
+def wb_refused(account: str, detail: str, *, feature: str | None = None) -> Event:
+    """WB refused a write (``detail``: what, and WB's reason; the same request is not sent again), or an
+    optional ``feature`` is not available to the account (turned off; one alert a day)."""
+    key = f"feature:{account}:{feature}" if feature else None
+    return Event(EventKind.WB_REFUSED, account, {"detail": detail, "feature": feature}, key)
+
+
 SEVERITY: Mapping[EventKind, str] = MappingProxyType({
+    EventKind.WB_REFUSED: "warning",
     EventKind.ACCOUNT_FAILING: "error",
     EventKind.API_DRIFT: "error",
     EventKind.TOKEN_EXPIRING: "warning",
