@@ -117,19 +117,20 @@ class Applier:
                 else:
                     refused.setdefault(why, []).append(d)
             intents = allowed
+        evidence = view.evidence_times()  # the data's time, not the fetch's (engine/freshness.py)
         async with self.sessions.begin() as s:
             if self.writes_blocked:
                 await repo.record_decisions(s, view.name, intents, at=now, dry_run=dry, apply_status="skipped",
-                                            evidence_at=view.stats_at, error=self.writes_blocked)
+                                            evidence_at=evidence, error=self.writes_blocked)
             else:
                 ids = await repo.record_decisions(s, view.name, intents, at=now, dry_run=dry, apply_status="pending",
-                                                  evidence_at=view.stats_at, returning_ids=True)
+                                                  evidence_at=evidence, returning_ids=True)
                 writes = list(zip(ids, intents, strict=True))
             for why, ds in refused.items():
                 await repo.record_decisions(s, view.name, ds, at=now, dry_run=dry, apply_status="skipped",
-                                            evidence_at=view.stats_at, error=why)
+                                            evidence_at=evidence, error=why)
             await repo.record_decisions(s, view.name, holds, at=now, dry_run=dry, apply_status="held",
-                                        evidence_at=view.stats_at)
+                                        evidence_at=evidence)
             # holds now; changes are announced once WB has answered (what it confirmed, see _announce)
             await self.alerts.for_decisions(s, view.name, view.campaigns, holds, now,
                                             dry_run=dry, currency=view.currency or "RUB")

@@ -228,7 +228,7 @@ def _bid_writes(fs) -> list[tuple[int, int, str, int]]:
     return out
 
 
-def _drop_bid_type(data):
+def _drop_bid_type(data, rec=None):
     for advert in data.get("adverts") or []:
         advert.pop("bid_type", None)
     return data
@@ -443,6 +443,48 @@ async def test_a_400_for_one_campaign_and_a_403_from_normquery_stay_with_their_c
                 events = await repo.pending_events(s, 1000)
             assert [e.payload.get("feature") for e in events if e.kind == "wb_refused"] == ["clusters"]
             assert not [e for e in events if e.kind == "account_failing"]
+        finally:
+            await app.close()
+    finally:
+        await fs.stop()
+
+
+async def test_statistics_that_stop_changing_are_stale_evidence_not_fresh(tmp_path: Path) -> None:
+    """Defect 9: WB answers fullstats with the same numbers for hours (stalled sync). The data's time
+    stays at the last change: no raise after max_stats_age (6 h), and the evidence key does not move."""
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    frozen: dict[tuple, object] = {}
+
+    def stall(data, rec):  # the same reply for the same request, from its first answer on
+        key = tuple(sorted(rec["query"].items()))
+        return frozen.setdefault(key, data)
+
+    try:
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            await app.run_once()
+            fs.add(Rule(*FULLSTATS, transform=stall))
+            clock.advance(4 * 60)
+            await app.run_once()  # the first stalled answer: its numbers are new once
+            view = app.cycles["shop-a"].view
+            active = [i for i in view.editable_ids() if view.campaigns[i].status == Status.ACTIVE
+                      and i in view.stats_at]
+            assert active
+            data_time = {i: view.evidence_at(i) for i in active}
+            late: list = []
+            for _ in range(14):  # 7 hours of stalled statistics
+                clock.advance(30 * 60)
+                [r] = await app.run_once()
+                late = r.decisions
+            for i in active:
+                if view.campaigns[i].status != Status.ACTIVE:
+                    continue
+                assert view.stats_at[i] > data_time[i] + timedelta(hours=6), "fetched recently"
+                assert view.evidence_at(i) == data_time[i], "but the numbers have not changed since"
+            raises = [d for d in late if d.changes_bid and (d.bid_after or 0) > (d.bid_before or 0)
+                      and d.advert_id in active]
+            assert raises == [], raises
         finally:
             await app.close()
     finally:
