@@ -311,10 +311,14 @@ class AccountCycle:
 
     async def safety_pass(self, now: datetime) -> tuple[list[Decision], int, int]:
         """Evaluate and apply only what needs no fresh data from WB (the operator's pause and resume, the
-        stop file, strategies marked ``safe_without_fresh_reads``), on what the view already holds: for a
-        cycle whose reads failed. Returns (decisions, applied, failed)."""
+        stop file, strategies marked ``safe_without_fresh_reads``), on what the view already holds: first
+        in every cycle, before any read. Only actions are applied and returned (the full evaluation
+        records the holds, with their reasons). Returns (decisions, applied, failed)."""
         await self.applier.choose_writer()
-        decisions = (await self.evaluator.run(now, safety_only=True)).decisions
+        decisions = [d for d in (await self.evaluator.run(now, safety_only=True)).decisions
+                     if d.action != Action.HOLD]
+        if not decisions:
+            return [], 0, 0
         applied, failed = await self.applier.run(decisions)
         return decisions, applied, failed
 
