@@ -280,12 +280,12 @@ class Applier:
         camp = self.view.campaigns.get(d.advert_id)
         try:
             if d.action == Action.PAUSE:
-                await self.writer.pause(d.advert_id)
+                outcome = await self.writer.pause(d.advert_id)
                 new_status = Status.PAUSED
             else:
                 if camp is not None and camp.status not in STARTABLE_STATUSES:
                     raise WBError(f"campaign status {camp.status} cannot be started")
-                await self.writer.start(d.advert_id)
+                outcome = await self.writer.start(d.advert_id)
                 new_status = Status.ACTIVE
         except SchemaDrift as exc:
             if exc.status == 200:
@@ -298,7 +298,8 @@ class Applier:
             return False
         async with self.sessions.begin() as s:
             await repo.set_decision_status(s, did, "dry_run" if self.dry_run else "applied", applied_at=self.clock.now())
-        self._confirmed.append(d)
+        if getattr(outcome, "changed", True):  # WB's 422 "already in that state": nothing to announce
+            self._confirmed.append(d)
         if not self.dry_run:
             self._status_sent[d.advert_id] = (d.action, self.clock.now())
             self.view.note_status(d.advert_id, new_status)
