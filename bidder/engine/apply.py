@@ -60,6 +60,7 @@ class Applier:
         self.reconciler = Reconciler(view, sessions, clock)
         self.rejected = RejectedWrites()
         self._status_sent: dict[int, tuple[Action, datetime]] = {}  # advert -> last status change WB accepted
+        self.status_reread: set[int] = set()  # campaigns to re-read: WB's tick passed since a status change
         self._confirmed: list[Decision] = []  # this run's writes WB confirmed (announced after the answers)
         self._rejections: list[tuple[Decision, str]] = []
         self._last_hold: dict[tuple, tuple[str, datetime]] = {}
@@ -184,14 +185,25 @@ class Applier:
             # old status. The change it accepted is not sent again; once the tick has passed the campaign
             # is re-read, and only if WB still shows the old status is it decided (and sent) again.
             if self.clock.now() - sent[1] >= STATUS_SETTLE:
-                self.rejected.needs_reread.add(d.advert_id)
+                self.status_reread.add(d.advert_id)
             return f"{d.action.value} accepted by WB at {sent[1]:%H:%M:%S}; waiting to read it applied"
         return self.rejected.refused(d, camp)
+
+    def overlay_statuses(self) -> None:
+        """Before an evaluation: a status change WB accepted shows in the view even when a read taken before
+        WB's minute tick still shows the old status (so it is not decided again); once the tick has passed
+        the campaign is re-read at the next cycle's start (``needs_reread``), and what WB shows then counts."""
+        now = self.clock.now()
+        for advert_id, (action, at) in list(self._status_sent.items()):
+            if now - at >= STATUS_SETTLE:
+                self.status_reread.add(advert_id)  # read at the next cycle's start; shown until then
+            self.view.note_status(advert_id, Status.PAUSED if action == Action.PAUSE else Status.ACTIVE)
 
     def reread(self, advert_ids) -> None:
         """These campaigns' details were just read from WB: what they show is what WB applied."""
         for advert_id in advert_ids:
             self._status_sent.pop(advert_id, None)
+            self.status_reread.discard(advert_id)
 
     async def _announce(self) -> None:
         """Tell people what WB confirmed (bid changes, pauses, resumes) and what it rejected, with WB's

@@ -231,6 +231,7 @@ class AccountCycle:
                 log.warning("account %s: a read failed (%s); only what needs no fresh data was applied",
                             self.name, type(read_error).__name__)
                 raise read_error
+            self.applier.overlay_statuses()
             evaluation = await self._evaluate(self.clock.now())
             result.decisions = [*safety[0], *evaluation.decisions]
             result.evaluated = evaluation.evaluated
@@ -287,11 +288,13 @@ class AccountCycle:
 
     async def _reread_rejected(self, now: datetime) -> None:
         """Campaigns WB rejected a write for, or whose request-shaping fields were missing or unknown: read
-        their details again before any write to them (one call for all)."""
+        their details again before any write to them; and those whose status change WB's minute tick has
+        passed since (what WB shows now counts). One call for all."""
         rejected = self.applier.rejected
-        ids = sorted(i for i in rejected.needs_reread if i in self.view.campaigns)
+        ids = sorted(i for i in rejected.needs_reread | self.applier.status_reread if i in self.view.campaigns)
         if not ids:
             rejected.needs_reread.clear()
+            self.applier.status_reread.clear()
             return
         fresh = await self.reader.campaigns(ids)
         for camp in fresh:
@@ -315,6 +318,7 @@ class AccountCycle:
         in every cycle, before any read. Only actions are applied and returned (the full evaluation
         records the holds, with their reasons). Returns (decisions, applied, failed)."""
         await self.applier.choose_writer()
+        self.applier.overlay_statuses()
         decisions = [d for d in (await self.evaluator.run(now, safety_only=True)).decisions
                      if d.action != Action.HOLD]
         if not decisions:
