@@ -1,5 +1,6 @@
 """Operator commands: the kill switch (``pause-all`` / ``resume-all``) and ``rollback`` to the bids in
-force at a past time. Both go through the app's paced, audited writer."""
+force at a past time. The kill switch is recorded in the store and applied by the running daemon (one
+pacing authority per token), or by this process when no daemon runs (:mod:`bidder.cli.handoff`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bidder.cli.core import FAILURE, OK, USAGE, Context, arg, command, configure_logging, money, settings_for
+from bidder.cli.handoff import hand_off
 from bidder.durations import parse_duration
 from bidder.errors import ConfigError, ConfigIssue
 from bidder.settings import Settings
@@ -35,18 +37,20 @@ async def _operator_run(settings: Settings, config: Any, args: argparse.Namespac
             return USAGE
         action = app.control.pause if pause else app.control.resume
         result = await action("all", by="cli", account=args.account)
+        since = app.clock.now()  # committed: every cycle that starts from now on sees it
         state = ("set" if pause else "lifted") if result.changed else ("already set" if pause else "not set")
         ctx.print(f"operator pause {state} for {', '.join(result.accounts) or 'no account'}")
         if args.no_apply:
             ctx.print("recorded; the running daemon applies it at its next cycle")
             return OK
-        cycles = {n: c for n, c in app.cycles.items() if n in names}
-        results = await app.runner().run_once() if cycles == app.cycles else \
-            [await c.run_cycle() for c in cycles.values()]
-        for r in results:
-            ctx.print(f"{r.account}: {'applied' if r.ok else 'FAILED: ' + str(r.error)}; "
-                      f"{r.applied} write(s) sent{' (dry-run)' if r.dry_run else ''}")
-        return OK if all(r.ok for r in results) else FAILURE
+        names = [n for n in names if n in app.cycles]
+        # one pacing authority per token: a running daemon applies it (this process sends nothing), else
+        # this process does (bidder/cli/handoff.py)
+        within = max(60.0, 3 * app.config.intervals.evaluate.total_seconds())
+        outcomes = await hand_off(app, names, since, within=within)
+        for o in outcomes:
+            ctx.print(o.line() + (" (dry-run)" if app.cycles[o.account].dry_run else ""))
+        return OK if all(o.ok for o in outcomes) else FAILURE
     finally:
         await app.close()
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bidder.clock import Clock
 from bidder.domain import STARTABLE_STATUSES, Action, Decision, Status
 from bidder.engine.ports import AlertSink, MetricsSink, OperatorState, Reader, Writer
-from bidder.engine.reconcile import Reconciler
+from bidder.engine.reconcile import CALL_MARGIN, STATUS_TICK, Reconciler
 from bidder.engine.safety import RejectedWrites, placement_fits, request_shape_problem
 from bidder.engine.view import AccountView
 from bidder.errors import AuthFailed, SchemaDrift, TemporaryError, WBError
@@ -30,6 +30,7 @@ from bidder.wb.models import BidChange, ClusterBidChange
 log = logging.getLogger("bidder.engine")
 
 HOLD_RECORD_EVERY = timedelta(hours=1)
+STATUS_SETTLE = STATUS_TICK + CALL_MARGIN
 _NUMBERS = re.compile(r"[-+]?\d[\d.,:]*")
 
 Write = tuple[int, Decision]  # (decision row id, decision)
@@ -58,6 +59,8 @@ class Applier:
         self.writes_blocked: str | None = None
         self.reconciler = Reconciler(view, sessions, clock)
         self.rejected = RejectedWrites()
+        self._status_sent: dict[int, tuple[Action, datetime]] = {}  # advert -> last status change WB accepted
+        self.status_reread: set[int] = set()  # campaigns to re-read: WB's tick passed since a status change
         self._confirmed: list[Decision] = []  # this run's writes WB confirmed (announced after the answers)
         self._rejections: list[tuple[Decision, str]] = []
         self._last_hold: dict[tuple, tuple[str, datetime]] = {}
@@ -115,19 +118,20 @@ class Applier:
                 else:
                     refused.setdefault(why, []).append(d)
             intents = allowed
+        evidence = view.evidence_times()  # the data's time, not the fetch's (engine/freshness.py)
         async with self.sessions.begin() as s:
             if self.writes_blocked:
                 await repo.record_decisions(s, view.name, intents, at=now, dry_run=dry, apply_status="skipped",
-                                            evidence_at=view.stats_at, error=self.writes_blocked)
+                                            evidence_at=evidence, error=self.writes_blocked)
             else:
                 ids = await repo.record_decisions(s, view.name, intents, at=now, dry_run=dry, apply_status="pending",
-                                                  evidence_at=view.stats_at, returning_ids=True)
+                                                  evidence_at=evidence, returning_ids=True)
                 writes = list(zip(ids, intents, strict=True))
             for why, ds in refused.items():
                 await repo.record_decisions(s, view.name, ds, at=now, dry_run=dry, apply_status="skipped",
-                                            evidence_at=view.stats_at, error=why)
+                                            evidence_at=evidence, error=why)
             await repo.record_decisions(s, view.name, holds, at=now, dry_run=dry, apply_status="held",
-                                        evidence_at=view.stats_at)
+                                        evidence_at=evidence)
             # holds now; changes are announced once WB has answered (what it confirmed, see _announce)
             await self.alerts.for_decisions(s, view.name, view.campaigns, holds, now,
                                             dry_run=dry, currency=view.currency or "RUB")
@@ -175,7 +179,31 @@ class Applier:
                 return f"not written until WB's campaign details read cleanly: {problem}"
             if not placement_fits(camp, d):
                 return f"placement {d.placement} does not fit a {camp.bid_type} campaign"
+        sent = self._status_sent.get(d.advert_id)
+        if sent is not None and sent[0] == d.action:
+            # WB shows a status change only from its next whole minute: a read before then still shows the
+            # old status. The change it accepted is not sent again; once the tick has passed the campaign
+            # is re-read, and only if WB still shows the old status is it decided (and sent) again.
+            if self.clock.now() - sent[1] >= STATUS_SETTLE:
+                self.status_reread.add(d.advert_id)
+            return f"{d.action.value} accepted by WB at {sent[1]:%H:%M:%S}; waiting to read it applied"
         return self.rejected.refused(d, camp)
+
+    def overlay_statuses(self) -> None:
+        """Before an evaluation: a status change WB accepted shows in the view even when a read taken before
+        WB's minute tick still shows the old status (so it is not decided again); once the tick has passed
+        the campaign is re-read at the next cycle's start (``needs_reread``), and what WB shows then counts."""
+        now = self.clock.now()
+        for advert_id, (action, at) in list(self._status_sent.items()):
+            if now - at >= STATUS_SETTLE:
+                self.status_reread.add(advert_id)  # read at the next cycle's start; shown until then
+            self.view.note_status(advert_id, Status.PAUSED if action == Action.PAUSE else Status.ACTIVE)
+
+    def reread(self, advert_ids) -> None:
+        """These campaigns' details were just read from WB: what they show is what WB applied."""
+        for advert_id in advert_ids:
+            self._status_sent.pop(advert_id, None)
+            self.status_reread.discard(advert_id)
 
     async def _announce(self) -> None:
         """Tell people what WB confirmed (bid changes, pauses, resumes) and what it rejected, with WB's
@@ -264,12 +292,12 @@ class Applier:
         camp = self.view.campaigns.get(d.advert_id)
         try:
             if d.action == Action.PAUSE:
-                await self.writer.pause(d.advert_id)
+                outcome = await self.writer.pause(d.advert_id)
                 new_status = Status.PAUSED
             else:
                 if camp is not None and camp.status not in STARTABLE_STATUSES:
                     raise WBError(f"campaign status {camp.status} cannot be started")
-                await self.writer.start(d.advert_id)
+                outcome = await self.writer.start(d.advert_id)
                 new_status = Status.ACTIVE
         except SchemaDrift as exc:
             if exc.status == 200:
@@ -282,8 +310,10 @@ class Applier:
             return False
         async with self.sessions.begin() as s:
             await repo.set_decision_status(s, did, "dry_run" if self.dry_run else "applied", applied_at=self.clock.now())
-        self._confirmed.append(d)
+        if getattr(outcome, "changed", True):  # WB's 422 "already in that state": nothing to announce
+            self._confirmed.append(d)
         if not self.dry_run:
+            self._status_sent[d.advert_id] = (d.action, self.clock.now())
             self.view.note_status(d.advert_id, new_status)
         return True
 

@@ -227,11 +227,13 @@ class AccountCycle:
             except Exception as exc:  # mapped below, after the safety pass
                 read_error = exc
             result.decisions, result.applied, result.failed = safety
+            await self._alert_features_off()
             if read_error is not None:
                 result.campaigns = len(self.view.campaigns)
                 log.warning("account %s: a read failed (%s); only what needs no fresh data was applied",
                             self.name, type(read_error).__name__)
                 raise read_error
+            self.applier.overlay_statuses()
             evaluation = await self._evaluate(self.clock.now())
             result.decisions = [*safety[0], *evaluation.decisions]
             result.evaluated = evaluation.evaluated
@@ -278,19 +280,31 @@ class AccountCycle:
         except Exception:
             log.exception("account %s: %s failed", self.name, what)
 
+    async def _alert_features_off(self) -> None:
+        """An optional feature WB refused (403) was turned off for the account: said once."""
+        view = self.view
+        while view.features_to_alert:
+            feature = view.features_to_alert.pop(0)
+            async with self.sessions.begin() as s:
+                await self.alerts.feature_unavailable(s, self.name, feature, view.features_off.get(feature, ""),
+                                                      self.clock.now())
+
     async def _reread_rejected(self, now: datetime) -> None:
         """Campaigns WB rejected a write for, or whose request-shaping fields were missing or unknown: read
-        their details again before any write to them (one call for all)."""
+        their details again before any write to them; and those whose status change WB's minute tick has
+        passed since (what WB shows now counts). One call for all."""
         rejected = self.applier.rejected
-        ids = sorted(i for i in rejected.needs_reread if i in self.view.campaigns)
+        ids = sorted(i for i in rejected.needs_reread | self.applier.status_reread if i in self.view.campaigns)
         if not ids:
             rejected.needs_reread.clear()
+            self.applier.status_reread.clear()
             return
         fresh = await self.reader.campaigns(ids)
         for camp in fresh:
             self.view.details_at[camp.advert_id] = now
         await self.poller.save_campaigns(fresh, now)
         rejected.reread(ids)
+        self.applier.reread(ids)
 
     async def _evaluate(self, now: datetime) -> Evaluation:
         evaluation = await self.evaluator.run(now)
@@ -303,10 +317,15 @@ class AccountCycle:
 
     async def safety_pass(self, now: datetime) -> tuple[list[Decision], int, int]:
         """Evaluate and apply only what needs no fresh data from WB (the operator's pause and resume, the
-        stop file, strategies marked ``safe_without_fresh_reads``), on what the view already holds: for a
-        cycle whose reads failed. Returns (decisions, applied, failed)."""
+        stop file, strategies marked ``safe_without_fresh_reads``), on what the view already holds: first
+        in every cycle, before any read. Only actions are applied and returned (the full evaluation
+        records the holds, with their reasons). Returns (decisions, applied, failed)."""
         await self.applier.choose_writer()
-        decisions = (await self.evaluator.run(now, safety_only=True)).decisions
+        self.applier.overlay_statuses()
+        decisions = [d for d in (await self.evaluator.run(now, safety_only=True)).decisions
+                     if d.action != Action.HOLD]
+        if not decisions:
+            return [], 0, 0
         applied, failed = await self.applier.run(decisions)
         return decisions, applied, failed
 

@@ -113,7 +113,7 @@ class Evaluator:
                 camp = view.campaigns[advert_id]
                 seen = CampaignInputs(
                     camp, view.rules_for(camp), inputs.stats_version(advert_id), inputs.cluster_stats(advert_id),
-                    recs.get(advert_id, {}), view.stats_at.get(advert_id), inputs.history(advert_id),
+                    recs.get(advert_id, {}), view.evidence_at(advert_id), inputs.history(advert_id),
                     paused is True or (isinstance(paused, set) and advert_id in paused),
                     stop, today, view.rules_known(advert_id), view.positions.for_campaign(advert_id),
                     tuple(sorted(view.positions.cluster_bids.get(advert_id, {}).items())),

@@ -7,7 +7,7 @@ than the evaluation itself (an account of 200 campaigns has thousands of such ro
 * cluster statistics: loaded from the database once, then updated with exactly the rows this account's
   polls save (nothing else writes them); periods that fall out of the window are dropped;
 * daily statistics are the bulk (a week of days x items, ~100 MB for 10,000 campaigns), so only a version
-  per campaign is kept (bumped by every save): the engine skips campaigns whose inputs did not change and
+  per campaign is kept (bumped by a save whose numbers differ from the previous one): the engine skips campaigns whose inputs did not change and
   reads the daily statistics of the others from the database in one query per cycle (:meth:`load_stats`);
 * the audit trail: loaded once for the history window, then *tailed*: each cycle reads only the rows
   with a higher id than the last one seen (rows this process wrote, and rows another process wrote, such
@@ -27,6 +27,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bidder.domain import Action, ClusterStat, DailyStat, DecisionRecord
+from bidder.engine.freshness import fingerprint
 from bidder.store import repo
 
 
@@ -36,6 +37,7 @@ class EvaluationInputs:
         self.keeps_holds = keeps_holds
         self.loaded = False
         self._stats_version: dict[int, int] = {}
+        self._stats_print: dict[int, int] = {}  # advert -> fingerprint of the rows last saved
         self._clusters: dict[int, dict[tuple, ClusterStat]] = {}
         self._clusters_view: dict[int, tuple[ClusterStat, ...]] = {}
         self._clusters_since: date | None = None
@@ -62,8 +64,16 @@ class EvaluationInputs:
         self._prune(clusters_since, history_since)
 
     def add_stats(self, stats: Iterable[DailyStat]) -> None:
-        """Rows this account just saved: their campaigns' statistics changed."""
-        for advert_id in {st.advert_id for st in stats}:
+        """Rows this account just saved: a campaign's version moves only when its numbers changed (the
+        same numbers fetched again are no new evidence, see :mod:`bidder.engine.freshness`)."""
+        by_campaign: dict[int, list[DailyStat]] = {}
+        for st in stats:
+            by_campaign.setdefault(st.advert_id, []).append(st)
+        for advert_id, rows in by_campaign.items():
+            fp = fingerprint(rows)
+            if self._stats_print.get(advert_id) == fp:
+                continue
+            self._stats_print[advert_id] = fp
             self._stats_version[advert_id] = self._stats_version.get(advert_id, 0) + 1
 
     def stats_version(self, advert_id: int) -> int:

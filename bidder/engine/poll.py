@@ -14,10 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
 from bidder.domain import BID_EDITABLE_STATUSES, Campaign, Status
+from bidder.engine import scoped
 from bidder.engine.planner import due, fullstats_capacity, stats_candidates, stats_range
 from bidder.engine.ports import Reader
 from bidder.engine.positions import PositionPoller
 from bidder.engine.view import AccountView, WBSteps
+from bidder.errors import WBError
 from bidder.store import repo
 from bidder.wb.batching import MAX_NORMQUERY_PAIRS
 
@@ -137,6 +139,8 @@ class Poller:
         # CLUSTER_CALLS_PER_CYCLE calls a cycle (WB allows 10 a minute).
         picked: list[int] = []
         pairs: list[tuple[int, int]] = []
+        if "clusters" in view.features_off:  # engine/scoped.py: a 403 turned it off for the account
+            cluster_ids = []
         for advert_id in due(cluster_ids, view.clusters_at, now, self.intervals.clusters):
             items = [(advert_id, it.nm_id) for it in view.campaigns[advert_id].items]
             if len(pairs) + len(items) > CLUSTER_CALLS_PER_CYCLE * MAX_NORMQUERY_PAIRS:
@@ -145,19 +149,33 @@ class Poller:
             pairs.extend(items)
         if pairs:
             today = view.today(now)
-            stats = await self.reader.cluster_stats(pairs, today - timedelta(days=6), today)
+            try:
+                stats = await self.reader.cluster_stats(pairs, today - timedelta(days=6), today)
+            except WBError as exc:
+                if not scoped.absorb(view, exc, "clusters", picked[0] if len(picked) == 1 else None, now):
+                    raise
+                stats = []
             async with self.sessions.begin() as s:
                 await repo.save_cluster_stats(s, view.name, stats, fetched_at=self.clock.now())
             view.inputs.add_clusters(stats)
         for advert_id in picked:
             view.clusters_at[advert_id] = now
         rec_keys = [(i, it.nm_id) for i in active if view.needs(i, "needs_recommendations")
+                    and "recommendations" not in view.features_off
+                    and not scoped.set_aside(view, "recommendations", i, now)
                     for it in view.campaigns[i].items]
         never = datetime.min.replace(tzinfo=now.tzinfo)
         rec_due = [k for k in rec_keys if now - view.recs_at.get(k, never) >= self.intervals.recommendations]
         rec_due.sort(key=lambda k: view.recs_at.get(k, never))
         for key in rec_due[:RECOMMENDATIONS_PER_CYCLE]:
-            rec = await self.reader.recommendations(key[0], key[1])
+            if scoped.set_aside(view, "recommendations", key[0], now) or "recommendations" in view.features_off:
+                continue
+            try:
+                rec = await self.reader.recommendations(key[0], key[1])
+            except WBError as exc:
+                if not scoped.absorb(view, exc, "recommendations", key[0], now):
+                    raise
+                continue
             view.recs[key] = rec
             view.recs_at[key] = now
 
@@ -172,10 +190,16 @@ class Poller:
         never = datetime.min.replace(tzinfo=now.tzinfo)
         wanted = [i for i in view.managed_ids()
                   if view.campaigns[i].status in BID_EDITABLE_STATUSES and view.campaigns[i].items]
-        stale = [i for i in wanted if now - view.min_bids.get(i, (never, {}))[0] >= RULES_TTL]
+        stale = [i for i in wanted if now - view.min_bids.get(i, (never, {}))[0] >= RULES_TTL
+                 and not scoped.set_aside(view, "min_bids", i, now)]
         for advert_id in stale[:MIN_BIDS_PER_CYCLE]:
             camp = view.campaigns[advert_id]
-            mins = await self.reader.min_bids(
-                advert_id, [it.nm_id for it in camp.items], camp.payment_type, list(camp.bid_placements)
-            )
+            try:
+                mins = await self.reader.min_bids(
+                    advert_id, [it.nm_id for it in camp.items], camp.payment_type, list(camp.bid_placements)
+                )
+            except WBError as exc:  # a 400 for one campaign: its bids hold, the others are read
+                if not scoped.absorb(view, exc, "min_bids", advert_id, now):
+                    raise
+                continue
             view.min_bids[advert_id] = (now, mins)

@@ -33,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
 from bidder.domain import PositionObservation, PositionSource
-from bidder.errors import SchemaDrift, TemporaryError
+from bidder.engine import scoped
+from bidder.errors import SchemaDrift, TemporaryError, WBError
 from bidder.store.positions import positions_known_at, save_positions
 from bidder.wb.batching import MAX_NORMQUERY_PAIRS
 from bidder.wb.positions import WB_SYNC, PublicSearch, clusters_today, public_observations
@@ -118,8 +119,16 @@ class PositionPoller:
                 known = await positions_known_at(s, view.name, now, since=now - KEEP, advert_ids=ids)
             self.state.add(known, now)
             self.state.loaded = True
-        await self.poll_cluster_bids(ids, now)
-        await self.poll_clusters_today(ids, now)
+        # Both official sources are the search-cluster feature: a 403 "feature not available" turns it
+        # off for the account (engine/scoped.py, alerted once), the public search goes on.
+        for poll in (self.poll_cluster_bids, self.poll_clusters_today):
+            if "clusters" in view.features_off:
+                break
+            try:
+                await poll(ids, now)
+            except WBError as exc:
+                if not scoped.absorb(view, exc, "clusters", None, now):
+                    raise
         await self.poll_public(ids, now)
 
     def _item_bid(self, advert_id: int, nm_id: int, query: str) -> int | None:

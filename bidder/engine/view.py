@@ -28,6 +28,7 @@ from bidder.domain import (
     Recommendation,
     Status,
 )
+from bidder.engine.freshness import Freshness
 from bidder.engine.guards import GuardConfig
 from bidder.engine.inputs import EvaluationInputs
 from bidder.engine.positions import PositionState
@@ -87,6 +88,11 @@ class AccountView:
     # a rejected write waiting for a re-read)
     write_blocked: dict[int, str] = field(default_factory=dict)
     positions: PositionState = field(default_factory=PositionState)
+    # read failures scoped to a campaign or an optional feature (engine/scoped.py)
+    scoped_failures: dict[tuple[str, int], tuple[datetime, str]] = field(default_factory=dict)
+    features_off: dict[str, str] = field(default_factory=dict)  # feature -> WB's answer
+    features_to_alert: list[str] = field(default_factory=list)
+    freshness: Freshness = field(default_factory=Freshness)
     inputs: EvaluationInputs = field(init=False)
     _strategies: dict[int, list | None] = field(init=False)  # advert -> strategies, None: not managed
     _tz: ZoneInfo = field(init=False)
@@ -195,6 +201,21 @@ class AccountView:
         camp = self.campaigns.get(advert_id)
         if camp is not None:
             self.campaigns[advert_id] = replace(camp, status=status)
+
+    def evidence_at(self, advert_id: int) -> datetime | None:
+        """When the campaign's statistics last changed (active campaigns), else when they were fetched."""
+        camp = self.campaigns.get(advert_id)
+        return self.freshness.evidence_at(advert_id, self.inputs.stats_version(advert_id),
+                                          self.stats_at.get(advert_id), camp.status if camp else Status.ACTIVE)
+
+    def evidence_times(self) -> dict[int, datetime]:
+        """``evidence_at`` of every campaign with statistics (recorded with each decision)."""
+        out = {}
+        for advert_id in self.stats_at:
+            at = self.evidence_at(advert_id)
+            if at is not None:
+                out[advert_id] = at
+        return out
 
     def history_since(self, now: datetime) -> datetime:
         return now - timedelta(days=HISTORY_DAYS)

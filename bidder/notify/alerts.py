@@ -89,8 +89,12 @@ async def write_rejected(session, account: str, d: Decision, reason: str, now: d
     """WB refused a write (a 4xx): said with WB's reason; the same request is not sent again."""
     what = {Action.PAUSE: "pause", Action.RESUME: "start"}.get(d.action, "bid change")
     target = f"campaign {d.advert_id}" + (f" nm {d.nm_id}" if d.nm_id is not None else "")
-    await ev.enqueue(session, ev.account_failing(account, f"WB rejected the {what} of {target}: {reason}", since=now),
-                     at=now)
+    await ev.enqueue(session, ev.wb_refused(account, f"{what} of {target}: {reason}"), at=now)
+
+
+async def feature_unavailable(session, account: str, feature: str, detail: str, now: datetime) -> None:
+    await ev.enqueue(session, ev.wb_refused(account, f"{feature}: not available ({detail}); turned off for the "
+                                                     "account", feature=feature), at=now)
 
 
 async def api_drift(session, account: str, exc: WBError, now: datetime) -> None:
@@ -131,6 +135,9 @@ class OutboxAlerts:
 
     async def write_rejected(self, session, account: str, d: Decision, reason: str, now: datetime) -> None:
         await write_rejected(session, account, d, reason, now)
+
+    async def feature_unavailable(self, session, account: str, feature: str, detail: str, now: datetime) -> None:
+        await feature_unavailable(session, account, feature, detail, now)
 
     async def api_drift(self, session, account: str, exc: Exception, now: datetime) -> None:
         await api_drift(session, account, exc, now)  # type: ignore[arg-type]

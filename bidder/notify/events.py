@@ -35,6 +35,7 @@ class EventKind(StrEnum):
     BIDDING_WAR = "bidding_war"
     OPERATOR_ACTION = "operator_action"
     DAILY_LIMIT = "daily_limit"  # WB's daily limit of a CPC campaign is not valid for its bids
+    WB_REFUSED = "wb_refused"  # WB refused a write, or an optional feature (turned off for the account)
 
 
 # Seconds an event waits in the outbox so that similar ones (same kind and account) join it in one
@@ -54,6 +55,7 @@ MERGE_WINDOW: Mapping[EventKind, float] = MappingProxyType(
         EventKind.BIDDING_WAR: 60.0,
         EventKind.OPERATOR_ACTION: 0.0,
         EventKind.DAILY_LIMIT: 60.0,
+        EventKind.WB_REFUSED: 30.0,
     }
 )
 
@@ -236,7 +238,15 @@ def operator_action(account: str, action: str, target: str, *, by: str, ok: bool
                  {"action": action, "target": target, "by": by, "ok": ok, "detail": detail}, None)
 
 
+def wb_refused(account: str, detail: str, *, feature: str | None = None) -> Event:
+    """WB refused a write (``detail``: what, and WB's reason; the same request is not sent again), or an
+    optional ``feature`` is not available to the account (turned off; one alert a day)."""
+    key = f"feature:{account}:{feature}" if feature else None
+    return Event(EventKind.WB_REFUSED, account, {"detail": detail, "feature": feature}, key)
+
+
 SEVERITY: Mapping[EventKind, str] = MappingProxyType({
+    EventKind.WB_REFUSED: "warning",
     EventKind.ACCOUNT_FAILING: "error",
     EventKind.API_DRIFT: "error",
     EventKind.TOKEN_EXPIRING: "warning",

@@ -232,6 +232,10 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
             p = e.payload
             lines.append("• " + t(locale, "war.line", campaign=campaign_label(p.get("advert_id"), p.get("name")),
                                   raises=esc(p.get("raises")), bid=fmt_minor(p.get("bid"), locale)))
+    elif kind == EventKind.WB_REFUSED:
+        lines.append(t(locale, "refused.title", account=account))
+        for detail in dict.fromkeys(str(e.payload.get("detail") or "") for e in events):
+            lines.append("• " + esc(detail, MAX_DETAIL))
     elif kind == EventKind.OPERATOR_ACTION:
         ok = all(e.payload.get("ok", True) for e in events)
         lines.append(t(locale, "op.title" if ok else "op.failed", account=account))

@@ -38,7 +38,7 @@ class Rule:
     content_type: str = "text/plain"
     match: Callable[[dict], bool] | None = None  # on the request record (query, body)
     after: bool = False  # handle the request, then answer with status/body instead of WB's reply
-    transform: Callable[[Any], Any] | None = None  # change the JSON reply (after handling)
+    transform: Callable[[Any, dict], Any] | None = None  # change the JSON reply (data, request record)
     times: int | None = None  # None: until removed
     hits: int = 0
 
@@ -102,7 +102,7 @@ class FaultySim:
                 return web.Response(status=rule.status, text=rule.body, content_type=rule.content_type)
             response = await handler(request)
             if rule is not None and rule.transform is not None and response.status == 200:
-                data = rule.transform(json.loads(response.text))
+                data = rule.transform(json.loads(response.text), rec)
                 return web.Response(status=200, text=json.dumps(data, ensure_ascii=False),
                                     content_type="application/json")
             if rule is not None and rule.after:

@@ -228,7 +228,7 @@ def _bid_writes(fs) -> list[tuple[int, int, str, int]]:
     return out
 
 
-def _drop_bid_type(data):
+def _drop_bid_type(data, rec=None):
     for advert in data.get("adverts") or []:
         advert.pop("bid_type", None)
     return data
@@ -289,7 +289,7 @@ async def test_a_rejected_write_rereads_the_campaign_and_is_never_sent_again_unc
             failed = [r for r in rows if r.action == Action.SET_BID and r.apply_status == "failed"]
             assert failed and all("below the minimum" in (r.api_error or "") for r in failed)
             # the rejection is alerted with WB's reason; nothing announced as changed
-            assert any(k == "account_failing" and "below the minimum" in str(p.get("error")) for k, p in kinds)
+            assert any(k == "wb_refused" and "below the minimum" in str(p.get("detail")) for k, p in kinds)
             assert not [k for k, _ in kinds if k == "bid_changes"]
 
             seen = len(fs.seen)
@@ -336,7 +336,7 @@ async def test_a_start_wb_refuses_is_alerted_with_its_reason_and_never_announced
             async with app.sessions() as s:
                 events = [e for e in await repo.pending_events(s, 1000) if e.id not in before]
             assert not [e for e in events if e.kind == "campaign_resumed"], "refused: not announced as resumed"
-            assert any(e.kind == "account_failing" and "Low Budget" in str(e.payload.get("error")) for e in events)
+            assert any(e.kind == "wb_refused" and "Low Budget" in str(e.payload.get("detail")) for e in events)
             assert fs.status(target) == Status.PAUSED
         finally:
             await app.close()
@@ -400,5 +400,92 @@ async def test_pending_intents_hold_only_their_campaigns_each_until_its_tick(tmp
         waiting, rows = await restart_and_cycle(95)  # 95 s: past the status tick + margin
         assert waiting == set()
         assert rows[status_c] == "reconciled_not_applied"  # WB never saw the pause
+    finally:
+        await fs.stop()
+
+
+NORMQUERY_STATS = ("POST", "/adv/v0/normquery/stats")
+FORBIDDEN = '{"title":"forbidden","detail":"feature not available for this seller","status":403}'
+
+
+async def test_a_400_for_one_campaign_and_a_403_from_normquery_stay_with_their_campaign_and_feature(
+        tmp_path: Path) -> None:
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    try:
+        bad = 1000002
+        fs.add(Rule(*MIN_BIDS, status=400, body='{"detail":"invalid nm_ids","status":400,"title":"invalid payload"}',
+                    content_type="application/json", match=lambda r: bad in adverts_in(r)))
+        fs.add(Rule(*NORMQUERY_STATS, status=403, body=FORBIDDEN, content_type="application/json"))
+        fs.add(Rule("POST", "/adv/v1/normquery/stats", status=403, body=FORBIDDEN, content_type="application/json"))
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            [first] = await app.run_once()
+            assert first.ok, first.error
+            cycle = app.cycles["shop-a"]
+            view = cycle.view
+            assert not view.rules_known(bad)
+            assert all(view.rules_known(i) for i in view.editable_ids() if i != bad and view.campaigns[i].items)
+            assert "clusters" in view.features_off
+            assert not [d for d in first.decisions if d.advert_id == bad and d.changes_bid]
+            assert [d for d in first.decisions if d.advert_id != bad and d.changes_bid], "the others are served"
+            normquery_calls = len(fs.requests(*NORMQUERY_STATS)) + len(fs.requests("POST", "/adv/v1/normquery/stats"))
+            min_bid_calls = len([r for r in fs.requests(*MIN_BIDS) if bad in adverts_in(r)])
+            for _ in range(3):
+                clock.advance(16 * 60)  # past the clusters interval
+                [r] = await app.run_once()
+                assert r.ok, r.error
+            # the feature stays off, the campaign's refused read is not repeated every cycle
+            assert len(fs.requests(*NORMQUERY_STATS)) + len(fs.requests("POST", "/adv/v1/normquery/stats")) \
+                == normquery_calls
+            assert len([r for r in fs.requests(*MIN_BIDS) if bad in adverts_in(r)]) == min_bid_calls
+            async with app.sessions() as s:
+                events = await repo.pending_events(s, 1000)
+            assert [e.payload.get("feature") for e in events if e.kind == "wb_refused"] == ["clusters"]
+            assert not [e for e in events if e.kind == "account_failing"]
+        finally:
+            await app.close()
+    finally:
+        await fs.stop()
+
+
+async def test_statistics_that_stop_changing_are_stale_evidence_not_fresh(tmp_path: Path) -> None:
+    """Defect 9: WB answers fullstats with the same numbers for hours (stalled sync). The data's time
+    stays at the last change: no raise after max_stats_age (6 h), and the evidence key does not move."""
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    frozen: dict[tuple, object] = {}
+
+    def stall(data, rec):  # the same reply for the same request, from its first answer on
+        key = tuple(sorted(rec["query"].items()))
+        return frozen.setdefault(key, data)
+
+    try:
+        app = await app_for(fs, tmp_path, clock)
+        try:
+            await app.run_once()
+            fs.add(Rule(*FULLSTATS, transform=stall))
+            clock.advance(4 * 60)
+            await app.run_once()  # the first stalled answer: its numbers are new once
+            view = app.cycles["shop-a"].view
+            active = [i for i in view.editable_ids() if view.campaigns[i].status == Status.ACTIVE
+                      and i in view.stats_at]
+            assert active
+            data_time = {i: view.evidence_at(i) for i in active}
+            late: list = []
+            for _ in range(14):  # 7 hours of stalled statistics
+                clock.advance(30 * 60)
+                [r] = await app.run_once()
+                late = r.decisions
+            for i in active:
+                if view.campaigns[i].status != Status.ACTIVE:
+                    continue
+                assert view.stats_at[i] > data_time[i] + timedelta(hours=6), "fetched recently"
+                assert view.evidence_at(i) == data_time[i], "but the numbers have not changed since"
+            raises = [d for d in late if d.changes_bid and (d.bid_after or 0) > (d.bid_before or 0)
+                      and d.advert_id in active]
+            assert raises == [], raises
+        finally:
+            await app.close()
     finally:
         await fs.stop()

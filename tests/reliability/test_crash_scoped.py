@@ -120,6 +120,8 @@ async def test_a_pending_bid_holds_only_its_campaign_after_a_crash(tmp_path: Pat
         assert first_after_restart[0] - restart < CYCLE, (restart, first_after_restart)
         assert pause_b <= first_after_restart[1], (pause_b, first_after_restart)
         assert pause_b - restart <= CYCLE, (restart, pause_b)
+        # sent once: a re-read before WB's minute tick still shows it active, and that does not send it again
+        assert sum(1 for _, _, p, ids in log[mark:] if p == "/adv/v0/pause" and B in ids) == 1
         # safety first: B's pause went out before the cycle's first statistics read
         first_stats = next((t for t, m, p, _ in log[mark:] if p == "/adv/v3/fullstats"), None)
         assert first_stats is None or pause_b < first_stats
