@@ -20,6 +20,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bidder.domain import Reason
+from bidder.reasons import because
+
 JEFFREYS_SHAPE = 0.5
 
 
@@ -91,8 +94,19 @@ class Verdict:
     expected_orders: float  # orders the window needed to be exactly at the limit
     posterior_mean_cr: float | None
 
-    def words(self) -> str:
-        return f"{self.clicks} clicks, {self.orders} orders, expected {self.expected_orders:.1f}"
+    def words(self) -> Reason:
+        """``41 clicks, 0 orders, expected 1.6`` as a coded reason (``evidence.verdict``)."""
+        return because("evidence.verdict", clicks=self.clicks, orders=self.orders,
+                       expected=round(self.expected_orders, 4))
+
+    @property
+    def percent(self) -> int:
+        """The probability as a whole percentage, never 100 (certainty is not on offer)."""
+        return min(round(self.probability * 100), 99)
+
+    def confidence(self) -> Reason:
+        """`` with 93% confidence: 41 clicks, 0 orders, expected 1.6`` (``evidence.confidence``)."""
+        return because("evidence.confidence", confidence=self.percent, verdict=self.words())
 
 
 def breach(clicks: int, orders: int, required_revenue: float, aov: float, prior: Prior) -> Verdict | None:

@@ -6,6 +6,7 @@ A template is a ``str.format`` pattern over the reason's ``args`` with these fie
   currency's base units with its sign (``222 ₽``, ``222,50 ₽``);
 - ``{x:base}``: ``x`` is money already in base units (statistics money, a Decimal or its string);
 - ``{x:pos}``: a position (one decimal) or "unknown" when None;
+- ``{x:drr}``: a ДРР in % (one decimal; None: unknown; ``"inf"``: infinite, no revenue);
 - ``{x:dur}``: a duration in seconds (``1 h 30 min`` / ``1 ч 30 мин``);
 - ``{x:num}``: a number (ru: decimal comma); any other format spec (``.1f``, ``g``) works as in Python,
   with the decimal comma in Russian;
@@ -19,6 +20,8 @@ then emit it with :func:`bidder.reasons.because` (``reason=because("my_strategy.
 from __future__ import annotations
 
 from typing import Final
+
+from bidder.reasons.money_codes import MONEY_CODES
 
 _IN = "inside the active hours {hours} ({tz}), local time {local}: "
 _OUT = "outside the active hours {hours} ({tz}), local time {local}: "
@@ -180,4 +183,6 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "en": _IN + "resuming the campaign paused by the schedule at {at} UTC",
         "ru": _IN_RU + "возобновляем кампанию, поставленную на паузу расписанием в {at} UTC",
     },
+    # the money strategies (strategies/spend_cap.py, roi_floor.py, evidence.py): bidder/reasons/money_codes.py
+    **MONEY_CODES,
 }
