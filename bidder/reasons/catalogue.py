@@ -103,7 +103,7 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "en": "last change of this item {ago_min} min ago, min_change_interval {interval_min} min: wait",
         "ru": "последнее изменение ставки товара {ago_min} мин назад, min_change_interval {interval_min} мин: ждём",
     },
-    "guard.step_clamped": {"en": "step clamped to {pct:g}%", "ru": "шаг ограничен {pct:g}%"},
+    "guard.step_clamped": {"en": "step clamped to {pct:g}%", "ru": "шаг ограничен {pct:g}\u00a0%"},
     "guard.at_min": {
         "en": "held at WB's minimum bid {floor:money}",
         "ru": "удержано на минимальной ставке WB {floor:money}",
@@ -114,7 +114,7 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
     },
     "guard.dead_band": {
         "en": "change {diff:money} is inside the dead band (step {step:money}, {pct:g}%): no change",
-        "ru": "изменение {diff:money} в пределах мёртвой зоны (шаг {step:money}, {pct:g}%): без изменений",
+        "ru": "изменение {diff:money} в пределах мёртвой зоны (шаг {step:money}, {pct:g}\u00a0%): без изменений",
     },
     # the engine (bidder/engine/evaluate.py)
     "engine.stop_file": {
@@ -161,11 +161,11 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
     "schedule.nothing": {"en": _IN + "nothing to do", "ru": _IN_RU + "делать нечего"},
     "schedule.lower": {
         "en": _OUT + "lowering the bid by {pct:g}% from {base:money} (bids are lowered, not paused, outside the hours)",
-        "ru": _OUT_RU + "снижаем ставку на {pct:g}% от {base:money} (вне часов ставки снижаются, без паузы)",
+        "ru": _OUT_RU + "снижаем ставку на {pct:g}\u00a0% от {base:money} (вне часов ставки снижаются, без паузы)",
     },
     "schedule.already_lowered": {
         "en": _OUT + "bid already lowered by {pct:g}% from {base:money}",
-        "ru": _OUT_RU + "ставка уже снижена на {pct:g}% от {base:money}",
+        "ru": _OUT_RU + "ставка уже снижена на {pct:g}\u00a0% от {base:money}",
     },
     "schedule.pause": {
         "en": _OUT + "pausing the campaign until the hours start (paused, not lowered)",

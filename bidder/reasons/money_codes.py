@@ -149,7 +149,7 @@ MONEY_CODES: Final[dict[str, dict[str, str]]] = {
               "minimum bid for {evaluations} evaluations: pausing the campaign",
         "ru": "ROI {roi:.1f}" + P + " ниже минимума {floor:g}" + P + " за {days} полн. дн. (расход {spend:base}, "
               "выручка {revenue:base}, маржа {margin:g}" + P + ") с уверенностью {confidence}" + P + ": {verdict}; "
-              "все товары на минимальной ставке WB уже {evaluations} проверок подряд: ставим кампанию на паузу",
+              "все товары на минимальной ставке WB (проверок подряд: {evaluations}): ставим кампанию на паузу",
     },
     "roi_floor.lower": {
         "en": "{nums} is below the floor {floor:g}%: lowering the bid by {step:g}%",
