@@ -1,7 +1,7 @@
 """The evidence model of the money strategies: how sure are we that a campaign is over a limit?
 
-Pure (standard library only). Orders given clicks are Poisson with an unknown conversion rate ``cr``
-(orders per click); ``cr`` has a Gamma prior, so the posterior after ``clicks`` and ``orders`` is
+Pure (standard library; bidder.reasons for the coded reason fragments). Orders given clicks are Poisson
+with an unknown conversion rate ``cr`` (orders per click); ``cr`` has a Gamma prior, so the posterior after ``clicks`` and ``orders`` is
 ``Gamma(a0 + orders, b0 + clicks)`` (Gamma–Poisson). A money limit (a ДРР cap, an ROI floor) over a
 window is a revenue threshold ``R*``: with the average order value ``aov`` the window is over the limit
 when ``cr x clicks x aov < R*``, i.e. when ``cr < cr* = R* / (clicks x aov)``. So
@@ -122,7 +122,3 @@ def breach(clicks: int, orders: int, required_revenue: float, aov: float, prior:
     a, b = prior.a + orders, prior.b + clicks
     return Verdict(gamma_p(a, b * cr_star), clicks, orders, need_orders, a / b)
 
-
-def pct(probability: float) -> str:
-    """A probability as a whole percentage for reasons, never 100 % (certainty is not on offer)."""
-    return f"{min(round(probability * 100), 99)}%"
