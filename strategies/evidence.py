@@ -1,10 +1,10 @@
 """The evidence model of the money strategies: how sure are we that a campaign is over a limit?
 
 Pure (standard library; bidder.reasons for the coded reason fragments). Orders given clicks are Poisson
-with an unknown conversion rate ``cr`` (orders per click); ``cr`` has a Gamma prior, so the posterior after ``clicks`` and ``orders`` is
-``Gamma(a0 + orders, b0 + clicks)`` (Gamma–Poisson). A money limit (a ДРР cap, an ROI floor) over a
-window is a revenue threshold ``R*``: with the average order value ``aov`` the window is over the limit
-when ``cr x clicks x aov < R*``, i.e. when ``cr < cr* = R* / (clicks x aov)``. So
+with an unknown conversion rate ``cr`` (orders per click); ``cr`` has a Gamma prior, so the posterior
+after ``clicks`` and ``orders`` is ``Gamma(a0 + orders, b0 + clicks)`` (Gamma–Poisson). A money limit
+(a ДРР cap, an ROI floor) over a window is a revenue threshold ``R*``: with the average order value
+``aov`` the window is over the limit when ``cr x clicks x aov < R*``, i.e. when ``cr < cr* = R* / (clicks x aov)``. So
 
     P(breach) = P(cr < cr*) = regularized lower incomplete gamma(a, b x cr*)
 
