@@ -1,10 +1,10 @@
 """The evidence model of the money strategies: how sure are we that a campaign is over a limit?
 
-Pure (standard library only). Orders given clicks are Poisson with an unknown conversion rate ``cr``
-(orders per click); ``cr`` has a Gamma prior, so the posterior after ``clicks`` and ``orders`` is
-``Gamma(a0 + orders, b0 + clicks)`` (Gamma–Poisson). A money limit (a ДРР cap, an ROI floor) over a
-window is a revenue threshold ``R*``: with the average order value ``aov`` the window is over the limit
-when ``cr x clicks x aov < R*``, i.e. when ``cr < cr* = R* / (clicks x aov)``. So
+Pure (standard library; bidder.reasons for the coded reason fragments). Orders given clicks are Poisson
+with an unknown conversion rate ``cr`` (orders per click); ``cr`` has a Gamma prior, so the posterior
+after ``clicks`` and ``orders`` is ``Gamma(a0 + orders, b0 + clicks)`` (Gamma–Poisson). A money limit
+(a ДРР cap, an ROI floor) over a window is a revenue threshold ``R*``: with the average order value
+``aov`` the window is over the limit when ``cr x clicks x aov < R*``, i.e. when ``cr < cr* = R* / (clicks x aov)``. So
 
     P(breach) = P(cr < cr*) = regularized lower incomplete gamma(a, b x cr*)
 
@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from bidder.domain import Reason
+from bidder.reasons import because
 
 JEFFREYS_SHAPE = 0.5
 
@@ -91,8 +94,19 @@ class Verdict:
     expected_orders: float  # orders the window needed to be exactly at the limit
     posterior_mean_cr: float | None
 
-    def words(self) -> str:
-        return f"{self.clicks} clicks, {self.orders} orders, expected {self.expected_orders:.1f}"
+    def words(self) -> Reason:
+        """``41 clicks, 0 orders, expected 1.6`` as a coded reason (``evidence.verdict``)."""
+        return because("evidence.verdict", clicks=self.clicks, orders=self.orders,
+                       expected=round(self.expected_orders, 4))
+
+    @property
+    def percent(self) -> int:
+        """The probability as a whole percentage, never 100 (certainty is not on offer)."""
+        return min(round(self.probability * 100), 99)
+
+    def confidence(self) -> Reason:
+        """`` with 93% confidence: 41 clicks, 0 orders, expected 1.6`` (``evidence.confidence``)."""
+        return because("evidence.confidence", confidence=self.percent, verdict=self.words())
 
 
 def breach(clicks: int, orders: int, required_revenue: float, aov: float, prior: Prior) -> Verdict | None:
@@ -108,7 +122,3 @@ def breach(clicks: int, orders: int, required_revenue: float, aov: float, prior:
     a, b = prior.a + orders, prior.b + clicks
     return Verdict(gamma_p(a, b * cr_star), clicks, orders, need_orders, a / b)
 
-
-def pct(probability: float) -> str:
-    """A probability as a whole percentage for reasons, never 100 % (certainty is not on offer)."""
-    return f"{min(round(probability * 100), 99)}%"

@@ -20,14 +20,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from bidder.domain import Action, CampaignSnapshot, Proposal, Status
+from bidder.reasons import because, notes
 from strategies.base import Strategy
 from strategies.common import (
     Target,
     by,
     cooling,
     cooling_reason,
-    fmt_base,
-    fmt_money,
     min_bid,
     proposal,
     round_down,
@@ -35,11 +34,9 @@ from strategies.common import (
     run_start_bid,
     targets,
 )
-from strategies.evidence import Verdict, pct
+from strategies.evidence import Verdict
 from strategies.params import RoiFloorParams
 from strategies.windows import complete_days, evidence
-
-AT_MIN_BELOW_FLOOR = "at WB's minimum bid and below the ROI floor"
 
 
 def roi_pct(revenue: float, spend: float, margin_pct: float) -> float | None:
@@ -74,20 +71,18 @@ class RoiFloor(Strategy):
                 "confidence_pct": p.confidence_pct,
             }
             if target is None:
-                out.append(proposal(self.kind, Action.HOLD, snapshot, "current bid unknown",
+                out.append(proposal(self.kind, Action.HOLD, snapshot, because("common.bid_unknown"),
                                     nm_id=item.nm_id, placement=placement, **inputs))
                 continue
             managed_items += 1
             if roi is None:
                 out.append(proposal(self.kind, Action.HOLD, snapshot,
-                                    f"no ad spend in the last {inputs['window_days']} complete days: ROI unknown",
-                                    target, **inputs))
+                                    because("roi_floor.no_spend", days=inputs["window_days"]), target, **inputs))
                 continue
             if v is None:
                 out.append(proposal(self.kind, Action.HOLD, snapshot,
-                                    f"ROI {roi:.1f}% over {inputs['window_days']} complete days (spend "
-                                    f"{fmt_base(tot.spend)}, {tot.clicks} clicks) but no order seen yet: the order "
-                                    f"value is unknown, not enough evidence", target, **inputs))
+                                    because("roi_floor.no_orders", roi=round(roi, 2), days=inputs["window_days"],
+                                            spend=str(tot.spend), clicks=tot.clicks), target, **inputs))
                 continue
             out.append(self._item(snapshot, target, roi, v, inputs, stuck, now))
 
@@ -103,10 +98,9 @@ class RoiFloor(Strategy):
                 worst = min(n for nm, _, n in stuck if nm in stuck_items)
                 out.append(proposal(
                     self.kind, Action.PAUSE, snapshot,
-                    f"ROI {roi:.1f}% is below the floor {p.min_roi_pct:g}% over {(last - first).days + 1} complete days "
-                    f"(spend {fmt_base(camp.spend)}, revenue {fmt_base(camp.revenue)}, margin {p.margin_pct:g}%) "
-                    f"with {pct(cv.probability)} confidence: {cv.words()}; every item "
-                    f"at WB's minimum bid for {worst} evaluations: pausing the campaign",
+                    because("roi_floor.pause", roi=round(roi, 2), floor=p.min_roi_pct, days=(last - first).days + 1,
+                            spend=str(camp.spend), revenue=str(camp.revenue), margin=p.margin_pct,
+                            confidence=cv.percent, verdict=cv.words(), evaluations=worst),
                     roi_pct=round(roi, 2), min_roi_pct=p.min_roi_pct, spend=str(camp.spend),
                     revenue=str(camp.revenue), evaluations=worst, pause_after=p.pause_after,
                     breach_probability=round(cv.probability, 4), confidence_pct=p.confidence_pct,
@@ -123,32 +117,33 @@ class RoiFloor(Strategy):
         p = self.params
         step = max(snapshot.rules.step, 1)
         floor_bid = min_bid(snapshot, t.nm_id, t.placement)
-        nums = f"ROI {roi:.1f}% (spend {fmt_base(inputs['spend'])}, revenue {fmt_base(inputs['revenue'])}, margin {p.margin_pct:g}%)"
+        nums = because("roi_floor.nums", roi=round(roi, 2), spend=inputs["spend"], revenue=inputs["revenue"],
+                       margin=p.margin_pct)
         below = v.probability >= p.confidence_pct / 100
         recent = cooling(snapshot, t.nm_id, t.placement, now, p.cooldown)
         if recent is not None:
             veto = {"no_raise": True} if below else {}
-            return proposal(self.kind, Action.HOLD, snapshot, f"{nums}; {cooling_reason(recent, p.cooldown, now)}",
+            return proposal(self.kind, Action.HOLD, snapshot, notes([nums, cooling_reason(recent, p.cooldown, now)]),
                             t, **veto, **inputs)
         if below:
-            nums = f"{nums} with {pct(v.probability)} confidence ({v.words()})"
+            nums = because("roi_floor.confident", nums=nums, confidence=v.percent, verdict=v.words())
             if t.bid > floor_bid:
                 want = max(floor_bid, round_up(t.bid * (1 - p.step_pct / 100), step))
                 if want >= t.bid:  # rounding ate the cut: one bid step down
                     want = max(floor_bid, round_down(t.bid - 1, step))
                 return proposal(self.kind, Action.SET_BID, snapshot,
-                                f"{nums} is below the floor {p.min_roi_pct:g}%: lowering the bid by {p.step_pct:g}%",
+                                because("roi_floor.lower", nums=nums, floor=p.min_roi_pct, step=p.step_pct),
                                 t, bid=want, **inputs)
             n = self._evaluations_at_min(snapshot, t, floor_bid, now)
             stuck.append((t.nm_id, roi, n))
             return proposal(self.kind, Action.HOLD, snapshot,
-                            f"{nums} is below the floor {p.min_roi_pct:g}%; {AT_MIN_BELOW_FLOOR} "
-                            f"{fmt_money(floor_bid)} ({n} of {p.pause_after} evaluations before a pause)",
+                            because("roi_floor.at_min", nums=nums, floor=p.min_roi_pct, min_bid=floor_bid,
+                                    evaluations=n, pause_after=p.pause_after),
                             t, evaluations=n, min_bid=floor_bid, no_raise=True, **inputs)
         if roi < p.min_roi_pct:
             return proposal(self.kind, Action.HOLD, snapshot,
-                            f"{nums} is below the floor {p.min_roi_pct:g}% but not probably: {pct(v.probability)} < "
-                            f"{p.confidence_pct:g}% ({v.words()})", t, **inputs)
+                            because("roi_floor.not_probable", nums=nums, floor=p.min_roi_pct, probability=v.percent,
+                                    confidence=p.confidence_pct, verdict=v.words()), t, **inputs)
         if roi >= p.min_roi_pct + p.restore_margin_pct:
             before = run_start_bid(snapshot, t.nm_id, t.placement, self.kind)
             if before is not None and before > t.bid:
@@ -156,13 +151,12 @@ class RoiFloor(Strategy):
                 if want <= t.bid:
                     want = before
                 return proposal(self.kind, Action.SET_BID, snapshot,
-                                f"{nums} is comfortably above the floor {p.min_roi_pct:g}%: "
-                                f"raising back toward {fmt_money(before)}",
+                                because("roi_floor.raise_back", nums=nums, floor=p.min_roi_pct, bid=before),
                                 t, bid=want, restore_to=before, **inputs)
             return proposal(self.kind, Action.HOLD, snapshot,
-                            f"{nums} is comfortably above the floor {p.min_roi_pct:g}%", t, **inputs)
+                            because("roi_floor.comfortable", nums=nums, floor=p.min_roi_pct), t, **inputs)
         return proposal(self.kind, Action.HOLD, snapshot,
-                        f"{nums} is at or above the floor {p.min_roi_pct:g}%", t, **inputs)
+                        because("roi_floor.above", nums=nums, floor=p.min_roi_pct), t, **inputs)
 
     def _evaluations_at_min(self, snapshot: CampaignSnapshot, t: Target, floor_bid: int, now: datetime) -> int:
         """Evaluations at the minimum below the floor, this one included, spaced at least ``cooldown`` apart.

@@ -29,7 +29,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from bidder.domain import Action, CampaignSnapshot, Proposal, Status
+from bidder.domain import Action, CampaignSnapshot, Proposal, Reason, Status
+from bidder.reasons import because, notes
 from strategies.base import Strategy
 from strategies.common import (
     TIME_BASED,
@@ -38,8 +39,6 @@ from strategies.common import (
     by,
     cooling,
     cooling_reason,
-    fmt_base,
-    fmt_money,
     last_status_change,
     local_date,
     min_bid,
@@ -50,7 +49,7 @@ from strategies.common import (
     targets,
     totals,
 )
-from strategies.evidence import Verdict, pct
+from strategies.evidence import Verdict
 from strategies.params import SpendCapParams
 from strategies.windows import Evidence, complete_days, evidence
 
@@ -124,7 +123,7 @@ class SpendCap(Strategy):
                       "clicks": ev.window.clicks, "orders": ev.window.orders, "drr_pct": _num(drr),
                       "max_drr_pct": p.max_drr_pct, "breach_probability": _prob(v), "confidence_pct": p.confidence_pct}
             if target is None:
-                items.append(proposal(self.kind, Action.HOLD, snapshot, "current bid unknown",
+                items.append(proposal(self.kind, Action.HOLD, snapshot, because("common.bid_unknown"),
                                       nm_id=item.nm_id, placement=placement, **inputs))
                 continue
             managed.add(item.nm_id)
@@ -136,21 +135,24 @@ class SpendCap(Strategy):
 
         # Campaign level: the daily budget first, then a ДРР pause, then a resume.
         # A pause proposal for an already paused campaign keeps it paused (it blocks others' resumes).
-        what = "pausing" if status == Status.ACTIVE else "staying paused"
+        pausing = status == Status.ACTIVE
         if budget_hit and status in (Status.ACTIVE, Status.PAUSED):
-            ahead = "" if projected == spent_today else f" (projected {fmt_base(projected)} in {p.budget_lookahead})"
+            ahead = "" if projected == spent_today else because(
+                "spend_cap.projected", projected=str(projected), lookahead=int(p.budget_lookahead.total_seconds()))
             out.append(proposal(
                 self.kind, Action.PAUSE, snapshot,
-                f"spent {fmt_base(spent_today)} today ({today.isoformat()}, {snapshot.timezone}){ahead}, reaching the "
-                f"daily budget {fmt_base(p.daily_budget)}: {what} until the next day",
+                because("spend_cap.budget_pause" if pausing else "spend_cap.budget_stay_paused",
+                        spent=str(spent_today), day=today.isoformat(), tz=snapshot.timezone, ahead=ahead,
+                        budget=str(p.daily_budget)),
                 **camp_inputs, **{TIME_BASED: True, "pause_kind": "daily_budget"},
             ))
         elif camp_breach and status in (Status.ACTIVE, Status.PAUSED) and (
                 p.on_breach == "pause" or (managed and stuck == managed)):
-            at_min = "" if p.on_breach == "pause" else " with every item at WB's minimum bid"
+            at_min = "" if p.on_breach == "pause" else because("spend_cap.all_at_min")
             out.append(proposal(
                 self.kind, Action.PAUSE, snapshot,
-                f"{nums} is above the cap {p.max_drr_pct:g}%{self._conf(camp_v)}{at_min}: {what} the campaign",
+                because("spend_cap.drr_pause" if pausing else "spend_cap.drr_stay_paused", nums=nums,
+                        cap=p.max_drr_pct, conf=self._conf(camp_v), at_min=at_min),
                 **camp_inputs, pause_kind="drr",
             ))
         elif status == Status.PAUSED:
@@ -172,7 +174,7 @@ class SpendCap(Strategy):
         return (spent_today + rate * 2 * Decimal(horizon.total_seconds())).quantize(Decimal("0.01"))
 
     def _resume(self, snapshot: CampaignSnapshot, now: datetime, today: date, breach: bool,
-                drr: float | None, nums: str, inputs: dict) -> list[Proposal]:
+                drr: float | None, nums: Reason, inputs: dict) -> list[Proposal]:
         p = self.params
         last_change = last_status_change(snapshot)
         if last_change is None or last_change.action != Action.PAUSE or not by(last_change, self.kind):
@@ -181,20 +183,20 @@ class SpendCap(Strategy):
         budget_pause = (p.daily_budget is not None and paused_day < today
                         and totals(snapshot.daily_stats, paused_day, paused_day).spend >= p.daily_budget * Decimal("0.9"))
         if budget_pause and not breach:
-            why = (f"a new day ({today.isoformat()}): today's spend is under the daily budget "
-                   f"{fmt_base(p.daily_budget)} and {nums} is not a probable breach of the cap {p.max_drr_pct:g}%")
+            why = because("spend_cap.why_new_day", day=today.isoformat(), budget=str(p.daily_budget), nums=nums,
+                          cap=p.max_drr_pct)
         elif self.healthy(drr) and not breach:
-            why = (f"{nums} is under the cap {p.max_drr_pct:g}% less the restore margin {p.restore_below_pct:g}%")
+            why = because("spend_cap.why_healthy", nums=nums, cap=p.max_drr_pct, margin=p.restore_below_pct)
         else:
             return []
         changes = self._status_changes_today(snapshot, today)
         if changes >= p.max_status_changes_per_day:
             return [proposal(self.kind, Action.HOLD, snapshot,
-                             f"{why}, but {changes} pauses and resumes today reach the limit "
-                             f"{p.max_status_changes_per_day}: staying paused until tomorrow",
+                             because("spend_cap.resume_limit", why=why, changes=changes,
+                                     limit=p.max_status_changes_per_day),
                              status_changes_today=changes, **inputs)]
         return [proposal(self.kind, Action.RESUME, snapshot,
-                         f"{why}: resuming the campaign paused at {last_change.at:%Y-%m-%d %H:%M} UTC",
+                         because("spend_cap.resume", why=why, at=f"{last_change.at:%Y-%m-%d %H:%M}"),
                          status_changes_today=changes, **inputs)]
 
     def _status_changes_today(self, snapshot: CampaignSnapshot, today: date) -> int:
@@ -202,12 +204,11 @@ class SpendCap(Strategy):
                    if r.applied and r.nm_id is None and r.action in (Action.PAUSE, Action.RESUME)
                    and by(r, self.kind) and local_date(r.at, snapshot.timezone) == today)
 
-    def _nums(self, tot: Totals, drr: float | None, days: int, v: Verdict | None) -> str:
-        return (f"ДРР {_fmt_drr(drr)} over {days} complete days (spend {fmt_base(tot.spend)}, revenue "
-                f"{fmt_base(tot.revenue)})")
+    def _nums(self, tot: Totals, drr: float | None, days: int, v: Verdict | None) -> Reason:
+        return because("spend_cap.nums", drr=_num(drr), days=days, spend=str(tot.spend), revenue=str(tot.revenue))
 
-    def _conf(self, v: Verdict | None) -> str:
-        return "" if v is None else f" with {pct(v.probability)} confidence: {v.words()}"
+    def _conf(self, v: Verdict | None) -> Reason | str:
+        return "" if v is None else v.confidence()
 
     def _item(self, snapshot: CampaignSnapshot, t: Target, ev: Evidence, drr: float | None, breach: bool,
               v: Verdict | None, today: Totals, days: int, inputs: dict, now: datetime) -> Proposal:
@@ -217,25 +218,25 @@ class SpendCap(Strategy):
         nums = self._nums(tot, drr, days, v)
         guard = self._overspend(tot, today, days)
         if drr is None and not guard:
-            why = ("no ad spend" if tot.spend <= 0 else
-                   f"spend {fmt_base(tot.spend)} without revenue is under {fmt_base(p.min_spend_without_revenue)}")
-            return proposal(self.kind, Action.HOLD, snapshot, f"{why} in {days} complete days: not enough data",
-                            t, **inputs)
+            why = (because("spend_cap.no_spend", days=days) if tot.spend <= 0 else
+                   because("spend_cap.thin_spend", spend=str(tot.spend), threshold=str(p.min_spend_without_revenue),
+                           days=days))
+            return proposal(self.kind, Action.HOLD, snapshot, why, t, **inputs)
         recent = cooling(snapshot, t.nm_id, t.placement, now, p.cooldown)
         if recent is not None:
             veto = {"no_raise": True} if breach or guard else {}
-            return proposal(self.kind, Action.HOLD, snapshot, f"{nums}; {cooling_reason(recent, p.cooldown, now)}",
+            return proposal(self.kind, Action.HOLD, snapshot, notes([nums, cooling_reason(recent, p.cooldown, now)]),
                             t, **veto, **inputs)
         if breach or guard:
             floor_bid = min_bid(snapshot, t.nm_id, t.placement)
             if guard and not breach:
-                what = (f"today's spend {fmt_base(today.spend)} is {p.overspend_guard_x:g}x the mean day of the window "
-                        f"with today's ДРР {_fmt_drr(self.drr(today))} over the cap {p.max_drr_pct:g}% (hard guard)")
+                what = because("spend_cap.hard_guard", spend=str(today.spend), x=p.overspend_guard_x,
+                               drr=_num(self.drr(today)), cap=p.max_drr_pct)
             else:
-                what = f"{nums} is above the cap {p.max_drr_pct:g}%{self._conf(v)}"
+                what = because("spend_cap.over_cap", nums=nums, cap=p.max_drr_pct, conf=self._conf(v))
             if t.bid <= floor_bid:
                 return proposal(self.kind, Action.HOLD, snapshot,
-                                f"{what}, and the bid is at WB's minimum {fmt_money(floor_bid)}", t, min_bid=floor_bid,
+                                because("spend_cap.at_min", what=what, floor=floor_bid), t, min_bid=floor_bid,
                                 no_raise=True, stuck_at_min=breach, **inputs)
             # at least step_pct; in proportion when far above (spend is roughly proportional to the bid)
             ratio = drr if breach and drr is not None else self.drr(today)
@@ -245,7 +246,8 @@ class SpendCap(Strategy):
             if want >= t.bid:  # rounding ate the cut: one bid step down
                 want = max(floor_bid, round_down(t.bid - 1, step))
             return proposal(self.kind, Action.SET_BID, snapshot,
-                            f"{what}: lowering the bid by {(1 - factor) * 100:.0f}%", t, bid=want, **inputs)
+                            because("spend_cap.lower", what=what, cut=round((1 - factor) * 100, 2)), t, bid=want,
+                            **inputs)
         if self.healthy(drr):
             before = run_start_bid(snapshot, t.nm_id, t.placement, self.kind)
             if before is not None and before > t.bid:
@@ -253,13 +255,17 @@ class SpendCap(Strategy):
                 if want <= t.bid:
                     want = before
                 return proposal(self.kind, Action.SET_BID, snapshot,
-                                f"{nums} is well under the cap {p.max_drr_pct:g}%: raising back toward "
-                                f"{fmt_money(before)}", t, bid=want, restore_to=before, **inputs)
+                                because("spend_cap.raise_back", nums=nums, cap=p.max_drr_pct, bid=before), t,
+                                bid=want, restore_to=before, **inputs)
         over = drr is not None and drr > p.max_drr_pct
-        word = (f"is above the cap {p.max_drr_pct:g}% but not a probable breach"
-                f" ({'?' if v is None else pct(v.probability)} < {p.confidence_pct:g}%: {v.words() if v else 'no orders'})"
-                if over else f"is within the cap {p.max_drr_pct:g}%")
-        return proposal(self.kind, Action.HOLD, snapshot, f"{nums} {word}", t, **inputs)
+        if not over:
+            why = because("spend_cap.within", nums=nums, cap=p.max_drr_pct)
+        elif v is None:
+            why = because("spend_cap.not_probable_no_orders", nums=nums, cap=p.max_drr_pct, confidence=p.confidence_pct)
+        else:
+            why = because("spend_cap.not_probable", nums=nums, cap=p.max_drr_pct, probability=v.percent,
+                          confidence=p.confidence_pct, verdict=v.words())
+        return proposal(self.kind, Action.HOLD, snapshot, why, t, **inputs)
 
     def _overspend(self, window: Totals, today: Totals, days: int) -> bool:
         """The hard guard: today far above the window's mean day, and today's ДРР over the cap."""
@@ -277,15 +283,6 @@ def _num(value: float | None) -> float | str | None:
     if value is None:
         return None
     return "inf" if value == INFINITE else round(value, 2)
-
-
-def _fmt_drr(value: float | None) -> str:
-    if value is None:
-        return "unknown"
-    if value == INFINITE:
-        return "infinite (no revenue)"
-    return f"{value:.1f}%"
-
 
 
 def _prob(v: Verdict | None) -> float | None:

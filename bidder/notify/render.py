@@ -33,6 +33,9 @@ MAX_MESSAGE = 4096  # Telegram's limit for a text message, in characters after e
 MAX_CAPTION = 1024
 MAX_NAME = 80  # a campaign name longer than this is cut (names are seller-provided)
 MAX_DETAIL = 300
+# a pause is rare and the seller must see why in full: the Russian reason of a spend_cap / roi_floor pause
+# with its numbers and confidence runs to ~330 characters (its action, "ставим кампанию на паузу", is last)
+MAX_PAUSE_REASON = 400
 
 REDACTED = MESSAGE_REPLACEMENT
 
@@ -159,7 +162,7 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
             p = e.payload
             line = f"• {campaign_label(p.get('advert_id'), p.get('name'))}"
             if p.get("reason"):
-                line += ": " + esc(reason_text(p, locale, str(p.get("currency") or "RUB")), 200)
+                line += ": " + esc(reason_text(p, locale, str(p.get("currency") or "RUB")), MAX_PAUSE_REASON)
             nums = _numbers(p.get("numbers") or {}, locale, str(p.get("currency") or "RUB"))
             if nums:
                 line += f" ({nums})"

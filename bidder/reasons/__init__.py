@@ -40,6 +40,7 @@ NNBSP = "\u202f"
 CURRENCY_SIGN = {"RUB": "₽", "KZT": "₸", "BYN": "Br", "UZS": "сум", "KGS": "сом", "AMD": "֏", "USD": "$",
                  "EUR": "€"}
 UNKNOWN = {"ru": "неизвестно", "en": "unknown"}
+INFINITE_DRR = {"ru": "бесконечна (выручки нет)", "en": "infinite (no revenue)"}
 
 
 def because(code: str, **args: Any) -> Reason:
@@ -160,6 +161,15 @@ class _Formatter(string.Formatter):
         digits = 0 if d == d.to_integral_value() else 2
         return f"{_number(d, self.locale, digits)}{NBSP}{self.sign}"
 
+    def drr(self, value: Any) -> str:
+        """A ДРР in %: one decimal; "inf" (spend without revenue) and None (unknown) in words."""
+        if value == "inf" or (isinstance(value, float) and value == float("inf")):
+            return INFINITE_DRR[self.locale]
+        d = _dec(value)
+        if d is None:
+            return UNKNOWN[self.locale]
+        return _number(d, self.locale, 1) + ("%" if self.locale == "en" else NBSP + "%")
+
     def format_field(self, value: Any, format_spec: str) -> str:
         if format_spec == "money":
             d = _dec(value)
@@ -169,6 +179,8 @@ class _Formatter(string.Formatter):
         if format_spec == "dur":
             d = _dec(value)
             return UNKNOWN[self.locale] if d is None else _duration(int(d), self.locale)
+        if format_spec == "drr":
+            return self.drr(value)
         if format_spec == "pos":
             d = _dec(value)
             return UNKNOWN[self.locale] if d is None else _number(d, self.locale, 1)

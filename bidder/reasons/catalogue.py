@@ -6,6 +6,7 @@ A template is a ``str.format`` pattern over the reason's ``args`` with these fie
   currency's base units with its sign (``222 ₽``, ``222,50 ₽``);
 - ``{x:base}``: ``x`` is money already in base units (statistics money, a Decimal or its string);
 - ``{x:pos}``: a position (one decimal) or "unknown" when None;
+- ``{x:drr}``: a ДРР in % (one decimal; None: unknown; ``"inf"``: infinite, no revenue);
 - ``{x:dur}``: a duration in seconds (``1 h 30 min`` / ``1 ч 30 мин``);
 - ``{x:num}``: a number (ru: decimal comma); any other format spec (``.1f``, ``g``) works as in Python,
   with the decimal comma in Russian;
@@ -19,6 +20,8 @@ then emit it with :func:`bidder.reasons.because` (``reason=because("my_strategy.
 from __future__ import annotations
 
 from typing import Final
+
+from bidder.reasons.money_codes import MONEY_CODES
 
 _IN = "inside the active hours {hours} ({tz}), local time {local}: "
 _OUT = "outside the active hours {hours} ({tz}), local time {local}: "
@@ -112,7 +115,7 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "en": "last change of this item {ago_min} min ago, min_change_interval {interval_min} min: wait",
         "ru": "последнее изменение ставки товара {ago_min} мин назад, min_change_interval {interval_min} мин: ждём",
     },
-    "guard.step_clamped": {"en": "step clamped to {pct:g}%", "ru": "шаг ограничен {pct:g}%"},
+    "guard.step_clamped": {"en": "step clamped to {pct:g}%", "ru": "шаг ограничен {pct:g}\u00a0%"},
     "guard.at_min": {
         "en": "held at WB's minimum bid {floor:money}",
         "ru": "удержано на минимальной ставке WB {floor:money}",
@@ -123,7 +126,7 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
     },
     "guard.dead_band": {
         "en": "change {diff:money} is inside the dead band (step {step:money}, {pct:g}%): no change",
-        "ru": "изменение {diff:money} в пределах мёртвой зоны (шаг {step:money}, {pct:g}%): без изменений",
+        "ru": "изменение {diff:money} в пределах мёртвой зоны (шаг {step:money}, {pct:g}\u00a0%): без изменений",
     },
     # the engine (bidder/engine/evaluate.py)
     "engine.stop_file": {
@@ -170,11 +173,11 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
     "schedule.nothing": {"en": _IN + "nothing to do", "ru": _IN_RU + "делать нечего"},
     "schedule.lower": {
         "en": _OUT + "lowering the bid by {pct:g}% from {base:money} (bids are lowered, not paused, outside the hours)",
-        "ru": _OUT_RU + "снижаем ставку на {pct:g}% от {base:money} (вне часов ставки снижаются, без паузы)",
+        "ru": _OUT_RU + "снижаем ставку на {pct:g}\u00a0% от {base:money} (вне часов ставки снижаются, без паузы)",
     },
     "schedule.already_lowered": {
         "en": _OUT + "bid already lowered by {pct:g}% from {base:money}",
-        "ru": _OUT_RU + "ставка уже снижена на {pct:g}% от {base:money}",
+        "ru": _OUT_RU + "ставка уже снижена на {pct:g}\u00a0% от {base:money}",
     },
     "schedule.pause": {
         "en": _OUT + "pausing the campaign until the hours start (paused, not lowered)",
@@ -192,4 +195,6 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "en": _IN + "resuming the campaign paused by the schedule at {at} UTC",
         "ru": _IN_RU + "возобновляем кампанию, поставленную на паузу расписанием в {at} UTC",
     },
+    # the money strategies (strategies/spend_cap.py, roi_floor.py, evidence.py): bidder/reasons/money_codes.py
+    **MONEY_CODES,
 }

@@ -6,6 +6,7 @@ import pytest
 from _bid_builders import NOW, campaign, day, only, pause_record, record, snapshot
 
 from bidder.domain import Action, Status
+from bidder.reasons import localised
 from strategies.spend_cap import SpendCap
 
 
@@ -75,7 +76,8 @@ def test_daily_budget_pause_today_local_time():
     stats = (d(spend=1200, revenue=100000, days_ago=0),)
     ps = strat(daily_budget=1000).decide(snapshot(stats=stats), NOW)
     assert ps[0].action == Action.PAUSE and ps[0].inputs["time_based"]
-    assert "daily budget 1000" in ps[0].reason and "until the next day" in ps[0].reason
+    assert "daily budget 1,000\xa0₽" in ps[0].reason and "until the next day" in ps[0].reason
+    assert "дневной бюджет 1\u202f000\xa0₽ исчерпан" in localised(ps[0].reason, "ru")
     # yesterday's spend does not count
     stats = (d(spend=1200, revenue=100000, days_ago=1),)
     assert Action.PAUSE not in [p.action for p in strat(daily_budget=1000).decide(snapshot(stats=stats), NOW)]
