@@ -101,6 +101,10 @@ async def token_expiring(session, account: str, which: str, expires_at: datetime
     await ev.enqueue(session, ev.token_expiring(account, which, expires_at, now=now), at=now)
 
 
+async def rate_limit_wait(session, account: str, method: str, asked: float, applied: float, now: datetime) -> None:
+    await ev.enqueue(session, ev.rate_limit_wait(account, method, asked, applied, now=now), at=now)
+
+
 class OutboxAlerts:
     """The engine's ``AlertSink``: every alert goes into the outbox, in the caller's transaction."""
 
@@ -123,3 +127,7 @@ class OutboxAlerts:
 
     async def account_recovered(self, session, account: str, now: datetime) -> None:
         await account_recovered(session, account, now)
+
+    async def rate_limit_wait(self, session, account: str, method: str, asked: float, applied: float,
+                              now: datetime) -> None:
+        await rate_limit_wait(session, account, method, asked, applied, now)

@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     API_DRIFT = "api_drift"
     BIDDING_WAR = "bidding_war"
     OPERATOR_ACTION = "operator_action"
+    RATE_LIMIT_WAIT = "rate_limit_wait"
 
 
 # Seconds an event waits in the outbox so that similar ones (same kind and account) join it in one
@@ -50,6 +51,7 @@ MERGE_WINDOW: Mapping[EventKind, float] = MappingProxyType(
         EventKind.API_DRIFT: 30.0,
         EventKind.BIDDING_WAR: 60.0,
         EventKind.OPERATOR_ACTION: 0.0,
+        EventKind.RATE_LIMIT_WAIT: 30.0,
     }
 )
 
@@ -206,6 +208,12 @@ def api_drift(account: str, method: str, detail: str, *, gone: bool = False) -> 
                  f"drift:{account}:{method}:{'gone' if gone else 'schema'}")
 
 
+def rate_limit_wait(account: str, method: str, asked: float, applied: float, *, now: datetime) -> Event:
+    """WB asked for a longer wait than we obey (X-Ratelimit-Retry above the cap). One per method and day."""
+    return Event(EventKind.RATE_LIMIT_WAIT, account, {"method": method, "asked": asked, "applied": applied},
+                 f"ratelimit:{account}:{method}:{now.date().isoformat()}")
+
+
 def bidding_war(account: str, advert_id: int, name: str, *, raises: int, bid: int,
                 nm_id: int | None = None, window: str | None = None) -> Event:
     """We raised ``raises`` times in a row and the position did not hold: a competitor answers."""
@@ -224,6 +232,7 @@ def operator_action(account: str, action: str, target: str, *, by: str, ok: bool
 SEVERITY: Mapping[EventKind, str] = MappingProxyType({
     EventKind.ACCOUNT_FAILING: "error",
     EventKind.API_DRIFT: "error",
+    EventKind.RATE_LIMIT_WAIT: "warning",
     EventKind.TOKEN_EXPIRING: "warning",
     EventKind.DRR_ALERT: "warning",
     EventKind.ROI_ALERT: "warning",
