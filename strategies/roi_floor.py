@@ -70,9 +70,9 @@ class RoiFloor(Strategy):
                 continue
             managed_items += 1
             if roi is None:
-                out.append(proposal(self.kind, Action.HOLD, snapshot,
-                                    f"no ad spend in the last {inputs['window_days']} days: ROI unknown",
-                                    target, **inputs))
+                why = ("statistics incomplete (WB left out a money field)" if tot.incomplete
+                       else f"no ad spend in the last {inputs['window_days']} days")
+                out.append(proposal(self.kind, Action.HOLD, snapshot, f"{why}: ROI unknown", target, **inputs))
                 continue
             out.append(self._item(snapshot, target, roi, inputs, stuck, now))
 

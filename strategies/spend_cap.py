@@ -37,6 +37,7 @@ from strategies.common import (
     round_down,
     round_up,
     run_start_bid,
+    spent,
     targets,
     totals,
     window_days,
@@ -54,6 +55,8 @@ class SpendCap(Strategy):
 
     def drr(self, tot: Totals) -> float | None:
         """ДРР in %, ``inf`` when spend without revenue is over the threshold, None when unknown."""
+        if tot.incomplete:
+            return None
         if tot.revenue > 0:
             return float(tot.spend / tot.revenue * 100)
         if tot.spend > self.params.min_spend_without_revenue:
@@ -68,7 +71,7 @@ class SpendCap(Strategy):
         camp = totals(snapshot.daily_stats, first, last)
         camp_drr = self.drr(camp)
         today = local_date(now, snapshot.timezone)
-        spent_today = totals(snapshot.daily_stats, today, today).spend
+        spent_today = spent(snapshot.daily_stats, today, today)
         status = snapshot.campaign.status
         budget_hit = p.daily_budget is not None and spent_today >= p.daily_budget
         drr_breach = p.on_breach == "pause" and camp_drr is not None and camp_drr > p.max_drr_pct
@@ -127,7 +130,8 @@ class SpendCap(Strategy):
         step = max(snapshot.rules.step, 1)
         nums = f"ДРР {_fmt_drr(drr)} over {days} days (spend {fmt_base(tot.spend)}, revenue {fmt_base(tot.revenue)})"
         if drr is None:
-            why = ("no ad spend" if tot.spend <= 0 else
+            why = ("statistics incomplete (WB left out a money field)" if tot.incomplete else
+                   "no ad spend" if tot.spend <= 0 else
                    f"spend {fmt_base(tot.spend)} without revenue is under {fmt_base(p.min_spend_without_revenue)}")
             return proposal(self.kind, Action.HOLD, snapshot, f"{why} in {days} days: not enough data", t, **inputs)
         recent = cooling(snapshot, t.nm_id, t.placement, now, p.cooldown)

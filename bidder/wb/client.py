@@ -335,10 +335,12 @@ class WBClient:
         wire_pl = []
         for p in placements:
             if p not in schemas.MIN_BID_PLACEMENT_TO_WIRE:
-                raise ValueError(f"unknown placement {p!r}")
+                raise BadRequest(f"campaign {advert_id}: unknown placement {p!r}; not asked",
+                                 method=f"POST {path}", status=None)
             wire_pl.append(schemas.MIN_BID_PLACEMENT_TO_WIRE[p])
-        if payment_type not in ("cpm", "cpc"):
-            raise ValueError(f"payment_type must be cpm or cpc, not {payment_type!r}")
+        if payment_type not in ("cpm", "cpc"):  # mapped (BadRequest, this campaign), never a bare ValueError
+            raise BadRequest(f"campaign {advert_id}: unknown payment_type {payment_type!r}; not asked",
+                             method=f"POST {path}", status=None)
         out: dict[tuple[int, str], int] = {}
         for chunk in batching.chunked(batching.unique(int(n) for n in nm_ids), batching.MAX_MIN_BID_NMS):
             body = {
