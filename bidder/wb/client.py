@@ -38,7 +38,7 @@ from bidder.errors import (
     TokenError,
 )
 from bidder.redact import redact, sample
-from bidder.wb import batching, bodies, retry, schemas
+from bidder.wb import batching, bodies, plausible, retry, schemas
 from bidder.wb.models import (
     BidChange,
     ClusterBid,
@@ -297,8 +297,21 @@ class WBClient:
         for chunk in batching.chunked(batching.unique(int(i) for i in ids), batching.MAX_ADVERT_IDS):
             parsed = await self._read("GET", path, lambda d: schemas.AdvertsResponse.model_validate(d or {}),
                                       params={"ids": ",".join(map(str, chunk))})
+            await self._check_plausible(f"GET {path}", parsed.adverts)
             out.extend(a.to_domain((types or {}).get(a.id, 9)) for a in parsed.adverts)
         return out
+
+    async def _check_plausible(self, key: str, adverts: Sequence[schemas.AdvertV2]) -> None:
+        """A current bid above ``plausible.max_plausible_bid`` in the account's currency is a broken
+        reply (SchemaDrift). The config is read only when a bid exceeds the RUB ceiling."""
+        top = max((max(nm.bids_kopecks.search, nm.bids_kopecks.recommendations)
+                   for a in adverts for nm in a.nm_settings if nm.bids_kopecks is not None), default=0)
+        if top <= plausible.RUB_CEILING:
+            return
+        limit = plausible.max_plausible_bid(await self.config())
+        if top > limit:
+            raise SchemaDrift(f"a current bid of {top} minor units is above {limit} ({plausible.PLAUSIBLE_STEPS} "
+                              f"bid steps): the reply is broken", method=key)
 
     async def fullstats(self, ids: Iterable[int], begin: date, end: date) -> list[DailyStat]:
         """Daily per-item statistics: ids in 50s x date range in 31-day chunks."""

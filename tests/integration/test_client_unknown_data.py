@@ -76,3 +76,31 @@ async def test_absurd_bid_is_still_drift_in_rubles(env):
     sim.rules.add(FaultRule("set_field", endpoint=ADVERTS, advert_id=1000002, field="search", value=500_000_000))
     with pytest.raises(SchemaDrift):
         await reader.campaigns(IDS)
+
+
+async def test_a_uzs_bid_of_150000_sum_is_plausible(env):
+    """Issue 14, defect 11: 150,000 sum = 15,000,000 tiyin was above the ruble-sized ceiling and failed
+    the campaign read; plausibility now follows WB's own UZS steps (cpmStep 100,000 tiyin)."""
+    import dataclasses
+
+    sim, reader, _ = env
+    sim.spec = dataclasses.replace(sim.spec, currency="UZS", currency_code=860, cpm_step=100_000, cpc_step=500)
+    sim.rules.add(FaultRule("set_field", endpoint=ADVERTS, advert_id=1000002, field="search", value=15_000_000))
+    camps = {c.advert_id: c for c in await reader.campaigns(IDS)}
+    assert max(it.bids["search"] for it in camps[1000002].items) == 15_000_000
+    sim.rules.clear()  # 100,000 x the UZS step is still the ceiling
+    sim.rules.add(FaultRule("set_field", endpoint=ADVERTS, advert_id=1000002, field="search", value=10**11))
+    with pytest.raises(SchemaDrift):
+        await reader.campaigns(IDS)
+
+
+def test_default_evidence_threshold_in_the_accounts_currency():
+    from decimal import Decimal
+
+    from bidder.wb.models import WBConfig
+    from bidder.wb.plausible import default_min_evidence_spend, max_plausible_bid
+
+    rub, uzs = WBConfig("RUB", 100, 10), WBConfig("UZS", 100_000, 500)
+    assert default_min_evidence_spend(rub) == Decimal(300)  # the old ruble default
+    assert default_min_evidence_spend(uzs) == Decimal(300_000)  # 300 UZS CPM steps
+    assert max_plausible_bid(rub) == 10_000_000 and max_plausible_bid(uzs) > 15_000_000
