@@ -130,6 +130,9 @@ class Simulator:
         self.writes: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
         self.max_rejected = 10_000
+        # every write request as sent (seller, method, query, body) and the status it got: what the fault
+        # suite checks for repeated rejected requests and misfit placements
+        self.write_log: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ helpers
     def now(self) -> datetime:
@@ -189,6 +192,16 @@ class Simulator:
             raise problem(403, "request forbidden", "read-only token scope is not allowed for this resource", now)
 
     async def handle(self, ep: Endpoint, request: web.Request) -> web.StreamResponse:
+        response = await self._handle(ep, request)
+        if ep.write and len(self.write_log) < 100_000:
+            raw = await request.read() if request.can_read_body or request.body_exists else b""
+            self.write_log.append({"time": self.now().isoformat(), "method": ep.key,
+                                   "seller_id": _seller_of(request.headers.get("Authorization", "")),
+                                   "query": dict(request.query), "body": _loads_or_none(raw),
+                                   "status": response.status})
+        return response
+
+    async def _handle(self, ep: Endpoint, request: web.Request) -> web.StreamResponse:
         now = self.now()
         seller_name: str | None = None
         headers: dict[str, str] = {}
@@ -305,6 +318,13 @@ class Simulator:
         if ep.kind == "text":
             return error_text(detail)
         return bad_request(detail, title="invalid request body")
+
+
+def _seller_of(raw_token: str) -> str | None:
+    try:
+        return read_claims(raw_token).seller_id
+    except MalformedToken:
+        return None
 
 
 def _loads_or_none(raw: bytes) -> Any:

@@ -254,9 +254,8 @@ def edit_fields(obj: Any, rule: FaultRule, inside: bool | None = None) -> int:
         elif here is None:
             here = True
         current = obj.get(rule.field)
-        # set_field replaces values of the same kind only (a bid, not the placement flag of the same name)
-        same_kind = rule.value is None or isinstance(current, type(rule.value)) and (
-            isinstance(current, bool) == isinstance(rule.value, bool))
+        # set_field never swaps a flag for a number or back (a bid, not the placement flag of the same name)
+        same_kind = rule.value is None or isinstance(current, bool) == isinstance(rule.value, bool)
         if here and rule.field in obj and (rule.kind == "drop_field" or same_kind):
             if rule.kind == "drop_field":
                 del obj[rule.field]
