@@ -71,6 +71,7 @@ class Poller:
             if (
                 known is None
                 or known.status != ref.status
+                or not known.writable  # its details did not read cleanly: again, until they do
                 or view.changed_at.get(ref.advert_id) != ref.changed_at
                 or now - view.details_at.get(ref.advert_id, now) >= FULL_DETAILS_REFRESH
             ):
@@ -165,7 +166,8 @@ class Poller:
                 view.currency = cfg.currency
         never = datetime.min.replace(tzinfo=now.tzinfo)
         wanted = [i for i in view.managed_ids()
-                  if view.campaigns[i].status in BID_EDITABLE_STATUSES and view.campaigns[i].items]
+                  if view.campaigns[i].status in BID_EDITABLE_STATUSES and view.campaigns[i].items
+                  and view.campaigns[i].writable]  # no rules asked with an unknown request shape
         stale = [i for i in wanted if now - view.min_bids.get(i, (never, {}))[0] >= RULES_TTL]
         for advert_id in stale[:MIN_BIDS_PER_CYCLE]:
             camp = view.campaigns[advert_id]

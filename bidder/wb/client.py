@@ -345,6 +345,8 @@ class WBClient:
     ) -> dict[tuple[int, str], int]:
         """Minimum bids (minor units) keyed by (nm_id, placement) with plural ``recommendations``."""
         path = "/api/advert/v1/bids/min"
+        if not placements:  # nothing to ask (e.g. a campaign whose bid type is unknown): WB would answer 400
+            return {}
         wire_pl = []
         for p in placements:
             if p not in schemas.MIN_BID_PLACEMENT_TO_WIRE:
