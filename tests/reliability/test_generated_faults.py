@@ -341,7 +341,9 @@ def test_generated_fault_schedules(long_run: bool) -> None:
     def one(schedule: Schedule) -> None:
         nonlocal count
         count += 1
+        t0 = time.monotonic()
         outcome = _run(schedule)
+        print(f"[fault suite] {time.monotonic() - t0:.1f} s: {schedule.describe()}")
         engine.extend((d, what, schedule.describe()) for d, what in outcome.engine_defects)
 
     one()
