@@ -62,7 +62,6 @@ class Poller:
         if view.count_at is not None and now - view.count_at < self.intervals.campaigns:
             return
         refs = await self.reader.count()
-        view.count_at = now
         stale = []
         for ref in refs:
             if ref.status == Status.DELETED:
@@ -80,12 +79,15 @@ class Poller:
         live = {r.advert_id for r in refs if r.status != Status.DELETED}
         for gone in set(view.campaigns) - live:
             view.campaigns.pop(gone, None)
-        if not stale:
-            return
-        fresh = await self.reader.campaigns(sorted(stale))
-        for camp in fresh:
-            view.details_at[camp.advert_id] = now
-        await self.save_campaigns(fresh, now)
+        if stale:
+            fresh = await self.reader.campaigns(sorted(stale))
+            for camp in fresh:
+                view.details_at[camp.advert_id] = now
+            await self.save_campaigns(fresh, now)
+        # only now: if the details read failed, the next cycle reads the list and the details again (before,
+        # a failed details read after a good count left the campaigns unknown until the next count interval,
+        # while the cycles reported success and pause-all found nothing to pause; found by the fault suite)
+        view.count_at = now
 
     async def save_campaigns(self, fresh: list[Campaign], now: datetime) -> None:
         """Campaigns just read from WB: into the view and the store."""

@@ -217,3 +217,20 @@ async def test_a_search_cluster_bid_reaches_the_cluster_bid_writer(parts: Parts)
     async with parts.database.sessions() as s:
         rows = await repo.history(s, account="shop-a", limit=10)
     assert [(r.norm_query, r.apply_status) for r in rows] == [(current.norm_query, "applied")]
+
+
+async def test_a_failed_details_read_is_retried_next_cycle_not_after_the_count_interval(parts: Parts) -> None:
+    """Found by the generated fault suite (issue 14): the campaign list read well, the details failed; the
+    view then held no campaign until the next count interval (5 min) while the cycles reported success,
+    so pause-all found nothing to pause. Now the next cycle reads both again."""
+    from bidder.errors import TemporaryError
+    from bidder.sim.faults import FaultRule
+
+    parts.sim.sim.rules.add(FaultRule("status", endpoint="GET /api/advert/v2/adverts", status=500))
+    with pytest.raises(TemporaryError):
+        await parts.poller.refresh_campaigns(parts.clock.now())
+    assert not parts.view.campaigns
+    parts.sim.sim.rules.clear()
+    parts.clock.advance(61)  # the next cycle, well inside the 5-minute count interval
+    await parts.poller.refresh_campaigns(parts.clock.now())
+    assert parts.view.campaigns

@@ -48,7 +48,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from support import alerts, assert_books, scan_for_secrets, write_config
 
@@ -335,7 +335,9 @@ def test_generated_fault_schedules(long_run: bool) -> None:
     count = 0
     started = time.monotonic()
 
+    # no shrinking: a schedule takes seconds and every one is printed; the failing one is reported as drawn
     @settings(max_examples=n, deadline=None, database=None, derandomize=not long_run, print_blob=True,
+              phases=[Phase.explicit, Phase.reuse, Phase.generate],
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(schedule=schedules())
     def one(schedule: Schedule) -> None:
