@@ -60,6 +60,14 @@ class Poller:
     async def refresh_campaigns(self, now: datetime) -> None:
         view = self.view
         if view.count_at is not None and now - view.count_at < self.intervals.campaigns:
+            # campaigns whose details did not read cleanly (Campaign.unknown_fields) are read again every
+            # cycle, not after the count interval: until then nothing is written to them (issue 14)
+            unclear = sorted(i for i, c in view.campaigns.items() if not c.writable)
+            if unclear:
+                fresh = await self.reader.campaigns(unclear)
+                for camp in fresh:
+                    view.details_at[camp.advert_id] = now
+                await self.save_campaigns(fresh, now)
             return
         refs = await self.reader.count()
         stale = []
