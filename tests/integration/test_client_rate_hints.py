@@ -58,3 +58,32 @@ async def test_malformed_retry_hints_fall_back_to_the_documented_limits(header: 
         assert await reader.count()  # no exception escapes (before: nan/inf raised or froze forever)
         assert clock.monotonic() - t0 < 30  # back-off 1-2 s, 2-3 s, then the steady interval
         assert pacer.take_long_waits(reader.seller_id) == []
+
+
+async def test_the_cycle_alerts_when_wb_asks_for_a_longer_wait(tmp_path) -> None:
+    """The daemon's cycle reads the pacer's capped hints and alerts once (event ``rate_limit_wait``)."""
+    from pathlib import Path
+
+    from bidder.app import build_app
+    from bidder.config import load_config
+    from bidder.settings import Settings
+    from bidder.store import repo
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "bidder.yaml"
+    clock = FakeClock()
+    async with await start_simulator("demo", seed=1, clock=clock) as sim:
+        seller = sim.sim.sellers["shop-a"]
+        config = load_config(example, {"WB_READ_TOKEN": seller.read_token, "WB_WRITE_TOKEN": seller.write_token})
+        settings = Settings(config=example, database_url=f"sqlite+aiosqlite:///{tmp_path / 'bidder.db'}",
+                            wb_advert_url=sim.url, http_port=0)
+        app = await build_app(settings, clock=clock, config=config.model_copy(update={"stop_file": tmp_path / "STOP"}))
+        try:
+            sim.sim.rules.add(FaultRule("rate_limit", endpoint=COUNT, header="86400", times=1))
+            result = (await app.run_once())[0]
+            async with app.sessions() as s:
+                events = [a for a in await repo.pending_events(s, 1000) if a.kind == "rate_limit_wait"]
+        finally:
+            await app.close()
+    assert result.ok  # capped wait, then the read went through
+    assert len(events) == 1 and events[0].payload["asked"] == 86400.0
+    assert events[0].payload["applied"] == MAX_RETRY_HINT
