@@ -11,7 +11,8 @@ status, placements, sum_price, sum), an unknown value (bid_type, payment_type, s
 replies. shop-1 and shop-2 get the faults; shop-3 stays healthy.
 
 Invariants:
-1. every active managed campaign is paused on the simulator within one cycle of ``pause-all``;
+1. every active managed campaign is paused on the simulator within one cycle of ``pause-all`` (unless
+   the schedule makes WB itself refuse or fail that campaign's pause request in that cycle);
 2. no bid above the guardrails (``max_bid``) reaches WB or is decided;
 3. no bid write names a placement that does not fit the campaign's bid type (unified: combined only;
    manual: search / recommendations);
@@ -251,6 +252,10 @@ async def run_schedule(schedule: Schedule, workdir: Path) -> Outcome:
                 if now_status == Status.PAUSED:
                     continue
                 seller = next(s for s in SELLERS if advert_id in CAMPAIGNS[s])
+                if schedule.active(cycle) and any(
+                        r["endpoint"] == "GET /adv/v0/pause" and r["seller"] == seller
+                        and r["advert_id"] in (None, advert_id) for r in schedule.rules):
+                    continue  # WB itself refused or failed that pause: nothing the bidder could do this cycle
                 what = f"campaign {advert_id} ({seller}) still {now_status} one cycle after pause-all"
                 faulted = schedule.active(cycle) and any(r["seller"] == seller for r in schedule.rules)
                 assert faulted, f"{what} with no fault on {seller}"
@@ -351,6 +356,8 @@ def test_generated_fault_schedules(long_run: bool) -> None:
     one()
     print(f"\n[fault suite] {count} schedules in {time.monotonic() - started:.0f} s; "
           f"{len({e[2] for e in engine})} hit engine defects {sorted({e[0] for e in engine})}")
+    for d, what, sched in engine:
+        print(f"[fault suite] engine defect {d}: {what} | {sched}")
     if engine:
         lines = "\n".join(f"defect {d}: {what} | schedule {sched}" for d, what, sched in engine[:10])
         pytest.xfail(f"invariants that depend on issue 14's engine-side fixes (defects "
