@@ -32,7 +32,7 @@ from bidder.settings import Settings
 from bidder.store import db
 from bidder.store.migrate import upgrade
 from bidder.wb.pacing import Pacer
-from bidder.wb.tokens import EXPIRY_WARNING_DAYS, load_tokens
+from bidder.wb.tokens import EXPIRY_CHECK_EVERY, expiry_alert_due, load_tokens
 from bidder.wb.writer import DryRunWriter, make_reader, make_writer
 
 log = logging.getLogger("bidder.app")
@@ -57,6 +57,8 @@ class App:
     control: Control | None = None
     reload_error: str | None = None  # why the last reload was refused (the dashboard shows it)
     leases: Any = None  # bidder.workers.WorkerLeases on PostgreSQL (several workers), None on SQLite
+    token_infos: dict[str, dict[str, Any]] = field(default_factory=dict)  # account -> read/write TokenInfo
+    expiry_alerted: dict[tuple[str, str, Any], int] = field(default_factory=dict)  # smallest threshold alerted
 
     # -------------------------------------------------------------- building
 
@@ -98,14 +100,15 @@ class App:
                 live = make_writer(reader=reader, write_token=tokens.write)
                 if self.leases is not None:
                     live = self.leases.fence_writer(live, name)
-                await self._expiry_alert(name, "write", tokens.write.info, now)
         except TokenError as exc:
             self.disabled[name] = str(exc)
             log.error("account %s is not served: %s", name, exc)
             self.health.record(name, False, f"not served: {exc}", now)
             await self._ensure_and_alert(name, str(exc), now)
             return
-        await self._expiry_alert(name, "read", info, now)
+        self.token_infos[name] = {"read": info, **({"write": tokens.write.info} if tokens.write else {})}
+        for which, token_info in self.token_infos[name].items():
+            await self._expiry_alert(name, which, token_info, now)
         cycle = AccountCycle(
             account=account,
             intervals=self.config.intervals,
@@ -133,15 +136,37 @@ class App:
             await alerts.account_failing(s, name, error, now)
 
     async def _expiry_alert(self, name: str, which: str, info, now) -> None:
+        """Days left on /healthz; an alert at 14, 3 and 1 days (once each per token)."""
         left = info.days_left(now)
-        if left is None or left >= EXPIRY_WARNING_DAYS:
+        self.health.set_token_days(name, which, left)
+        key = (name, which, info.expires_at)
+        due = expiry_alert_due(left, self.expiry_alerted.get(key))
+        if due is None:
             return
+        self.expiry_alerted[key] = due
         from bidder.store import repo
 
         log.warning("account %s: the %s token expires in %.0f days", name, which, left)
         async with self.sessions.begin() as s:
             await repo.ensure_account(s, name, info.seller_id)
             await alerts.token_expiring(s, name, which, info.expires_at, now)
+
+    async def check_token_expiry(self) -> None:
+        """Run by the daemon at least daily (not only at start-up; issue 14, defect 10)."""
+        now = self.clock.now()
+        for name, infos in list(self.token_infos.items()):
+            for which, info in infos.items():
+                await self._expiry_alert(name, which, info, now)
+
+    async def _expiry_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), EXPIRY_CHECK_EVERY / 24 / max(self.clock.speed, 1e-9))
+            if not stop.is_set():
+                try:
+                    await self.check_token_expiry()
+                except Exception:  # a database hiccup: the next hourly check tries again
+                    log.exception("token expiry check failed")
 
     async def close(self) -> None:
         await self.stack.aclose()
@@ -163,6 +188,14 @@ class App:
         self.reload_error = None
         for account in new.accounts:
             cycle = self.cycles.get(account.name)
+            if cycle is not None and _tokens_changed(cycle.account, account):
+                # new tokens (e.g. after a 401 on writes): a fresh cycle with fresh clients; writes resume
+                # without a restart. Its failing state carries over so that recovery is announced once.
+                old = self.cycles.pop(account.name)
+                await self._add_account(account)
+                if account.name in self.cycles:
+                    self.cycles[account.name].failing = old.failing
+                continue
             if cycle is not None:
                 cycle.account = account
                 cycle.intervals = new.intervals
@@ -220,6 +253,7 @@ class App:
             http = await start_http(self.settings.http_port, self.settings.http_host, self.health, self.metrics,
                                     self.clock, extra=lambda web_app: setup_dashboard(web_app, deps_for_app(self)))
             log.info("health and metrics on port %d", http.port)
+        tasks.append(asyncio.create_task(self._expiry_loop(stop), name="token-expiry"))
         tg = self.config.telegram
         sink = telegram_sink
         client = None
@@ -266,6 +300,13 @@ class App:
         if self.leases is not None:
             return self.leases.job(job, run, stop)
         return asyncio.create_task(run(stop), name=job)
+
+
+def _tokens_changed(old, new) -> bool:
+    def secret(s) -> str | None:
+        return None if s is None else s.get_secret_value()
+
+    return secret(old.read_token) != secret(new.read_token) or secret(old.write_token) != secret(new.write_token)
 
 
 async def build_app(settings: Settings, *, dry_run: bool | None = None, clock: Clock | None = None,

@@ -99,10 +99,20 @@ class Campaign:
     placements: frozenset[str]  # enabled campaign placements: "search", "recommendations"
     items: tuple[Item, ...] = ()
     changed_at: datetime | None = None
+    # Fields that decide a write's shape (bid_type, payment_type, placements, status) that WB left out or
+    # sent with a value we do not know. Non-empty: the campaign is NOT writable (no bid, pause or resume
+    # request is built for it) until its details read cleanly (issue 14, defect 4).
+    unknown_fields: frozenset[str] = frozenset()
+
+    @property
+    def writable(self) -> bool:
+        return not self.unknown_fields
 
     @property
     def bid_placements(self) -> tuple[str, ...]:
-        """The placements a bid PATCH may name for this campaign."""
+        """The placements a bid PATCH may name for this campaign; none while its shape is unknown."""
+        if self.unknown_fields or self.bid_type not in ("manual", "unified"):
+            return ()
         if self.bid_type == "unified":
             return (Placement.COMBINED.value,)
         return tuple(p for p in (Placement.SEARCH.value, Placement.RECOMMENDATIONS.value) if p in self.placements)
@@ -125,9 +135,14 @@ class DailyStat:
     clicks: int
     atbs: int
     orders: int
-    spend: Decimal
-    revenue: Decimal
+    spend: Decimal | None  # None: WB left the field out; the row is not evidence (never read as 0)
+    revenue: Decimal | None
     avg_position: float | None = None  # boosterStats avg_position (unified campaigns)
+
+    @property
+    def complete(self) -> bool:
+        """Both money fields were read; otherwise the campaign's statistics are not evidence."""
+        return self.spend is not None and self.revenue is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ class AccountHealth:
     last_ok: bool | None = None
     last_error: str | None = None
     last_success: datetime | None = None
+    token_days_left: dict[str, float] | None = None  # "read" / "write" -> days until the token expires
 
     def as_dict(self) -> dict[str, Any]:
         def iso(t: datetime | None) -> str | None:
@@ -44,6 +45,8 @@ class AccountHealth:
             "last_ok": self.last_ok,
             "last_error": self.last_error,
             "last_success": iso(self.last_success),
+            "token_days_left": ({k: round(v, 1) for k, v in self.token_days_left.items()}
+                                if self.token_days_left is not None else None),
         }
 
 
@@ -105,6 +108,13 @@ class Health:
     def record(self, account: str, ok: bool, error: str | None = None, at: datetime | None = None) -> None:
         """Shorthand for :meth:`cycle_finished` (``at`` defaults to the clock's now)."""
         self.cycle_finished(account, at if at is not None else self._now(), ok, error)
+
+    def set_token_days(self, account: str, which: str, days_left: float | None) -> None:
+        """Days until the account's ``which`` token expires (shown on /healthz; not a health rule)."""
+        a = self._account(account)
+        if days_left is None:
+            return
+        a.token_days_left = {**(a.token_days_left or {}), which: days_left}
 
     def cycle_started(self, account: str, at: datetime) -> None:
         self._account(account).last_started = at

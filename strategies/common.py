@@ -95,11 +95,14 @@ class Totals:
     spend: Decimal = ZERO
     revenue: Decimal = ZERO
     days: int = 0  # distinct days with at least one row
+    # A row in range lacked a money field (WB left it out): every figure above is zero, i.e. no evidence,
+    # until the statistics read cleanly (issue 14, defect 4). Never a revenue of 0.
+    incomplete: bool = False
 
     @property
     def drr_pct(self) -> float | None:
-        """ДРР (ad spend share of revenue), %; None when there is no revenue."""
-        if self.revenue <= 0:
+        """ДРР (ad spend share of revenue), %; None when there is no revenue or the data is incomplete."""
+        if self.incomplete or self.revenue <= 0:
             return None
         return float(self.spend / self.revenue * 100)
 
@@ -113,6 +116,8 @@ def window_days(now: datetime, tz: str, window: timedelta) -> tuple[date, date]:
 
 def totals(stats: Iterable[DailyStat], first: date | None = None, last: date | None = None,
            nm_id: int | None = None) -> Totals:
+    """Sums over the rows in range. If one of them lacks a money field, ``Totals(incomplete=True)`` with
+    zero figures: strategies and guards then see no evidence and hold."""
     views = clicks = orders = 0
     spend = revenue = ZERO
     days: set[date] = set()
@@ -121,6 +126,8 @@ def totals(stats: Iterable[DailyStat], first: date | None = None, last: date | N
             continue
         if first is not None and s.day < first or last is not None and s.day > last:
             continue
+        if s.spend is None or s.revenue is None:
+            return Totals(incomplete=True)
         views += s.views
         clicks += s.clicks
         orders += s.orders
@@ -128,6 +135,13 @@ def totals(stats: Iterable[DailyStat], first: date | None = None, last: date | N
         revenue += s.revenue
         days.add(s.day)
     return Totals(views, clicks, orders, spend, revenue, len(days))
+
+
+def spent(stats: Iterable[DailyStat], first: date | None = None, last: date | None = None) -> Decimal:
+    """Ad spend known in range (rows whose spend WB left out add nothing): for budgets, where what is
+    known to be spent counts even when revenue is missing."""
+    return sum((s.spend for s in stats if s.spend is not None
+                and (first is None or s.day >= first) and (last is None or s.day <= last)), ZERO)
 
 
 def applied_bid_changes(snapshot: CampaignSnapshot, nm_id: int, placement: str | None = None

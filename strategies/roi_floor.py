@@ -76,8 +76,9 @@ class RoiFloor(Strategy):
                 continue
             managed_items += 1
             if roi is None:
-                out.append(proposal(self.kind, Action.HOLD, snapshot,
-                                    because("roi_floor.no_spend", days=inputs["window_days"]), target, **inputs))
+                why = (because("roi_floor.incomplete", days=inputs["window_days"]) if tot.incomplete
+                       else because("roi_floor.no_spend", days=inputs["window_days"]))
+                out.append(proposal(self.kind, Action.HOLD, snapshot, why, target, **inputs))
                 continue
             if v is None:
                 out.append(proposal(self.kind, Action.HOLD, snapshot,

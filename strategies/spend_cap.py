@@ -46,6 +46,7 @@ from strategies.common import (
     round_down,
     round_up,
     run_start_bid,
+    spent,
     targets,
     totals,
 )
@@ -67,6 +68,8 @@ class SpendCap(Strategy):
 
     def drr(self, tot: Totals) -> float | None:
         """ДРР in %, ``inf`` when spend without revenue is over the threshold, None when unknown."""
+        if tot.incomplete:
+            return None
         if tot.revenue > 0:
             return float(tot.spend / tot.revenue * 100)
         if tot.spend > self.params.min_spend_without_revenue:
@@ -98,8 +101,8 @@ class SpendCap(Strategy):
         camp_drr = self.drr(camp)
         camp_breach, camp_v = self.judge(camp_ev)
         today = local_date(now, snapshot.timezone)
-        today_tot = totals(snapshot.daily_stats, today, today)
-        spent_today = today_tot.spend
+        # today's spend: what is known of it (a row missing its money field adds nothing; issue 14)
+        spent_today = spent(snapshot.daily_stats, today, today)
         projected = self._projected(snapshot, now, spent_today)
         status = snapshot.campaign.status
         budget_hit = p.daily_budget is not None and projected >= p.daily_budget
@@ -218,7 +221,8 @@ class SpendCap(Strategy):
         nums = self._nums(tot, drr, days, v)
         guard = self._overspend(tot, today, days)
         if drr is None and not guard:
-            why = (because("spend_cap.no_spend", days=days) if tot.spend <= 0 else
+            why = (because("spend_cap.incomplete", days=days) if tot.incomplete else
+                   because("spend_cap.no_spend", days=days) if tot.spend <= 0 else
                    because("spend_cap.thin_spend", spend=str(tot.spend), threshold=str(p.min_spend_without_revenue),
                            days=days))
             return proposal(self.kind, Action.HOLD, snapshot, why, t, **inputs)

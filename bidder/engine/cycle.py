@@ -255,6 +255,7 @@ class AccountCycle:
             self.health.cycle_finished(self.name, result.finished_at, result.ok, result.error)
         try:
             self._export_api_metrics()
+            await self._alert_long_waits()
             if self.metrics is not None:
                 self.metrics.cycle(
                     self.name,
@@ -369,6 +370,16 @@ class AccountCycle:
                 await self.alerts.account_recovered(s, self.name, now)
         elif not result.ok:
             log.warning("account %s: cycle failed again: %s", self.name, result.error)
+
+    async def _alert_long_waits(self) -> None:
+        """WB asked this account to wait longer than the pacer obeys (issue 14, defect 8): alert."""
+        pacer = getattr(self.reader, "pacer", None)
+        seller = getattr(self.reader, "seller_id", None)
+        waits = pacer.take_long_waits(seller) if pacer is not None and seller else []
+        if waits:
+            async with self.sessions.begin() as s:
+                for w in {w.group: w for w in waits}.values():
+                    await self.alerts.rate_limit_wait(s, self.name, w.group, w.asked, w.applied, self.clock.now())
 
     def _export_api_metrics(self) -> None:
         """Push the WB clients' call counters (by method and status) into the Prometheus metrics."""

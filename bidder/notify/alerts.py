@@ -117,6 +117,8 @@ async def daily_limit_invalid(session, account: str, advert_id: int, limit_minor
                               now: datetime) -> None:
     await ev.enqueue(session, ev.daily_limit_invalid(account, advert_id, limit=limit_minor / 100,
                                                      required=required_minor / 100, day=now.date()), at=now)
+async def rate_limit_wait(session, account: str, method: str, asked: float, applied: float, now: datetime) -> None:
+    await ev.enqueue(session, ev.rate_limit_wait(account, method, asked, applied, now=now), at=now)
 
 
 class OutboxAlerts:
@@ -151,3 +153,7 @@ class OutboxAlerts:
 
     async def account_recovered(self, session, account: str, now: datetime) -> None:
         await account_recovered(session, account, now)
+
+    async def rate_limit_wait(self, session, account: str, method: str, asked: float, applied: float,
+                              now: datetime) -> None:
+        await rate_limit_wait(session, account, method, asked, applied, now)

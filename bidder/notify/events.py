@@ -36,6 +36,7 @@ class EventKind(StrEnum):
     OPERATOR_ACTION = "operator_action"
     DAILY_LIMIT = "daily_limit"  # WB's daily limit of a CPC campaign is not valid for its bids
     WB_REFUSED = "wb_refused"  # WB refused a write, or an optional feature (turned off for the account)
+    RATE_LIMIT_WAIT = "rate_limit_wait"
 
 
 # Seconds an event waits in the outbox so that similar ones (same kind and account) join it in one
@@ -56,6 +57,7 @@ MERGE_WINDOW: Mapping[EventKind, float] = MappingProxyType(
         EventKind.OPERATOR_ACTION: 0.0,
         EventKind.DAILY_LIMIT: 60.0,
         EventKind.WB_REFUSED: 30.0,
+        EventKind.RATE_LIMIT_WAIT: 30.0,
     }
 )
 
@@ -223,6 +225,12 @@ def api_drift(account: str, method: str, detail: str, *, gone: bool = False) -> 
                  f"drift:{account}:{method}:{'gone' if gone else 'schema'}")
 
 
+def rate_limit_wait(account: str, method: str, asked: float, applied: float, *, now: datetime) -> Event:
+    """WB asked for a longer wait than we obey (X-Ratelimit-Retry above the cap). One per method and day."""
+    return Event(EventKind.RATE_LIMIT_WAIT, account, {"method": method, "asked": asked, "applied": applied},
+                 f"ratelimit:{account}:{method}:{now.date().isoformat()}")
+
+
 def bidding_war(account: str, advert_id: int, name: str, *, raises: int, bid: int,
                 nm_id: int | None = None, window: str | None = None) -> Event:
     """We raised ``raises`` times in a row and the position did not hold: a competitor answers."""
@@ -249,6 +257,7 @@ SEVERITY: Mapping[EventKind, str] = MappingProxyType({
     EventKind.WB_REFUSED: "warning",
     EventKind.ACCOUNT_FAILING: "error",
     EventKind.API_DRIFT: "error",
+    EventKind.RATE_LIMIT_WAIT: "warning",
     EventKind.TOKEN_EXPIRING: "warning",
     EventKind.DRR_ALERT: "warning",
     EventKind.ROI_ALERT: "warning",

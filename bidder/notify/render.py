@@ -218,6 +218,13 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
             seen.add(which)
             lines.append(t(locale, "token.body", which=t(locale, f"token.{which}"),
                            when=fmt_datetime(p.get("expires_at"), locale, tz), days=esc(p.get("days_left"))))
+    elif kind == EventKind.RATE_LIMIT_WAIT:
+        lines.append(t(locale, "ratelimit.title", account=account))
+        for e in events:
+            p = e.payload
+            lines.append("• " + t(locale, "ratelimit.line", method=esc(str(p.get("method") or ""), 80),
+                                  asked=esc(f"{float(p.get('asked') or 0):.0f}"),
+                                  applied=esc(f"{float(p.get('applied') or 0):.0f}")))
     elif kind == EventKind.API_DRIFT:
         lines.append(t(locale, "drift.title", account=account))
         for e in events:

@@ -88,6 +88,10 @@ MONEY_CODES: Final[dict[str, dict[str, str]]] = {
               "до завтра",
     },
     # spend_cap: an item
+    "spend_cap.incomplete": {
+        "en": "statistics incomplete (WB left out a money field) in {days} complete days: not enough data",
+        "ru": "статистика неполная (WB не прислал денежное поле) за {days} полн. дн.: мало данных",
+    },
     "spend_cap.no_spend": {
         "en": "no ad spend in {days} complete days: not enough data",
         "ru": "нет рекламного расхода за {days} полн. дн.: мало данных",
@@ -133,6 +137,10 @@ MONEY_CODES: Final[dict[str, dict[str, str]]] = {
         "ru": "{nums} с уверенностью {confidence}" + P + " ({verdict})",
     },
     # roi_floor: reasons
+    "roi_floor.incomplete": {
+        "en": "statistics incomplete (WB left out a money field) in the last {days} complete days: ROI unknown",
+        "ru": "статистика неполная (WB не прислал денежное поле) за последние {days} полн. дн.: ROI неизвестен",
+    },
     "roi_floor.no_spend": {
         "en": "no ad spend in the last {days} complete days: ROI unknown",
         "ru": "нет рекламного расхода за последние {days} полн. дн.: ROI неизвестен",

@@ -39,7 +39,17 @@ from pydantic import ValidationError
 
 from bidder.clock import Clock, ScaledClock
 from bidder.sim import schemas as S
-from bidder.sim.faults import FaultPlan, Faults, drop_one_field, make_absurd
+from bidder.sim.faults import (
+    HTML_PAGE,
+    FaultPlan,
+    FaultRule,
+    FaultRules,
+    Faults,
+    drop_one_field,
+    edit_fields,
+    make_absurd,
+    request_adverts,
+)
 from bidder.sim.handlers import bids, campaigns, daily_limits, money, search, stats
 from bidder.sim.handlers.base import Ctx
 from bidder.sim.limits import RateLimiter
@@ -112,6 +122,7 @@ class Simulator:
             self._by_sid[s.seller_id] = seller
         self.limiter = RateLimiter()
         self.faults = Faults(seed, spec.faults)
+        self.rules = FaultRules()  # targeted, persistent faults (per endpoint / seller / campaign)
         self.revoked: set[str] = set()
         self.requests: dict[str, Counter[str]] = defaultdict(Counter)
         self.rejected: list[dict[str, Any]] = []
@@ -119,6 +130,9 @@ class Simulator:
         self.writes: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
         self.max_rejected = 10_000
+        # every write request as sent (seller, method, query, body) and the status it got: what the fault
+        # suite checks for repeated rejected requests and misfit placements
+        self.write_log: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ helpers
     def now(self) -> datetime:
@@ -178,6 +192,16 @@ class Simulator:
             raise problem(403, "request forbidden", "read-only token scope is not allowed for this resource", now)
 
     async def handle(self, ep: Endpoint, request: web.Request) -> web.StreamResponse:
+        response = await self._handle(ep, request)
+        if ep.write and len(self.write_log) < 100_000:
+            raw = await request.read() if request.can_read_body or request.body_exists else b""
+            self.write_log.append({"time": self.now().isoformat(), "method": ep.key,
+                                   "seller_id": _seller_of(request.headers.get("Authorization", "")),
+                                   "query": dict(request.query), "body": _loads_or_none(raw),
+                                   "status": response.status})
+        return response
+
+    async def _handle(self, ep: Endpoint, request: web.Request) -> web.StreamResponse:
         now = self.now()
         seller_name: str | None = None
         headers: dict[str, str] = {}
@@ -196,7 +220,15 @@ class Simulator:
                     raise problem(429, "too many requests",
                                   f"limited by {uuid.uuid5(uuid.UUID(seller.seller_id), ep.key)}", now)
             self._permit(ep, info, now)
+            raw_body = await request.read() if request.method in ("POST", "PATCH", "PUT") and request.can_read_body else b""
+            adverts = request_adverts(request.query, _loads_or_none(raw_body))
+            post_rules = self.rules.pick(seller.name, ep.key, adverts, pre=False)
+            for rule in self.rules.pick(seller.name, ep.key, adverts, pre=True):
+                early = await self._pre_rule(rule, ep, seller.name, headers, now)
+                if early is not None:
+                    return early
             plan = self.faults.plan(seller.name)
+            plan.rules = post_rules
             if plan.rate_limited:
                 self.injected["429"] += 1
                 headers.update({"X-Ratelimit-Retry": f"{settings.rate_limit_retry:g}", "X-Ratelimit-Remaining": "0",
@@ -211,8 +243,8 @@ class Simulator:
                 return web.Response(status=plan.error_status, text="Internal Server Error",
                                     content_type="text/plain", headers=headers)
             ctx = Ctx(self, request, seller, info, now)
-            if request.method in ("POST", "PATCH", "PUT") and request.can_read_body:
-                raw = await request.read()
+            if request.method in ("POST", "PATCH", "PUT"):
+                raw = raw_body
                 try:
                     ctx.body = json.loads(raw) if raw else None
                 except ValueError:
@@ -236,13 +268,45 @@ class Simulator:
             result = result.model_dump(exclude_none=False)
         return self._json(result, plan, headers)
 
+    async def _pre_rule(self, rule: FaultRule, ep: Endpoint, seller: str, headers: dict[str, str],
+                        now: datetime) -> web.Response | None:
+        """A targeted fault that answers before the handler (nothing is applied)."""
+        rule.hits += 1
+        self.injected[f"rule:{rule.kind}"] += 1
+        if rule.kind == "slow":
+            await asyncio.sleep(rule.seconds)
+            return None
+        if rule.kind == "html":
+            self._record(ep.key, 200, seller, None)
+            return web.Response(status=200, text=HTML_PAGE, content_type="text/html", headers=headers)
+        if rule.kind == "rate_limit":
+            headers.update({"X-Ratelimit-Retry": rule.header, "X-Ratelimit-Remaining": "0",
+                            "X-Ratelimit-Reset": rule.header})
+            raise problem(429, "too many requests", "injected fault: rate limited", now)
+        if rule.status >= 500:
+            self._record(ep.key, rule.status, seller, "injected fault")
+            return web.Response(status=rule.status, text="Internal Server Error", content_type="text/plain",
+                                headers=headers)
+        detail = {400: "injected fault: invalid payload", 403: "feature not available for this seller",
+                  409: "injected fault: conflict", 422: "injected fault: unprocessable"}.get(rule.status,
+                                                                                         "injected fault")
+        raise bad_request(detail, title="injected fault", status=rule.status)
+
     def _json(self, data: Any, plan: FaultPlan, headers: dict[str, str]) -> web.Response:
+        for rule in plan.rules:
+            if rule.kind in ("drop_field", "set_field") and edit_fields(data, rule):
+                rule.hits += 1
+                self.injected[f"rule:{rule.kind}"] += 1
         if plan.missing_field and drop_one_field(data):
             self.injected["missing_field"] += 1
         if plan.absurd and make_absurd(data):
             self.injected["absurd"] += 1
         text = json.dumps(data, ensure_ascii=False)
-        if plan.malformed:
+        truncated = [r for r in plan.rules if r.kind == "truncated"]
+        for rule in truncated:
+            rule.hits += 1
+            self.injected["rule:truncated"] += 1
+        if plan.malformed or truncated:
             self.injected["malformed"] += 1
             text = text[: max(1, len(text) // 2)]
         return web.Response(status=200, text=text, content_type="application/json", headers=headers)
@@ -254,6 +318,20 @@ class Simulator:
         if ep.kind == "text":
             return error_text(detail)
         return bad_request(detail, title="invalid request body")
+
+
+def _seller_of(raw_token: str) -> str | None:
+    try:
+        return read_claims(raw_token).seller_id
+    except MalformedToken:
+        return None
+
+
+def _loads_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
 
 
 # ------------------------------------------------------------------------------ inspection
@@ -271,9 +349,13 @@ async def sim_faults(request: web.Request) -> web.Response:
             if req.seller is not None and req.seller not in sim.sellers:
                 raise ValueError(f"unknown seller {req.seller}")
             sim.faults.configure(req.settings, req.seller)
+            if req.clear_rules:
+                sim.rules.clear()
+            for rule in req.rules:
+                sim.rules.add(rule)
         except (ValueError, ValidationError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
-    return web.json_response(sim.faults.as_dict())
+    return web.json_response({**sim.faults.as_dict(), "rules": sim.rules.as_list()})
 
 
 async def sim_revoke(request: web.Request) -> web.Response:

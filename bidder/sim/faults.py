@@ -24,7 +24,7 @@ A bids PATCH that meets a 5xx fault is not applied (the fault happens before the
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -70,6 +70,7 @@ class FaultPlan:
     rate_limited: bool = False
     absurd: bool = False
     lost_reply: float = 0.0  # seconds to hold the reply back after the request was handled
+    rules: list[FaultRule] = field(default_factory=list)  # targeted faults applied to the reply
 
 
 class Faults:
@@ -168,3 +169,136 @@ def make_absurd(obj: Any) -> int:
         for value in obj:
             n += make_absurd(value)
     return n
+
+
+# ------------------------------------------------------------------------------ targeted, persistent faults
+# Rules (issue 14): a fault on one endpoint and/or one seller and/or one campaign, that lasts until removed
+# (``times=None``) or for ``times`` matching requests. Kinds:
+#   status     answer ``status`` (5xx, 400, 403, 409, 422...) with a WB-like body, before the handler;
+#   html       answer 200 with an HTML page (a proxy / gateway page), before the handler;
+#   truncated  handle the request, then cut the JSON reply in half;
+#   drop_field handle, then remove ``field`` from every object of the reply concerning the campaign;
+#   set_field  handle, then set ``field`` to ``value`` there (unknown enum values, nulls);
+#   rate_limit answer 429 with ``X-Ratelimit-Retry: header`` (any text: "86400", "inf", "nan", "-1");
+#   slow       delay the reply by ``seconds`` of real time before handling (a timeout for the client).
+RULE_KINDS = frozenset({"status", "html", "truncated", "drop_field", "set_field", "rate_limit", "slow"})
+PRE_HANDLER = frozenset({"status", "html", "rate_limit", "slow"})
+_ADVERT_KEYS = ("advert_id", "advertId", "id")
+
+HTML_PAGE = ("<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad "
+             "Gateway</h1></center><hr><center>nginx</center></body></html>")
+
+
+@dataclass(slots=True)
+class FaultRule:
+    kind: str
+    endpoint: str | None = None  # "GET /adv/v3/fullstats"; None: every endpoint
+    seller: str | None = None  # None: every seller
+    advert_id: int | None = None  # None: every campaign
+    status: int = 502
+    field: str | None = None
+    value: Any = None
+    header: str = "5"
+    seconds: float = 0.0
+    times: int | None = None  # None: until removed
+    hits: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in RULE_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(sorted(RULE_KINDS))}")
+        if self.kind in ("drop_field", "set_field") and not self.field:
+            raise ValueError(f"a {self.kind} fault needs a field")
+
+    def matches(self, seller: str | None, endpoint: str, request_adverts: frozenset[int]) -> bool:
+        if self.times is not None and self.hits >= self.times:
+            return False
+        if self.seller is not None and seller != self.seller:
+            return False
+        if self.endpoint is not None and endpoint != self.endpoint:
+            return False
+        if self.advert_id is not None and self.kind in PRE_HANDLER and self.advert_id not in request_adverts:
+            return False
+        return True
+
+
+def request_adverts(query: Any, body: Any) -> frozenset[int]:
+    """The campaign ids a request names (query ``id``/``advertId``/``ids``, JSON ``advert_id`` anywhere)."""
+    found: set[int] = set()
+    for key in ("id", "advertId", "ids"):
+        for part in str(query.get(key, "")).split(","):
+            if part.strip().isdigit():
+                found.add(int(part))
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if k in _ADVERT_KEYS and isinstance(v, int) and not isinstance(v, bool):
+                    found.add(v)
+                else:
+                    walk(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                walk(v)
+
+    walk(body)
+    return frozenset(found)
+
+
+def edit_fields(obj: Any, rule: FaultRule, inside: bool | None = None) -> int:
+    """Drop or set ``rule.field`` in every object of a reply that concerns ``rule.advert_id`` (all when
+    None). Returns how many fields were changed."""
+    n = 0
+    if isinstance(obj, dict):
+        here = inside
+        if rule.advert_id is not None:
+            ids = [obj[k] for k in _ADVERT_KEYS if isinstance(obj.get(k), int)]
+            if ids:
+                here = rule.advert_id in ids
+        elif here is None:
+            here = True
+        current = obj.get(rule.field)
+        # set_field never swaps a flag for a number or back (a bid, not the placement flag of the same name)
+        same_kind = rule.value is None or isinstance(current, bool) == isinstance(rule.value, bool)
+        if here and rule.field in obj and (rule.kind == "drop_field" or same_kind):
+            if rule.kind == "drop_field":
+                del obj[rule.field]
+            else:
+                obj[rule.field] = rule.value
+            n += 1
+        for value in list(obj.values()):
+            if isinstance(value, dict | list):
+                n += edit_fields(value, rule, here)
+    elif isinstance(obj, list):
+        for value in obj:
+            n += edit_fields(value, rule, inside)
+    return n
+
+
+class FaultRules:
+    """The simulator's list of targeted faults."""
+
+    def __init__(self) -> None:
+        self.rules: list[FaultRule] = []
+
+    def add(self, rule: FaultRule | dict[str, Any]) -> FaultRule:
+        if isinstance(rule, dict):
+            names = {f.name for f in fields(FaultRule)} - {"hits"}
+            unknown = set(rule) - names
+            if unknown:
+                raise ValueError(f"unknown fault rule field(s) {', '.join(sorted(unknown))}")
+            rule = FaultRule(**rule)
+        self.rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        self.rules.clear()
+
+    def pick(self, seller: str | None, endpoint: str, adverts: frozenset[int], *, pre: bool) -> list[FaultRule]:
+        out = []
+        for rule in self.rules:
+            if (rule.kind in PRE_HANDLER) == pre and rule.matches(seller, endpoint, adverts):
+                out.append(rule)
+        return out
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return [asdict(r) for r in self.rules]

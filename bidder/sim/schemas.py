@@ -106,7 +106,9 @@ class BudgetRequest(Strict):
 
 class FaultsRequest(Strict):
     seller: StrictStr | None = None
-    settings: dict
+    settings: dict = {}
+    rules: list[dict] = []  # targeted faults (bidder.sim.faults.FaultRule fields)
+    clear_rules: bool = False
 
 
 class RevokeRequest(Strict):

@@ -133,8 +133,8 @@ class DailyStatRow(Base):
     clicks: Mapped[int] = mapped_column(BigInteger)
     atbs: Mapped[int] = mapped_column(BigInteger)
     orders: Mapped[int] = mapped_column(BigInteger)
-    spend: Mapped[Decimal]
-    revenue: Mapped[Decimal]
+    spend: Mapped[Decimal | None]  # None: WB left the field out (not evidence), never read as 0
+    revenue: Mapped[Decimal | None]
     avg_position: Mapped[float | None] = mapped_column(Float)
 
 

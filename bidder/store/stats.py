@@ -87,8 +87,8 @@ async def daily_totals(
     totals: dict[tuple[date, int], list[Any]] = {}
     for st in await load_daily_stats(session, account, None, since, until):
         t = totals.setdefault((st.day, st.advert_id), [Decimal(0), Decimal(0), 0, 0, 0])
-        t[0] += st.spend
-        t[1] += st.revenue
+        t[0] += st.spend or 0  # reports show what is known; a missing field adds nothing
+        t[1] += st.revenue or 0
         t[2] += st.orders
         t[3] += st.views
         t[4] += st.clicks

@@ -4,8 +4,9 @@
 shared :class:`~bidder.wb.pacing.Pacer` for the (seller, method group) bucket, applies the timeout, reads
 the rate-limit headers, retries what may be retried and maps everything else into ``bidder.errors``.
 
-Retries: 5xx, timeouts and connection errors are retried with exponential back-off and jitter (3
-attempts), then raise TemporaryError. A 429 blocks the bucket for ``X-Ratelimit-Retry`` seconds and is
+Retries (:mod:`bidder.wb.retry`): an idempotent read is retried on 5xx, timeouts, connection errors and
+2xx bodies that are not JSON (truncated, HTML from a proxy), up to 3 times with exponential back-off and
+jitter on the clock, then raises TemporaryError; JSON that breaks the schema is SchemaDrift. A 429 blocks the bucket for ``X-Ratelimit-Retry`` seconds and is
 retried after that (within the same attempt budget), then raises RateLimited. 4xx are never retried.
 A write (``write=True``) is never retried after it may have reached WB (timeout, dropped connection,
 5xx): it raises :class:`AmbiguousWrite` and the writer re-reads the state before trying again.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ from bidder.errors import (
     TokenError,
 )
 from bidder.redact import redact, sample
-from bidder.wb import batching, bodies, schemas
+from bidder.wb import batching, bodies, plausible, retry, schemas
 from bidder.wb.models import (
     BidChange,
     ClusterBid,
@@ -53,7 +55,7 @@ log = logging.getLogger(__name__)
 M = TypeVar("M")
 
 CONFIG_TTL = 6 * 3600.0  # seconds of clock time; WB's config (currency, steps) changes rarely
-RETRY_BACKOFF = 0.5  # first back-off for 5xx / timeouts, then x2, with jitter
+RETRY_BACKOFF = retry.BACKOFF  # first back-off for transient faults, then x2, with jitter
 MAX_DETAIL = 300
 MAX_DAILY_LIMIT_IDS = 100  # REFERENCE-2026-10 §3.11
 
@@ -80,9 +82,11 @@ def _header_float(headers: Mapping[str, str], name: str) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    # "nan", "inf", negative or absurd counters are not hints: the documented limits apply (defect 8)
+    return number if math.isfinite(number) and 0 <= number < 1e9 else None
 
 
 def error_detail(body: bytes) -> tuple[str, str | None]:
@@ -120,7 +124,7 @@ class WBClient:
         *,
         seller_id: str | None = None,
         timeout: float = 30.0,
-        attempts: int = 3,
+        attempts: int = retry.DEFAULT.attempts,
     ) -> None:
         self._token = token
         self.token_info = token.info
@@ -158,7 +162,11 @@ class WBClient:
         json: Any = None,
         write: bool = False,
         group: str | None = None,
-    ) -> Response:
+        accept: Callable[[Response], Any] | None = None,
+    ) -> Any:
+        """One request with the retries it may take. With ``accept`` (reads), the 2xx reply is handed to it
+        inside the retry loop and its result returned: a body that is not JSON (:class:`retry.NotJSON`)
+        is retried like a 5xx."""
         method = method.upper()
         group = group or group_for(method, path)
         key = f"{method} {path}"
@@ -209,8 +217,17 @@ class WBClient:
                 self.pacer.observe(ticket, int(remaining) if remaining is not None else None)
                 log.debug("%s -> %d", key, status)
                 if status < 300:
-                    return Response(status, rh, body)
-                if status >= 500:
+                    if accept is None:
+                        return Response(status, rh, body)
+                    try:
+                        return accept(Response(status, rh, body))
+                    except retry.NotJSON:
+                        if write:
+                            raise
+                        self.metrics[(key, "not_json")] += 1
+                        last = f"HTTP {status}: {retry.not_json_reason(body)}"
+                        log.info("%s: %s (attempt %d of %d)", key, last, attempt + 1, self.attempts)
+                elif status >= 500:
                     detail, _ = error_detail(body)
                     last = f"HTTP {status} {detail}".strip()
                     log.info("%s: %s (attempt %d of %d)", key, last, attempt + 1, self.attempts)
@@ -241,23 +258,40 @@ class WBClient:
         """``parse`` gets the decoded JSON, or with ``from_bytes`` the body itself (for pydantic's JSON
         parser)."""
         try:
-            return parse(resp.body) if from_bytes else parse(resp.json())
-        except (ValueError, ValidationError, TypeError, AttributeError) as exc:
-            raw = sample(resp.body)
-            why = type(exc).__name__
-            if isinstance(exc, ValidationError) and exc.errors():
-                first = exc.errors()[0]  # where and what, never the value itself
-                why += f": {'.'.join(map(str, first.get('loc', ())))}: {first.get('msg', '')}"
-            if key not in self._drift_reported:
-                self._drift_reported.add(key)
-                log.error("%s: reply does not parse (%s); sample: %s", key, why, raw)
-            raise SchemaDrift(f"reply does not parse ({why})", sample=raw, method=key) from None
+            data = resp.body if from_bytes else resp.json()
+        except ValueError:  # json.JSONDecodeError: transport garbage, not drift
+            raise retry.NotJSON(retry.not_json_reason(resp.body), method=key, status=resp.status) from None
+        try:
+            return parse(data)
+        except ValidationError as exc:
+            if from_bytes and any(e.get("type") == "json_invalid" for e in exc.errors()):
+                raise retry.NotJSON(retry.not_json_reason(resp.body), method=key, status=resp.status) from None
+            raise self._drift(key, resp, exc) from None
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise self._drift(key, resp, exc) from None
+
+    def _drift(self, key: str, resp: Response, exc: Exception) -> SchemaDrift:
+        raw = sample(resp.body)
+        why = type(exc).__name__
+        if isinstance(exc, ValidationError) and exc.errors():
+            first = exc.errors()[0]  # where and what, never the value itself
+            why += f": {'.'.join(map(str, first.get('loc', ())))}: {first.get('msg', '')}"
+        if key not in self._drift_reported:
+            self._drift_reported.add(key)
+            log.error("%s: reply does not parse (%s); sample: %s", key, why, raw)
+        return SchemaDrift(f"reply does not parse ({why})", sample=raw, method=key)
 
     # ------------------------------------------------------------------ reads
+    async def _read(self, method: str, path: str, parse: Callable[[Any], M], *,
+                    params: Mapping[str, Any] | None = None, json: Any = None) -> M:
+        """An idempotent read, parsed inside the retry loop (non-JSON bodies are retried)."""
+        key = f"{method} {path}"
+        return await self._request(method, path, params=params, json=json,
+                                   accept=lambda resp: self._parse(key, resp, parse))
+
     async def count(self) -> list[CampaignRef]:
         path = "/adv/v1/promotion/count"
-        resp = await self._request("GET", path)
-        return self._parse(f"GET {path}", resp, lambda d: schemas.CountResponse.model_validate(d or {}).to_domain())
+        return await self._read("GET", path, lambda d: schemas.CountResponse.model_validate(d or {}).to_domain())
 
     async def campaigns(self, ids: Iterable[int], *, types: Mapping[int, int] | None = None) -> list[Campaign]:
         """Campaign details with current bids, 50 ids per call. ``types`` (advert_id -> type, from
@@ -265,10 +299,23 @@ class WBClient:
         path = "/api/advert/v2/adverts"
         out: list[Campaign] = []
         for chunk in batching.chunked(batching.unique(int(i) for i in ids), batching.MAX_ADVERT_IDS):
-            resp = await self._request("GET", path, params={"ids": ",".join(map(str, chunk))})
-            parsed = self._parse(f"GET {path}", resp, lambda d: schemas.AdvertsResponse.model_validate(d or {}))
+            parsed = await self._read("GET", path, lambda d: schemas.AdvertsResponse.model_validate(d or {}),
+                                      params={"ids": ",".join(map(str, chunk))})
+            await self._check_plausible(f"GET {path}", parsed.adverts)
             out.extend(a.to_domain((types or {}).get(a.id, 9)) for a in parsed.adverts)
         return out
+
+    async def _check_plausible(self, key: str, adverts: Sequence[schemas.AdvertV2]) -> None:
+        """A current bid above ``plausible.max_plausible_bid`` in the account's currency is a broken
+        reply (SchemaDrift). The config is read only when a bid exceeds the RUB ceiling."""
+        top = max((max(nm.bids_kopecks.search, nm.bids_kopecks.recommendations)
+                   for a in adverts for nm in a.nm_settings if nm.bids_kopecks is not None), default=0)
+        if top <= plausible.RUB_CEILING:
+            return
+        limit = plausible.max_plausible_bid(await self.config())
+        if top > limit:
+            raise SchemaDrift(f"a current bid of {top} minor units is above {limit} ({plausible.PLAUSIBLE_STEPS} "
+                              f"bid steps): the reply is broken", method=key)
 
     async def fullstats(self, ids: Iterable[int], begin: date, end: date) -> list[DailyStat]:
         """Daily per-item statistics: ids in 50s x date range in 31-day chunks."""
@@ -278,11 +325,12 @@ class WBClient:
         for b, e in batching.date_chunks(begin, end, batching.MAX_FULLSTATS_DAYS):
             for chunk in id_chunks:
                 params = {"ids": ",".join(map(str, chunk)), "beginDate": b.isoformat(), "endDate": e.isoformat()}
-                resp = await self._request("GET", path, params=params)
-                out.extend(self._fullstats_rows(resp, b, e, f"GET {path}"))
                 # a 7-day reply for 50 campaigns is ~1 MB of body (and several MB of models while parsed):
-                # not kept alive across the next paced call (50 accounts each holding one add up)
-                del resp
+                # parsed inside the retry loop and not kept alive across the next paced call
+                out.extend(await self._request(
+                    "GET", path, params=params,
+                    accept=lambda resp, b=b, e=e: self._fullstats_rows(resp, b, e, f"GET {path}"),
+                ))
         return out
 
     def _fullstats_rows(self, resp: Response, begin: date, end: date, key: str) -> list[DailyStat]:
@@ -301,13 +349,17 @@ class WBClient:
     ) -> dict[tuple[int, str], int]:
         """Minimum bids (minor units) keyed by (nm_id, placement) with plural ``recommendations``."""
         path = "/api/advert/v1/bids/min"
+        if not placements:  # nothing to ask (e.g. a campaign whose bid type is unknown): WB would answer 400
+            return {}
         wire_pl = []
         for p in placements:
             if p not in schemas.MIN_BID_PLACEMENT_TO_WIRE:
-                raise ValueError(f"unknown placement {p!r}")
+                raise BadRequest(f"campaign {advert_id}: unknown placement {p!r}; not asked",
+                                 method=f"POST {path}", status=None)
             wire_pl.append(schemas.MIN_BID_PLACEMENT_TO_WIRE[p])
-        if payment_type not in ("cpm", "cpc"):
-            raise ValueError(f"payment_type must be cpm or cpc, not {payment_type!r}")
+        if payment_type not in ("cpm", "cpc"):  # mapped (BadRequest, this campaign), never a bare ValueError
+            raise BadRequest(f"campaign {advert_id}: unknown payment_type {payment_type!r}; not asked",
+                             method=f"POST {path}", status=None)
         out: dict[tuple[int, str], int] = {}
         for chunk in batching.chunked(batching.unique(int(n) for n in nm_ids), batching.MAX_MIN_BID_NMS):
             body = {
@@ -316,18 +368,17 @@ class WBClient:
                 "payment_type": payment_type,
                 "placement_types": list(dict.fromkeys(wire_pl)),
             }
-            resp = await self._request("POST", path, json=body)
-            out.update(self._parse(f"POST {path}", resp, lambda d: schemas.MinBidsResponse.model_validate(d or {}).to_domain()))
+            out.update(await self._read(
+                "POST", path, lambda d: schemas.MinBidsResponse.model_validate(d or {}).to_domain(), json=body))
         return out
 
     async def recommendations(self, advert_id: int, nm_id: int) -> Recommendation:
         path = "/api/advert/v0/bids/recommendations"
-        resp = await self._request("GET", path, params={"nmId": int(nm_id), "advertId": int(advert_id)})
-        now = self.clock.now()
-        return self._parse(
-            f"GET {path}",
-            resp,
-            lambda d: schemas.RecommendationsResponse.model_validate(d or {}).to_domain(advert_id, nm_id, now),
+        return await self._read(
+            "GET", path,
+            lambda d: schemas.RecommendationsResponse.model_validate(d or {}).to_domain(
+                advert_id, nm_id, self.clock.now()),
+            params={"nmId": int(nm_id), "advertId": int(advert_id)},
         )
 
     async def config(self, *, refresh: bool = False) -> WBConfig:
@@ -336,8 +387,7 @@ class WBClient:
         if not refresh and self._config is not None and now - self._config[0] < CONFIG_TTL:
             return self._config[1]
         path = "/api/advert/v1/config"
-        resp = await self._request("GET", path)
-        cfg = self._parse(f"GET {path}", resp, lambda d: schemas.ConfigResponse.model_validate(d).to_domain())
+        cfg = await self._read("GET", path, lambda d: schemas.ConfigResponse.model_validate(d).to_domain())
         self._config = (now, cfg)
         return cfg
 
@@ -350,10 +400,10 @@ class WBClient:
         for b, e in batching.date_chunks(begin, end, batching.MAX_NORMQUERY_DAYS):
             for chunk in chunks:
                 body = {"from": b.isoformat(), "to": e.isoformat(), "items": [{"advert_id": a, "nm_id": n} for a, n in chunk]}
-                resp = await self._request("POST", path, json=body)
-                out.extend(self._parse(
-                    f"POST {path}", resp,
+                out.extend(await self._read(
+                    "POST", path,
                     lambda d, b=b, e=e: schemas.NQStatsResponse.model_validate(d or {}).to_domain(b, e),
+                    json=body,
                 ))
         return out
 
@@ -363,8 +413,8 @@ class WBClient:
         out: list[ClusterBid] = []
         for chunk in batching.chunked(batching.unique((int(a), int(n)) for a, n in pairs), batching.MAX_NORMQUERY_PAIRS):
             body = {"items": [{"advert_id": a, "nm_id": n} for a, n in chunk]}
-            resp = await self._request("POST", path, json=body)
-            out.extend(self._parse(f"POST {path}", resp, lambda d: schemas.NQGetBidsResponse.model_validate(d or {}).to_domain()))
+            out.extend(await self._read(
+                "POST", path, lambda d: schemas.NQGetBidsResponse.model_validate(d or {}).to_domain(), json=body))
         return out
 
     async def daily_limits(self, ids: Iterable[int]) -> list[DailyLimit]:
@@ -397,12 +447,21 @@ class WBClient:
         """One PATCH /api/advert/v1/bids call: at most 50 campaigns x 50 items, each campaign once."""
         path = "/api/advert/v1/bids"
         resp = await self._request("PATCH", path, json=bodies.bids_body(batch), write=True)
-        return self._parse(f"PATCH {path}", resp, lambda d: schemas.BidsPatchResponse.model_validate(d or {}))
+        return self._parse_write(f"PATCH {path}", resp, lambda d: schemas.BidsPatchResponse.model_validate(d or {}))
 
     async def post_cluster_bids(self, changes: Sequence[ClusterBidChange]) -> schemas.NQSetBidsResponse:
         path = "/api/advert/v1/normquery/bids"
         resp = await self._request("POST", path, json=bodies.cluster_bids_body(changes), write=True)
-        return self._parse(f"POST {path}", resp, lambda d: schemas.NQSetBidsResponse.model_validate(d or {}))
+        return self._parse_write(f"POST {path}", resp, lambda d: schemas.NQSetBidsResponse.model_validate(d or {}))
+
+    def _parse_write(self, key: str, resp: Response, parse: Callable[[Any], M]) -> M:
+        """A write's 2xx reply that is not JSON: WB (or a proxy) answered after the request arrived, so it
+        may have been applied; ambiguous, never "failed" (the writer re-reads before any retry)."""
+        try:
+            return self._parse(key, resp, parse)
+        except retry.NotJSON as exc:
+            raise AmbiguousWrite(f"{exc.args[0] if exc.args else 'not JSON'}; the request may have been applied",
+                                 method=key, status=resp.status) from None
 
     async def change_status(self, action: str, advert_id: int) -> bool:
         """GET /adv/v0/{start|pause|stop}. True: changed; False: WB said 'status not changed' (422)."""

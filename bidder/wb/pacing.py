@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -95,6 +96,19 @@ ENDPOINT_GROUPS: dict[tuple[str, str], str] = {
 }
 
 FALLBACK_BACKOFF = (1.0, 2.0, 4.0)  # seconds, when a 429 carries no X-Ratelimit-Retry
+# The longest X-Ratelimit-Retry we obey (issue 14, defect 8): WB once asked for 86400 s, which froze an
+# account for a day. A longer hint is capped here and recorded as a LongWait for the cycle to alert on.
+MAX_RETRY_HINT = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class LongWait:
+    """WB asked a (seller, method group) to wait longer than MAX_RETRY_HINT; we waited ``applied``."""
+
+    seller_id: str
+    group: str
+    asked: float
+    applied: float
 
 
 def group_for(method: str, path: str) -> str:
@@ -251,6 +265,9 @@ class Pacer:
         self._rng = rng or random.Random()
         self._buckets: dict[tuple[str, str], Bucket] = {}
         self.rate_limited: Counter[tuple[str, str]] = Counter()  # (seller_id, group) -> 429s seen
+        self.max_retry_hint = MAX_RETRY_HINT
+        self.long_waits: list[LongWait] = []  # capped hints not yet taken by the cycle's alerting
+        self.long_waits_total: Counter[tuple[str, str]] = Counter()  # metric: capped hints per bucket
 
     def bucket(self, seller_id: str, group: str) -> Bucket:
         key = (seller_id, group)
@@ -271,13 +288,29 @@ class Pacer:
             ticket.bucket.observe_remaining(ticket, remaining)
 
     def on_429(self, seller_id: str, group: str, retry_after: float | None, attempt: int = 0) -> float:
-        """Record a 429 and block the bucket. Returns the wait applied (server hint, else back-off with jitter)."""
-        if retry_after is None or retry_after < 0:
+        """Record a 429 and block this bucket only (the seller's other buckets keep going). Returns the wait
+        applied: the server's hint capped at ``max_retry_hint`` (a longer one is recorded in
+        ``long_waits``), else, for a missing or malformed hint (nan, inf, negative), back-off with jitter."""
+        if retry_after is None or not math.isfinite(retry_after) or retry_after < 0:
             base = FALLBACK_BACKOFF[min(attempt, len(FALLBACK_BACKOFF) - 1)]
             retry_after = base * (1.0 + self._rng.uniform(0.0, 0.5))
+        elif retry_after > self.max_retry_hint:
+            capped = LongWait(seller_id, group, retry_after, self.max_retry_hint)
+            log.warning("WB asked %s to wait %.0fs before %s; waiting %.0fs", seller_id, retry_after, group,
+                        self.max_retry_hint)
+            self.long_waits.append(capped)
+            del self.long_waits[:-100]  # bounded if nobody takes them
+            self.long_waits_total[(seller_id, group)] += 1
+            retry_after = self.max_retry_hint
         self.bucket(seller_id, group).block_for(retry_after)
         self.rate_limited[(seller_id, group)] += 1
         return retry_after
+
+    def take_long_waits(self, seller_id: str) -> list[LongWait]:
+        """The capped hints of one seller since the last call (for one alert per cycle)."""
+        mine = [w for w in self.long_waits if w.seller_id == seller_id]
+        self.long_waits = [w for w in self.long_waits if w.seller_id != seller_id]
+        return mine
 
     def jitter(self, base: float) -> float:
         """Exponential back-off helper for transient errors: ``base`` plus up to 50 % jitter."""

@@ -43,6 +43,23 @@ CATEGORY_BITS: dict[int, str] = {
 }
 TOKEN_TYPES = {1: "Base", 2: "Test", 3: "Personal", 4: "Service"}
 EXPIRY_WARNING_DAYS = 14
+EXPIRY_ALERT_DAYS = (14, 3, 1)  # a token's expiry is alerted once at each of these (issue 14, defect 10)
+EXPIRY_CHECK_EVERY = 86400.0  # seconds of clock time between checks of a running daemon (at least daily)
+
+
+def expiry_alert_due(days_left: float | None, alerted: int | None) -> int | None:
+    """The threshold of EXPIRY_ALERT_DAYS to alert now, or None. ``alerted`` is the smallest threshold
+    already alerted for this token (None: none). A token found with 2 days left alerts once (for 3), not
+    three times."""
+    if days_left is None:
+        return None
+    crossed = [t for t in EXPIRY_ALERT_DAYS if days_left <= t]
+    if not crossed:
+        return None
+    tightest = min(crossed)
+    if alerted is not None and alerted <= tightest:
+        return None
+    return tightest
 
 
 @dataclass(frozen=True, slots=True)

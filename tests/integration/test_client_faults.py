@@ -16,6 +16,7 @@ from wb_support import Recorder, validate
 from bidder.clock import ScaledClock
 from bidder.errors import AuthFailed, BadRequest, EndpointGone, SchemaDrift, TemporaryError
 from bidder.sim.app import Simulator, create_app
+from bidder.sim.faults import FaultRule
 from bidder.sim.scenarios import build_scenario
 from bidder.sim.testing import start_simulator
 from bidder.wb.client import WBClient
@@ -84,13 +85,13 @@ async def test_5xx_then_success_on_a_read():
         assert by_status.get("200") == 1 and sum(v for k, v in by_status.items() if k.startswith("5")) >= 1
 
 
-async def test_5xx_three_times_is_a_temporary_error():
+async def test_5xx_retried_three_times_then_a_temporary_error():
     async with Env(20.0) as env:
         await env.faults(error_rate=1.0)
         with pytest.raises(TemporaryError) as exc:
             await env.reader.config()
-        assert "3 attempts" in str(exc.value)
-        assert env.sim.sim.report()["requests"]["GET /api/advert/v1/config"]["count"] == 3
+        assert "4 attempts" in str(exc.value)  # the first try and 3 retries (issue 14, defect 3)
+        assert env.sim.sim.report()["requests"]["GET /api/advert/v1/config"]["count"] == 4
 
 
 async def test_5xx_on_a_write_is_reread_then_resent_once():
@@ -216,14 +217,49 @@ async def test_removed_path_is_endpoint_gone():
         assert exc.value.status == 404
 
 
-async def test_malformed_reply_is_schema_drift_with_a_redacted_sample(caplog):
+async def test_truncated_json_is_transient_not_drift():
+    """Issue 14, defect 3: a 200 whose body is cut off is transport garbage: retried 3 times, then a
+    TemporaryError (before: SchemaDrift, "WB API changed", on the first try)."""
     async with Env(20.0) as env:
         await env.faults(malformed_rate=1.0)
+        with pytest.raises(TemporaryError) as exc:
+            await env.reader.count()
+        assert not isinstance(exc.value, SchemaDrift)
+        assert "4 attempts" in str(exc.value) and "not JSON" in str(exc.value)
+        assert env.sim.sim.report()["requests"]["GET /adv/v1/promotion/count"]["count"] == 4
+
+
+async def test_an_html_page_from_a_proxy_is_retried_within_the_call():
+    async with Env(20.0) as env:
+        env.sim.sim.rules.add(FaultRule("html", endpoint="GET /api/advert/v2/adverts", times=2))
+        camps = await env.reader.campaigns([1000001])  # two HTML pages, then the real reply
+        assert [c.advert_id for c in camps] == [1000001]
+        assert env.sim.sim.report()["requests"]["GET /api/advert/v2/adverts"]["count"] == 3
+        assert env.reader.metrics[("GET /api/advert/v2/adverts", "not_json")] == 2
+
+
+async def test_retries_are_paced_with_backoff_on_the_clock():
+    async with Env(50.0) as env:
+        env.sim.sim.rules.add(FaultRule("truncated", endpoint="GET /api/advert/v1/config"))
+        start = env.clock.monotonic()
+        with pytest.raises(TemporaryError):
+            await env.reader.config()
+        # back-off 0.5 + 1 + 2 s (plus jitter) of clock time, and config's bucket (burst 10) was used
+        assert env.clock.monotonic() - start >= 3.5
+        assert env.pacer.bucket(env.reader.seller_id, "config").sent == 4
+
+
+async def test_json_that_breaks_the_schema_is_drift_with_a_redacted_sample(caplog):
+    async with Env(20.0) as env:
+        env.sim.sim.rules.add(FaultRule("set_field", endpoint="GET /adv/v1/promotion/count", field="adverts",
+                                        value="not a list"))
         with pytest.raises(SchemaDrift) as exc:
             await env.reader.count()
         assert exc.value.sample and len(exc.value.sample) <= 600
         with pytest.raises(SchemaDrift):
             await env.reader.count()
+        # drift is not retried: one request per call
+        assert env.sim.sim.report()["requests"]["GET /adv/v1/promotion/count"]["count"] == 2
         drift_logs = [r for r in caplog.records if "does not parse" in r.getMessage()]
         assert len(drift_logs) == 1  # alert once per method
 

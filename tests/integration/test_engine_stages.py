@@ -217,3 +217,35 @@ async def test_a_search_cluster_bid_reaches_the_cluster_bid_writer(parts: Parts)
     async with parts.database.sessions() as s:
         rows = await repo.history(s, account="shop-a", limit=10)
     assert [(r.norm_query, r.apply_status) for r in rows] == [(current.norm_query, "applied")]
+
+
+async def test_a_failed_details_read_is_retried_next_cycle_not_after_the_count_interval(parts: Parts) -> None:
+    """Found by the generated fault suite (issue 14): the campaign list read well, the details failed; the
+    view then held no campaign until the next count interval (5 min) while the cycles reported success,
+    so pause-all found nothing to pause. Now the next cycle reads both again."""
+    from bidder.errors import TemporaryError
+    from bidder.sim.faults import FaultRule
+
+    parts.sim.sim.rules.add(FaultRule("status", endpoint="GET /api/advert/v2/adverts", status=500))
+    with pytest.raises(TemporaryError):
+        await parts.poller.refresh_campaigns(parts.clock.now())
+    assert not parts.view.campaigns
+    parts.sim.sim.rules.clear()
+    parts.clock.advance(61)  # the next cycle, well inside the 5-minute count interval
+    await parts.poller.refresh_campaigns(parts.clock.now())
+    assert parts.view.campaigns
+
+
+async def test_a_campaign_read_with_unknown_fields_is_read_again_next_cycle(parts: Parts) -> None:
+    """Found by the generated fault suite (issue 14): a campaign read once with an unknown status stayed so
+    in the view until the next count interval, so pause-all did not pause it while WB kept it active."""
+    from bidder.sim.faults import FaultRule
+
+    rule = parts.sim.sim.rules.add(FaultRule("set_field", endpoint="GET /api/advert/v2/adverts", field="status",
+                                             value=42, advert_id=1000001))
+    await parts.poller.refresh_campaigns(parts.clock.now())
+    assert not parts.view.campaigns[1000001].writable
+    parts.sim.sim.rules.rules.remove(rule)
+    parts.clock.advance(61)
+    await parts.poller.refresh_campaigns(parts.clock.now())
+    assert parts.view.campaigns[1000001].writable and parts.view.campaigns[1000001].status != 42

@@ -195,7 +195,7 @@ async def test_each_absurd_value_is_rejected_with_its_reason(caplog) -> None:
             today = host.sim.now().date()
             assert await reader.campaigns([1000001]) and await reader.fullstats([1000001], today, today)
             await host.faults({"absurd_rate": 1.0}, seller="shop-a")
-            with pytest.raises(SchemaDrift, match=r"bids_kopecks\.search: Input should be less than or equal"):
+            with pytest.raises(SchemaDrift, match=r"a current bid of \d+ minor units is above \d+ \(100000 bid steps\)"):
                 await reader.campaigns([1000001])
             with pytest.raises(SchemaDrift, match=r"sum: Input should be greater than or equal to 0"):
                 await reader.fullstats([1000001], today, today)

@@ -69,7 +69,7 @@ def test_stopping_and_report_shape() -> None:
     body = h.report(at(1))
     assert body["status"] == "ok" and "reasons" not in body
     assert body["accounts"]["a"] == {
-        "last_started": None, "last_finished": None, "last_ok": None, "last_error": None, "last_success": None,
+        "last_started": None, "last_finished": None, "last_ok": None, "last_error": None, "last_success": None, "token_days_left": None,
     }
     h.mark_stopping()
     body = h.report(at(2))

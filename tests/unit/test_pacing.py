@@ -161,3 +161,19 @@ async def test_in_flight_requests_hold_back_the_refill():
         pacer.observe(t)
     clock.advance(0.2)
     assert bucket.wait_time() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_retry_hint_capped_and_recorded_once_per_take() -> None:
+    from bidder.clock import FakeClock
+    from bidder.wb.pacing import MAX_RETRY_HINT, Pacer
+
+    clock = FakeClock()
+    pacer = Pacer(clock)
+    assert pacer.on_429("s", "count", 86400.0) == MAX_RETRY_HINT
+    assert pacer.bucket("s", "count").wait_time() == pytest.approx(MAX_RETRY_HINT)
+    assert pacer.bucket("s", "adverts").wait_time() == 0.0  # the other buckets keep going
+    assert pacer.on_429("s", "count", float("inf")) < 10  # malformed: documented fallback back-off
+    assert pacer.on_429("s", "count", float("nan")) < 10
+    assert pacer.on_429("s", "count", 60.0) == 60.0  # a sane hint is obeyed as is
+    assert [w.asked for w in pacer.take_long_waits("s")] == [86400.0]
+    assert pacer.take_long_waits("s") == []

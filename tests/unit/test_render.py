@@ -122,3 +122,15 @@ def test_pause_numbers_from_decision_inputs_are_labelled() -> None:
 
 def test_unknown_currency_falls_back_to_rubles() -> None:
     assert fmt_money(5, "ru", "") == "5\u00a0₽" and fmt_money(5, "en", "xyz") == "5\u00a0XYZ"
+
+
+def test_rate_limit_wait_renders_in_both_locales():
+    from datetime import UTC, datetime
+
+    from bidder.notify import events as ev
+    from bidder.notify.render import render_group
+
+    e = ev.rate_limit_wait("shop-a", "fullstats", 86400.0, 300.0, now=datetime(2026, 11, 2, tzinfo=UTC))
+    ru, en = render_group([e], "ru"), render_group([e], "en")
+    assert "86400" in ru and "300" in ru and "WB просит" in ru
+    assert "86400" in en and "waiting 300 s" in en

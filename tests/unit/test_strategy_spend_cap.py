@@ -122,3 +122,19 @@ def test_cooldown_after_a_change():
     h = (record(strategy="spend_cap", ago=timedelta(hours=1), before=22000, after=20000),)
     p = only(strat(cooldown="30m").decide(snapshot(stats=(d(spend=300, revenue=1000),), history=h), NOW))
     assert p.action == Action.SET_BID
+
+
+def test_missing_revenue_is_no_evidence_not_zero():
+    """Issue 14, defect 4: a row whose ``sum_price`` WB left out (revenue None) made ДРР infinite and cut
+    a healthy campaign's bid; now the window is no evidence and the strategy holds. The daily budget still
+    counts the spend that is known."""
+    import dataclasses
+
+    healthy = day(spend=600, revenue=10000, days_ago=1)
+    # a complete day of the window (issue 15: windows end yesterday) without its revenue
+    broken = dataclasses.replace(day(spend=600, revenue=0, days_ago=2), revenue=None)
+    p = only(strat().decide(snapshot(stats=(healthy, broken)), NOW), Action.HOLD)
+    assert "incomplete" in p.reason and p.inputs["drr_pct"] is None
+    today = dataclasses.replace(day(spend=600, revenue=0), revenue=None)  # today's spend is known
+    budget = strat(daily_budget=500).decide(snapshot(stats=(healthy, broken, today)), NOW)
+    assert budget[0].action == Action.PAUSE and budget[0].inputs["pause_kind"] == "daily_budget"

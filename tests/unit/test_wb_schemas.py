@@ -163,7 +163,9 @@ def test_fullstats_from_bytes_matches_the_decoded_path():
     body = json.dumps(data).encode()
     fast = schemas.FullStatsResponse.parse_json(body).items[0].to_domain()
     assert fast == schemas.FullStatsResponse.parse(data).items[0].to_domain()
-    assert fast[0].spend == Decimal("10.3") and fast[0].views == 150 and fast[1].spend == Decimal(0)
+    assert fast[0].spend == Decimal("10.3") and fast[0].views == 150
+    # a null or absent money field is missing, not zero (issue 14, defect 4): that row is no evidence
+    assert fast[1].spend is None and fast[1].revenue is None and not fast[1].complete
     assert schemas.FullStatsResponse.parse_json(b"null").items == []
     assert schemas.FullStatsResponse.parse_json(b"  ").items == []
     data[0]["days"][0]["apps"][0]["nms"][0]["sum"] = -3

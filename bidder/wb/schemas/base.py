@@ -68,9 +68,10 @@ class Wire(BaseModel):
 Int0 = Annotated[int, BeforeValidator(_none_zero)]
 Money = Annotated[Decimal, BeforeValidator(_decimal)]
 Spend = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0)]
-# 100,000 rubles: ten times WB's highest CPM bid; a current bid above it is a broken reply, not a bid
+# The RUB ceiling (100,000 ₽). Not enforced by the wire model: the client judges plausibility in the
+# account's currency from WB's own bid steps (bidder.wb.plausible, issue 14 defect 11).
 MAX_PLAUSIBLE_BID = 10_000_000
-Bid = Annotated[int, BeforeValidator(_none_zero), Field(ge=0, le=MAX_PLAUSIBLE_BID)]
+Bid = Annotated[int, BeforeValidator(_none_zero), Field(ge=0)]
 Day = Annotated[date, BeforeValidator(_day)]
 Str = Annotated[str, BeforeValidator(_str)]
 

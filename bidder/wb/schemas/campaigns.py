@@ -91,7 +91,7 @@ class AdvertV2(Wire):
     id: int
     bid_type: Str = ""
     currency: Str = ""
-    status: int
+    status: int | None = None  # missing: the campaign is read, marked not writable (not the account failed)
     settings: AdvertSettings = Field(default_factory=AdvertSettings)
     nm_settings: NullList(NmSetting) = Field(default_factory=list)
     timestamps: Timestamps | None = None
@@ -100,6 +100,13 @@ class AdvertV2(Wire):
         note_unknown("bid_type", self.bid_type, KNOWN_BID_TYPES)
         note_unknown("payment_type", self.settings.payment_type, KNOWN_PAYMENT_TYPES)
         note_unknown("campaign status", self.status, KNOWN_STATUSES)
+        unknown = {name for name, value, known in (
+            ("bid_type", self.bid_type, KNOWN_BID_TYPES),
+            ("payment_type", self.settings.payment_type, KNOWN_PAYMENT_TYPES),
+            ("status", self.status, KNOWN_STATUSES),
+        ) if value not in known}
+        if self.settings.placements is None:
+            unknown.add("placements")
         pl = self.settings.placements or Placements()
         placements = frozenset(name for name, on in (("search", pl.search), ("recommendations", pl.recommendations)) if on)
         items = []
@@ -117,13 +124,14 @@ class AdvertV2(Wire):
             advert_id=self.id,
             name=self.settings.name,
             type=campaign_type,
-            status=self.status,
+            status=self.status if self.status is not None else 0,
             bid_type=self.bid_type,
             payment_type=self.settings.payment_type,
             currency=self.currency,
             placements=placements,
             items=tuple(items),
             changed_at=ts.updated if ts else None,
+            unknown_fields=frozenset(unknown),
         )
 
 

@@ -34,8 +34,9 @@ class NmStat(Wire):
     clicks: int | None = 0
     atbs: int | None = 0
     orders: int | None = 0
-    sum: NativeSpend | None = Decimal(0)
-    sum_price: NativeSpend | None = Decimal(0)
+    # money left out (or null) is missing, not zero (issue 14, defect 4): the row becomes no evidence
+    sum: NativeSpend | None = None
+    sum_price: NativeSpend | None = None
 
 
 class AppStat(Wire):
@@ -62,6 +63,7 @@ class FullStatsItem(Wire):
 
     def to_domain(self) -> list[DailyStat]:
         acc: dict[tuple[date, int], list] = defaultdict(lambda: [0, 0, 0, 0, Decimal(0), Decimal(0)])
+        missing: set[tuple[tuple[date, int], int]] = set()  # ((day, nm), 4 spend | 5 revenue)
         for d in self.days:
             for app in d.apps:
                 for nm in app.nms or ():
@@ -70,9 +72,13 @@ class FullStatsItem(Wire):
                     a[1] += nm.clicks or 0
                     a[2] += nm.atbs or 0
                     a[3] += nm.orders or 0
-                    if nm.sum:
+                    if nm.sum is None:
+                        missing.add(((d.date, nm.nmId), 4))
+                    else:
                         a[4] += nm.sum
-                    if nm.sum_price:
+                    if nm.sum_price is None:
+                        missing.add(((d.date, nm.nmId), 5))
+                    else:
                         a[5] += nm.sum_price
         positions = {(b.date, b.nm): b.avg_position for b in self.boosterStats}
         keys = sorted(set(acc) | set(positions))
@@ -88,8 +94,8 @@ class FullStatsItem(Wire):
                     clicks=v[1],
                     atbs=v[2],
                     orders=v[3],
-                    spend=v[4],
-                    revenue=v[5],
+                    spend=None if ((day, nm_id), 4) in missing else v[4],
+                    revenue=None if ((day, nm_id), 5) in missing else v[5],
                     avg_position=positions.get((day, nm_id)),
                 )
             )
