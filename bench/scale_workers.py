@@ -1,7 +1,7 @@
 """Several worker processes on one PostgreSQL against the simulator's ``scale`` scenario (issue 20).
 
     python -m bench.scale --workers N --store postgresql [--sellers 50 --campaigns 200 --items 3]
-                          [--hours 0.5 --speed 30] [--lease-ttl 15] [--failover] [--json]
+                          [--hours 1 --speed 10] [--lease-ttl 30] [--failover] [--json]
 
 ``bench.scale`` hands over to :func:`run` when ``--workers`` is given. Processes: the simulator in one
 child process, each worker (the real App: leases, runner, cycles) in its own child process, all on one
@@ -154,11 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sellers", type=int, default=50)
     ap.add_argument("--campaigns", type=int, default=200, help="per seller")
     ap.add_argument("--items", type=int, default=3, help="per campaign")
-    ap.add_argument("--hours", type=float, default=0.5, help="simulated hours")
-    ap.add_argument("--speed", type=float, default=30.0, help="simulated seconds per real second")
+    ap.add_argument("--hours", type=float, default=1.0, help="simulated hours")
+    ap.add_argument("--speed", type=float, default=10.0, help="simulated seconds per real second")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--target-share", type=float, default=0.1)
-    ap.add_argument("--lease-ttl", type=float, default=15.0, help="real seconds (the daemon's default is 60)")
+    ap.add_argument("--lease-ttl", type=float, default=30.0, help="real seconds (the daemon's default is 60)")
     ap.add_argument("--failover", action="store_true", help="SIGKILL one worker halfway through")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     ap.add_argument("--no-baseline", action="store_true", help="accepted for bench.scale compatibility; no effect")

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from bidder.engine.leasing import FencedWriter, LeaseKeeper, single_worker_lock, uses_leases
+from bidder.store.db import make_engine, session_factory
 
 log = logging.getLogger("bidder.workers")
 
@@ -27,7 +28,9 @@ class WorkerLeases:
         self.active: dict[str, Any] = {}  # the cycles this worker serves now (the runner's dict)
         self.runner: Any = None  # set by serve(): rescheduled when accounts come and go
         settings = app.settings
-        self.keeper = LeaseKeeper(app.sessions, ttl=settings.lease_ttl, weight_of=self._weight,
+        # the heartbeat has its own small pool: it must never queue behind 50 accounts' cycles for a connection
+        self.engine = make_engine(settings.database_url, pool_size=2, max_overflow=2, pool_timeout=10)
+        self.keeper = LeaseKeeper(session_factory(self.engine), ttl=settings.lease_ttl, weight_of=self._weight,
                                   on_acquire=self._acquired, on_release=self._released,
                                   worker_id=settings.worker_id, http_port=settings.http_port or None)
 
@@ -85,4 +88,7 @@ class WorkerLeases:
                 "refused_writes": self.keeper.refused_writes}
 
     async def close(self) -> None:
-        await self.keeper.close()
+        try:
+            await self.keeper.close()
+        finally:
+            await self.engine.dispose()
