@@ -99,7 +99,7 @@ async def test_a_fenced_worker_records_no_intent(pg_sessions):
 
 
 async def test_no_takeover_while_an_intent_is_being_recorded(pg_sessions):
-    """FOR SHARE on the lease row: a claim (FOR UPDATE SKIP LOCKED) skips the row while the transaction
+    """FOR KEY SHARE on the lease row: a claim (FOR UPDATE SKIP LOCKED) skips the row while the transaction
     recording an intent is open, and gets it once that commits, so the new holder's reconciliation sees
     that intent."""
     async with pg_sessions.begin() as s:
@@ -145,5 +145,8 @@ async def test_cluster_view_shows_who_holds_what(pg_sessions, postgres_url, tmp_
     assert "w1 (live; h1 pid 11, /healthz on port 8081" in text and "1 account(s); jobs: telegram" in text
     assert any(line.split()[:2] == ["shop-a", "w1"] for line in text.splitlines()[1:]), text
     assert "free (last -)" in text  # shop-b
+    async with pg_sessions() as s:
+        load = await L.database_load(s)
+    assert load["transactions"] > 0 and load["rows_inserted"] >= 3
     sqlite = "\n".join(await cluster_lines(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
     assert "one worker process" in sqlite
