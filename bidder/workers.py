@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import Any
 
-from bidder.engine.leasing import FencedWriter, LeaseKeeper, single_worker_lock, uses_leases
+from bidder.engine.leasing import FencedWriter, Heartbeat, LeaseKeeper, single_worker_lock, uses_leases
 from bidder.store.db import make_engine, session_factory
 
 log = logging.getLogger("bidder.workers")
@@ -33,6 +33,7 @@ class WorkerLeases:
         self.keeper = LeaseKeeper(session_factory(self.engine), ttl=settings.lease_ttl, weight_of=self._weight,
                                   on_acquire=self._acquired, on_release=self._released,
                                   worker_id=settings.worker_id, http_port=settings.http_port or None)
+        self.heartbeat = Heartbeat(self.keeper, settings.database_url)
 
     def _weight(self, name: str) -> int:
         cycle = self.app.cycles.get(name)
@@ -45,6 +46,7 @@ class WorkerLeases:
         for name in list(self.app.cycles):
             self.app.health.unregister(name)  # registered again when acquired
         await self.keeper.start(list(self.app.cycles), jobs)
+        self.heartbeat.start()
         log.info("worker %s serves %d of %d account(s)", self.keeper.worker_id, len(self.active),
                  len(self.app.cycles))
 
@@ -89,6 +91,7 @@ class WorkerLeases:
 
     async def close(self) -> None:
         try:
+            await self.heartbeat.stop()
             await self.keeper.close()
         finally:
             await self.engine.dispose()
