@@ -229,6 +229,8 @@ def run(args: Any) -> int:
                 log.append(events.get(timeout=0.5))
             except Exception:
                 break
+        pending_at_end = asyncio.run(_audit(url))[2]
+        reconciled = asyncio.run(_reconcile_all(url, info, start, args.speed, t0, tmp, args.target_share))
         parent.send("stop")
         sim_out = parent.recv()
         sim.join(30)
@@ -257,6 +259,10 @@ def run(args: Any) -> int:
         "worker_cpu_s": {w: round(d["cpu"], 1) for w, d in sorted(done.items())},
         "worker_peak_rss_mb": {w: round(d["rss"], 1) for w, d in sorted(done.items())},
         "cycles_by_worker": {w: sum(1 for e in cycles if e[1] == w) for w in procs},
+        # intents the workers left pending when they stopped (SIGTERM cancels cycles after 8 s; the
+        # SIGKILLed worker's own), resolved by a restart's reconciliation as a real deployment would
+        "pending_at_end": pending_at_end,
+        "reconciled_after_run": reconciled,
         "pending_left": pending,
         # what the workers asked of PostgreSQL over the run (pg_stat_database), per simulated hour
         "db_per_simulated_hour": {k: round(v / max(sim_hours, 1e-9)) for k, v in db_load.items()},
@@ -294,6 +300,26 @@ def run(args: Any) -> int:
         for k, v in out.items():
             print(f"  {k}: {v}")
     return 0
+
+
+async def _reconcile_all(url: str, sim_info: dict, start: datetime, speed: float, t0: float, workdir: str,
+                         target_share: float) -> int:
+    """What a restart does first: one worker claims every account and reconciles its pending intents."""
+    from bench.scale import make_config, shared_clock
+    from bidder.app import build_app
+    from bidder.settings import Settings
+
+    clock = shared_clock(start, speed, t0)
+    settings = Settings(config=Path(workdir) / "bidder.yaml", database_url=url, wb_advert_url=sim_info["url"],
+                        dry_run=False, http_port=0, telegram_bot_token=None, worker_id="reconciler")
+    app = await build_app(settings, clock=clock, config=make_config(sim_info["sellers"], target_share))
+    try:
+        done = 0
+        for cycle in list(app.leases.active.values()):
+            done += await cycle.reconcile()
+        return done
+    finally:
+        await app.close()
 
 
 async def _db_load(url: str) -> dict[str, int]:

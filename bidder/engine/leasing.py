@@ -184,10 +184,12 @@ class LeaseKeeper:
     async def check_write(self, name: str) -> None:
         """Right before a write request: raise :class:`LeaseLost` unless the lease on ``name`` still
         holds, by the local deadline and in the database."""
-        fence = self.fence(name)
-        if fence is None:
+        h = self.held.get(name)
+        # the request may wait for the pacer after this check: keep a margin before the local deadline
+        if h is None or self.monotonic() >= h.deadline - self.margin:
             self.refused_writes += 1
-            raise LeaseLost(f"lease on {name} expired locally: not sending writes")
+            raise LeaseLost(f"lease on {name} lost or about to expire: not sending writes")
+        fence = Fence(name, self.worker_id, h.epoch)
         try:
             async with self.sessions.begin() as s:
                 await store.check_fence(s, fence)
