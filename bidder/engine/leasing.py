@@ -287,8 +287,10 @@ class LeaseKeeper:
         log.info("released %s (epoch %d) for another worker", name, held.epoch)
 
     async def _drain(self, name: str) -> None:
-        waited = 0.0
-        while self.inflight.get(name, 0) > 0 and waited < RELEASE_GRACE_SECONDS:
+        # the new holder must not start while this worker's cycle still writes (campaign saves race):
+        # wait for it, up to half a TTL (the heartbeat thread keeps the leases meanwhile)
+        waited, limit = 0.0, max(RELEASE_GRACE_SECONDS, self.ttl / 2)
+        while self.inflight.get(name, 0) > 0 and waited < limit:
             await asyncio.sleep(0.05)
             waited += 0.05
 
