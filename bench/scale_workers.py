@@ -314,6 +314,7 @@ async def _reconcile_all(url: str, sim_info: dict, start: datetime, speed: float
                         dry_run=False, http_port=0, telegram_bot_token=None, worker_id="reconciler")
     app = await build_app(settings, clock=clock, config=make_config(sim_info["sellers"], target_share))
     try:
+        await app.become_worker()
         done = 0
         for cycle in list(app.leases.active.values()):
             done += await cycle.reconcile()

@@ -57,15 +57,13 @@ class App:
     control: Control | None = None
     reload_error: str | None = None  # why the last reload was refused (the dashboard shows it)
     leases: Any = None  # bidder.workers.WorkerLeases on PostgreSQL (several workers), None on SQLite
+    _worker: bool = False  # become_worker() done
 
     # -------------------------------------------------------------- building
 
     async def open(self) -> App:
         from bidder import workers
 
-        unlock = workers.single_worker_lock(self.settings.database_url)  # SQLite: one worker process
-        if unlock is not None:
-            self.stack.callback(unlock)
         await upgrade(self.settings.database_url)
         database = db.Database(self.settings.database_url)
         self.stack.push_async_callback(database.dispose)
@@ -81,9 +79,22 @@ class App:
             self.stack.push_async_callback(self.leases.close)
         for account in self.config.accounts:
             await self._add_account(account)
+        return self
+
+    async def become_worker(self) -> None:
+        """Before running cycles (``serve``, ``run_once``; not for the operator commands that build an App):
+        on PostgreSQL claim this worker's share of the accounts; on SQLite refuse a second worker."""
+        if self._worker:
+            return
+        self._worker = True
         if self.leases is not None:
             await self.leases.start()
-        return self
+            return
+        from bidder import workers
+
+        unlock = workers.single_worker_lock(self.settings.database_url)  # SQLite: one worker process
+        if unlock is not None:
+            self.stack.callback(unlock)
 
     async def _add_account(self, account) -> None:
         name = account.name
@@ -201,6 +212,7 @@ class App:
 
     async def run_once(self) -> list[CycleResult]:
         """One full cycle for every account (``bidder run --once``)."""
+        await self.become_worker()
         return await self.runner().run_once()
 
     async def serve(self, *, telegram_sink=None, stop: asyncio.Event | None = None) -> None:
@@ -209,6 +221,7 @@ class App:
         from bidder.notify.digest import DigestJob
         from bidder.notify.outbox import OutboxSender
 
+        await self.become_worker()
         stop = stop or asyncio.Event()
         tasks: list[asyncio.Task] = []
         http = None

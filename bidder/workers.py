@@ -43,6 +43,8 @@ class WorkerLeases:
         return FencedWriter(writer, self.keeper, account)
 
     async def start(self, jobs: tuple[str, ...] = ()) -> None:
+        if self.keeper.started:
+            return
         for name in list(self.app.cycles):
             self.app.health.unregister(name)  # registered again when acquired
         await self.keeper.start(list(self.app.cycles), jobs)
@@ -91,7 +93,8 @@ class WorkerLeases:
 
     async def close(self) -> None:
         try:
-            await self.heartbeat.stop()
+            if self.keeper.started:
+                await self.heartbeat.stop()
             await self.keeper.close()
         finally:
             await self.engine.dispose()

@@ -149,6 +149,7 @@ class LeaseKeeper:
         self._lock = asyncio.Lock()
         self._held_lock = threading.Lock()  # the heartbeat thread reads ``held`` (see Heartbeat)
         self._closed = False
+        self.started = False  # a worker: start() done; before it (an operator command's App) nothing is fenced
 
     # ------------------------------------------------------------------ what is held
 
@@ -184,6 +185,8 @@ class LeaseKeeper:
     async def check_write(self, name: str) -> None:
         """Right before a write request: raise :class:`LeaseLost` unless the lease on ``name`` still
         holds, by the local deadline and in the database."""
+        if not self.started:  # not a worker (an operator command next to the workers): nothing to fence
+            return
         h = self.held.get(name)
         # the request may wait for the pacer after this check: keep a margin before the local deadline
         if h is None or self.monotonic() >= h.deadline - self.margin:
@@ -200,6 +203,7 @@ class LeaseKeeper:
     # ------------------------------------------------------------------ the loop
 
     async def start(self, names: Sequence[str], jobs: Sequence[str] = ()) -> None:
+        self.started = True
         self.names = list(names)
         self.jobs = {JOB_PREFIX + j for j in jobs}
         async with self.sessions.begin() as s:
@@ -300,6 +304,8 @@ class LeaseKeeper:
             if self._closed:
                 return
             self._closed = True
+            if not self.started:
+                return
             names = list(self.held)
             for name in names:
                 await self._drain(name)
