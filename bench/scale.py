@@ -434,10 +434,8 @@ def _ratio(a, b) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if any(a == "--workers" or a.startswith("--workers=") for a in (sys.argv[1:] if argv is None else argv)):
-        from bench.scale_workers import main as workers_main  # several worker processes (issue 20)
-
-        return workers_main(argv)
+    if any(a.split("=")[0] == "--workers" for a in (sys.argv[1:] if argv is None else argv)):  # issue 20
+        return __import__("bench.scale_workers", fromlist=["main"]).main(argv)  # several worker processes
     ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sellers", type=int, default=50)
     ap.add_argument("--campaigns", type=int, default=200, help="per seller")

@@ -59,6 +59,7 @@ class App:
     leases: Any = None  # bidder.workers.WorkerLeases on PostgreSQL (several workers), None on SQLite
     token_infos: dict[str, dict[str, Any]] = field(default_factory=dict)  # account -> read/write TokenInfo
     expiry_alerted: dict[tuple[str, str, Any], int] = field(default_factory=dict)  # smallest threshold alerted
+    _worker: bool = False  # become_worker() done
 
     # -------------------------------------------------------------- building
 
@@ -80,9 +81,22 @@ class App:
             self.stack.push_async_callback(self.leases.close)
         for account in self.config.accounts:
             await self._add_account(account)
+        return self
+
+    async def become_worker(self) -> None:
+        """Before running cycles (``serve``, ``run_once``; not for the operator commands that build an App):
+        on PostgreSQL claim this worker's share of the accounts; on SQLite refuse a second worker."""
+        if self._worker:
+            return
+        self._worker = True
         if self.leases is not None:
             await self.leases.start()
-        return self
+            return
+        from bidder import workers
+
+        unlock = workers.single_worker_lock(self.settings.database_url)  # SQLite: one worker process
+        if unlock is not None:
+            self.stack.callback(unlock)
 
     async def _add_account(self, account) -> None:
         name = account.name
@@ -231,19 +245,16 @@ class App:
 
     async def run_once(self) -> list[CycleResult]:
         """One full cycle for every account (``bidder run --once``)."""
+        await self.become_worker()
         return await self.runner().run_once()
 
     async def serve(self, *, telegram_sink=None, stop: asyncio.Event | None = None) -> None:
         """Run until SIGTERM/SIGINT (or ``stop``): cycles, the HTTP endpoints, Telegram, the digest."""
-        from bidder import workers
         from bidder.http import start_http
         from bidder.notify.digest import DigestJob
         from bidder.notify.outbox import OutboxSender
 
-        # SQLite: one serving worker process (a CLI command that opens the app is not a worker)
-        unlock = workers.single_worker_lock(self.settings.database_url)
-        if unlock is not None:
-            self.stack.callback(unlock)
+        await self.become_worker()
         stop = stop or asyncio.Event()
         tasks: list[asyncio.Task] = []
         http = None

@@ -12,7 +12,8 @@ import asyncio
 import logging
 from typing import Any
 
-from bidder.engine.leasing import FencedWriter, LeaseKeeper, single_worker_lock, uses_leases
+from bidder.engine.leasing import FencedWriter, Heartbeat, LeaseKeeper, single_worker_lock, uses_leases
+from bidder.store.db import make_engine, session_factory
 
 log = logging.getLogger("bidder.workers")
 
@@ -27,9 +28,12 @@ class WorkerLeases:
         self.active: dict[str, Any] = {}  # the cycles this worker serves now (the runner's dict)
         self.runner: Any = None  # set by serve(): rescheduled when accounts come and go
         settings = app.settings
-        self.keeper = LeaseKeeper(app.sessions, ttl=settings.lease_ttl, weight_of=self._weight,
+        # the heartbeat has its own small pool: it must never queue behind 50 accounts' cycles for a connection
+        self.engine = make_engine(settings.database_url, pool_size=2, max_overflow=2, pool_timeout=10)
+        self.keeper = LeaseKeeper(session_factory(self.engine), ttl=settings.lease_ttl, weight_of=self._weight,
                                   on_acquire=self._acquired, on_release=self._released,
                                   worker_id=settings.worker_id, http_port=settings.http_port or None)
+        self.heartbeat = Heartbeat(self.keeper, settings.database_url)
 
     def _weight(self, name: str) -> int:
         cycle = self.app.cycles.get(name)
@@ -39,9 +43,12 @@ class WorkerLeases:
         return FencedWriter(writer, self.keeper, account)
 
     async def start(self, jobs: tuple[str, ...] = ()) -> None:
+        if self.keeper.started:
+            return
         for name in list(self.app.cycles):
             self.app.health.unregister(name)  # registered again when acquired
         await self.keeper.start(list(self.app.cycles), jobs)
+        self.heartbeat.start()
         log.info("worker %s serves %d of %d account(s)", self.keeper.worker_id, len(self.active),
                  len(self.app.cycles))
 
@@ -85,4 +92,9 @@ class WorkerLeases:
                 "refused_writes": self.keeper.refused_writes}
 
     async def close(self) -> None:
-        await self.keeper.close()
+        try:
+            if self.keeper.started:
+                await self.heartbeat.stop()
+            await self.keeper.close()
+        finally:
+            await self.engine.dispose()

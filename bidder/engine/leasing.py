@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -93,13 +94,16 @@ def plan(weights: Mapping[str, int], holders: Mapping[str, str | None], workers:
     live = sorted(set(workers))
     if not live:
         return {}
+    known = [w for w in weights.values() if w > 0]
+    unknown = round(sum(known) / len(known)) if known else 1  # not counted yet: like the average account
+    weights = {n: (w if w > 0 else unknown) for n, w in weights.items()}
     loads = dict.fromkeys(live, 0)
-    total = sum(max(w, 1) for w in weights.values())
-    heaviest = max((max(w, 1) for w in weights.values()), default=1)
-    cap = total / len(live) + heaviest / 2
+    total = sum(weights.values())
+    heaviest = max(weights.values(), default=1)
+    cap = total / len(live) + heaviest / 2  # sticky: an account moves only when its holder is over
     out: dict[str, str] = {}
-    for name in sorted(weights, key=lambda n: (-max(weights[n], 1), n)):
-        w = max(weights[name], 1)
+    for name in sorted(weights, key=lambda n: (-weights[n], n)):
+        w = weights[name]
         holder = holders.get(name)
         if holder in loads and loads[holder] + w <= cap:
             target = holder
@@ -143,7 +147,9 @@ class LeaseKeeper:
         self.lost = 0
         self.refused_writes = 0  # sends refused because the lease was lost (never sent)
         self._lock = asyncio.Lock()
+        self._held_lock = threading.Lock()  # the heartbeat thread reads ``held`` (see Heartbeat)
         self._closed = False
+        self.started = False  # a worker: start() done; before it (an operator command's App) nothing is fenced
 
     # ------------------------------------------------------------------ what is held
 
@@ -179,10 +185,14 @@ class LeaseKeeper:
     async def check_write(self, name: str) -> None:
         """Right before a write request: raise :class:`LeaseLost` unless the lease on ``name`` still
         holds, by the local deadline and in the database."""
-        fence = self.fence(name)
-        if fence is None:
+        if not self.started:  # not a worker (an operator command next to the workers): nothing to fence
+            return
+        h = self.held.get(name)
+        # the request may wait for the pacer after this check: keep a margin before the local deadline
+        if h is None or self.monotonic() >= h.deadline - self.margin:
             self.refused_writes += 1
-            raise LeaseLost(f"lease on {name} expired locally: not sending writes")
+            raise LeaseLost(f"lease on {name} lost or about to expire: not sending writes")
+        fence = Fence(name, self.worker_id, h.epoch)
         try:
             async with self.sessions.begin() as s:
                 await store.check_fence(s, fence)
@@ -193,6 +203,7 @@ class LeaseKeeper:
     # ------------------------------------------------------------------ the loop
 
     async def start(self, names: Sequence[str], jobs: Sequence[str] = ()) -> None:
+        self.started = True
         self.names = list(names)
         self.jobs = {JOB_PREFIX + j for j in jobs}
         async with self.sessions.begin() as s:
@@ -241,7 +252,8 @@ class LeaseKeeper:
             else:
                 log.warning("lease on %s lost (taken over or expired): no longer serving it", name)
                 self.lost += 1
-                del self.held[name]
+                with self._held_lock:
+                    del self.held[name]
                 await self._released(name)
         holders = {i.name: (i.holder if i.live else None) for i in infos}
         mine = {n for n, w in plan(weights, holders, live or [self.worker_id]).items() if w == self.worker_id}
@@ -254,7 +266,8 @@ class LeaseKeeper:
         async with self.sessions.begin() as s:
             claimed = await store.claim(s, self.worker_id, wanted, ttl=self.ttl)
         for c in claimed:
-            self.held[c.name] = _Held(c.epoch, began + self.ttl - self.margin)
+            with self._held_lock:
+                self.held[c.name] = _Held(c.epoch, began + self.ttl - self.margin)
             if c.previous_holder is not None:
                 self.takeovers += 1
                 log.warning("took over %s from %s (epoch %d)", c.name, c.previous_holder, c.epoch)
@@ -269,7 +282,8 @@ class LeaseKeeper:
 
     async def _give_up(self, name: str) -> None:
         """Hand an account to the worker the plan names: stop serving it, wait for its cycle, release."""
-        held = self.held.pop(name)
+        with self._held_lock:
+            held = self.held.pop(name)
         await self.on_release(name)
         await self._drain(name)
         async with self.sessions.begin() as s:
@@ -277,8 +291,10 @@ class LeaseKeeper:
         log.info("released %s (epoch %d) for another worker", name, held.epoch)
 
     async def _drain(self, name: str) -> None:
-        waited = 0.0
-        while self.inflight.get(name, 0) > 0 and waited < RELEASE_GRACE_SECONDS:
+        # the new holder must not start while this worker's cycle still writes (campaign saves race):
+        # wait for it, up to half a TTL (the heartbeat thread keeps the leases meanwhile)
+        waited, limit = 0.0, max(RELEASE_GRACE_SECONDS, self.ttl / 2)
+        while self.inflight.get(name, 0) > 0 and waited < limit:
             await asyncio.sleep(0.05)
             waited += 0.05
 
@@ -288,15 +304,36 @@ class LeaseKeeper:
             if self._closed:
                 return
             self._closed = True
+            if not self.started:
+                return
             names = list(self.held)
             for name in names:
                 await self._drain(name)
-            self.held.clear()
+            with self._held_lock:
+                self.held.clear()
             with contextlib.suppress(Exception):
                 async with self.sessions.begin() as s:
                     await store.release(s, self.worker_id, names)
                     await store.remove_worker(s, self.worker_id)
             log.info("released %d lease(s)", len(names))
+
+    async def renew_now(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Renew the worker's heartbeat and every lease held (from the :class:`Heartbeat` thread)."""
+        if self._closed:
+            return
+        began = self.monotonic()
+        with self._held_lock:
+            snapshot = {n: h.epoch for n, h in self.held.items()}
+        async with sessions.begin() as s:
+            await store.heartbeat_worker(s, self.worker_id, host=socket.gethostname(), pid=os.getpid(),
+                                         http_port=self.http_port, ttl=self.ttl)
+            renewed = await store.renew(s, self.worker_id, snapshot, ttl=self.ttl)
+        deadline = began + self.ttl - self.margin
+        with self._held_lock:
+            for name, epoch in renewed.items():
+                h = self.held.get(name)
+                if h is not None and h.epoch == epoch:
+                    h.deadline = max(h.deadline, deadline)
 
     # ------------------------------------------------------------------ one-of-a-kind jobs
 
@@ -319,6 +356,47 @@ class LeaseKeeper:
             job_stop.set()
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 3)
+
+
+class Heartbeat:
+    """Renews the worker's heartbeat and leases every ``ttl / 3`` from a thread with its own event loop
+    and its own database connection, so that CPU-bound cycles holding the main event loop (or a starved
+    process on a busy host) do not let the leases lapse. Balancing and claiming stay on the main loop."""
+
+    def __init__(self, keeper: LeaseKeeper, database_url: str) -> None:
+        self.keeper = keeper
+        self.database_url = database_url
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="lease-heartbeat",
+                                        daemon=True)
+        self._thread.start()
+
+    async def _run(self) -> None:
+        from bidder.store.db import make_engine, session_factory
+
+        engine = make_engine(self.database_url, pool_size=1, max_overflow=1, pool_timeout=10)
+        sessions = session_factory(engine)
+        every = max(self.keeper.ttl / 3, 0.2)
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self.keeper.renew_now(sessions)
+                except Exception:
+                    log.exception("lease heartbeat (thread) failed")
+                waited = 0.0
+                while waited < every and not self._stop.is_set():
+                    await asyncio.sleep(0.05)
+                    waited += 0.05
+        finally:
+            await engine.dispose()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 10)
 
 
 class FencedWriter:

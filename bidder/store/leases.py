@@ -4,7 +4,7 @@ A lease row per account (``name`` = the account's name) or job (``name`` = ``job
 claims free or expired rows with ``SELECT … FOR UPDATE SKIP LOCKED`` (two workers never wait for, nor
 get, the same row), renews the rows it holds by heartbeat and releases them on shutdown. Every claim
 adds one to ``epoch``: the fencing token. A worker passes ``(holder, epoch)`` as a :class:`Fence`; the
-transaction that records a write intent checks it under ``FOR SHARE`` (:func:`check_fence`), so it
+transaction that records a write intent checks it under ``FOR KEY SHARE`` (:func:`check_fence`), so it
 either commits before a takeover (and the new holder reconciles that intent) or fails with
 :class:`LeaseLost` and records nothing.
 
@@ -184,11 +184,12 @@ async def release(session: AsyncSession, worker_id: str, names: Iterable[str]) -
 
 async def check_fence(session: AsyncSession, fence: Fence) -> None:
     """Raise :class:`LeaseLost` unless ``fence`` still holds: same holder and epoch, not expired. Locks
-    the lease row ``FOR SHARE`` until the end of the caller's transaction, so a takeover (an UPDATE of
-    that row) waits for it: what this transaction records is seen by the new holder's reconciliation."""
+    the lease row ``FOR KEY SHARE`` until the end of the caller's transaction: a takeover (``FOR UPDATE
+    SKIP LOCKED``) skips the row meanwhile, so what this transaction records is seen by the new holder's
+    reconciliation; the holder's own renewal (a plain UPDATE of ``expires_at``) does not wait for it."""
     row = (await session.execute(
         select(LeaseRow.holder, LeaseRow.epoch, LeaseRow.expires_at > _now())
-        .where(LeaseRow.name == fence.name).with_for_update(read=True))).first()
+        .where(LeaseRow.name == fence.name).with_for_update(read=True, key_share=True))).first()
     if row is None or row[0] != fence.holder or int(row[1]) != fence.epoch or not row[2]:
         raise LeaseLost(f"lease on {fence.name} lost (epoch {fence.epoch}): not recording or sending writes")
 

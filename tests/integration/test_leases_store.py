@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
 from bidder.domain import Action, Decision
 from bidder.store import accounts, audit
@@ -23,6 +24,13 @@ async def pg_sessions(postgres_url):
     await upgrade(postgres_url)
     async with Database(postgres_url) as database:
         yield database.sessions
+
+
+async def _expire(sessions, name: str) -> None:
+    """The lease runs out now (as if its holder had stopped renewing): no waiting on a loaded machine."""
+    async with sessions.begin() as s:
+        await s.execute(text("UPDATE leases SET expires_at = clock_timestamp() - interval '1 second' "
+                             "WHERE name = :n"), {"n": name})
 
 
 def _intent(advert_id: int = 1) -> Decision:
@@ -75,7 +83,7 @@ async def test_a_fenced_worker_records_no_intent(pg_sessions):
     async with pg_sessions.begin() as s:
         await accounts.ensure_account(s, "shop")
         await L.ensure_leases(s, {"shop": 1})
-        (old,) = await L.claim(s, "w1", ["shop"], ttl=0.3)
+        (old,) = await L.claim(s, "w1", ["shop"], ttl=30)
     fence = L.Fence("shop", "w1", old.epoch)
     token = L.current_fence.set(fence)
     try:
@@ -83,7 +91,7 @@ async def test_a_fenced_worker_records_no_intent(pg_sessions):
             ids = await audit.record_decisions(s, "shop", [_intent()], at=datetime.now(UTC), dry_run=False,
                                                apply_status="pending", returning_ids=True)
         assert len(ids) == 1
-        await asyncio.sleep(0.5)
+        await _expire(pg_sessions, "shop")
         async with pg_sessions.begin() as s:
             (new,) = await L.claim(s, "w2", ["shop"], ttl=30)
         assert new.epoch == old.epoch + 1 and new.previous_holder == "w1"
@@ -99,19 +107,19 @@ async def test_a_fenced_worker_records_no_intent(pg_sessions):
 
 
 async def test_no_takeover_while_an_intent_is_being_recorded(pg_sessions):
-    """FOR SHARE on the lease row: a claim (FOR UPDATE SKIP LOCKED) skips the row while the transaction
+    """FOR KEY SHARE on the lease row: a claim (FOR UPDATE SKIP LOCKED) skips the row while the transaction
     recording an intent is open, and gets it once that commits, so the new holder's reconciliation sees
     that intent."""
     async with pg_sessions.begin() as s:
         await accounts.ensure_account(s, "shop")
         await L.ensure_leases(s, {"shop": 1})
-        (old,) = await L.claim(s, "w1", ["shop"], ttl=0.5)
+        (old,) = await L.claim(s, "w1", ["shop"], ttl=30)
     token = L.current_fence.set(L.Fence("shop", "w1", old.epoch))
     try:
         async with pg_sessions.begin() as s:
             await audit.record_decisions(s, "shop", [_intent()], at=datetime.now(UTC), dry_run=False,
                                          apply_status="pending", returning_ids=True)
-            await asyncio.sleep(0.7)  # the lease expires while the intent's transaction is open
+            await _expire(pg_sessions, "shop")  # the lease runs out while the intent's transaction is open
             async with pg_sessions.begin() as s2:
                 during = await L.claim(s2, "w2", ["shop"], ttl=30)
     finally:
@@ -145,5 +153,8 @@ async def test_cluster_view_shows_who_holds_what(pg_sessions, postgres_url, tmp_
     assert "w1 (live; h1 pid 11, /healthz on port 8081" in text and "1 account(s); jobs: telegram" in text
     assert any(line.split()[:2] == ["shop-a", "w1"] for line in text.splitlines()[1:]), text
     assert "free (last -)" in text  # shop-b
+    async with pg_sessions() as s:
+        load = await L.database_load(s)
+    assert load["transactions"] > 0 and load["rows_inserted"] >= 3
     sqlite = "\n".join(await cluster_lines(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"))
     assert "one worker process" in sqlite
