@@ -2,8 +2,12 @@
 ``--store postgresql`` a throwaway PostgreSQL server) against the simulator's ``scale`` scenario, sped
 up; a naive per-campaign poller against a fresh simulator on the same clock, measured on the same figures.
 
-    python -m bench.scale [--sellers 50 --campaigns 200 --items 3 --hours 1 --speed 10] [--seed 1]
-                          [--store sqlite|postgresql] [--no-baseline]
+    python -m bench.scale [--sellers 50 --campaigns 200 --items 3 --history 1000 --hours 1 --speed 10]
+                          [--seed 1] [--store sqlite|postgresql] [--no-baseline] [--json]
+
+``--history N``: N finished campaigns (status 7, finished weeks ago) per seller besides the live ones, as a
+seller who has advertised for years has; WB's ``promotion/count`` lists them all. ``--json``: the human
+report goes to stderr and one JSON object with the figures (:data:`JSON_KEYS`) to stdout.
 
 The default is the issue's size, 50 sellers x 200 campaigns x 3 items (10,000 campaigns), for one
 simulated hour at 10x: about 6 real minutes plus a minute of set-up and analysis. At 10x the daemon keeps
@@ -46,10 +50,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import multiprocessing as mp
 import os
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -61,6 +67,10 @@ from typing import Any
 from bench.common import cpu_seconds, fmt, header, peak_rss_mb, table, throwaway_postgres
 
 STATS_STATUSES = (7, 9, 11)
+LIVE_STATS_STATUSES = (9, 11)  # live campaigns with statistics (finished ones are read once, not refreshed)
+JSON_KEYS = ("fullstats_calls", "fullstats_min", "fullstats_ratio", "time_to_first_decision_s",
+             "refresh_worst_over_floor", "backlog_rate_mean", "backlog_rate_worst", "calls_429", "rejected",
+             "peak_rss_mb", "cpu_s_per_cycle_per_1000", "cycles_per_account_hour")
 FULLSTATS_PER_MIN = 3
 FULLSTATS_BATCH = 50
 # method key -> (per-call capacity of the batchable unit, how the unit is read)
@@ -159,7 +169,8 @@ def _sellers(sim) -> list[dict[str, Any]]:
         out.append({
             "name": spec.name, "read": s.read_token, "write": s.write_token,
             "ids": [c.advert_id for c in spec.campaigns],
-            "stats_ids": [c.advert_id for c in spec.campaigns if c.status in STATS_STATUSES],
+            "stats_ids": [c.advert_id for c in spec.campaigns if c.status in LIVE_STATS_STATUSES],
+            "live_ids": [c.advert_id for c in spec.campaigns if c.status != 7],
         })
     return out
 
@@ -295,6 +306,7 @@ class DaemonStats:
     rss: float = 0.0
     cycle_wall: list = field(default_factory=list)
     phase_wall: Counter = field(default_factory=Counter)
+    first_decision: dict = field(default_factory=dict)  # account -> real s from the cold start
 
 
 async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, workdir: Path,
@@ -307,6 +319,7 @@ async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, wor
                         wb_advert_url=sim_info["url"], dry_run=False, http_port=0, telegram_bot_token=None)
     stats = DaemonStats()
     cpu0 = cpu_seconds()
+    cold = time.perf_counter()
     app = await build_app(settings, clock=clock, config=config)
     phases = (("start", "", "start"), ("refresh_campaigns", "poller", "refresh_campaigns"),
               ("poll_statistics", "poller", "poll_statistics"), ("poll_extras", "poller", "poll_extras"),
@@ -332,7 +345,7 @@ async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, wor
             setattr(owner, method, timed())
         original = cycle.run_cycle
 
-        async def counted(original=original):
+        async def counted(original=original, cycle=cycle):
             t = time.perf_counter()
             try:
                 result = await original()
@@ -341,6 +354,9 @@ async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, wor
                 stats.errors[f"crashed: {type(exc).__name__}: {exc}"[:120]] += 1
                 raise
             stats.cycle_wall.append(time.perf_counter() - t)
+            if result.ok and result.evaluated and cycle.view.stats_at and result.account not in stats.first_decision:
+                # the first cycle that decided campaigns whose statistics had arrived
+                stats.first_decision[result.account] = time.perf_counter() - cold
             stats.cycles += 1
             stats.campaign_passes += result.campaigns
             stats.evaluated += result.evaluated
@@ -368,8 +384,12 @@ async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, wor
 # ============================================================================ analysis
 
 
-def minimum_calls(calls: list[Call], key: str, campaigns_interval: float, duration: float) -> int | None:
+def minimum_calls(calls: list[Call], key: str, campaigns_interval: float, duration: float,
+                  only: set | None = None) -> int | None:
+    """The batch-optimal minimum for the refreshes done (``only``: of these ids alone)."""
     sel = [c for c in calls if c.key == key]
+    if only is not None:
+        sel = [Call(c.t, c.seller, c.key, c.status, tuple(u for u in c.units if u in only), c.group) for c in sel]
     if key == "GET /adv/v1/promotion/count":
         sellers = {c.seller for c in sel}
         return len(sellers) * (int(duration // campaigns_interval) + 1)
@@ -432,11 +452,14 @@ def _ratio(a, b) -> float | None:
     return a / b
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Every option of the benchmark (one place to add more)."""
     ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sellers", type=int, default=50)
-    ap.add_argument("--campaigns", type=int, default=200, help="per seller")
+    ap.add_argument("--campaigns", type=int, default=200, help="live campaigns per seller")
     ap.add_argument("--items", type=int, default=3, help="per campaign")
+    ap.add_argument("--history", type=int, default=1000,
+                    help="finished campaigns (status 7) per seller besides the live ones")
     ap.add_argument("--hours", type=float, default=1.0, help="simulated hours")
     ap.add_argument("--speed", type=float, default=10.0, help="simulated seconds per real second")
     ap.add_argument("--seed", type=int, default=1)
@@ -445,18 +468,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baseline", action="store_true", help="skip the naive poller")
     ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
                     help="the daemon's database: a SQLite file (default) or a throwaway PostgreSQL server")
-    args = ap.parse_args(argv)
+    ap.add_argument("--json", action="store_true",
+                    help="one JSON object with the figures on stdout (the report goes to stderr)")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     with contextlib.ExitStack() as stack:
-        return _run(args, stack)
+        if args.json:
+            stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+        figures: dict[str, Any] = {}
+        code = _run(args, stack, figures)
+    if args.json:
+        print(json.dumps({k: figures.get(k) for k in JSON_KEYS}))
+    return code
 
 
-def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
+def _run(args: argparse.Namespace, stack: contextlib.ExitStack, figures: dict[str, Any]) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.CRITICAL)  # cycles cancelled at the end of the run
-    header("bench.scale: the daemon against the simulated WB at scale, and a naive per-campaign poller")
-    scenario = f"scale:{args.sellers}x{args.campaigns}x{args.items}"
+    header("bench.scale: the daemon against the simulated WB at scale, and a naive per-campaign poller",
+           out=sys.stdout)  # (sys.stdout is stderr under --json)
+    scenario = f"scale:{args.sellers}x{args.campaigns}x{args.items}x{args.history}"
     total = args.sellers * args.campaigns
-    print(f"scenario {scenario} (seed {args.seed}): {total:,} campaigns, {args.hours:g} simulated hours at "
+    print(f"scenario {scenario} (seed {args.seed}): {total:,} live campaigns and "
+          f"{args.sellers * args.history:,} finished ones, {args.hours:g} simulated hours at "
           f"{args.speed:g}x (≈ {args.hours * 3600 / args.speed / 60:.1f} real minutes)", flush=True)
 
     from bidder.config import Intervals
@@ -560,12 +597,35 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     hdr = ["method", "daemon calls", "min", "ratio", "429s"]
     if naive:
         hdr += ["naive calls", "min", "ratio", "429s", "naive/daemon"]
-    table(hdr, rows)
+    table(hdr, rows, out=sys.stdout)
 
     # ------------------------------------------------------------------ summary figures
     floor = floor_seconds(info["daemon"]["sellers"])
     d_times, d_ratios, d_nd = first_refresh(dsrv["calls"], info["daemon"]["sellers"])
     d_cpu = daemon.cpu / max(daemon.campaign_passes / 1000, 1e-9)
+    live = {i for s in info["daemon"]["sellers"] for i in s["live_ids"]}
+    fs_key = "GET /adv/v3/fullstats"
+    fs_calls = sum(1 for c in dsrv["calls"] if c.key == fs_key)
+    fs_min = minimum_calls(dsrv["calls"], fs_key, intervals.campaigns.total_seconds(), duration, only=live)
+    first = daemon.first_decision
+    cycles_per_hour = daemon.cycles / max(len(info["daemon"]["sellers"]), 1) / max(duration / 3600, 1e-9)
+    figures.update({
+        "fullstats_calls": fs_calls, "fullstats_min": fs_min, "fullstats_ratio": _ratio(fs_calls, fs_min),
+        "time_to_first_decision_s": (max(first.values()) if len(first) == len(info["daemon"]["sellers"])
+                                     else None),
+        "refresh_worst_over_floor": _ratio(max(d_times), floor) if d_times and not d_nd else None,
+        "backlog_rate_mean": sum(d_ratios) / len(d_ratios) if d_ratios else None,
+        "backlog_rate_worst": min(d_ratios) if d_ratios else None,
+        "calls_429": sum(1 for c in dsrv["calls"] if c.status == 429),
+        "rejected": dsrv["rejected"],
+        "peak_rss_mb": daemon.rss,
+        "cpu_s_per_cycle_per_1000": d_cpu,
+        "cycles_per_account_hour": cycles_per_hour,
+    })
+    print(f"\nfullstats: {fs_calls} calls, batch-optimal minimum for the live campaigns' refreshes {fs_min} "
+          f"(ratio {fmt(figures['fullstats_ratio'])}); first decision (worst seller, real s from the cold start): "
+          f"{fmt(figures['time_to_first_decision_s'])} ({len(first)} of {len(info['daemon']['sellers'])} sellers "
+          f"decided)")
     summary = [
         ["requests", len(dsrv["calls"]), "", None],
         ["429s (goal 0)", sum(1 for c in dsrv["calls"] if c.status == 429), "", None],
@@ -575,8 +635,7 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         [f"full statistics refresh, worst seller, s (floor {floor:.0f}s)", max(d_times) if d_times else None, "", None],
         ["  / floor (goal <= 1.1)", _ratio(max(d_times), floor) if d_times else None, "", None],
         ["  sellers not fully refreshed in the run", d_nd, "", None],
-        ["account cycles per account per simulated hour (1-minute interval: 60)",
-         daemon.cycles / max(len(info["daemon"]["sellers"]), 1) / max(duration / 3600, 1e-9), "", None],
+        ["account cycles per account per simulated hour (1-minute interval: 60)", cycles_per_hour, "", None],
         ["campaign passes (cycles x campaigns)", daemon.campaign_passes, "", None],
         ["  of which evaluated (the rest: nothing they read had changed)", daemon.evaluated, "", None],
         ["CPU s per cycle per 1,000 campaigns", d_cpu, "", None],
@@ -597,7 +656,7 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
             row[3] = _ratio(v, row[1]) if isinstance(v, int | float) and isinstance(row[1], int | float) else None
     print("\nSummary:")
     table(["figure", "daemon", "naive", "naive/daemon"] if naive else ["figure", "daemon"],
-          [r if naive else r[:2] for r in summary])
+          [r if naive else r[:2] for r in summary], out=sys.stdout)
     if naive and n_nd:
         print(f"(naive: {n_nd} of {len(info['naive']['sellers'])} sellers never completed a full refresh within the "
               f"run; their time is at least {duration:.0f}s, not included above)")

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
 from bidder.domain import STARTABLE_STATUSES, Action, Campaign, Decision, Status
+from bidder.engine.min_bids import note_rejection
 from bidder.engine.ports import AlertSink, MetricsSink, OperatorState, Reader, Writer
 from bidder.engine.view import AccountView
-from bidder.errors import AuthFailed, WBError
+from bidder.errors import AuthFailed, BadRequest, WBError
 from bidder.store import repo
 from bidder.wb.models import BidChange, ClusterBidChange
 
@@ -172,6 +173,7 @@ class Applier:
                     self.view.note_bid(d)
             else:
                 outcomes.append((did, "failed", (r[1] if r else "no result from WB"), None))
+                note_rejection(self.view.min_bids, d, r[1] if r else None)
         async with self.sessions.begin() as s:
             await repo.set_decision_statuses(s, outcomes)
         applied = sum(1 for o in outcomes if o[3] is not None)
@@ -203,6 +205,9 @@ class Applier:
         if isinstance(exc, AuthFailed):
             await self._block_writes(exc)
         error = str(exc)[:500]
+        if isinstance(exc, BadRequest):
+            for _, d in writes:
+                note_rejection(self.view.min_bids, d, exc.detail)
         async with self.sessions.begin() as s:
             await repo.set_decision_statuses(s, [(did, "failed", error, None) for did, _ in writes])
         return 0, len(writes)
