@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from bidder.clock import Clock, ScaledClock
 from bidder.sim import schemas as S
-from bidder.sim.faults import FaultPlan, Faults, drop_one_field, make_absurd
+from bidder.sim.faults import FaultPlan, Faults, add_one_field, drop_one_field, make_absurd
 from bidder.sim.handlers import bids, campaigns, money, search, stats
 from bidder.sim.handlers.base import Ctx
 from bidder.sim.limits import RateLimiter
@@ -197,6 +197,9 @@ class Simulator:
                                   f"limited by {uuid.uuid5(uuid.UUID(seller.seller_id), ep.key)}", now)
             self._permit(ep, info, now)
             plan = self.faults.plan(seller.name)
+            if plan.normquery_forbidden and "/normquery/" in ep.key:
+                self.injected["normquery_forbidden"] += 1
+                raise problem(403, "request forbidden", "norm_query API not available", now)
             if plan.rate_limited:
                 self.injected["429"] += 1
                 headers.update({"X-Ratelimit-Retry": f"{settings.rate_limit_retry:g}", "X-Ratelimit-Remaining": "0",
@@ -239,6 +242,8 @@ class Simulator:
     def _json(self, data: Any, plan: FaultPlan, headers: dict[str, str]) -> web.Response:
         if plan.missing_field and drop_one_field(data):
             self.injected["missing_field"] += 1
+        if plan.extra_field and add_one_field(data):
+            self.injected["extra_field"] += 1
         if plan.absurd and make_absurd(data):
             self.injected["absurd"] += 1
         text = json.dumps(data, ensure_ascii=False)
