@@ -8,8 +8,10 @@ campaigns) and, when it is managed and finished inside the statistics window, it
 statistics (in whatever fullstats capacity the live campaigns leave). Then it is marked done in the
 store (:mod:`bidder.store.finished`, so a restart does not read it again) and dropped from the view.
 
-A campaign that finished before the statistics window began has no day the daemon would read: its final
-read is its details alone.
+A campaign that finished before the statistics window began (WB's changeTime) and was never seen live by
+this process has nothing the daemon would read: it is marked done straight from the campaign list, with
+no call at all (a seller's years of history cost nothing). One the daemon saw live gets its details read
+once more however long ago it finished (its status in the store changes).
 """
 
 from __future__ import annotations

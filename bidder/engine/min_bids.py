@@ -33,8 +33,10 @@ from datetime import datetime, timedelta
 from bidder.domain import Action, Campaign, Decision, Placement
 
 MIN_BIDS_TTL = timedelta(days=1)
-MIN_BIDS_CALLS_PER_CYCLE = 20  # WB allows 20 a minute
-MIN_BIDS_IN_CYCLE = 5  # read between evaluation and apply: WB's burst, so the cycle does not wait
+# WB allows 20 a minute (burst 5): with a cycle a minute, 8 in the poll stage (alongside fullstats) and 3
+# between evaluation and apply stay under it, so neither waits long on the bucket
+MIN_BIDS_CALLS_PER_CYCLE = 8
+MIN_BIDS_IN_CYCLE = 3
 # WB's answer to a bid below the minimum: "wrong bid value: 3; min: 150" (REFERENCE.md §1)
 PLAUSIBLE_MARGIN = 2  # a bid at or over twice the highest known minimum of its payment type is far above it
 _BELOW_MINIMUM = re.compile(r"\bmin(imum)?\b", re.IGNORECASE)
@@ -124,21 +126,16 @@ class MinBids:
 
     def requests(self, campaigns: Mapping[int, Campaign], limit: int = MIN_BIDS_CALLS_PER_CYCLE
                  ) -> list[tuple[Campaign, list[int], list[str]]]:
-        """Up to ``limit`` calls (campaign, nm ids, placements) for the minimums asked for; asks for
-        campaigns no longer known are dropped."""
+        """Up to ``limit`` calls (campaign, nm ids, placements) for the campaigns with minimums asked for.
+        A call reads all of the campaign's items and bid placements (one call either way, up to 100 items),
+        so a campaign costs one call a day; asks for campaigns no longer known are dropped."""
         out = []
         for advert_id in sorted(self.wanted):
             camp = campaigns.get(advert_id)
-            keys = self.wanted[advert_id]
-            if camp is None or not camp.items:
+            if camp is None or not camp.items or not camp.bid_placements:
                 self.wanted.pop(advert_id, None)
                 continue
-            nm_ids = sorted({nm for nm, _ in keys if camp.item(nm) is not None})
-            placements = sorted({p for _, p in keys if p in camp.bid_placements}) or sorted(camp.bid_placements)
-            if not nm_ids:
-                self.wanted.pop(advert_id, None)
-                continue
-            out.append((camp, nm_ids, placements))
+            out.append((camp, [it.nm_id for it in camp.items], list(camp.bid_placements)))
             if len(out) >= limit:
                 break
         return out

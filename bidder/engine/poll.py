@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bidder.clock import Clock
 from bidder.domain import BID_EDITABLE_STATUSES, Campaign, Status
 from bidder.engine.finished import FINISHED, FINISHED_DETAILS_PER_CYCLE, finished_inside_window
+from bidder.engine.min_bids import MIN_BIDS_CALLS_PER_CYCLE
 from bidder.engine.planner import due, fullstats_capacity, stats_candidates, stats_range
 from bidder.engine.ports import Reader
 from bidder.engine.view import AccountView, WBSteps
@@ -25,7 +26,6 @@ from bidder.wb.batching import MAX_NORMQUERY_PAIRS
 RULES_TTL = timedelta(hours=6)
 FULL_DETAILS_REFRESH = timedelta(hours=1)
 CLUSTER_CALLS_PER_CYCLE = 3
-MIN_BIDS_PER_CYCLE = 20  # WB allows 20 a minute
 RECOMMENDATIONS_PER_CYCLE = 5  # WB allows 5 a minute
 
 
@@ -82,6 +82,8 @@ class Poller:
         view.count_at = now
         stale = []
         live: set[int] = set()
+        long_finished = []
+        today = view.today(now)
         for ref in refs:
             if ref.status == Status.DELETED:
                 continue
@@ -89,8 +91,11 @@ class Poller:
             if ref.status == FINISHED:
                 if advert_id in fin.done:
                     continue  # its final read is done: never read again
-                live.add(advert_id)
                 known = view.campaigns.get(advert_id)
+                if known is None and not finished_inside_window(ref.changed_at, today, view.window_days(advert_id)):
+                    long_finished.append(advert_id)  # finished before the window, never seen live: nothing to read
+                    continue
+                live.add(advert_id)
                 if (known is None or known.status != FINISHED) and advert_id not in fin.stats_wanted:
                     fin.details_wanted[advert_id] = ref.changed_at
                     if known is not None:  # just finished: out of the live polls and the evaluation now
@@ -111,6 +116,7 @@ class Poller:
             view.changed_at[advert_id] = ref.changed_at
         for gone in set(view.campaigns) - live:
             view.campaigns.pop(gone, None)
+        await self.finish(long_finished, now)
         if not stale:
             return
         fresh = await self.reader.campaigns(sorted(stale))
@@ -264,7 +270,7 @@ class Poller:
                     for placement in camp.bid_placements:
                         if (it.nm_id, placement) not in known:
                             mins.want(advert_id, it.nm_id, placement)
-        await self.read_minimums(now, MIN_BIDS_PER_CYCLE)
+        await self.read_minimums(now, MIN_BIDS_CALLS_PER_CYCLE)
 
     async def read_minimums(self, now: datetime, limit: int) -> set[int]:
         """The minimum bids decisions asked for, at most ``limit`` calls; returns the campaigns read."""
