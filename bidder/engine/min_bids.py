@@ -33,9 +33,9 @@ from datetime import datetime, timedelta
 from bidder.domain import Action, Campaign, Decision, Placement
 
 MIN_BIDS_TTL = timedelta(days=1)
-# WB allows 20 a minute (burst 5): with a cycle a minute, 8 in the poll stage (alongside fullstats) and 3
-# between evaluation and apply stay under it, so neither waits long on the bucket
-MIN_BIDS_CALLS_PER_CYCLE = 8
+# WB allows 20 a minute with a burst of 5: with a cycle a minute, the burst in the poll stage (alongside
+# fullstats) and 3 between evaluation and apply stay under it, so the cycle hardly waits on the bucket
+MIN_BIDS_CALLS_PER_CYCLE = 5
 MIN_BIDS_IN_CYCLE = 3
 # WB's answer to a bid below the minimum: "wrong bid value: 3; min: 150" (REFERENCE.md §1)
 PLAUSIBLE_MARGIN = 2  # a bid at or over twice the highest known minimum of its payment type is far above it
