@@ -37,9 +37,15 @@ bids PATCH). The figures:
 * backlog rate: fullstats (WB: 3/min per seller, burst 1) during each seller's first full refresh, the
   achieved rate ``(k - 1) / (t_k - t_1)`` of its k successful calls over the permitted 3/min (mean and
   minimum over sellers);
-* full refresh: the simulated time from a seller's first fullstats call until every campaign that has
-  statistics (status 7, 9, 11) has been served once, against the floor WB's limits impose,
+* full refresh: the simulated time from a seller's first fullstats call until every live campaign that
+  has statistics (status 9, 11; finished ones are read once, not refreshed) has been served once, against
+  the floor WB's limits impose,
   ``(ceil(n / 50) - 1) * 20 s`` (the first call uses the burst of 1); worst seller;
+* fullstats ratio (``--json``: ``fullstats_calls`` / ``fullstats_min``): every fullstats call the daemon
+  made against the batch-optimal minimum for the live campaigns' refreshes done (finished campaigns' final
+  reads count as calls, not in the minimum);
+* time to first decision: real seconds from the daemon's cold start (before ``build_app``) to the end of
+  each account's first cycle that evaluated campaigns with statistics; the worst seller;
 * CPU seconds per cycle per 1,000 campaigns: this process's user+system CPU (``getrusage``) over the
   campaign-passes done (daemon: an account cycle evaluates all its campaigns; naive: one pass over all
   of a seller's campaigns); peak RSS: ``ru_maxrss`` of that process.
