@@ -2,8 +2,12 @@
 ``--store postgresql`` a throwaway PostgreSQL server) against the simulator's ``scale`` scenario, sped
 up; a naive per-campaign poller against a fresh simulator on the same clock, measured on the same figures.
 
-    python -m bench.scale [--sellers 50 --campaigns 200 --items 3 --hours 1 --speed 10] [--seed 1]
-                          [--store sqlite|postgresql] [--no-baseline]
+    python -m bench.scale [--sellers 50 --campaigns 200 --items 3 --history 1000 --hours 1 --speed 10]
+                          [--seed 1] [--store sqlite|postgresql] [--no-baseline] [--json]
+
+``--history N``: N finished campaigns (status 7, finished weeks ago) per seller besides the live ones, as a
+seller who has advertised for years has; WB's ``promotion/count`` lists them all. ``--json``: the human
+report goes to stderr and one JSON object with the figures (:data:`JSON_KEYS`) to stdout.
 
 The default is the issue's size, 50 sellers x 200 campaigns x 3 items (10,000 campaigns), for one
 simulated hour at 10x: about 6 real minutes plus a minute of set-up and analysis. At 10x the daemon keeps
@@ -33,9 +37,15 @@ bids PATCH). The figures:
 * backlog rate: fullstats (WB: 3/min per seller, burst 1) during each seller's first full refresh, the
   achieved rate ``(k - 1) / (t_k - t_1)`` of its k successful calls over the permitted 3/min (mean and
   minimum over sellers);
-* full refresh: the simulated time from a seller's first fullstats call until every campaign that has
-  statistics (status 7, 9, 11) has been served once, against the floor WB's limits impose,
+* full refresh: the simulated time from a seller's first fullstats call until every live campaign that
+  has statistics (status 9, 11; finished ones are read once, not refreshed) has been served once, against
+  the floor WB's limits impose,
   ``(ceil(n / 50) - 1) * 20 s`` (the first call uses the burst of 1); worst seller;
+* fullstats ratio (``--json``: ``fullstats_calls`` / ``fullstats_min``): every fullstats call the daemon
+  made against the batch-optimal minimum for the live campaigns' refreshes done (finished campaigns' final
+  reads count as calls, not in the minimum);
+* time to first decision: real seconds from the daemon's cold start (before ``build_app``) to the end of
+  each account's first cycle that evaluated campaigns with statistics; the worst seller;
 * CPU seconds per cycle per 1,000 campaigns: this process's user+system CPU (``getrusage``) over the
   campaign-passes done (daemon: an account cycle evaluates all its campaigns; naive: one pass over all
   of a seller's campaigns); peak RSS: ``ru_maxrss`` of that process.
@@ -46,57 +56,40 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
-import math
 import multiprocessing as mp
 import os
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bench.common import cpu_seconds, fmt, header, peak_rss_mb, table, throwaway_postgres
+from bench.scale_parts import (  # noqa: F401  (re-exported: the benchmark's figures and its tests)
+    CAPACITY,
+    FULLSTATS_BATCH,
+    FULLSTATS_PER_MIN,
+    LIVE_STATS_STATUSES,
+    STATS_STATUSES,
+    Call,
+    first_refresh,
+    floor_seconds,
+    minimum_calls,
+    naive_process,
+    shared_clock,
+)
 
-STATS_STATUSES = (7, 9, 11)
-FULLSTATS_PER_MIN = 3
-FULLSTATS_BATCH = 50
-# method key -> (per-call capacity of the batchable unit, how the unit is read)
-CAPACITY = {
-    "GET /api/advert/v2/adverts": 50,
-    "GET /adv/v3/fullstats": 50,
-    "POST /adv/v0/normquery/stats": 100,
-    "POST /adv/v0/normquery/get-bids": 100,
-    "PATCH /api/advert/v1/bids": 50,
-    "POST /api/advert/v2/budget": 50,
-}
-
-
-# ============================================================================ shared clock
-
-
-def shared_clock(start: datetime, speed: float, t0: float):
-    from bidder.clock import ScaledClock
-
-    clock = ScaledClock(start, speed)
-    clock._t0 = t0  # the same origin in every process
-    return clock
+JSON_KEYS = ("fullstats_calls", "fullstats_min", "fullstats_ratio", "time_to_first_decision_s",
+             "refresh_worst_over_floor", "backlog_rate_mean", "backlog_rate_worst", "calls_429", "rejected",
+             "peak_rss_mb", "cpu_s_per_cycle_per_1000", "cycles_per_account_hour")
 
 
 # ============================================================================ simulator process
-
-
-@dataclass
-class Call:
-    t: float  # simulated seconds since the clock's origin
-    seller: str
-    key: str
-    status: int
-    units: tuple = ()  # ids / pairs / campaigns carried
-    group: str = ""  # date range or period
 
 
 def _hook(sim, log: list[Call]) -> None:
@@ -160,7 +153,8 @@ def _sellers(sim) -> list[dict[str, Any]]:
         out.append({
             "name": spec.name, "read": s.read_token, "write": s.write_token,
             "ids": [c.advert_id for c in spec.campaigns],
-            "stats_ids": [c.advert_id for c in spec.campaigns if c.status in STATS_STATUSES],
+            "stats_ids": [c.advert_id for c in spec.campaigns if c.status in LIVE_STATS_STATUSES],
+            "live_ids": [c.advert_id for c in spec.campaigns if c.status != 7],
         })
     return out
 
@@ -191,71 +185,6 @@ def sim_process(conn, which: str, scenario: str, seed: int, start: datetime, spe
             }
             await r.stop()
         conn.send(out)
-
-    asyncio.run(main())
-
-
-# ============================================================================ naive poller process
-
-
-def naive_process(conn, sim_info: dict, start: datetime, speed: float, t0: float, until: float,
-                  stats_interval: float) -> None:
-    """Per-campaign, unbatched: for each campaign one adverts call and one fullstats call (7 days), one
-    campaign after the other, a pass every stats interval at most; a 429 is retried after
-    X-Ratelimit-Retry seconds, nothing else is paced (like small public scripts)."""
-    import aiohttp
-
-    clock = shared_clock(start, speed, t0)
-    passes: Counter[str] = Counter()  # seller -> campaigns polled
-
-    async def get(session, url: str, token: str, params: dict) -> Any:
-        while True:
-            async with session.get(url, params=params, headers={"Authorization": token}) as resp:
-                body = await resp.read()
-                if resp.status == 429:
-                    await clock.sleep(float(resp.headers.get("X-Ratelimit-Retry", "1")))
-                    continue
-                return resp.status, body
-
-    async def seller_loop(session, base: str, s: dict) -> None:
-        import json
-
-        status, body = await get(session, base + "/adv/v1/promotion/count", s["read"], {})
-        ids = []
-        for group in (json.loads(body).get("adverts") or []):
-            if group.get("status") in STATS_STATUSES:
-                ids += [a["advertId"] for a in group.get("advert_list") or []]
-        while clock.monotonic() < until:
-            round_start = clock.monotonic()
-            for advert_id in ids:
-                if clock.monotonic() >= until:
-                    return
-                today = clock.now().date()
-                await get(session, base + "/api/advert/v2/adverts", s["read"], {"ids": str(advert_id)})
-                await get(session, base + "/adv/v3/fullstats", s["read"], {
-                    "ids": str(advert_id), "beginDate": (today - timedelta(days=6)).isoformat(),
-                    "endDate": today.isoformat()})
-                passes[s["name"]] += 1
-            wait = round_start + stats_interval - clock.monotonic()
-            if wait > 0:
-                await clock.sleep(min(wait, max(0.0, until - clock.monotonic())))
-
-    errors: Counter[str] = Counter()
-
-    async def guarded(session, base: str, s: dict) -> None:
-        try:
-            await seller_loop(session, base, s)
-        except Exception as exc:  # a script like this dies on the first surprise; count it
-            errors[f"{type(exc).__name__}: {exc}"[:120]] += 1
-
-    async def main() -> None:
-        cpu0 = cpu_seconds()
-        conn_limit = aiohttp.TCPConnector(limit=200)
-        timeout = aiohttp.ClientTimeout(total=None)
-        async with aiohttp.ClientSession(connector=conn_limit, timeout=timeout) as session:
-            await asyncio.gather(*(guarded(session, sim_info["url"], s) for s in sim_info["sellers"]))
-        conn.send({"cpu": cpu_seconds() - cpu0, "rss": peak_rss_mb(), "passes": dict(passes),
-                   "errors": dict(errors)})
 
     asyncio.run(main())
 
@@ -296,6 +225,7 @@ class DaemonStats:
     rss: float = 0.0
     cycle_wall: list = field(default_factory=list)
     phase_wall: Counter = field(default_factory=Counter)
+    first_decision: dict = field(default_factory=dict)  # account -> real s from the cold start
 
 
 async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, workdir: Path,
@@ -308,6 +238,7 @@ async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, wor
                         wb_advert_url=sim_info["url"], dry_run=False, http_port=0, telegram_bot_token=None)
     stats = DaemonStats()
     cpu0 = cpu_seconds()
+    cold = time.perf_counter()
     app = await build_app(settings, clock=clock, config=config)
     phases = (("start", "", "start"), ("refresh_campaigns", "poller", "refresh_campaigns"),
               ("poll_statistics", "poller", "poll_statistics"), ("poll_extras", "poller", "poll_extras"),
@@ -333,7 +264,7 @@ async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, wor
             setattr(owner, method, timed())
         original = cycle.run_cycle
 
-        async def counted(original=original):
+        async def counted(original=original, cycle=cycle):
             t = time.perf_counter()
             try:
                 result = await original()
@@ -342,6 +273,9 @@ async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, wor
                 stats.errors[f"crashed: {type(exc).__name__}: {exc}"[:120]] += 1
                 raise
             stats.cycle_wall.append(time.perf_counter() - t)
+            if result.ok and result.evaluated and cycle.view.stats_at and result.account not in stats.first_decision:
+                # the first cycle that decided campaigns whose statistics had arrived
+                stats.first_decision[result.account] = time.perf_counter() - cold
             stats.cycles += 1
             stats.campaign_passes += result.campaigns
             stats.evaluated += result.evaluated
@@ -366,64 +300,6 @@ async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, wor
     return stats
 
 
-# ============================================================================ analysis
-
-
-def minimum_calls(calls: list[Call], key: str, campaigns_interval: float, duration: float) -> int | None:
-    sel = [c for c in calls if c.key == key]
-    if key == "GET /adv/v1/promotion/count":
-        sellers = {c.seller for c in sel}
-        return len(sellers) * (int(duration // campaigns_interval) + 1)
-    cap = CAPACITY.get(key)
-    if cap is None:
-        return None
-    units: dict[tuple, list] = defaultdict(list)
-    for c in sel:
-        units[(c.seller, c.group)].extend(c.units)
-    total = 0
-    for us in units.values():
-        u, d = len(us), len(set(us))
-        if d:
-            total += (u // d) * math.ceil(d / cap) + math.ceil((u % d) / cap)
-    return total
-
-
-def first_refresh(calls: list[Call], sellers: list[dict]) -> tuple[list[float], list[float], int]:
-    """Per seller: the time from its first fullstats call until all its stats campaigns were served once,
-    and the achieved/permitted rate over that stretch. Returns (times, rate ratios, sellers not done)."""
-    by_seller: dict[str, list[Call]] = defaultdict(list)
-    for c in calls:
-        if c.key == "GET /adv/v3/fullstats":
-            by_seller[c.seller].append(c)
-    times, ratios, not_done = [], [], 0
-    for s in sellers:
-        want = set(s["stats_ids"])
-        seen: set[int] = set()
-        ok_times = []
-        done_at = None
-        cs = sorted(by_seller.get(s["name"], []), key=lambda c: c.t)
-        for c in cs:
-            if c.status == 200:
-                ok_times.append(c.t)
-                seen.update(c.units)
-                if want <= seen:
-                    done_at = c.t
-                    break
-        if done_at is None or not cs:
-            not_done += 1
-            continue
-        times.append(done_at - cs[0].t)
-        k = len(ok_times)
-        if k > 1:
-            ratios.append(((k - 1) / (ok_times[-1] - ok_times[0])) / (FULLSTATS_PER_MIN / 60))
-    return times, ratios, not_done
-
-
-def floor_seconds(sellers: list[dict]) -> float:
-    interval = 60 / FULLSTATS_PER_MIN
-    return max((math.ceil(len(s["stats_ids"]) / FULLSTATS_BATCH) - 1) * interval for s in sellers)
-
-
 # ============================================================================ main
 
 
@@ -433,13 +309,14 @@ def _ratio(a, b) -> float | None:
     return a / b
 
 
-def main(argv: list[str] | None = None) -> int:
-    if any(a.split("=")[0] == "--workers" for a in (sys.argv[1:] if argv is None else argv)):  # issue 20
-        return __import__("bench.scale_workers", fromlist=["main"]).main(argv)  # several worker processes
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Every option of the benchmark (one place to add more)."""
     ap = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sellers", type=int, default=50)
-    ap.add_argument("--campaigns", type=int, default=200, help="per seller")
+    ap.add_argument("--campaigns", type=int, default=200, help="live campaigns per seller")
     ap.add_argument("--items", type=int, default=3, help="per campaign")
+    ap.add_argument("--history", type=int, default=1000,
+                    help="finished campaigns (status 7) per seller besides the live ones")
     ap.add_argument("--hours", type=float, default=1.0, help="simulated hours")
     ap.add_argument("--speed", type=float, default=10.0, help="simulated seconds per real second")
     ap.add_argument("--seed", type=int, default=1)
@@ -448,18 +325,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baseline", action="store_true", help="skip the naive poller")
     ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
                     help="the daemon's database: a SQLite file (default) or a throwaway PostgreSQL server")
-    args = ap.parse_args(argv)
+    ap.add_argument("--json", action="store_true",
+                    help="one JSON object with the figures on stdout (the report goes to stderr)")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    if any(a.split("=")[0] == "--workers" for a in (sys.argv[1:] if argv is None else argv)):  # issue 20
+        return __import__("bench.scale_workers", fromlist=["main"]).main(argv)  # several worker processes
+    args = parse_args(argv)
     with contextlib.ExitStack() as stack:
-        return _run(args, stack)
+        if args.json:
+            stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+        figures: dict[str, Any] = {}
+        code = _run(args, stack, figures)
+    if args.json:
+        print(json.dumps({k: figures.get(k) for k in JSON_KEYS}))
+    return code
 
 
-def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
+def _run(args: argparse.Namespace, stack: contextlib.ExitStack, figures: dict[str, Any]) -> int:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.CRITICAL)  # cycles cancelled at the end of the run
-    header("bench.scale: the daemon against the simulated WB at scale, and a naive per-campaign poller")
-    scenario = f"scale:{args.sellers}x{args.campaigns}x{args.items}"
+    header("bench.scale: the daemon against the simulated WB at scale, and a naive per-campaign poller",
+           out=sys.stdout)  # (sys.stdout is stderr under --json)
+    scenario = f"scale:{args.sellers}x{args.campaigns}x{args.items}x{args.history}"
     total = args.sellers * args.campaigns
-    print(f"scenario {scenario} (seed {args.seed}): {total:,} campaigns, {args.hours:g} simulated hours at "
+    print(f"scenario {scenario} (seed {args.seed}): {total:,} live campaigns and "
+          f"{args.sellers * args.history:,} finished ones, {args.hours:g} simulated hours at "
           f"{args.speed:g}x (≈ {args.hours * 3600 / args.speed / 60:.1f} real minutes)", flush=True)
 
     from bidder.config import Intervals
@@ -563,12 +456,35 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     hdr = ["method", "daemon calls", "min", "ratio", "429s"]
     if naive:
         hdr += ["naive calls", "min", "ratio", "429s", "naive/daemon"]
-    table(hdr, rows)
+    table(hdr, rows, out=sys.stdout)
 
     # ------------------------------------------------------------------ summary figures
     floor = floor_seconds(info["daemon"]["sellers"])
     d_times, d_ratios, d_nd = first_refresh(dsrv["calls"], info["daemon"]["sellers"])
     d_cpu = daemon.cpu / max(daemon.campaign_passes / 1000, 1e-9)
+    live = {i for s in info["daemon"]["sellers"] for i in s["live_ids"]}
+    fs_key = "GET /adv/v3/fullstats"
+    fs_calls = sum(1 for c in dsrv["calls"] if c.key == fs_key)
+    fs_min = minimum_calls(dsrv["calls"], fs_key, intervals.campaigns.total_seconds(), duration, only=live)
+    first = daemon.first_decision
+    cycles_per_hour = daemon.cycles / max(len(info["daemon"]["sellers"]), 1) / max(duration / 3600, 1e-9)
+    figures.update({
+        "fullstats_calls": fs_calls, "fullstats_min": fs_min, "fullstats_ratio": _ratio(fs_calls, fs_min),
+        "time_to_first_decision_s": (max(first.values()) if len(first) == len(info["daemon"]["sellers"])
+                                     else None),
+        "refresh_worst_over_floor": _ratio(max(d_times), floor) if d_times and not d_nd else None,
+        "backlog_rate_mean": sum(d_ratios) / len(d_ratios) if d_ratios else None,
+        "backlog_rate_worst": min(d_ratios) if d_ratios else None,
+        "calls_429": sum(1 for c in dsrv["calls"] if c.status == 429),
+        "rejected": dsrv["rejected"],
+        "peak_rss_mb": daemon.rss,
+        "cpu_s_per_cycle_per_1000": d_cpu,
+        "cycles_per_account_hour": cycles_per_hour,
+    })
+    print(f"\nfullstats: {fs_calls} calls, batch-optimal minimum for the live campaigns' refreshes {fs_min} "
+          f"(ratio {fmt(figures['fullstats_ratio'])}); first decision (worst seller, real s from the cold start): "
+          f"{fmt(figures['time_to_first_decision_s'])} ({len(first)} of {len(info['daemon']['sellers'])} sellers "
+          f"decided)")
     summary = [
         ["requests", len(dsrv["calls"]), "", None],
         ["429s (goal 0)", sum(1 for c in dsrv["calls"] if c.status == 429), "", None],
@@ -578,8 +494,7 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         [f"full statistics refresh, worst seller, s (floor {floor:.0f}s)", max(d_times) if d_times else None, "", None],
         ["  / floor (goal <= 1.1)", _ratio(max(d_times), floor) if d_times else None, "", None],
         ["  sellers not fully refreshed in the run", d_nd, "", None],
-        ["account cycles per account per simulated hour (1-minute interval: 60)",
-         daemon.cycles / max(len(info["daemon"]["sellers"]), 1) / max(duration / 3600, 1e-9), "", None],
+        ["account cycles per account per simulated hour (1-minute interval: 60)", cycles_per_hour, "", None],
         ["campaign passes (cycles x campaigns)", daemon.campaign_passes, "", None],
         ["  of which evaluated (the rest: nothing they read had changed)", daemon.evaluated, "", None],
         ["CPU s per cycle per 1,000 campaigns", d_cpu, "", None],
@@ -600,7 +515,7 @@ def _run(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
             row[3] = _ratio(v, row[1]) if isinstance(v, int | float) and isinstance(row[1], int | float) else None
     print("\nSummary:")
     table(["figure", "daemon", "naive", "naive/daemon"] if naive else ["figure", "daemon"],
-          [r if naive else r[:2] for r in summary])
+          [r if naive else r[:2] for r in summary], out=sys.stdout)
     if naive and n_nd:
         print(f"(naive: {n_nd} of {len(info['naive']['sellers'])} sellers never completed a full refresh within the "
               f"run; their time is at least {duration:.0f}s, not included above)")

@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
 from bidder.domain import STARTABLE_STATUSES, Action, Decision, Status
+from bidder.engine.min_bids import note_rejection
 from bidder.engine.ports import AlertSink, MetricsSink, OperatorState, Reader, Writer
 from bidder.engine.reconcile import CALL_MARGIN, STATUS_TICK, Reconciler
 from bidder.engine.safety import RejectedWrites, placement_fits, request_shape_problem
 from bidder.engine.view import AccountView
-from bidder.errors import AuthFailed, SchemaDrift, TemporaryError, WBError
+from bidder.errors import AuthFailed, BadRequest, SchemaDrift, TemporaryError, WBError
 from bidder.store import repo
 from bidder.wb.models import BidChange, ClusterBidChange
 
@@ -281,6 +282,7 @@ class Applier:
                 outcomes.append((did, "failed", reason, None))
                 if not reason.startswith(NOT_A_REJECTION):
                     self._rejected(d, reason)
+                note_rejection(self.view.min_bids, d, r[1] if r else None)
         async with self.sessions.begin() as s:
             await repo.set_decision_statuses(s, outcomes)
         applied = sum(1 for o in outcomes if o[3] is not None)
@@ -324,6 +326,9 @@ class Applier:
             for _, d in writes:
                 self._rejected(d, getattr(exc, "detail", None) or str(exc))
         error = str(exc)[:500]
+        if isinstance(exc, BadRequest):
+            for _, d in writes:
+                note_rejection(self.view.min_bids, d, exc.detail)
         async with self.sessions.begin() as s:
             await repo.set_decision_statuses(s, [(did, "failed", error, None) for did, _ in writes])
         return 0, len(writes)

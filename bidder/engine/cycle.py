@@ -31,6 +31,7 @@ from bidder.engine.errors_map import map_error
 from bidder.engine.evaluate import REEVALUATE_EVERY, Evaluation, Evaluator, rollback_decisions
 from bidder.engine.guards import GuardConfig
 from bidder.engine.limits import DailyLimitStep, cycle_pass
+from bidder.engine.min_bids import MIN_BIDS_IN_CYCLE
 from bidder.engine.poll import Poller
 from bidder.engine.ports import AlertSink, HealthSink, MetricsSink, OperatorState, Reader, Writer
 from bidder.engine.view import AccountView
@@ -309,6 +310,13 @@ class AccountCycle:
 
     async def _evaluate(self, now: datetime) -> Evaluation:
         evaluation = await self.evaluator.run(now)
+        # cuts held for want of WB's minimum bid: read those minimums now (WB's burst, no waiting) and
+        # decide those campaigns again in this cycle (engine.min_bids); the rest in the next cycle
+        read = await self.poller.read_minimums(now, MIN_BIDS_IN_CYCLE)
+        if read:
+            again = await self.evaluator.run(now, only=read)
+            evaluation = Evaluation([d for d in evaluation.decisions if d.advert_id not in read] + again.decisions,
+                                    evaluation.evaluated)
         self.evaluated = evaluation.evaluated
         return evaluation
 
@@ -341,7 +349,7 @@ class AccountCycle:
         now = self.clock.now()
         current = {c.advert_id: c for c in await self.reader.campaigns(ids)}
         self.view.campaigns.update(current)
-        await self.poller.refresh_rules(now)
+        await self.poller.refresh_rules(now, every_item_of=ids)
         decisions = rollback_decisions(self.view, target, current, to, now)
         await self.applier.run(decisions)
         return decisions

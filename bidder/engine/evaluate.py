@@ -38,6 +38,7 @@ from bidder.domain import (
 )
 from bidder.engine.guards import GuardConfig
 from bidder.engine.guards import decide as guard_decide
+from bidder.engine.min_bids import hold_without_minimum
 from bidder.engine.ports import AlertSink, OperatorState
 from bidder.engine.safety import SAFE_WITHOUT_FRESH_READS, safe_actions  # noqa: F401 (re-exported)
 from bidder.engine.view import AccountView, CampaignInputs
@@ -93,9 +94,12 @@ class Evaluator:
     def stopped(self) -> bool:
         return self.stop_file is not None and self.stop_file.exists()
 
-    async def run(self, now: datetime, *, everything: bool = False, safety_only: bool = False) -> Evaluation:
+    async def run(self, now: datetime, *, everything: bool = False, safety_only: bool = False,
+                  only: set[int] | None = None) -> Evaluation:
         view = self.view
         ids = [i for i in view.editable_ids() if i not in view.reconciling]  # engine/reconcile.py
+        if only is not None:  # just these campaigns (e.g. again once the minimum bids they wait for are read)
+            ids = [i for i in ids if i in only]
         if not ids:
             return Evaluation([], 0)
         remember = not (everything or safety_only)
@@ -172,8 +176,11 @@ class Evaluator:
             return []  # nothing to enforce: holds are for the full evaluation to record
         decided = guard_decide(snap, proposals, self.view.guard, now, stop=seen.stopped)
         if not seen.rules_known:
-            decided = [_wait_for_rules(d) for d in decided]
-        return decided
+            return [_wait_for_rules(d) for d in decided]
+        mins, known = self.view.min_bids, seen.rules.min_bids
+        ceiling = mins.ceiling(seen.campaign.payment_type)
+        mins.want_near(seen.campaign, known, ceiling)
+        return [hold_without_minimum(d, mins, known, ceiling) for d in decided]
 
     async def _propose(self, snap: CampaignSnapshot, now: datetime, strategies: list, *,
                        safety_only: bool = False) -> list[Proposal] | None:
@@ -252,7 +259,10 @@ def rollback_decisions(view: AccountView, target: Mapping[tuple[int, int, str], 
         camp = current[aid]
         snap = CampaignSnapshot(account=view.name, campaign=camp, rules=view.rules_for(camp),
                                 timezone=view.account.timezone, stats_as_of=now)
-        decisions.extend(d for d in guard_decide(snap, proposals, guard, now) if d.changes_bid)
+        decided = guard_decide(snap, proposals, guard, now)
+        known, ceiling = snap.rules.min_bids, view.min_bids.ceiling(camp.payment_type)
+        decisions.extend(d for d in decided
+                         if d.changes_bid and hold_without_minimum(d, view.min_bids, known, ceiling) is d)
     return decisions
 
 
@@ -262,10 +272,10 @@ def rollback_guard(guard: GuardConfig) -> GuardConfig:
 
 
 def _wait_for_rules(d: Decision) -> Decision:
-    """No bid change before WB's minimum bids for the campaign are known (WB would answer 400 to a bid
-    below them); pauses and resumes do not depend on them."""
+    """No bid change before WB's bid step is known (a bid off the step is rejected); pauses and resumes
+    do not depend on it. WB's minimum bids: :func:`bidder.engine.min_bids.hold_without_minimum`."""
     if not d.changes_bid:
         return d
     return replace(d, action=Action.HOLD, bid_after=d.bid_before,
-                   reason=guarded(d.reason, because("engine.wait_min_bids")),
-                   guard=because("engine.wait_min_bids_guard"))
+                   reason=guarded(d.reason, because("engine.wait_bid_step")),
+                   guard=because("engine.wait_bid_step_guard"))

@@ -39,7 +39,10 @@ def stats_range(today: date, window_days: int, first_fetch: bool) -> tuple[date,
     return today - timedelta(days=days - 1), today
 
 
-def fullstats_capacity(cycle_interval: timedelta, per_minute: int = 3, batch: int = FULLSTATS_BATCH) -> int:
-    """How many campaigns one cycle can refresh without queueing behind WB's fullstats limit."""
-    calls = max(1, int(cycle_interval.total_seconds() // (60 / per_minute)))
+def fullstats_capacity(cycle_interval: timedelta, per_minute: int = 3, batch: int = FULLSTATS_BATCH,
+                       burst: int = 1) -> int:
+    """How many campaigns one cycle can refresh without queueing behind WB's fullstats limit: the calls
+    that start within one cycle interval (the burst at once, then one every 60 / per_minute seconds; a
+    minute: at 0, 20, 40 and 60 s)."""
+    calls = max(1, int(cycle_interval.total_seconds() // (60 / per_minute))) + max(0, burst)
     return calls * batch

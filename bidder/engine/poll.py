@@ -15,18 +15,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bidder.clock import Clock
 from bidder.domain import BID_EDITABLE_STATUSES, Campaign, Status
 from bidder.engine import scoped
+from bidder.engine.finished import FINISHED, FINISHED_DETAILS_PER_CYCLE, finished_inside_window
+from bidder.engine.min_bids import MIN_BIDS_CALLS_PER_CYCLE
 from bidder.engine.planner import due, fullstats_capacity, stats_candidates, stats_range
 from bidder.engine.ports import Reader
 from bidder.engine.positions import PositionPoller
 from bidder.engine.view import AccountView, WBSteps
 from bidder.errors import WBError
+from bidder.store import finished as finished_store
 from bidder.store import repo
 from bidder.wb.batching import MAX_NORMQUERY_PAIRS
 
 RULES_TTL = timedelta(hours=6)
 FULL_DETAILS_REFRESH = timedelta(hours=1)
 CLUSTER_CALLS_PER_CYCLE = 3
-MIN_BIDS_PER_CYCLE = 20  # WB allows 20 a minute
 RECOMMENDATIONS_PER_CYCLE = 5  # WB allows 5 a minute
 
 
@@ -49,13 +51,13 @@ class Poller:
         return await self.poll(now)
 
     async def poll(self, now: datetime) -> int:
-        """Statistics, search clusters and recommendations, and WB's bid rules of the known campaigns."""
+        """Statistics, search clusters and recommendations, WB's bid rules, and finished campaigns' details."""
         # The polls use different WB rate-limit buckets: run them side by side, so that one waiting on its
         # bucket (min bids at 20/min, clusters, recommendations) does not hold back fullstats (3/min, the
         # binding limit) and the evaluation.
         polled = await asyncio.gather(
             self.poll_statistics(now), self.poll_extras(now), self.refresh_rules(now), self.positions.run(now),
-            return_exceptions=True
+            self.read_finished_details(now), return_exceptions=True
         )
         for outcome in polled:
             if isinstance(outcome, BaseException):
@@ -63,35 +65,71 @@ class Poller:
         return polled[0]
 
     async def refresh_campaigns(self, now: datetime) -> None:
+        """The campaign list (every ``intervals.campaigns``) and the details of those that changed; a
+        finished campaign's details once (:mod:`bidder.engine.finished`), never again after its final read."""
         view = self.view
-        if view.count_at is not None and now - view.count_at < self.intervals.campaigns:
-            # campaigns whose details did not read cleanly (Campaign.unknown_fields) are read again every
-            # cycle, not after the count interval: until then nothing is written to them (issue 14)
-            unclear = sorted(i for i, c in view.campaigns.items() if not c.writable)
-            if unclear:
-                fresh = await self.reader.campaigns(unclear)
-                for camp in fresh:
-                    view.details_at[camp.advert_id] = now
-                await self.save_campaigns(fresh, now)
+        await self._load_finished()
+        if view.count_at is None or now - view.count_at >= self.intervals.campaigns:
+            await self._count(now)
             return
+        # campaigns whose details did not read cleanly (Campaign.unknown_fields) are read again every
+        # cycle, not after the count interval: until then nothing is written to them (issue 14)
+        unclear = sorted(i for i, c in view.campaigns.items() if not c.writable)
+        if unclear:
+            fresh = await self.reader.campaigns(unclear)
+            for camp in fresh:
+                view.details_at[camp.advert_id] = now
+            await self.save_campaigns(fresh, now)
+
+    async def _load_finished(self) -> None:
+        fin = self.view.finished
+        if not fin.loaded:
+            async with self.sessions() as s:
+                fin.done = await finished_store.finished_reads(s, self.view.name)
+            fin.loaded = True
+
+    async def _count(self, now: datetime) -> None:
+        view = self.view
+        fin = view.finished
         refs = await self.reader.count()
         stale = []
+        live: set[int] = set()
+        long_finished = []
+        today = view.today(now)
         for ref in refs:
             if ref.status == Status.DELETED:
                 continue
-            known = view.campaigns.get(ref.advert_id)
+            advert_id = ref.advert_id
+            if ref.status == FINISHED:
+                if advert_id in fin.done:
+                    continue  # its final read is done: never read again
+                known = view.campaigns.get(advert_id)
+                if known is None and not finished_inside_window(ref.changed_at, today, view.window_days(advert_id)):
+                    long_finished.append(advert_id)  # finished before the window, never seen live: nothing to read
+                    continue
+                live.add(advert_id)
+                if (known is None or known.status != FINISHED) and advert_id not in fin.stats_wanted:
+                    fin.details_wanted[advert_id] = ref.changed_at
+                    if known is not None:  # just finished: out of the live polls and the evaluation now
+                        view.note_status(advert_id, FINISHED)
+                view.changed_at[advert_id] = ref.changed_at
+                continue
+            live.add(advert_id)
+            fin.details_wanted.pop(advert_id, None)
+            fin.stats_wanted.discard(advert_id)
+            known = view.campaigns.get(advert_id)
             if (
                 known is None
                 or known.status != ref.status
                 or not known.writable  # its details did not read cleanly: again, until they do
-                or view.changed_at.get(ref.advert_id) != ref.changed_at
-                or now - view.details_at.get(ref.advert_id, now) >= FULL_DETAILS_REFRESH
+                or view.changed_at.get(advert_id) != ref.changed_at
+                or now - view.details_at.get(advert_id, now) >= FULL_DETAILS_REFRESH
             ):
-                stale.append(ref.advert_id)
-            view.changed_at[ref.advert_id] = ref.changed_at
-        live = {r.advert_id for r in refs if r.status != Status.DELETED}
+                stale.append(advert_id)
+            view.changed_at[advert_id] = ref.changed_at
         for gone in set(view.campaigns) - live:
             view.campaigns.pop(gone, None)
+        await self.finish(long_finished, now)
         if stale:
             fresh = await self.reader.campaigns(sorted(stale))
             for camp in fresh:
@@ -101,6 +139,47 @@ class Poller:
         # a failed details read after a good count left the campaigns unknown until the next count interval,
         # while the cycles reported success and pause-all found nothing to pause; found by the fault suite)
         view.count_at = now
+
+    async def read_finished_details(self, now: datetime) -> None:
+        """Finished campaigns' details, once each, at most FINISHED_DETAILS_PER_CYCLE a cycle, alongside the
+        other polls (not before them: live campaigns first). Those with no statistics left to read are done;
+        the others wait for their last days' statistics (the next cycles' spare fullstats capacity)."""
+        view = self.view
+        fin = view.finished
+        if not fin.details_wanted:
+            return
+        ids = sorted(fin.details_wanted)[:FINISHED_DETAILS_PER_CYCLE]
+        fresh = await self.reader.campaigns(ids)
+        await self.save_campaigns(fresh, now)
+        today = view.today(now)
+        done = []
+        read = {c.advert_id for c in fresh}
+        for advert_id in ids:
+            changed = fin.details_wanted.pop(advert_id)
+            camp = view.campaigns.get(advert_id)
+            if advert_id not in read or camp is None or camp.status != FINISHED:
+                continue  # WB did not return it (deleted meanwhile) or it is no longer finished
+            managed = view.managed_strategies(advert_id) is not None
+            if managed and finished_inside_window(changed, today, view.window_days(advert_id)):
+                fin.stats_wanted.add(advert_id)
+            else:
+                done.append(advert_id)
+        await self.finish(done, now)
+
+    async def finish(self, advert_ids: list[int], now: datetime) -> None:
+        """Finished campaigns whose final read is done: remembered in the store, out of the view."""
+        if not advert_ids:
+            return
+        async with self.sessions.begin() as s:
+            await finished_store.mark_finished_read(s, self.view.name, advert_ids, now)
+        view = self.view
+        for advert_id in advert_ids:
+            view.finished.done.add(advert_id)
+            view.finished.stats_wanted.discard(advert_id)
+            view.campaigns.pop(advert_id, None)
+            view.stats_at.pop(advert_id, None)
+            view.details_at.pop(advert_id, None)
+            view.changed_at.pop(advert_id, None)
 
     async def save_campaigns(self, fresh: list[Campaign], now: datetime) -> None:
         """Campaigns just read from WB: into the view and the store."""
@@ -112,13 +191,17 @@ class Poller:
             await repo.save_campaigns(s, self.view.name, fresh, now)
 
     async def poll_statistics(self, now: datetime) -> int:
+        """Live campaigns' statistics when due, stalest first, at most what one cycle interval allows (so a
+        cold start decides on the first batches instead of waiting for every read, and the next cycle
+        carries on at WB's rate); finished campaigns' last days once, in the capacity left over."""
         view = self.view
-        candidates = stats_candidates(view.campaigns.values(), view.managed_ids())
-        # The first pass (nothing fetched yet) takes everything back to back at WB's rate (the other polls
-        # run alongside); afterwards at most what one cycle interval allows, so a cycle never queues.
-        capacity = fullstats_capacity(self.intervals.evaluate) if view.stats_at else None
+        fin = view.finished
+        candidates = [i for i in stats_candidates(view.campaigns.values(), view.managed_ids())
+                      if i not in fin.stats_wanted and view.campaigns[i].status != FINISHED]
+        capacity = fullstats_capacity(self.intervals.evaluate)
         ids = due(candidates, view.stats_at, now, self.intervals.stats, capacity)
-        if not ids:
+        finals = sorted(i for i in fin.stats_wanted if i in view.campaigns)[:max(0, capacity - len(ids))]
+        if not ids and not finals:
             return 0
         today = view.today(now)
         groups: dict[tuple, list[int]] = {}
@@ -129,7 +212,11 @@ class Poller:
             first = advert_id not in view.stats_at
             begin, end = stats_range(today, first_days if first else 1, first)
             groups.setdefault((begin, end), []).append(advert_id)
+        for advert_id in finals:
+            begin, end = stats_range(today, view.window_days(advert_id), advert_id not in view.stats_at)
+            groups.setdefault((begin, end), []).append(advert_id)
         refreshed = 0
+        final_set = set(finals)
         for (begin, end), group in sorted(groups.items()):
             stats = await self.reader.fullstats(group, begin, end)
             async with self.sessions.begin() as s:
@@ -138,7 +225,8 @@ class Poller:
             fetched = self.clock.now()
             for advert_id in group:
                 view.stats_at[advert_id] = fetched
-            refreshed += len(group)
+            refreshed += sum(1 for i in group if i not in final_set)
+            await self.finish([i for i in group if i in final_set], now)
         return refreshed
 
     async def poll_extras(self, now: datetime) -> None:
@@ -190,28 +278,51 @@ class Poller:
             view.recs[key] = rec
             view.recs_at[key] = now
 
-    async def refresh_rules(self, now: datetime) -> None:
-        """WB's bid step (config, cached for hours) and per-item minimum bids (cached per campaign)."""
+    async def refresh_rules(self, now: datetime, every_item_of: list[int] | None = None) -> None:
+        """WB's bid step (config, cached for hours) and the minimum bids a decision asked for
+        (:mod:`bidder.engine.min_bids`; ``every_item_of``: all items of these campaigns, e.g. a rollback)."""
         view = self.view
         if view.steps is None or now - view.steps.fetched_at >= RULES_TTL:
             cfg = await self.reader.config()
             view.steps = WBSteps(now, cfg.cpm_step, cfg.cpc_step)
             if cfg.currency:
                 view.currency = cfg.currency
-        never = datetime.min.replace(tzinfo=now.tzinfo)
-        wanted = [i for i in view.managed_ids()
-                  if view.campaigns[i].status in BID_EDITABLE_STATUSES and view.campaigns[i].items
-                  and view.campaigns[i].writable]  # no rules asked with an unknown request shape
-        stale = [i for i in wanted if now - view.min_bids.get(i, (never, {}))[0] >= RULES_TTL
-                 and not scoped.set_aside(view, "min_bids", i, now)]
-        for advert_id in stale[:MIN_BIDS_PER_CYCLE]:
+        mins = view.min_bids
+        mins.expire(now)
+        # a plausible ceiling per payment type first: one campaign's minimums each (engine.min_bids)
+        for advert_id in view.editable_ids():
             camp = view.campaigns[advert_id]
+            if not camp.writable:  # no rules asked with an unknown request shape (issue 14)
+                continue
+            if camp.items and mins.ceiling(camp.payment_type) is None and not mins.wants_type(camp.payment_type):
+                mins.payment[advert_id] = camp.payment_type
+                for it in camp.items:
+                    for placement in camp.bid_placements:
+                        mins.want(advert_id, it.nm_id, placement)
+        for advert_id in every_item_of or ():
+            camp = view.campaigns.get(advert_id)
+            if camp is not None and camp.status in BID_EDITABLE_STATUSES:
+                known = mins.for_campaign(advert_id)
+                for it in camp.items:
+                    for placement in camp.bid_placements:
+                        if (it.nm_id, placement) not in known:
+                            mins.want(advert_id, it.nm_id, placement)
+        await self.read_minimums(now, MIN_BIDS_CALLS_PER_CYCLE)
+
+    async def read_minimums(self, now: datetime, limit: int) -> set[int]:
+        """The minimum bids decisions asked for, at most ``limit`` calls; returns the campaigns read."""
+        view = self.view
+        read = set()
+        for camp, nm_ids, placements in view.min_bids.requests(view.campaigns, limit):
+            if not camp.writable or scoped.set_aside(view, "min_bids", camp.advert_id, now):
+                continue
             try:
-                mins = await self.reader.min_bids(
-                    advert_id, [it.nm_id for it in camp.items], camp.payment_type, list(camp.bid_placements)
-                )
+                got = await self.reader.min_bids(camp.advert_id, nm_ids, camp.payment_type, placements)
             except WBError as exc:  # a 400 for one campaign: its bids hold, the others are read
-                if not scoped.absorb(view, exc, "min_bids", advert_id, now):
+                if not scoped.absorb(view, exc, "min_bids", camp.advert_id, now):
                     raise
                 continue
-            view.min_bids[advert_id] = (now, mins)
+            view.min_bids.store(camp.advert_id, got, [(nm, p) for nm in nm_ids for p in placements], now,
+                                 camp.payment_type)
+            read.add(camp.advert_id)
+        return read

@@ -24,6 +24,7 @@ from bidder.domain import Action, BidRules, CampaignSnapshot, Decision, Proposal
 from bidder.engine.evaluate import OPERATOR, _wait_for_rules, operator_hold, operator_resume
 from bidder.engine.guards import GuardConfig
 from bidder.engine.guards import decide as guard_decide
+from bidder.engine.min_bids import MinBids, hold_without_minimum
 from bidder.engine.view import HISTORY_DAYS, AccountView
 from bidder.reasons import because
 from bidder.store import repo
@@ -99,4 +100,8 @@ async def preview_campaign(session: AsyncSession, account: Any, advert_id: int, 
     decided = guard_decide(snap, proposals, guard, now, stop=stopped)
     if not rules_known:
         decided = [_wait_for_rules(d) for d in decided]
+    elif view is not None and camp is not None:
+        # as the evaluator does (engine/min_bids.py), with a scratch request list: a preview asks WB nothing
+        known, ceiling = rules.min_bids, view.min_bids.ceiling(camp.payment_type)
+        decided = [hold_without_minimum(d, MinBids(), known, ceiling) for d in decided]
     return Preview(proposals=tuple(proposals), decisions=tuple(decided), **base)

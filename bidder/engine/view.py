@@ -28,9 +28,11 @@ from bidder.domain import (
     Recommendation,
     Status,
 )
+from bidder.engine.finished import FinishedReads
 from bidder.engine.freshness import Freshness
 from bidder.engine.guards import GuardConfig
 from bidder.engine.inputs import EvaluationInputs
+from bidder.engine.min_bids import MinBids
 from bidder.engine.positions import PositionState
 
 HISTORY_DAYS = 7
@@ -78,7 +80,8 @@ class AccountView:
     clusters_at: dict[int, datetime] = field(default_factory=dict)
     recs_at: dict[tuple[int, int], datetime] = field(default_factory=dict)
     recs: dict[tuple[int, int], Recommendation] = field(default_factory=dict)
-    min_bids: dict[int, tuple[datetime, dict]] = field(default_factory=dict)  # advert -> (fetched, mins)
+    min_bids: MinBids = field(default_factory=MinBids)  # WB's minimum bids, read lazily (engine.min_bids)
+    finished: FinishedReads = field(default_factory=FinishedReads)  # finished campaigns' final reads
     steps: WBSteps | None = None
     currency: str | None = None
     # campaigns with write intents whose outcome is not known yet (engine/reconcile.py): nothing is
@@ -166,11 +169,12 @@ class AccountView:
         step = 0
         if self.steps is not None:
             step = self.steps.cpc_step if camp.payment_type == "cpc" else self.steps.cpm_step
-        mins = self.min_bids.get(camp.advert_id, (None, {}))[1]
-        return BidRules(step=step, min_bids=mins)
+        return BidRules(step=step, min_bids=self.min_bids.for_campaign(camp.advert_id))
 
     def rules_known(self, advert_id: int) -> bool:
-        return advert_id in self.min_bids
+        """WB's bid step is known (the minimums are read only where a decision needs them:
+        :mod:`bidder.engine.min_bids`)."""
+        return self.steps is not None
 
     def recommendations_by_campaign(self) -> dict[int, dict[int, Recommendation]]:
         out: dict[int, dict[int, Recommendation]] = {}

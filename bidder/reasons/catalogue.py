@@ -153,6 +153,14 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "en": "held: WB's minimum bids for this campaign are not read yet",
         "ru": "удержано: минимальные ставки WB для этой кампании ещё не прочитаны",
     },
+    "engine.wait_bid_step": {
+        "en": "held: WB's bid step is not read yet",
+        "ru": "удержано: шаг ставки WB ещё не прочитан",
+    },
+    "engine.wait_bid_step_guard": {
+        "en": "waiting for WB's bid step",
+        "ru": "ждём шаг ставки WB",
+    },
     "engine.wait_min_bids_guard": {
         "en": "waiting for WB's minimum bids",
         "ru": "ждём минимальные ставки WB",

@@ -45,6 +45,7 @@ from bidder.sim.faults import (
     FaultRule,
     FaultRules,
     Faults,
+    add_one_field,
     drop_one_field,
     edit_fields,
     make_absurd,
@@ -229,6 +230,9 @@ class Simulator:
                     return early
             plan = self.faults.plan(seller.name)
             plan.rules = post_rules
+            if plan.normquery_forbidden and "/normquery/" in ep.key:
+                self.injected["normquery_forbidden"] += 1
+                raise problem(403, "request forbidden", "norm_query API not available", now)
             if plan.rate_limited:
                 self.injected["429"] += 1
                 headers.update({"X-Ratelimit-Retry": f"{settings.rate_limit_retry:g}", "X-Ratelimit-Remaining": "0",
@@ -299,6 +303,8 @@ class Simulator:
                 self.injected[f"rule:{rule.kind}"] += 1
         if plan.missing_field and drop_one_field(data):
             self.injected["missing_field"] += 1
+        if plan.extra_field and add_one_field(data):
+            self.injected["extra_field"] += 1
         if plan.absurd and make_absurd(data):
             self.injected["absurd"] += 1
         text = json.dumps(data, ensure_ascii=False)

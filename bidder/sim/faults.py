@@ -16,7 +16,11 @@ Settings (all optional; shares are probabilities per request, drawn from a seede
   ``X-Ratelimit-Retry: rate_limit_retry`` (seconds) and ``X-Ratelimit-Remaining: 0``: a 429 storm;
 * ``absurd_rate``: share of 200 JSON replies with absurd values (see :func:`make_absurd`): negative
   spend (``sum``), bids in the millions (``search``/``recommendations``/``bidKopecks``) and dates in
-  the future (``date``/``updated``/``created``/``updTime``: year 2099).
+  the future (``date``/``updated``/``created``/``updTime``: year 2099);
+* ``extra_field_rate``: share of 200 JSON replies with a field WB does not document (``simNewField``) in
+  the top-level object (or the first element of a top-level list): drift a client should notice;
+* ``normquery_forbidden_rate``: share of search-cluster (``normquery``) calls answered 403 "norm_query API
+  not available", as WB answers a seller without that feature (REFERENCE.md §4).
 
 A bids PATCH that meets a 5xx fault is not applied (the fault happens before the handler).
 """
@@ -42,6 +46,8 @@ class FaultSettings:
     absurd_rate: float = 0.0
     lost_reply_rate: float = 0.0
     search_shape: int = 0  # public search: 0 today's shape, 1 a changed one (drift)
+    extra_field_rate: float = 0.0
+    normquery_forbidden_rate: float = 0.0
 
     def update(self, data: dict[str, Any]) -> None:
         names = {f.name for f in fields(self)}
@@ -71,6 +77,8 @@ class FaultPlan:
     absurd: bool = False
     lost_reply: float = 0.0  # seconds to hold the reply back after the request was handled
     rules: list[FaultRule] = field(default_factory=list)  # targeted faults applied to the reply
+    extra_field: bool = False
+    normquery_forbidden: bool = False
 
 
 class Faults:
@@ -111,6 +119,10 @@ class Faults:
             plan.slow = s.slow_seconds
         if s.lost_reply_rate and r.random() < s.lost_reply_rate:
             plan.lost_reply = s.slow_seconds
+        if s.extra_field_rate and r.random() < s.extra_field_rate:
+            plan.extra_field = True
+        if s.normquery_forbidden_rate and r.random() < s.normquery_forbidden_rate:
+            plan.normquery_forbidden = True
         if s.malformed_rate and r.random() < s.malformed_rate:
             plan.malformed = True
         elif s.missing_field_rate and r.random() < s.missing_field_rate:
@@ -123,6 +135,19 @@ class Faults:
 
     def as_dict(self) -> dict[str, Any]:
         return {"all": self.default.as_dict(), "sellers": {k: v.as_dict() for k, v in self.per_seller.items()}}
+
+
+EXTRA_FIELD = "simNewField"
+
+
+def add_one_field(obj: Any) -> bool:
+    """Add an undocumented field to the top-level object (or the first object of a top-level list)."""
+    if isinstance(obj, list) and obj and isinstance(obj[0], dict):
+        obj = obj[0]
+    if isinstance(obj, dict):
+        obj[EXTRA_FIELD] = 1
+        return True
+    return False
 
 
 def drop_one_field(obj: Any) -> bool:

@@ -1,7 +1,8 @@
 """Scenarios as data: :class:`~bidder.sim.market.ScenarioSpec` values, deterministic for a seed.
 
 * ``demo``: one seller ``shop-a`` with campaigns 1000001..1000015 (fixed ids and nm ids).
-* ``scale`` / ``scale:SxC[xI]``: S sellers x C campaigns x I items (default 50 x 200 x 3), generated
+* ``scale`` / ``scale:SxC[xI[xH]]``: S sellers x C campaigns x I items (default 50 x 200 x 3), plus H
+  finished campaigns (status 7, default 0) per seller that finished weeks before the start, generated
   from the seed; the spec is flat frozen dataclasses, the market state is created lazily per campaign.
 * ``faults``: ``demo`` plus fault settings (5xx share, slow replies, malformed JSON, a missing field,
   tokens revoked after N calls); all can be changed at run time through ``POST /__sim/faults``.
@@ -155,10 +156,17 @@ _ADJ = ["женское", "мужские", "летнее", "зимняя", "д�
         "большой", "новогодний", "спортивные"]
 
 
-def scale_spec(seed: int = 1, sellers: int = 50, campaigns: int = 200, items: int = 3) -> ScenarioSpec:
+def scale_spec(seed: int = 1, sellers: int = 50, campaigns: int = 200, items: int = 3,
+               history: int = 0) -> ScenarioSpec:
     """Many sellers x campaigns from the seed. Campaign ids: seller k (0-based) has
-    ``2_000_000 + k * 10_000 + j`` for j in 1..campaigns; nm ids ``300_000_000 + advert index * 10 + i``."""
+    ``2_000_000 + k * 10_000 + j`` for j in 1..campaigns; nm ids ``300_000_000 + advert index * 10 + i``.
+    ``history`` finished campaigns per seller (status 7, one item each; like every scale campaign created
+    30 to 89 days before the start and last changed a day later, so long before any statistics window) follow with ids ``... + campaigns + h``;
+    they are drawn from a random generator of their own, so the live campaigns do not depend on them."""
+    if campaigns + history >= 10_000:
+        raise ValueError("scale: campaigns + history must stay under 10,000 per seller")
     rng = random.Random(seed * 7919 + 17)
+    hist_rng = random.Random(seed * 104729 + 3)
     queries = [f"{w} {a}" for w in _WORDS for a in _ADJ]
     clusters = {
         q: ClusterSpec(q, rng.randint(5_000, 80_000), rng.randint(10, 40), rng.randint(8_000, 50_000))
@@ -194,6 +202,20 @@ def scale_spec(seed: int = 1, sellers: int = 50, campaigns: int = 200, items: in
                 advert_id, f"Кампания {advert_id}", pay, bid_type, status, tuple(its),
                 budget=rng.randint(5, 200) * 1000 * RUB, search=True,
                 recommendations=bid_type == "manual" and pay == "cpm",
+            ))
+        for h in range(1, history + 1):
+            advert_id = 2_000_000 + k * 10_000 + campaigns + h
+            pay = "cpc" if hist_rng.random() < 0.25 else "cpm"
+            subj = hist_rng.choice(_SUBJECTS)
+            bid = hist_rng.randint(6, 40) * RUB if pay == "cpc" else hist_rng.randint(160, 700) * RUB
+            item = ItemSpec(
+                nm_id=400_000_000 + (k * 10_000 + h) * 10, subject_id=subj[0], subject_name=subj[1],
+                price=hist_rng.randint(5, 80) * 100 * RUB, clusters=(hist_rng.choice(queries),), search_bid=bid,
+                rec_bid=0, ctr=hist_rng.uniform(0.015, 0.05), cr=hist_rng.uniform(0.02, 0.08),
+            )
+            camps.append(CampaignSpec(
+                advert_id, f"Кампания {advert_id}", pay, "unified", 7, (item,),
+                budget=0, search=True,
             ))
         sellers_out.append(SellerSpec(name, seller_uuid(name), tuple(camps)))
     return ScenarioSpec("scale", tuple(sellers_out), clusters, history_days=1, history_chunk_hours=24)

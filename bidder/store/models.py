@@ -309,3 +309,16 @@ class WorkerRow(Base):
     started_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class FinishedReadRow(Base):
+    """A finished campaign (WB status 7) whose final read (details, and its last days' statistics when they
+    fall inside the statistics window) is done: it is never polled again, across restarts."""
+
+    __tablename__ = "finished_reads"
+    __table_args__ = (UniqueConstraint("account_id", "advert_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    read_at: Mapped[datetime]

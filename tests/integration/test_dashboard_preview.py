@@ -14,7 +14,7 @@ from bidder.config import load_config
 from bidder.domain import Action, Campaign, DailyStat, Item, Status
 from bidder.engine.guards import GuardConfig
 from bidder.engine.preview import preview_campaign
-from bidder.engine.view import AccountView
+from bidder.engine.view import AccountView, WBSteps
 from bidder.reasons import localised
 from bidder.store import repo
 from bidder.store.models import DecisionRow
@@ -62,8 +62,8 @@ async def test_without_the_engine_the_preview_fails_closed_and_writes_nothing(sq
     (p,) = pv.proposals
     assert p.strategy == "spend_cap" and p.action == Action.SET_BID and p.bid < 40000  # ДРР 90% > 20%: cut
     (d,) = pv.decisions
-    assert d.action == Action.HOLD and d.bid_after == 40000  # WB's minimum bids unknown: no change
-    assert "минимальные ставки WB для этой кампании ещё не прочитаны" in localised(d.reason, "ru")
+    assert d.action == Action.HOLD and d.bid_after == 40000  # WB's bid rules unknown: no change
+    assert "шаг ставки WB ещё не прочитан" in localised(d.reason, "ru")
     assert await _count(sqlite_sessions) == 0
 
 
@@ -71,7 +71,8 @@ async def test_with_the_engines_view_the_guardrails_decide_as_in_a_cycle(sqlite_
     account = _config(tmp_path)
     await _store(sqlite_sessions)
     view = AccountView(account, GuardConfig.from_guardrails(account.guardrails))
-    view.min_bids[AID] = (NOW, {(1, "combined"): 10000})
+    view.steps = WBSteps(NOW, 100, 100)
+    view.min_bids.store(AID, {(1, "combined"): 10000}, [(1, "combined")], NOW, "cpm")
     view.stats_at[AID] = NOW - timedelta(minutes=3)
     async with sqlite_sessions() as s:
         pv = await preview_campaign(s, account, AID, NOW, view=view)

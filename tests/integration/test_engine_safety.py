@@ -428,10 +428,12 @@ async def test_a_400_for_one_campaign_and_a_403_from_normquery_stay_with_their_c
             assert first.ok, first.error
             cycle = app.cycles["shop-a"]
             view = cycle.view
-            assert not view.rules_known(bad)
-            assert all(view.rules_known(i) for i in view.editable_ids() if i != bad and view.campaigns[i].items)
+            # minimum bids are read lazily (issue 16): the refused campaign's are not known and it is set aside
+            assert not view.min_bids.for_campaign(bad)
+            assert ("min_bids", bad) in view.scoped_failures or \
+                not [r for r in fs.requests(*MIN_BIDS) if bad in adverts_in(r)], "asked and refused: set aside"
             assert "clusters" in view.features_off
-            assert not [d for d in first.decisions if d.advert_id == bad and d.changes_bid]
+            # (its bids may still change where WB's minimum does not matter: minimums are read lazily, issue 16)
             assert [d for d in first.decisions if d.advert_id != bad and d.changes_bid], "the others are served"
             normquery_calls = len(fs.requests(*NORMQUERY_STATS)) + len(fs.requests("POST", "/adv/v1/normquery/stats"))
             min_bid_calls = len([r for r in fs.requests(*MIN_BIDS) if bad in adverts_in(r)])
