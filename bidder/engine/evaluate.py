@@ -36,6 +36,7 @@ from bidder.domain import (
 )
 from bidder.engine.guards import GuardConfig
 from bidder.engine.guards import decide as guard_decide
+from bidder.engine.observe import InputRecorder
 from bidder.engine.ports import AlertSink, OperatorState
 from bidder.engine.view import AccountView, CampaignInputs
 
@@ -78,6 +79,7 @@ class Evaluator:
         self.stop_file = stop_file
         self._held: dict[int, tuple[CampaignInputs, datetime]] = {}  # advert -> inputs of a hold-only pass
         self._broken: set[tuple[int, str]] = set()
+        self.recorder = InputRecorder(view.name)
 
     def forget(self) -> None:
         """A reload: every campaign is evaluated afresh."""
@@ -122,67 +124,94 @@ class Evaluator:
                 due.append(seen)
             daily = await inputs.load_stats(s, [d.campaign.advert_id for d in due], since) if due else {}
         decisions: list[Decision] = []
+        recorded: list = []
         evaluated = 0
         for seen in due:
             advert_id = seen.campaign.advert_id
-            snap = CampaignSnapshot(
-                account=view.name, campaign=seen.campaign, rules=seen.rules, timezone=view.account.timezone,
-                daily_stats=daily.get(advert_id, ()), cluster_stats=seen.cluster_stats,
-                recommendations=seen.recommendations, stats_as_of=seen.stats_as_of, history=seen.history,
-                operator_paused=seen.operator_paused,
-            )
+            snap = campaign_snapshot(view.name, view.account.timezone, seen, daily.get(advert_id, ()))
             evaluated += 1
             if evaluated % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let the other accounts' paced calls go out on time
             decided = await self._decide(snap, now, seen, safety_only)
+            if not safety_only:
+                recorded.append((seen, snap.daily_stats, decided))
             if remember:
                 if decided is not None and all(d.action == Action.HOLD for d in decided):
                     self._held[advert_id] = (seen, now)
                 else:
                     self._held.pop(advert_id, None)
             decisions.extend(decided or ())
+        if recorded:  # replay: what each evaluation read and decided (bidder.engine.observe)
+            await self.recorder.record(self.sessions, view, now, since, recorded)
         return Evaluation(decisions, evaluated)
 
     async def _decide(self, snap: CampaignSnapshot, now: datetime, seen: CampaignInputs, safety_only: bool
                       ) -> list[Decision] | None:
         """One campaign's decisions; None when a strategy failed (alerted once, the campaign skipped)."""
         advert_id = seen.campaign.advert_id
-        if snap.operator_paused:
-            return operator_hold(snap)
-        if seen.stopped:
-            return [Decision(action=Action.HOLD, advert_id=advert_id, strategy=OPERATOR,
-                             reason=f"stop file {self.stop_file} present: every bid is held")]
-        resume = operator_resume(snap)
-        if resume is not None:
-            return [resume]
         strategies = self.view.strategies_for(advert_id)
         if safety_only:
             strategies = [s for s in strategies if getattr(s, SAFE_WITHOUT_FRESH_READS, False)]
-            if not strategies:
-                return []
-        proposals = await self._propose(snap, now, strategies)
-        if proposals is None:
+        try:
+            decided = decide_campaign(snap, now, strategies, self.view.guard, stopped=seen.stopped,
+                                      rules_known=seen.rules_known, stop_file=self.stop_file)
+        except StrategyFailed as failed:  # a failing strategy skips its campaign, alerts once
+            key = (advert_id, failed.kind)
+            log.error("account %s campaign %s: strategy %s failed", self.view.name, advert_id, failed.kind,
+                      exc_info=failed.error)
+            if key not in self._broken:
+                self._broken.add(key)
+                async with self.sessions.begin() as s:
+                    await self.alerts.strategy_failed(s, self.view.name, advert_id, failed.kind, failed.error, now)
             return None
-        decided = guard_decide(snap, proposals, self.view.guard, now, stop=seen.stopped)
-        if not seen.rules_known:
-            decided = [_wait_for_rules(d) for d in decided]
+        for strategy in strategies:
+            self._broken.discard((advert_id, strategy.kind))
         return decided
 
-    async def _propose(self, snap: CampaignSnapshot, now: datetime, strategies: list) -> list[Proposal] | None:
-        proposals: list[Proposal] = []
-        for strategy in strategies:
-            key = (snap.campaign.advert_id, strategy.kind)
-            try:
-                proposals.extend(strategy.decide(snap, now))
-            except Exception as exc:  # a failing strategy skips its campaign, alerts once
-                log.exception("account %s campaign %s: strategy %s failed", self.view.name, key[0], strategy.kind)
-                if key not in self._broken:
-                    self._broken.add(key)
-                    async with self.sessions.begin() as s:
-                        await self.alerts.strategy_failed(s, self.view.name, key[0], strategy.kind, exc, now)
-                return None
-            self._broken.discard(key)
-        return proposals
+
+class StrategyFailed(Exception):
+    def __init__(self, kind: str, error: BaseException) -> None:
+        super().__init__(f"strategy {kind} failed: {error!r}")
+        self.kind = kind
+        self.error = error
+
+
+def campaign_snapshot(account: str, timezone: str, seen: CampaignInputs, daily_stats: tuple) -> CampaignSnapshot:
+    """The snapshot one campaign's strategies see, from what its evaluation reads (pure; replay builds it
+    the same way from the stored observations)."""
+    return CampaignSnapshot(
+        account=account, campaign=seen.campaign, rules=seen.rules, timezone=timezone, daily_stats=daily_stats,
+        cluster_stats=seen.cluster_stats, recommendations=seen.recommendations, stats_as_of=seen.stats_as_of,
+        history=seen.history, operator_paused=seen.operator_paused,
+    )
+
+
+def decide_campaign(snap: CampaignSnapshot, now: datetime, strategies: list, guard: GuardConfig, *,
+                    stopped: bool, rules_known: bool, stop_file: Path | None = None) -> list[Decision]:
+    """One campaign's decisions (pure: the evaluator and replay both call it): the operator's pause, the
+    stop file, the operator's resume, else the strategies' proposals through the guardrails (bid changes
+    held until WB's minimum bids are known). Raises :class:`StrategyFailed` when a strategy raises."""
+    advert_id = snap.campaign.advert_id
+    if snap.operator_paused:
+        return operator_hold(snap)
+    if stopped:
+        return [Decision(action=Action.HOLD, advert_id=advert_id, strategy=OPERATOR,
+                         reason=f"stop file {stop_file} present: every bid is held")]
+    resume = operator_resume(snap)
+    if resume is not None:
+        return [resume]
+    if not strategies:
+        return []
+    proposals: list[Proposal] = []
+    for strategy in strategies:
+        try:
+            proposals.extend(strategy.decide(snap, now))
+        except Exception as exc:
+            raise StrategyFailed(strategy.kind, exc) from exc
+    decided = guard_decide(snap, proposals, guard, now, stop=stopped)
+    if not rules_known:
+        decided = [_wait_for_rules(d) for d in decided]
+    return decided
 
 
 def operator_hold(snap: CampaignSnapshot) -> list[Decision]:
