@@ -257,6 +257,18 @@ async def load_evaluations(session: AsyncSession, account: str, advert_ids: Iter
             for r in await session.scalars(stmt)]
 
 
+async def load_evaluation_campaigns(session: AsyncSession, account: str, *, since: datetime,
+                                    until: datetime) -> list[int]:
+    """The campaigns with a recorded evaluation in ``since <= at <= until``."""
+    account_id = await find_account_id(session, account)
+    if account_id is None:
+        return []
+    e = EvaluationRow
+    stmt = (select(e.advert_id).where(e.account_id == account_id, e.at >= since, e.at <= until)
+            .group_by(e.advert_id).order_by(e.advert_id))
+    return list(await session.scalars(stmt))
+
+
 async def evaluation_span(session: AsyncSession, account: str) -> tuple[datetime | None, datetime | None]:
     account_id = await find_account_id(session, account)
     if account_id is None:

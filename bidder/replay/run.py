@@ -1,0 +1,114 @@
+"""Running a replay: load what was recorded, replay each campaign (in worker processes: campaigns are
+independent), sum up. ``replay_account`` is the entry point of ``bidder replay``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import defaultdict
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bidder.engine.guards import GuardConfig
+from bidder.engine.view import HISTORY_DAYS
+from bidder.replay.core import CampaignReplay, replay_campaign
+from bidder.store import observations as obs
+from bidder.store.db import Database
+
+PLACEHOLDER = "replay-needs-no-token"
+
+
+class TokenlessEnv(Mapping[str, str]):
+    """The environment, with a placeholder for every unset variable: replay reads no token, so a candidate
+    config can be checked without the account's tokens in the environment."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self.env = dict(os.environ if env is None else env)
+
+    def __getitem__(self, key: str) -> str:
+        return self.env.get(key) or PLACEHOLDER
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __iter__(self):
+        return iter(self.env)
+
+    def __len__(self) -> int:
+        return len(self.env)
+
+
+def load_candidate(path: Path) -> Any:
+    from bidder.config import load_config
+
+    return load_config(path, TokenlessEnv())
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRequest:
+    config_path: Path
+    database_url: str
+    account: str
+    campaigns: tuple[int, ...] | None
+    since: datetime
+    until: datetime
+
+
+async def _load(request: ReplayRequest, advert_ids: list[int] | None) -> tuple[list, list, list]:
+    async with Database(request.database_url) as db, db.read_sessions() as s:
+        evals = await obs.load_evaluations(s, request.account, advert_ids, since=request.since, until=request.until)
+        ids = sorted({e.advert_id for e in evals}) if advert_ids is None else advert_ids
+        observations = await obs.load_observations(s, request.account, ids, until=request.until)
+        history = await obs.history_rows(s, request.account, ids, since=request.since - timedelta(days=HISTORY_DAYS),
+                                         until=request.until)
+    return evals, observations, history
+
+
+def _replay_part(request: ReplayRequest, advert_ids: list[int] | None) -> list[CampaignReplay]:
+    """Load and replay some campaigns (runs in a worker process, or inline)."""
+    config = load_candidate(request.config_path)
+    account = next(a for a in config.accounts if a.name == request.account)
+    guard = GuardConfig.from_guardrails(account.guardrails)
+    evals, observations, history = asyncio.run(_load(request, advert_ids))
+    ev_by: dict[int, list] = defaultdict(list)
+    for e in evals:
+        ev_by[e.advert_id].append(e)
+    obs_by: dict[int, list] = defaultdict(list)
+    for o in observations:
+        obs_by[o.advert_id].append(o)
+    hist_by: dict[int, list] = defaultdict(list)
+    for h in history:
+        hist_by[h.advert_id].append(h)
+    return [replay_campaign(aid, ev_by[aid], obs_by[aid], hist_by[aid], account, guard, account_name=account.name,
+                            cap=guard.max_bid, stop_file=config.stop_file)
+            for aid in sorted(ev_by)]
+
+
+async def span(url: str, account: str) -> tuple[datetime | None, datetime | None]:
+    """The first and last recorded evaluation of the account."""
+    async with Database(url) as db, db.read_sessions() as s:
+        return await obs.evaluation_span(s, account)
+
+
+async def campaigns_recorded(request: ReplayRequest) -> list[int]:
+    async with Database(request.database_url) as db, db.read_sessions() as s:
+        evals = await obs.load_evaluation_campaigns(s, request.account, since=request.since, until=request.until)
+    return evals
+
+
+def replay_account(request: ReplayRequest, *, workers: int | None = None) -> list[CampaignReplay]:
+    """Every recorded campaign (or ``request.campaigns``) replayed; with more than one worker the campaigns
+    are split between processes (each loads its own share from the database)."""
+    ids = list(request.campaigns) if request.campaigns else asyncio.run(campaigns_recorded(request))
+    workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    if workers <= 1 or len(ids) < 2 * workers:
+        return _replay_part(request, ids)
+    shares = [ids[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(_replay_part, [request] * workers, shares))
+    return sorted((r for part in parts for r in part), key=lambda r: r.advert_id)
