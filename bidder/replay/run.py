@@ -59,34 +59,46 @@ class ReplayRequest:
     until: datetime
 
 
-async def _load(request: ReplayRequest, advert_ids: list[int] | None) -> tuple[list, list, list]:
-    async with Database(request.database_url) as db, db.read_sessions() as s:
-        evals = await obs.load_evaluations(s, request.account, advert_ids, since=request.since, until=request.until)
-        ids = sorted({e.advert_id for e in evals}) if advert_ids is None else advert_ids
-        observations = await obs.load_observations(s, request.account, ids, until=request.until)
-        history = await obs.history_rows(s, request.account, ids, since=request.since - timedelta(days=HISTORY_DAYS),
-                                         until=request.until)
+BATCH = 25  # campaigns loaded and replayed at a time (bounds the memory of a week of observations)
+
+
+async def _load(s: Any, request: ReplayRequest, advert_ids: list[int]) -> tuple[list, list, list]:
+    evals = await obs.load_evaluations(s, request.account, advert_ids, since=request.since, until=request.until)
+    observations = await obs.load_observations(s, request.account, advert_ids, until=request.until)
+    history = await obs.history_rows(s, request.account, advert_ids, since=request.since - timedelta(days=HISTORY_DAYS),
+                                     until=request.until)
     return evals, observations, history
 
 
-def _replay_part(request: ReplayRequest, advert_ids: list[int] | None) -> list[CampaignReplay]:
-    """Load and replay some campaigns (runs in a worker process, or inline)."""
+def _replay_part(request: ReplayRequest, advert_ids: list[int]) -> list[CampaignReplay]:
+    """Load and replay some campaigns, ``BATCH`` at a time (runs in a worker process, or inline)."""
+    return asyncio.run(_replay_batches(request, advert_ids))
+
+
+async def _replay_batches(request: ReplayRequest, advert_ids: list[int]) -> list[CampaignReplay]:
     config = load_candidate(request.config_path)
     account = next(a for a in config.accounts if a.name == request.account)
     guard = GuardConfig.from_guardrails(account.guardrails)
-    evals, observations, history = asyncio.run(_load(request, advert_ids))
-    ev_by: dict[int, list] = defaultdict(list)
-    for e in evals:
-        ev_by[e.advert_id].append(e)
-    obs_by: dict[int, list] = defaultdict(list)
-    for o in observations:
-        obs_by[o.advert_id].append(o)
-    hist_by: dict[int, list] = defaultdict(list)
-    for h in history:
-        hist_by[h.advert_id].append(h)
-    return [replay_campaign(aid, ev_by[aid], obs_by[aid], hist_by[aid], account, guard, account_name=account.name,
-                            cap=guard.max_bid, stop_file=config.stop_file)
-            for aid in sorted(ev_by)]
+    out: list[CampaignReplay] = []
+    async with Database(request.database_url) as db, db.read_sessions() as s:
+        for i in range(0, len(advert_ids), BATCH):
+            batch = advert_ids[i:i + BATCH]
+            evals, observations, history = await _load(s, request, batch)
+            ev_by: dict[int, list] = defaultdict(list)
+            for e in evals:
+                ev_by[e.advert_id].append(e)
+            obs_by: dict[int, list] = defaultdict(list)
+            for o in observations:
+                obs_by[o.advert_id].append(o)
+            hist_by: dict[int, list] = defaultdict(list)
+            for h in history:
+                hist_by[h.advert_id].append(h)
+            del evals, observations, history
+            for aid in sorted(ev_by):
+                out.append(replay_campaign(aid, ev_by.pop(aid), obs_by.pop(aid, []), hist_by.pop(aid, []), account,
+                                           guard, account_name=account.name, cap=guard.max_bid,
+                                           stop_file=config.stop_file))
+    return out
 
 
 async def span(url: str, account: str) -> tuple[datetime | None, datetime | None]:
