@@ -164,7 +164,7 @@ def main() -> None:
         print(json.dumps({"workers": workers, "replay_seconds": round(wall, 1), "campaigns": report["campaigns"],
                           "evaluations": report["evaluations"], "identical_pct": report["identical_pct"]}))
     table(["workers", "campaigns", "evaluations", "decisions", "wall s", "CPU s (this process)", "evals/s"],
-                results_rows))
+          results_rows)
     print(f"peak RSS of this process {peak_rss_mb():.0f} MB (workers not counted)")
 
 

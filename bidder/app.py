@@ -36,6 +36,7 @@ from bidder.wb.tokens import EXPIRY_WARNING_DAYS, load_tokens
 from bidder.wb.writer import DryRunWriter, make_reader, make_writer
 
 log = logging.getLogger("bidder.app")
+PLAN_TIMEOUT = 30.0  # seconds the reload waits for the plan summary before going on without it
 
 
 @dataclass
@@ -138,6 +139,25 @@ class App:
 
     # -------------------------------------------------------------- running
 
+    async def _log_plan(self, new: Any) -> None:
+        """Before a reloaded config takes effect: what it would do on the next cycle against the running one
+        (``bidder plan``), one summary line per account in the log. Never stops the reload."""
+        from bidder.replay.plan import plan_account
+
+        try:
+            stop_file = Path(new.stop_file) if new.stop_file else None
+            stopped = stop_file is not None and await asyncio.to_thread(stop_file.exists)
+            async with self.read_sessions() as s:
+                for account in new.accounts:
+                    old = next((a for a in self.config.accounts if a.name == account.name), None)
+                    if old is None:
+                        continue
+                    plan = await asyncio.wait_for(plan_account(s, old, account, self.clock.now(), stopped=stopped,
+                                                               stop_file=stop_file), PLAN_TIMEOUT)
+                    log.info("reload: %s", plan.summary())
+        except Exception:
+            log.exception("reload: the plan of the new config could not be built")
+
     async def reload(self) -> bool:
         """Re-read the YAML. Valid: accounts are updated for the next cycle. Invalid: keep the old one."""
         systemd.reloading()
@@ -148,6 +168,7 @@ class App:
             self.reload_error = str(exc)  # shown on the dashboard's /config page
             systemd.ready()
             return False
+        await self._log_plan(new)
         old_names = set(self.cycles) | set(self.disabled)
         self.config = new
         self.reload_error = None

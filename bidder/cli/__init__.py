@@ -8,7 +8,7 @@ Commands by group (each module registers its commands with :func:`bidder.cli.cor
 * ``history``: ``history``
 * ``daemon``: ``run``, ``demo``, ``check``
 * ``operator``: ``pause-all``, ``resume-all``, ``rollback``
-* ``replay``: ``replay``
+* ``replay``: ``replay``; ``plan``: ``plan``
 
 ``core`` holds the command registry, :class:`Context`, :func:`main` and the helpers they share.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 # Imported for their side effect: each registers its commands, in this order (the order of --help).
 # isort: off
-from bidder.cli import prepare, history, daemon, operator, replay  # noqa: F401
+from bidder.cli import prepare, history, daemon, operator, replay, plan  # noqa: F401
 # isort: on
 from bidder.cli.core import (
     COMMANDS,

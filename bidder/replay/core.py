@@ -28,7 +28,7 @@ from bidder.engine.evaluate import StrategyFailed, campaign_snapshot, decide_cam
 from bidder.engine.guards import GuardConfig
 from bidder.engine.observe import compact
 from bidder.engine.view import HISTORY_DAYS, CampaignInputs
-from bidder.store.observations import EvaluationRecord, HistoryRow, Observation, ObservedState
+from bidder.store.observations import CampaignParts, EvaluationRecord, HistoryRow, Observation, ObservedState
 
 CLUSTER_DAYS = 7  # the evaluator keeps a week of search-cluster statistics
 MAX_GAP = timedelta(hours=1)  # a longer gap between two evaluations counts as not observed
@@ -155,7 +155,7 @@ def _avg_position(inputs: Any) -> float | None:
     return float(value)
 
 
-class _History:
+class HistoryAt:
     """The recorded audit trail of one campaign, as it was known at each evaluation time."""
 
     def __init__(self, rows: list[HistoryRow], keep_holds: bool) -> None:
@@ -192,11 +192,10 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
     managed = account.is_managed(advert_id)
     strategies = account.strategies_for(advert_id) if managed else []
     keep_holds = any(s.reads_holds for s in strategies)
-    window = max([HISTORY_DAYS] + [int(w.total_seconds() // 86400) for s in strategies
-                                   if (w := getattr(s.params, "window", None)) is not None])
+    window = stats_window(strategies)
     tz = ZoneInfo(account.timezone)
     state = ObservedState(observations)
-    recorded_history = _History(history, keep_holds)
+    recorded_history = HistoryAt(history, keep_holds)
     overlay: _Overlay | None = None
     prev: tuple[datetime, list, list, Campaign | None, Campaign | None, BidRules | None] | None = None
     for ev in evaluations:
@@ -221,19 +220,14 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
         else:
             observed = parts.campaign
             camp_seen = overlay.campaign(observed) if overlay is not None else observed
-            since = ev.stats_since if (today - ev.stats_since).days >= window else today - timedelta(days=window)
             hist = recorded_history.at(ev.at, overlay.at if overlay is not None else None)
             if overlay is not None:
                 hist = hist + tuple(overlay.history)
                 cutoff = ev.at - timedelta(days=HISTORY_DAYS)
                 hist = tuple(r for r in hist if r.at >= cutoff)
-            seen = CampaignInputs(camp_seen, rules or BidRules(step=0), 0,
-                                  parts.cluster_stats(today - timedelta(days=CLUSTER_DAYS)), dict(parts.recs),
-                                  ev.stats_as_of, hist, ev.operator_paused, ev.stopped, today, ev.rules_known)
-            snap = campaign_snapshot(account_name, account.timezone, seen, parts.daily_stats(since))
             try:
-                decided = decide_campaign(snap, ev.at, strategies, guard, stopped=ev.stopped,
-                                          rules_known=ev.rules_known, stop_file=stop_file)
+                decided = decide_from_parts(parts, camp_seen, ev, hist, ev.at, today, account, strategies, guard,
+                                            window=window, account_name=account_name, stop_file=stop_file)
                 replayed = [list(compact(d)) for d in decided]
             except StrategyFailed:
                 cause = REPLAY_FAILED
@@ -254,6 +248,31 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
             _accrue(out, prev, ev.at, cap, tz)
         prev = (ev.at, recorded, replayed or recorded, parts.campaign if parts else None, camp_seen, rules)
     return out
+
+
+def stats_window(strategies: list) -> int:
+    """Days of daily statistics the strategies read (at least the history window), as the view counts them."""
+    return max([HISTORY_DAYS] + [int(w.total_seconds() // 86400) for s in strategies
+                                 if (w := getattr(s.params, "window", None)) is not None])
+
+
+def decide_from_parts(parts: CampaignParts, camp: Campaign, ev: EvaluationRecord, history: tuple, now: datetime,
+                      today: date, account: Any, strategies: list, guard: GuardConfig, *, window: int,
+                      account_name: str, stop_file: Any = None, operator_paused: bool | None = None,
+                      stopped: bool | None = None) -> list:
+    """One campaign's decisions at ``now`` from its stored inputs, through the evaluator's own path
+    (:func:`campaign_snapshot`, :func:`decide_campaign`). ``ev`` gives what is not an observation (the
+    statistics time, operator pause, stop file, whether WB's minimum bids were known); ``operator_paused``
+    and ``stopped`` override its flags. Raises :class:`StrategyFailed`."""
+    paused = ev.operator_paused if operator_paused is None else operator_paused
+    stop = ev.stopped if stopped is None else stopped
+    since = ev.stats_since if (today - ev.stats_since).days >= window else today - timedelta(days=window)
+    seen = CampaignInputs(camp, parts.rules or BidRules(step=0), 0,
+                          parts.cluster_stats(today - timedelta(days=CLUSTER_DAYS)), dict(parts.recs),
+                          ev.stats_as_of, history, paused, stop, today, ev.rules_known)
+    snap = campaign_snapshot(account_name, account.timezone, seen, parts.daily_stats(since))
+    return decide_campaign(snap, now, strategies, guard, stopped=stop, rules_known=ev.rules_known,
+                           stop_file=stop_file)
 
 
 def _targets(decisions: list) -> dict[Target, list]:

@@ -241,6 +241,35 @@ async def load_observations(session: AsyncSession, account: str, advert_ids: Ite
     return out
 
 
+async def latest_observations(session: AsyncSession, account: str) -> list[Observation]:
+    """The newest stored row of every part (the inputs as known now), ordered by ``known_at``, id."""
+    account_id = await find_account_id(session, account)
+    if account_id is None:
+        return []
+    o = ObservationRow
+    newest = (select(func.max(o.id)).where(o.account_id == account_id)
+              .group_by(o.advert_id, o.kind, o.key).scalar_subquery())
+    stmt = (select(o.advert_id, o.kind, o.key, o.observed_at, o.known_at, o.digest, o.payload)
+            .where(o.id.in_(newest)).order_by(o.known_at, o.id))
+    return [Observation(*row) for row in await session.execute(stmt)]
+
+
+async def latest_evaluations(session: AsyncSession, account: str) -> list[EvaluationRecord]:
+    """The newest recorded evaluation of every campaign, by advert id."""
+    account_id = await find_account_id(session, account)
+    if account_id is None:
+        return []
+    e = EvaluationRow
+    newest = select(func.max(e.id)).where(e.account_id == account_id).group_by(e.advert_id).scalar_subquery()
+    return [_evaluation(r) for r in await session.scalars(select(e).where(e.id.in_(newest)).order_by(e.advert_id))]
+
+
+def _evaluation(r: EvaluationRow) -> EvaluationRecord:
+    return EvaluationRecord(advert_id=r.advert_id, at=r.at, stats_as_of=r.stats_as_of, stats_since=r.stats_since,
+                            operator_paused=r.operator_paused, stopped=r.stopped, rules_known=r.rules_known,
+                            failed=r.failed, decisions=tuple(tuple(d) for d in r.decisions or ()), id=r.id)
+
+
 async def load_evaluations(session: AsyncSession, account: str, advert_ids: Iterable[int] | None, *,
                            since: datetime, until: datetime) -> list[EvaluationRecord]:
     """Recorded evaluations with ``since <= at <= until``, ordered by time, id."""
@@ -251,10 +280,7 @@ async def load_evaluations(session: AsyncSession, account: str, advert_ids: Iter
     stmt = (select(e).where(e.account_id == account_id, e.at >= since, e.at <= until).order_by(e.at, e.id))
     if advert_ids is not None:
         stmt = stmt.where(e.advert_id.in_(sorted(set(advert_ids))))
-    return [EvaluationRecord(advert_id=r.advert_id, at=r.at, stats_as_of=r.stats_as_of, stats_since=r.stats_since,
-                             operator_paused=r.operator_paused, stopped=r.stopped, rules_known=r.rules_known,
-                             failed=r.failed, decisions=tuple(tuple(d) for d in r.decisions or ()), id=r.id)
-            for r in await session.scalars(stmt)]
+    return [_evaluation(r) for r in await session.scalars(stmt)]
 
 
 async def load_evaluation_campaigns(session: AsyncSession, account: str, *, since: datetime,

@@ -103,3 +103,25 @@ def test_nothing_recorded_is_a_failure_with_a_reason(tmp_path: Path) -> None:
     asyncio.run(upgrade(f"sqlite+aiosqlite:///{empty}"))
     code, _, err = replay("--config", str(example_config()), "--db", str(empty))
     assert code == 1 and "no recorded evaluation" in err
+
+
+def test_plan_compares_a_new_config_with_the_running_one_and_writes_nothing(demo_db: Path, tmp_path: Path) -> None:
+    with sqlite3.connect(demo_db) as conn:
+        before = [conn.execute(f"select count(*) from {t}").fetchone()[0]
+                  for t in ("decisions", "evaluations", "observations")]
+    ctx = Context(out=io.StringIO(), err=io.StringIO())
+    running = str(example_config())
+    assert main(["plan", "--running", running, "--db", str(demo_db), "--json"], ctx=ctx) == 0, ctx.err.getvalue()
+    (same,) = json.loads(ctx.out.getvalue())["plans"]
+    assert same["campaigns"] > 0 and same["decisions_total"] > 0 and same["differ"] == 0
+    ctx = Context(out=io.StringIO(), err=io.StringIO())
+    assert main(["plan", "--running", running, "--config", str(candidate(tmp_path)), "--db", str(demo_db), "--json"],
+                ctx=ctx) == 0
+    (plan,) = json.loads(ctx.out.getvalue())["plans"]
+    assert plan["differ"] > 0 and sum(plan["differ_by_action"].values()) == plan["differ"]
+    # the candidate's lower max_bid (500) brings every bid above it down
+    assert all(d["new"]["bid_after"] <= 50000 for d in plan["differences"] if d["new"] and d["new"]["bid_after"])
+    with sqlite3.connect(demo_db) as conn:
+        after = [conn.execute(f"select count(*) from {t}").fetchone()[0]
+                 for t in ("decisions", "evaluations", "observations")]
+    assert after == before
