@@ -240,11 +240,15 @@ class App:
                                read_sessions=self.read_sessions)
             tasks.append(asyncio.create_task(digest.run(stop, every=60.0 / self.clock.speed), name="digest"))
         if client is not None and chat_ids:
+            from bidder.notify.approvals import ApprovalAnswers, ApprovalSender
             from bidder.notify.commands import CommandLoop
 
+            answers = ApprovalAnswers(self.sessions, client, chat_ids, clock=self.clock, locale=tg.locale)
             commands = CommandLoop(client, self.control, chat_ids, clock=SystemClock(), locale=tg.locale,
-                                   timezone=tg.digest_timezone)
+                                   timezone=tg.digest_timezone, callbacks=answers)
             tasks.append(asyncio.create_task(commands.run(stop), name="telegram-commands"))
+            requests = ApprovalSender(self.sessions, client, chat_ids, clock=self.clock, locale=tg.locale)
+            tasks.append(asyncio.create_task(requests.run(stop, every=2.0), name="approval-requests"))
         systemd.ready()
         try:
             await self.runner(stop=stop).serve()

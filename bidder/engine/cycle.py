@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bidder.clock import Clock
 from bidder.domain import Action, Campaign, Decision
 from bidder.engine.apply import Applier
+from bidder.engine.approval import ApprovalGate
 from bidder.engine.evaluate import REEVALUATE_EVERY, Evaluation, Evaluator, rollback_decisions
 from bidder.engine.guards import GuardConfig
 from bidder.engine.poll import Poller
@@ -106,6 +107,7 @@ class AccountCycle:
         self.applier = Applier(self.view, sessions=sessions, read_sessions=read_sessions, clock=clock,
                                alerts=alerts, operator=operator, live_writer=None if writer is dry_writer else writer,
                                dry_writer=dry_writer, metrics=metrics)
+        self.approval = ApprovalGate(self.name, lambda: self.view.account, sessions)
         self.evaluated = 0
         self.failing: str | None = None
         self.started = False
@@ -201,7 +203,9 @@ class AccountCycle:
             result.stats_refreshed = await self.poller.poll(now)
             evaluation = await self._evaluate(self.clock.now())
             result.decisions, result.evaluated = evaluation.decisions, evaluation.evaluated
-            result.applied, result.failed = await self.applier.run(evaluation.decisions)
+            decisions = await self.approval.gate(evaluation.decisions, self.clock.now())  # approval mode
+            result.decisions = decisions
+            result.applied, result.failed = await self.applier.run(decisions)
         except AuthFailed as exc:
             result.ok, result.error = False, f"authorization failed: {exc}"
         except (SchemaDrift, EndpointGone) as exc:

@@ -298,3 +298,26 @@ class EvaluationRow(Base):
     rules_known: Mapped[bool] = mapped_column(Boolean)
     failed: Mapped[bool] = mapped_column(Boolean, default=False)  # a strategy raised: nothing decided
     decisions: Mapped[Any] = mapped_column(JSON)  # [[action, nm_id, placement, norm_query, before, after, strategy]]
+
+
+class ApprovalRow(Base):
+    """A decision waiting for a person's Approve / Reject in Telegram (:mod:`bidder.store.approvals`)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index(None, "account_id", "status"), Index(None, "status", "expires_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    target: Mapped[str] = mapped_column(String(600))  # nm|placement|query of the decision (campaign: "")
+    action: Mapped[str] = mapped_column(String(16))
+    bid_before: Mapped[int | None] = mapped_column(Integer)
+    bid_after: Mapped[int | None] = mapped_column(Integer)
+    decision: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # pending, approved, rejected, expired, superseded, applied
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[datetime | None]  # when its Telegram messages went out
+    messages: Mapped[Any | None] = mapped_column(JSON)  # [[chat_id, message_id]] once sent

@@ -1,4 +1,4 @@
-"""Replay: the observations table (every input an evaluation read, with when it was observed) and the
+"""Replay and approval: the approvals table (decisions waiting for Approve / Reject in Telegram), the observations table (every input an evaluation read, with when it was observed) and the
 evaluations table (what each campaign's evaluation read besides them and what it decided).
 
 Revision ID: replay_observations
@@ -57,7 +57,34 @@ def upgrade() -> None:
                     unique=False)
 
 
+    op.create_table('approvals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('advert_id', sa.BigInteger(), nullable=False),
+    sa.Column('target', sa.String(length=600), nullable=False),
+    sa.Column('action', sa.String(length=16), nullable=False),
+    sa.Column('bid_before', sa.Integer(), nullable=True),
+    sa.Column('bid_after', sa.Integer(), nullable=True),
+    sa.Column('decision', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decided_by', sa.String(length=128), nullable=True),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('messages', sa.JSON(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_approvals_account_id_accounts'),
+                            ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_approvals'))
+    )
+    op.create_index(op.f('ix_approvals_account_id_status'), 'approvals', ['account_id', 'status'], unique=False)
+    op.create_index(op.f('ix_approvals_status_expires_at'), 'approvals', ['status', 'expires_at'], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_index(op.f('ix_approvals_status_expires_at'), table_name='approvals')
+    op.drop_index(op.f('ix_approvals_account_id_status'), table_name='approvals')
+    op.drop_table('approvals')
     op.drop_index(op.f('ix_evaluations_account_id_advert_id_at'), table_name='evaluations')
     op.drop_index(op.f('ix_evaluations_account_id_at'), table_name='evaluations')
     op.drop_table('evaluations')
