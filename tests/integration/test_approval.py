@@ -14,7 +14,7 @@ from fakes.telegram_api import FakeTelegram, parse_html
 from bidder.clock import FakeClock
 from bidder.config import load_config
 from bidder.domain import Action, Decision
-from bidder.engine.approval import AWAITING, ApprovalGate, needs_approval
+from bidder.engine.approval import AWAITING, FORCED, ApprovalGate, needs_approval
 from bidder.notify.approvals import ApprovalAnswers, ApprovalSender
 from bidder.notify.commands import CommandLoop
 from bidder.notify.control import Control
@@ -205,3 +205,54 @@ async def test_a_press_from_a_foreign_chat_is_ignored(env: Parts) -> None:
     assert not env.tg.calls_of("editMessageText")
     out = await env.gate.gate([RAISE], NOW + timedelta(minutes=1))
     assert out[0].action == Action.HOLD
+
+
+async def test_the_daemon_holds_changes_until_approved_then_applies_them(tmp_path: Path) -> None:
+    """The whole cycle against the simulator: in mode all no bid change is sent before its approval; after
+    the approval the next cycle sends exactly the approved changes that still hold."""
+    from bidder.app import build_app
+    from bidder.settings import Settings
+    from bidder.sim.testing import start_simulator
+    from bidder.store import repo
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "bidder.yaml"
+    text = example.read_text().replace("    guardrails:", "    approval: {mode: all, timeout: 30m}\n    guardrails:", 1)
+    path = tmp_path / "bidder.yaml"
+    path.write_text(text)
+    clock = FakeClock()
+    async with await start_simulator("demo", seed=1, clock=clock) as sim:
+        seller = sim.sim.sellers["shop-a"]
+        config = load_config(path, {"WB_READ_TOKEN": seller.read_token, "WB_WRITE_TOKEN": seller.write_token})
+        config = config.model_copy(update={"stop_file": tmp_path / "STOP"})
+        settings = Settings(config=path, database_url=f"sqlite+aiosqlite:///{tmp_path / 'bidder.db'}",
+                            wb_advert_url=sim.url, dry_run=False, http_port=0)
+        app = await build_app(settings, clock=clock, config=config)
+        try:
+            assert [r.ok for r in await app.run_once()] == [True]
+            clock.advance(31)
+            sim.sim.market.advance(clock.now())
+            early = {(c["advert_id"], c["nm_id"]) for c in sim.sim.report()["bid_changes"]}
+            async with app.sessions() as s:
+                waiting = await store.live_approvals(s, "shop-a")
+                rows = await repo.history(s, account="shop-a", limit=10_000)
+            assert waiting and all(a.status == store.PENDING for a in waiting)
+            assert any(r.guard == AWAITING for r in rows)
+            # before any approval only the guardrails' corrections (a bid below WB's minimum) were sent
+            forced = {(r.advert_id, r.nm_id) for r in rows if r.action == Action.SET_BID and r.guard
+                      and any(f in r.guard for f in FORCED)}
+            assert early <= forced
+            async with app.sessions.begin() as s:
+                for a in waiting:
+                    await store.answer(s, a.id, approve=True, by="test", now=clock.now())
+            clock.advance(60)
+            assert [r.ok for r in await app.run_once()] == [True]
+            clock.advance(31)
+            sim.sim.market.advance(clock.now())
+            sent = {(c["advert_id"], c["nm_id"]) for c in sim.sim.report()["bid_changes"]} - early
+            async with app.sessions() as s:
+                after = {a.id: a for a in await store.live_approvals(s, "shop-a")}
+                applied = [a for a in waiting if a.id not in after]
+        finally:
+            await app.close()
+    assert sent, "approved changes that still hold are applied"
+    assert sent <= {(a.advert_id, int(a.target.split("|")[0])) for a in applied if a.action == "set_bid"}
