@@ -14,14 +14,15 @@ The audit trail (the history input) is already in the database. What only lived 
 recommendations, WB's minimum bids and step, the bids noted after a write, the statistics time, the
 operator's and the stop file's state at that moment) is now stored with its time. Unchanged parts are
 compared in memory (by value, or by hash for the many statistics rows), so a pass whose inputs did not
-change writes one evaluation row per campaign and nothing else.
+change writes one evaluation row per campaign and nothing else. Once a day what is older than
+``RETENTION`` is forgot (the newest row of every part stays).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +31,8 @@ from bidder.domain import Action, Decision
 from bidder.store import observations as obs
 
 log = logging.getLogger("bidder.engine")
+RETENTION = timedelta(days=35)  # replay reaches back this far (default --since is 7 days)
+PURGE_EVERY = timedelta(days=1)
 
 
 def compact(d: Decision) -> tuple[Any, ...]:
@@ -42,6 +45,7 @@ class InputRecorder:
         self.account = account
         self._stored: dict[obs.PartKey, Any] | None = None  # part -> last value (or hash) stored
         self._digests: dict[obs.PartKey, str] = {}  # the newest digests in the database (after a restart)
+        self._purged: datetime | None = None
 
     async def record(self, sessions: async_sessionmaker[AsyncSession], view: Any, now: datetime, since: date,
                      evaluated: Sequence[tuple[Any, tuple, list[Decision] | None]]) -> None:
@@ -63,6 +67,13 @@ class InputRecorder:
                     ))
                 await obs.save_observations(s, self.account, rows)
                 await obs.save_evaluations(s, self.account, evals)
+            if self._purged is None or now - self._purged >= PURGE_EVERY:
+                self._purged = now
+                async with sessions.begin() as s:
+                    gone = await obs.purge(s, self.account, now - RETENTION)
+                if any(gone):
+                    log.info("account %s: forgot %d evaluations and %d replaced observations older than %s",
+                             self.account, gone[0], gone[1], RETENTION)
         except Exception:  # recording must never stop the bidder: replay then reports the gap
             log.exception("account %s: recording the evaluation inputs failed", self.account)
             self._stored = None  # re-read what is stored before the next record

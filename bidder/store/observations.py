@@ -32,7 +32,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bidder.domain import (
@@ -207,6 +207,22 @@ async def save_evaluations(session: AsyncSession, account: str, rows: Sequence[E
               for e in rows]
     for chunk in chunks(values):
         await session.execute(insert(EvaluationRow), list(chunk))
+
+
+async def purge(session: AsyncSession, account: str, before: datetime) -> tuple[int, int]:
+    """Forget what replay no longer reaches: evaluations before ``before``, and observations known before it
+    that a newer row of the same part has replaced (the newest of every part stays: it is what was known
+    at ``before``). Returns (evaluations, observations) deleted."""
+    account_id = await find_account_id(session, account)
+    if account_id is None:
+        return 0, 0
+    e, o = EvaluationRow, ObservationRow
+    evals = await session.execute(delete(e).where(e.account_id == account_id, e.at < before))
+    newest = (select(func.max(o.id)).where(o.account_id == account_id, o.known_at < before)
+              .group_by(o.advert_id, o.kind, o.key).scalar_subquery())
+    observed = await session.execute(delete(o).where(o.account_id == account_id, o.known_at < before,
+                                                     o.id.not_in(newest)))
+    return evals.rowcount or 0, observed.rowcount or 0  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------------------------------- reads

@@ -117,3 +117,21 @@ def test_codec_round_trips() -> None:
     rc = Recommendation(100, 1, "cpc", bands=(PositionBand(1, 2, 500),), clusters=(ReachBand("q", 3, 2, 1),),
                         fetched_at=T0)
     assert obs.decode_rec(100, "1", obs.encode_rec(rc)) == rc
+
+
+async def test_purge_keeps_what_was_known_at_the_cutoff(db_sessions) -> None:
+    async with db_sessions.begin() as s:
+        await accounts.ensure_account(s, ACC, seller_id="1", currency="RUB", timezone="Europe/Moscow")
+    rec = InputRecorder(ACC)
+    day = T0.date()
+    for i, bid in enumerate((300, 310, 320)):
+        at = T0 + timedelta(days=i)
+        await rec.record(db_sessions, View(at), at, day, [(seen(camp(bid), at), (daily(day, "10"),), [])])
+    cutoff = T0 + timedelta(days=1, hours=1)
+    async with db_sessions.begin() as s:
+        assert await obs.purge(s, ACC, cutoff) == (2, 2)  # two evaluations; the replaced campaign and rec rows
+    async with db_sessions() as s:
+        assert (await obs.inputs_at(s, ACC, 100, cutoff)).campaign == camp(310)
+        assert (await obs.inputs_at(s, ACC, 100, T0 + timedelta(days=2))).campaign == camp(320)
+        assert [st.spend for st in (await obs.inputs_at(s, ACC, 100, cutoff)).daily_stats] == [Decimal("10")]
+        assert len(await obs.load_evaluations(s, ACC, None, since=T0, until=T0 + timedelta(days=3))) == 1
