@@ -153,7 +153,7 @@ def main() -> None:
     assert first is not None and last is not None, "no recorded evaluation: delete the database and run again"
     request = ReplayRequest(cfg, url, ACCOUNT, None, max(first, last - timedelta(days=args.days)), last)
     results_rows = []
-    for workers in sorted({1, args.workers}, reverse=True):
+    for workers in [args.workers]:
         cpu0 = cpu_seconds()
         kids0 = _children_cpu()
         t = time.perf_counter()
