@@ -239,6 +239,12 @@ class App:
                                digest_time=tg.digest_time, timezone=tg.digest_timezone, on_enqueued=sender.kick,
                                read_sessions=self.read_sessions)
             tasks.append(asyncio.create_task(digest.run(stop, every=60.0 / self.clock.speed), name="digest"))
+        approval_on = [a.name for a in self.config.accounts if a.approval.mode != "off"
+                       or any(c.approval is not None and c.approval.mode != "off" for c in a.campaigns)]
+        if approval_on and (client is None or not chat_ids):
+            log.warning("approval mode is on for %s but Telegram is not configured (BIDDER_TELEGRAM_BOT_TOKEN, "
+                        "BIDDER_TELEGRAM_CHAT_IDS): changes that need approval are held and skipped at their timeout",
+                        ", ".join(approval_on))
         if client is not None and chat_ids:
             from bidder.notify.approvals import ApprovalAnswers, ApprovalSender
             from bidder.notify.commands import CommandLoop

@@ -55,14 +55,6 @@ def _approval(r: ApprovalRow, account: str) -> Approval:
                     r.created_at, r.expires_at, r.status, r.decided_at, r.decided_by, r.messages)
 
 
-def decision_of(a: Approval) -> Decision:
-    d = a.decision
-    return Decision(action=Action(d["action"]), advert_id=d["advert_id"], strategy=d["strategy"], reason=d["reason"],
-                    nm_id=d["nm_id"], placement=d["placement"], norm_query=d["norm_query"],
-                    bid_before=d["bid_before"], bid_after=d["bid_after"], proposed_bid=d["proposed_bid"],
-                    guard=d["guard"], inputs=d.get("inputs") or {})
-
-
 async def live_approvals(session: AsyncSession, account: str) -> list[Approval]:
     """Pending and approved rows of an account, oldest first."""
     account_id = await find_account_id(session, account)
