@@ -13,6 +13,16 @@ from bidder.cli.core import OK, USAGE, Context, arg, command
 from bidder.cli.replay import database_url
 
 
+def _at(value: str) -> datetime | str:
+    if value == "last":
+        return value
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO date/time or 'last', got {value!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 @command(
     "plan",
     "what a config would do on the next cycle compared with the running one (writes nothing)",
@@ -21,6 +31,7 @@ from bidder.cli.replay import database_url
     arg("--account", help="only this account"),
     arg("--db", metavar="FILE", help="a SQLite file; default: BIDDER_DATABASE_URL"),
     arg("--json", action="store_true", help="print one JSON object"),
+    arg("--at", type=_at, metavar="ISO", help="plan as of this time (default: now; a demo database's own time: last)"),
 )
 def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     from bidder.errors import ConfigError
@@ -37,7 +48,7 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     if not names:
         ctx.error(f"account {args.account!r} is not in the config")
         return USAGE
-    plans = asyncio.run(_plans(database_url(args, ctx), running, new, names))
+    plans = asyncio.run(_plans(database_url(args, ctx), running, new, names, args.at))
     if args.json:
         ctx.print(json.dumps({"plans": [p.as_json() for p in plans]}, ensure_ascii=False, indent=1))
         return OK
@@ -51,11 +62,15 @@ def cmd_plan(args: argparse.Namespace, ctx: Context) -> int:
     return OK
 
 
-async def _plans(url: str, running: Any, new: Any, names: list[str]) -> list[Any]:
+async def _plans(url: str, running: Any, new: Any, names: list[str], at: datetime | str | None = None) -> list[Any]:
     from bidder.replay.plan import Plan, plan_account
+    from bidder.replay.run import span
     from bidder.store.db import Database
 
-    now = datetime.now(UTC)
+    now = at if isinstance(at, datetime) else datetime.now(UTC)
+    if at == "last":  # the newest recorded evaluation of the first account (a demo database's clock)
+        last = (await span(url, names[0]))[1]
+        now = last if last is not None else now
     stop_file = Path(new.stop_file) if new.stop_file else None
     stopped = stop_file is not None and await asyncio.to_thread(stop_file.exists)
     out = []

@@ -121,6 +121,11 @@ def test_plan_compares_a_new_config_with_the_running_one_and_writes_nothing(demo
     assert plan["differ"] > 0 and sum(plan["differ_by_action"].values()) == plan["differ"]
     # the candidate's lower max_bid (500) brings every bid above it down
     assert all(d["new"]["bid_after"] <= 50000 for d in plan["differences"] if d["new"] and d["new"]["bid_after"])
+    # as of the demo's own clock (its newest evaluation): the same config plans what was last decided
+    ctx = Context(out=io.StringIO(), err=io.StringIO())
+    assert main(["plan", "--running", running, "--db", str(demo_db), "--at", "last", "--json"], ctx=ctx) == 0
+    (last,) = json.loads(ctx.out.getvalue())["plans"]
+    assert last["differ"] == 0 and last["decisions_total"] > 0
     with sqlite3.connect(demo_db) as conn:
         after = [conn.execute(f"select count(*) from {t}").fetchone()[0]
                  for t in ("decisions", "evaluations", "observations")]
