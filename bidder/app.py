@@ -36,6 +36,7 @@ from bidder.wb.tokens import EXPIRY_CHECK_EVERY, expiry_alert_due, load_tokens
 from bidder.wb.writer import DryRunWriter, make_reader, make_writer
 
 log = logging.getLogger("bidder.app")
+PLAN_TIMEOUT = 30.0  # seconds the reload waits for the plan summary before going on without it
 
 
 @dataclass
@@ -187,6 +188,25 @@ class App:
 
     # -------------------------------------------------------------- running
 
+    async def _log_plan(self, new: Any) -> None:
+        """Before a reloaded config takes effect: what it would do on the next cycle against the running one
+        (``bidder plan``), one summary line per account in the log. Never stops the reload."""
+        from bidder.replay.plan import plan_account
+
+        try:
+            stop_file = Path(new.stop_file) if new.stop_file else None
+            stopped = stop_file is not None and await asyncio.to_thread(stop_file.exists)
+            async with self.read_sessions() as s:
+                for account in new.accounts:
+                    old = next((a for a in self.config.accounts if a.name == account.name), None)
+                    if old is None:
+                        continue
+                    plan = await asyncio.wait_for(plan_account(s, old, account, self.clock.now(), stopped=stopped,
+                                                               stop_file=stop_file), PLAN_TIMEOUT)
+                    log.info("reload: %s", plan.summary())
+        except Exception:
+            log.exception("reload: the plan of the new config could not be built")
+
     async def reload(self) -> bool:
         """Re-read the YAML. Valid: accounts are updated for the next cycle. Invalid: keep the old one."""
         systemd.reloading()
@@ -197,6 +217,7 @@ class App:
             self.reload_error = str(exc)  # shown on the dashboard's /config page
             systemd.ready()
             return False
+        await self._log_plan(new)
         old_names = set(self.cycles) | set(self.disabled)
         self.config = new
         self.reload_error = None
@@ -284,12 +305,22 @@ class App:
                                digest_time=tg.digest_time, timezone=tg.digest_timezone, on_enqueued=sender.kick,
                                read_sessions=self.read_sessions)
             tasks.append(self._one_of_a_kind("digest", lambda st: digest.run(st, every=60.0 / self.clock.speed), stop))
+        approval_on = [a.name for a in self.config.accounts if a.approval.mode != "off"
+                       or any(c.approval is not None and c.approval.mode != "off" for c in a.campaigns)]
+        if approval_on and (client is None or not chat_ids):
+            log.warning("approval mode is on for %s but Telegram is not configured (BIDDER_TELEGRAM_BOT_TOKEN, "
+                        "BIDDER_TELEGRAM_CHAT_IDS): changes that need approval are held and skipped at their timeout",
+                        ", ".join(approval_on))
         if client is not None and chat_ids:
+            from bidder.notify.approvals import ApprovalAnswers, ApprovalSender
             from bidder.notify.commands import CommandLoop
 
+            answers = ApprovalAnswers(self.sessions, client, chat_ids, clock=self.clock, locale=tg.locale)
             commands = CommandLoop(client, self.control, chat_ids, clock=SystemClock(), locale=tg.locale,
-                                   timezone=tg.digest_timezone)
+                                   timezone=tg.digest_timezone, callbacks=answers)
             tasks.append(self._one_of_a_kind("telegram-commands", commands.run, stop))
+            requests = ApprovalSender(self.sessions, client, chat_ids, clock=self.clock, locale=tg.locale)
+            tasks.append(self._one_of_a_kind("approval-requests", lambda st: requests.run(st, every=2.0), stop))
         if self.leases is not None:
             tasks.append(self.leases.run(stop))
         systemd.ready()

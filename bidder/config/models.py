@@ -188,11 +188,28 @@ class CampaignDefaults(_Model):
     managed: bool = True
 
 
+class ApprovalConfig(_Model):
+    """Decisions that wait for a person's Approve in Telegram before they are applied: ``off`` (none),
+    ``raises`` (bid raises and resumes: more spend), ``all`` (every bid change and resume). Pauses and the
+    guardrails' corrections are safety actions and never wait. Unanswered after ``timeout``: skipped."""
+
+    mode: Literal["off", "raises", "all"] = "off"
+    timeout: Duration = timedelta(minutes=30)
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive_timeout(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0")
+        return value
+
+
 class CampaignConfig(_Model):
     id: int = Field(gt=0, le=2**63 - 1)  # WB's advert id
     strategies: list[StrategyEntry] | None = None  # type: ignore[valid-type]  # None: the defaults' list
     schedule: ScheduleParams | None = None  # None: the defaults' schedule, if any
     managed: bool = True
+    approval: ApprovalConfig | None = None  # None: the account's
 
 
 class AccountConfig(_Model):
@@ -204,8 +221,13 @@ class AccountConfig(_Model):
     defaults: CampaignDefaults = Field(default_factory=CampaignDefaults)
     campaigns: list[CampaignConfig] = Field(default_factory=list)
     positions: PositionSources = Field(default_factory=PositionSources)
+    approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_tz(v)))
+
+    def approval_for(self, advert_id: int) -> ApprovalConfig:
+        c = self.campaign(advert_id)
+        return c.approval if c is not None and c.approval is not None else self.approval
 
     @property
     def read_only(self) -> bool:

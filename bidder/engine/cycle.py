@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bidder.clock import Clock
 from bidder.domain import Action, Campaign, Decision
 from bidder.engine.apply import Applier
+from bidder.engine.approval import ApprovalGate
 from bidder.engine.errors_map import map_error
 from bidder.engine.evaluate import REEVALUATE_EVERY, Evaluation, Evaluator, rollback_decisions
 from bidder.engine.guards import GuardConfig
@@ -111,6 +112,7 @@ class AccountCycle:
         self.applier = Applier(self.view, sessions=sessions, read_sessions=read_sessions, clock=clock,
                                alerts=alerts, operator=operator, live_writer=None if writer is dry_writer else writer,
                                dry_writer=dry_writer, metrics=metrics)
+        self.approval = ApprovalGate(self.name, lambda: self.view.account, sessions)
         self.evaluated = 0
         self.daily_limits = DailyLimitStep(reader)  # WB's daily limits as a budget backstop (engine/limits.py)
         self.failing: str | None = None
@@ -238,7 +240,9 @@ class AccountCycle:
             evaluation = await self._evaluate(self.clock.now())
             result.decisions = [*safety[0], *evaluation.decisions]
             result.evaluated = evaluation.evaluated
-            applied, failed = await self.applier.run(evaluation.decisions)
+            decisions = await self.approval.gate(evaluation.decisions, self.clock.now())  # approval mode
+            result.decisions = [*safety[0], *decisions]
+            applied, failed = await self.applier.run(decisions)
             result.applied, result.failed = result.applied + applied, result.failed + failed
             await cycle_pass(self.daily_limits, self)
         except Exception as exc:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,6 +39,7 @@ from bidder.domain import (
 from bidder.engine.guards import GuardConfig
 from bidder.engine.guards import decide as guard_decide
 from bidder.engine.min_bids import hold_without_minimum
+from bidder.engine.observe import InputRecorder
 from bidder.engine.ports import AlertSink, OperatorState
 from bidder.engine.safety import SAFE_WITHOUT_FRESH_READS, safe_actions  # noqa: F401 (re-exported)
 from bidder.engine.view import AccountView, CampaignInputs
@@ -82,6 +83,7 @@ class Evaluator:
         self.stop_file = stop_file
         self._held: dict[int, tuple[CampaignInputs, datetime]] = {}  # advert -> inputs of a hold-only pass
         self._broken: set[tuple[int, str]] = set()
+        self.recorder = InputRecorder(view.name)
 
     def forget(self) -> None:
         """A reload: every campaign is evaluated afresh."""
@@ -130,78 +132,115 @@ class Evaluator:
                 due.append(seen)
             daily = await inputs.load_stats(s, [d.campaign.advert_id for d in due], since) if due else {}
         decisions: list[Decision] = []
+        recorded: list = []
         evaluated = 0
         for seen in due:
             advert_id = seen.campaign.advert_id
-            snap = CampaignSnapshot(
-                account=view.name, campaign=seen.campaign, rules=seen.rules, timezone=view.account.timezone,
-                daily_stats=daily.get(advert_id, ()), cluster_stats=seen.cluster_stats,
-                recommendations=seen.recommendations, stats_as_of=seen.stats_as_of, history=seen.history,
-                operator_paused=seen.operator_paused, positions=seen.positions,
-                cluster_bids=dict(seen.cluster_bids),
-            )
+            snap = campaign_snapshot(view.name, view.account.timezone, seen, daily.get(advert_id, ()))
             evaluated += 1
             if evaluated % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let the other accounts' paced calls go out on time
             decided = await self._decide(snap, now, seen, safety_only)
+            if not safety_only:
+                recorded.append((seen, snap.daily_stats, decided))
             if remember:
                 if decided is not None and all(d.action == Action.HOLD for d in decided):
                     self._held[advert_id] = (seen, now)
                 else:
                     self._held.pop(advert_id, None)
             decisions.extend(decided or ())
+        if recorded:  # replay: what each evaluation read and decided (bidder.engine.observe)
+            await self.recorder.record(self.sessions, view, now, since, recorded)
         return Evaluation(decisions, evaluated)
 
     async def _decide(self, snap: CampaignSnapshot, now: datetime, seen: CampaignInputs, safety_only: bool
                       ) -> list[Decision] | None:
         """One campaign's decisions; None when a strategy failed (alerted once, the campaign skipped)."""
         advert_id = seen.campaign.advert_id
-        if snap.operator_paused:
-            return operator_hold(snap)
-        if seen.stopped:
-            return [Decision(action=Action.HOLD, advert_id=advert_id, strategy=OPERATOR,
-                             reason=because("engine.stop_file", path=str(self.stop_file)))]
-        resume = operator_resume(snap)
-        if resume is not None:
-            return [resume]
         strategies = self.view.strategies_for(advert_id)
-        if safety_only:
-            strategies = [s for s in strategies if safe_actions(s)]
-            if not strategies:
-                return []
-        proposals = await self._propose(snap, now, strategies, safety_only=safety_only)
-        if proposals is None:
-            return None
-        if safety_only and not any(p.action != Action.HOLD for p in proposals):
-            return []  # nothing to enforce: holds are for the full evaluation to record
-        decided = guard_decide(snap, proposals, self.view.guard, now, stop=seen.stopped)
-        if not seen.rules_known:
-            return [_wait_for_rules(d) for d in decided]
         mins, known = self.view.min_bids, seen.rules.min_bids
         ceiling = mins.ceiling(seen.campaign.payment_type)
-        mins.want_near(seen.campaign, known, ceiling)
-        return [hold_without_minimum(d, mins, known, ceiling) for d in decided]
 
-    async def _propose(self, snap: CampaignSnapshot, now: datetime, strategies: list, *,
-                       safety_only: bool = False) -> list[Proposal] | None:
-        proposals: list[Proposal] = []
+        def min_hold(d: Decision) -> Decision:  # WB's minimum bids are read lazily (engine/min_bids.py)
+            return hold_without_minimum(d, mins, known, ceiling)
+
+        try:
+            decided = decide_campaign(snap, now, strategies, self.view.guard, stopped=seen.stopped,
+                                      rules_known=seen.rules_known, stop_file=self.stop_file,
+                                      safety_only=safety_only, min_hold=min_hold)
+        except StrategyFailed as failed:  # a failing strategy skips its campaign, alerts once
+            key = (advert_id, failed.kind)
+            log.error("account %s campaign %s: strategy %s failed", self.view.name, advert_id, failed.kind,
+                      exc_info=failed.error)
+            if key not in self._broken:
+                self._broken.add(key)
+                async with self.sessions.begin() as s:
+                    await self.alerts.strategy_failed(s, self.view.name, advert_id, failed.kind, failed.error, now)
+            return None
         for strategy in strategies:
-            key = (snap.campaign.advert_id, strategy.kind)
-            try:
-                proposed = strategy.decide(snap, now)
-                if safety_only:  # only what this strategy may decide without fresh reads
-                    allowed = safe_actions(strategy)
-                    proposed = [p for p in proposed if p.action in allowed]
-                proposals.extend(proposed)
-            except Exception as exc:  # a failing strategy skips its campaign, alerts once
-                log.exception("account %s campaign %s: strategy %s failed", self.view.name, key[0], strategy.kind)
-                if key not in self._broken:
-                    self._broken.add(key)
-                    async with self.sessions.begin() as s:
-                        await self.alerts.strategy_failed(s, self.view.name, key[0], strategy.kind, exc, now)
-                return None
-            self._broken.discard(key)
-        return proposals
+            self._broken.discard((advert_id, strategy.kind))
+        if seen.rules_known and not safety_only:
+            mins.want_near(seen.campaign, known, ceiling)
+        return decided
+
+
+class StrategyFailed(Exception):
+    def __init__(self, kind: str, error: BaseException) -> None:
+        super().__init__(f"strategy {kind} failed: {error!r}")
+        self.kind = kind
+        self.error = error
+
+
+def campaign_snapshot(account: str, timezone: str, seen: CampaignInputs, daily_stats: tuple) -> CampaignSnapshot:
+    """The snapshot one campaign's strategies see, from what its evaluation reads (pure; replay builds it
+    the same way from the stored observations)."""
+    return CampaignSnapshot(
+        account=account, campaign=seen.campaign, rules=seen.rules, timezone=timezone, daily_stats=daily_stats,
+        cluster_stats=seen.cluster_stats, recommendations=seen.recommendations, stats_as_of=seen.stats_as_of,
+        history=seen.history, operator_paused=seen.operator_paused, positions=seen.positions,
+        cluster_bids=dict(seen.cluster_bids),
+    )
+
+
+def decide_campaign(snap: CampaignSnapshot, now: datetime, strategies: list, guard: GuardConfig, *,
+                    stopped: bool, rules_known: bool, stop_file: Path | None = None, safety_only: bool = False,
+                    min_hold: Callable[[Decision], Decision] | None = None) -> list[Decision]:
+    """One campaign's decisions (pure: the evaluator and replay both call it): the operator's pause, the
+    stop file, the operator's resume, else the strategies' proposals through the guardrails (bid changes
+    held until WB's bid step is known, and by ``min_hold`` where WB's minimum matters). ``safety_only``:
+    only the actions each strategy may decide without fresh reads. Raises :class:`StrategyFailed` when a
+    strategy raises."""
+    advert_id = snap.campaign.advert_id
+    if snap.operator_paused:
+        return operator_hold(snap)
+    if stopped:
+        return [Decision(action=Action.HOLD, advert_id=advert_id, strategy=OPERATOR,
+                         reason=because("engine.stop_file", path=str(stop_file)))]
+    resume = operator_resume(snap)
+    if resume is not None:
+        return [resume]
+    if safety_only:  # after the operator's pause and the stop file, which need no fresh reads either
+        strategies = [s for s in strategies if safe_actions(s)]
+    if not strategies:
+        return []
+    proposals: list[Proposal] = []
+    for strategy in strategies:
+        try:
+            proposed = strategy.decide(snap, now)
+        except Exception as exc:
+            raise StrategyFailed(strategy.kind, exc) from exc
+        if safety_only:  # only what this strategy may decide without fresh reads
+            allowed = safe_actions(strategy)
+            proposed = [p for p in proposed if p.action in allowed]
+        proposals.extend(proposed)
+    if safety_only and not any(p.action != Action.HOLD for p in proposals):
+        return []  # nothing to enforce: holds are for the full evaluation to record
+    decided = guard_decide(snap, proposals, guard, now, stop=stopped)
+    if not rules_known:
+        return [_wait_for_rules(d) for d in decided]
+    if min_hold is not None:
+        decided = [min_hold(d) for d in decided]
+    return decided
 
 
 def operator_hold(snap: CampaignSnapshot) -> list[Decision]:

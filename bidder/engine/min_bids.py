@@ -88,6 +88,11 @@ class MinBids:
             return {k: v for k, (_, v) in got.items()}
         return {k: v for k, (at, v) in got.items() if now - at < MIN_BIDS_TTL}
 
+    def fetched_at(self, advert_id: int) -> datetime | None:
+        """When the newest of the campaign's known minimums was read (None: none known)."""
+        got = self.known.get(advert_id)
+        return max((at for at, _ in got.values()), default=None) if got else None
+
     def want(self, advert_id: int, nm_id: int, placement: str) -> None:
         self.wanted.setdefault(advert_id, set()).add((nm_id, placement))
 

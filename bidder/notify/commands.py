@@ -45,8 +45,9 @@ class CommandLoop:
 
     def __init__(self, client: TelegramClient, control: Any, chat_ids: Iterable[int], *,
                  clock: Clock | None = None, locale: str | None = None, poll_seconds: int = 25,
-                 timezone: str = "Europe/Moscow") -> None:
+                 timezone: str = "Europe/Moscow", callbacks: Any = None) -> None:
         self._client = client
+        self._callbacks = callbacks  # approval mode: handles inline-button presses (notify.approvals)
         self._control = control
         self._chats = frozenset(int(c) for c in chat_ids)
         self._clock = clock or SystemClock()
@@ -98,7 +99,8 @@ class CommandLoop:
             pass
 
     async def poll_once(self) -> int:
-        updates = await self._client.get_updates(self._offset, poll_seconds=self._poll)
+        kinds = ("message", "callback_query") if self._callbacks is not None else ("message",)
+        updates = await self._client.get_updates(self._offset, poll_seconds=self._poll, allowed_updates=kinds)
         for update in updates:
             uid = update.get("update_id")
             if isinstance(uid, int):
@@ -113,6 +115,9 @@ class CommandLoop:
 
     async def handle(self, update: dict[str, Any]) -> str | None:
         """Answer one update; returns the command name handled (None when ignored)."""
+        query = update.get("callback_query")
+        if isinstance(query, dict) and self._callbacks is not None:
+            return "approval" if await self._callbacks.handle(query) else None
         msg = update.get("message")  # not edited messages: editing an old /pause must not run it again
         if not isinstance(msg, dict):
             return None

@@ -146,9 +146,12 @@ class TelegramClient:
         return await self._request("getMe", {})
 
     async def send_message(self, chat_id: int | str, text: str, *, parse_mode: str | None = "HTML",
-                           reply_to: int | None = None) -> dict[str, Any]:
+                           reply_to: int | None = None, reply_markup: dict[str, Any] | None = None
+                           ) -> dict[str, Any]:
         fields: dict[str, Any] = {"chat_id": chat_id, "text": scrub(text),
                                   "link_preview_options": {"is_disabled": True}}
+        if reply_markup is not None:
+            fields["reply_markup"] = reply_markup
         if parse_mode:
             fields["parse_mode"] = parse_mode
         if reply_to is not None:
@@ -163,6 +166,20 @@ class TelegramClient:
             if parse_mode:
                 fields["parse_mode"] = parse_mode
         return await self._request("sendPhoto", fields, chat_id=chat_id, photo=(filename, png))
+
+    async def answer_callback_query(self, callback_query_id: str, text: str | None = None) -> Any:
+        fields: dict[str, Any] = {"callback_query_id": callback_query_id}
+        if text:
+            fields["text"] = scrub(text)[:200]
+        return await self._request("answerCallbackQuery", fields)
+
+    async def edit_message_text(self, chat_id: int | str, message_id: int, text: str, *,
+                                parse_mode: str | None = "HTML") -> Any:
+        """Replaces a sent message's text (and drops its inline buttons)."""
+        fields: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id, "text": scrub(text)}
+        if parse_mode:
+            fields["parse_mode"] = parse_mode
+        return await self._request("editMessageText", fields, chat_id=chat_id)
 
     async def get_updates(self, offset: int | None = None, *, poll_seconds: int = 25,
                           allowed_updates: tuple[str, ...] = ("message",)) -> list[dict[str, Any]]:

@@ -322,3 +322,68 @@ class FinishedReadRow(Base):
     account_id: Mapped[int] = _account_fk()
     advert_id: Mapped[int] = mapped_column(BigInteger)
     read_at: Mapped[datetime]
+
+
+class ObservationRow(Base):
+    """What an evaluation read, stored with when it was observed (replay: :mod:`bidder.store.observations`).
+
+    One row each time a part of a campaign's inputs changed: ``kind`` names the part (campaign details and
+    bids, WB's bid rules, a day of an item's statistics, a search cluster's statistics, a recommendation),
+    ``key`` the row within it; ``observed_at`` is when WB was read, ``known_at`` the first evaluation that
+    used it (the inputs "as known at t" are the newest row per part with ``known_at <= t``)."""
+
+    __tablename__ = "observations"
+    __table_args__ = (Index(None, "account_id", "known_at"), Index(None, "account_id", "advert_id", "kind", "known_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(600), default="")
+    observed_at: Mapped[datetime | None]
+    known_at: Mapped[datetime]
+    digest: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[Any] = mapped_column(JSON)
+
+
+class EvaluationRow(Base):
+    """One campaign's evaluation: what it read besides the observations (statistics time, operator pause,
+    stop file, whether WB's minimum bids were known) and what it decided (compact), for replay."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (Index(None, "account_id", "at"), Index(None, "account_id", "advert_id", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime]
+    stats_as_of: Mapped[datetime | None]
+    stats_since: Mapped[date]
+    operator_paused: Mapped[bool] = mapped_column(Boolean)
+    stopped: Mapped[bool] = mapped_column(Boolean)
+    rules_known: Mapped[bool] = mapped_column(Boolean)
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)  # a strategy raised: nothing decided
+    decisions: Mapped[Any] = mapped_column(JSON)  # [[action, nm_id, placement, norm_query, before, after, strategy]]
+
+
+class ApprovalRow(Base):
+    """A decision waiting for a person's Approve / Reject in Telegram (:mod:`bidder.store.approvals`)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (Index(None, "account_id", "status"), Index(None, "status", "expires_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    target: Mapped[str] = mapped_column(String(600))  # nm|placement|query of the decision (campaign: "")
+    action: Mapped[str] = mapped_column(String(16))
+    bid_before: Mapped[int | None] = mapped_column(Integer)
+    bid_after: Mapped[int | None] = mapped_column(Integer)
+    decision: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # pending, approved, rejected, expired, superseded, applied
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[datetime | None]  # when its Telegram messages went out
+    messages: Mapped[Any | None] = mapped_column(JSON)  # [[chat_id, message_id]] once sent

@@ -116,6 +116,26 @@ class FakeTelegram:
         asyncio.get_event_loop().create_task(self._notify())
         return self._next_update_id
 
+    def push_callback(self, chat_id: int, data: str, *, message_id: int = 1, from_id: int | None = None,
+                      username: str = "seller") -> str:
+        """A press on an inline button of message ``message_id`` in ``chat_id`` (a callback query)."""
+        self._next_update_id += 1
+        query_id = f"cq{self._next_update_id}"
+        self._updates.append({
+            "update_id": self._next_update_id,
+            "callback_query": {
+                "id": query_id, "data": data, "chat_instance": str(chat_id),
+                "from": {"id": from_id or chat_id, "is_bot": False, "first_name": "S", "username": username},
+                "message": {"message_id": message_id, "date": int(time.time()),
+                            "chat": {"id": chat_id, "type": "private"}, "text": "..."},
+            },
+        })
+        asyncio.get_event_loop().create_task(self._notify())
+        return query_id
+
+    def calls_of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
@@ -191,6 +211,18 @@ class FakeTelegram:
             if self.accept_only is not None and len(self.sent) >= self.accept_only:
                 return self._reply(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})
             return await self._send(method, call)
+        if method == "answerCallbackQuery":
+            if not fields.get("callback_query_id"):
+                return self._reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: query id"})
+            await self._notify()
+            return self._reply(200, {"ok": True, "result": True})
+        if method == "editMessageText":
+            if not fields.get("chat_id") or not fields.get("message_id") or not fields.get("text"):
+                return self._reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: fields"})
+            await self._notify()
+            return self._reply(200, {"ok": True, "result": {"message_id": int(fields["message_id"]),
+                                                            "chat": {"id": int(fields["chat_id"])},
+                                                            "text": fields["text"]}})
         return self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
 
     async def _get_updates(self, fields: dict[str, Any]) -> web.Response:
@@ -214,6 +246,16 @@ class FakeTelegram:
         f = call.fields
         if "chat_id" not in f:
             return self._reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: chat_id is empty"})
+        markup = f.get("reply_markup")
+        if markup is not None:
+            rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+            if not isinstance(rows, list) or not all(
+                isinstance(r, list) and all(isinstance(b, dict) and b.get("text")
+                                            and 1 <= len(str(b.get("callback_data", "")).encode()) <= 64 for b in r)
+                for r in rows
+            ):
+                return self._reply(400, {"ok": False, "error_code": 400,
+                                         "description": "Bad Request: can't parse reply keyboard markup JSON object"})
         key = "text" if method == "sendMessage" else "caption"
         text = str(f.get(key) or "")
         if method == "sendPhoto" and not call.photo:

@@ -139,6 +139,8 @@ async def test_sighup_applies_a_good_config_and_rejects_a_bad_one(daemon: Daemon
 
     config.write_text(CONFIG % {"cap": 25})
     daemon.proc.send_signal(signal.SIGHUP)
+    plan = await daemon.wait_for_line("plan for shop-a")  # what the new config would do, before it applies
+    assert "decisions on the next cycle" in plan
     await daemon.wait_for_line("configuration reloaded")
 
     config.write_text(CONFIG % {"cap": "'lots'"} + "\nbogus_key: 1\n")
