@@ -10,7 +10,8 @@ Errors are mapped by type (:mod:`bidder.engine.errors_map`), for this account on
 (:mod:`bidder.engine.runner`) keeps the other accounts running, and nothing escapes ``run_cycle``. When a
 read fails, :meth:`AccountCycle.safety_pass` still evaluates and applies what needs no fresh data from
 WB (operator pause and resume, the stop file, schedule boundaries, budget pauses), from the view and the
-store. Pending write intents are reconciled campaign by campaign (:mod:`bidder.engine.reconcile`).
+store. Pending write intents are reconciled campaign by campaign (:mod:`bidder.engine.reconcile`);
+alerts on changes of state and the API metrics are :mod:`bidder.engine.reports`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
 from bidder.domain import Action, Campaign, Decision
+from bidder.engine import reports
 from bidder.engine.apply import Applier
 from bidder.engine.approval import ApprovalGate
 from bidder.engine.errors_map import map_error
@@ -61,15 +63,8 @@ class CycleResult:
 
     def summary(self) -> dict[str, Any]:
         changes = [d for d in self.decisions if d.action != Action.HOLD]
-        return {
-            "campaigns": self.campaigns,
-            "stats_refreshed": self.stats_refreshed,
-            "decisions": len(changes),
-            "evaluated": self.evaluated,
-            "applied": self.applied,
-            "failed": self.failed,
-            "dry_run": self.dry_run,
-        }
+        return {"campaigns": self.campaigns, "stats_refreshed": self.stats_refreshed, "decisions": len(changes),
+                "evaluated": self.evaluated, "applied": self.applied, "failed": self.failed, "dry_run": self.dry_run}
 
 
 class AccountCycle:
@@ -117,8 +112,8 @@ class AccountCycle:
         self.daily_limits = DailyLimitStep(reader)  # WB's daily limits as a budget backstop (engine/limits.py)
         self.failing: str | None = None
         self.started = False
-        self._drift_alerted: set[str] = set()
-        self._api_seen: dict = {}
+        self.drift_alerted: set[str] = set()  # engine/reports.py: API drift alerted once per method
+        self.api_seen: dict = {}  # engine/reports.py: WB call counters already exported
 
     # ------------------------------------------------------------------ configuration (a reload sets these)
 
@@ -230,7 +225,7 @@ class AccountCycle:
             except Exception as exc:  # mapped below, after the safety pass
                 read_error = exc
             result.decisions, result.applied, result.failed = safety
-            await self._alert_features_off()
+            await reports.alert_features_off(self)
             if read_error is not None:
                 result.campaigns = len(self.view.campaigns)
                 log.warning("account %s: a read failed (%s); only what needs no fresh data was applied",
@@ -251,16 +246,16 @@ class AccountCycle:
             if mapped.kind in ("unexpected", "database", "bidder"):
                 log.error("account %s: cycle failed: %s", self.name, mapped.message, exc_info=exc)
             if mapped.drift and isinstance(exc, WBError):
-                await self._guarded(self._alert_drift(exc), "alerting API drift")
+                await self._guarded(reports.alert_drift(self, exc), "alerting API drift")
         result.finished_at = self.clock.now()
-        await self._guarded(self._health_transition(result), "recording the health transition")
+        await self._guarded(reports.health_transition(self, result), "recording the health transition")
         if cycle_id is not None:
             await self._guarded(self._finish(cycle_id, result), "closing the cycle row")
         if self.health is not None:
             self.health.cycle_finished(self.name, result.finished_at, result.ok, result.error)
         try:
-            self._export_api_metrics()
-            await self._alert_long_waits()
+            reports.export_api_metrics(self)
+            await reports.alert_long_waits(self)
             if self.metrics is not None:
                 self.metrics.cycle(
                     self.name,
@@ -285,15 +280,6 @@ class AccountCycle:
             await step
         except Exception:
             log.exception("account %s: %s failed", self.name, what)
-
-    async def _alert_features_off(self) -> None:
-        """An optional feature WB refused (403) was turned off for the account: said once."""
-        view = self.view
-        while view.features_to_alert:
-            feature = view.features_to_alert.pop(0)
-            async with self.sessions.begin() as s:
-                await self.alerts.feature_unavailable(s, self.name, feature, view.features_off.get(feature, ""),
-                                                      self.clock.now())
 
     async def _reread_rejected(self, now: datetime) -> None:
         """Campaigns WB rejected a write for, or whose request-shaping fields were missing or unknown: read
@@ -357,56 +343,3 @@ class AccountCycle:
         decisions = rollback_decisions(self.view, target, current, to, now)
         await self.applier.run(decisions)
         return decisions
-
-    # ------------------------------------------------------------------ health and alerts
-
-    async def _alert_drift(self, exc: WBError) -> None:
-        key = f"{type(exc).__name__}:{exc.method}"
-        if key in self._drift_alerted:
-            return
-        self._drift_alerted.add(key)
-        async with self.sessions.begin() as s:
-            await self.alerts.api_drift(s, self.name, exc, self.clock.now())
-
-    async def _health_transition(self, result: CycleResult) -> None:
-        now = self.clock.now()
-        if not result.ok and self.failing is None:
-            self.failing = result.error or "unknown error"
-            log.error("account %s: failing: %s", self.name, self.failing)
-            async with self.sessions.begin() as s:
-                await self.alerts.account_failing(s, self.name, self.failing, now)
-        elif result.ok and self.failing is not None:
-            log.info("account %s: recovered", self.name)
-            self.failing = None
-            async with self.sessions.begin() as s:
-                await self.alerts.account_recovered(s, self.name, now)
-        elif not result.ok:
-            log.warning("account %s: cycle failed again: %s", self.name, result.error)
-
-    async def _alert_long_waits(self) -> None:
-        """WB asked this account to wait longer than the pacer obeys (issue 14, defect 8): alert."""
-        pacer = getattr(self.reader, "pacer", None)
-        seller = getattr(self.reader, "seller_id", None)
-        waits = pacer.take_long_waits(seller) if pacer is not None and seller else []
-        if waits:
-            async with self.sessions.begin() as s:
-                for w in {w.group: w for w in waits}.values():
-                    await self.alerts.rate_limit_wait(s, self.name, w.group, w.asked, w.applied, self.clock.now())
-
-    def _export_api_metrics(self) -> None:
-        """Push the WB clients' call counters (by method and status) into the Prometheus metrics."""
-        if self.metrics is None:
-            return
-        clients = [self.reader]
-        live_client = getattr(self.live_writer, "_client", None)
-        if live_client is not None:
-            clients.append(live_client)
-        for client in clients:
-            for (method, status), count in list(getattr(client, "metrics", {}).items()):
-                key = (id(client), method, status)
-                delta = count - self._api_seen.get(key, 0)
-                if delta > 0:
-                    self._api_seen[key] = count
-                    self.metrics.api_call(method, status, delta)
-                    if str(status) == "429":
-                        self.metrics.rate_limited(method)
