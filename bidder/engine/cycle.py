@@ -216,6 +216,7 @@ class AccountCycle:
             # safety first: what needs no fresh data goes out before any read (a pause never waits for
             # WB's statistics, nor for a restart's first polls); the full evaluation then sees it applied
             safety = await self.safety_pass(self.clock.now())
+            known_before = set(self.view.campaigns)
             read_error: Exception | None = None
             try:
                 await self._reread_rejected(now)
@@ -226,6 +227,10 @@ class AccountCycle:
                 read_error = exc
             result.decisions, result.applied, result.failed = safety
             await reports.alert_features_off(self)
+            if read_error is not None and set(self.view.campaigns) - known_before:  # e.g. a first start: the
+                again = await self.safety_pass(self.clock.now())  # list read, a later read failed
+                safety = ([*safety[0], *again[0]], safety[1] + again[1], safety[2] + again[2])
+                result.decisions, result.applied, result.failed = safety
             if read_error is not None:
                 result.campaigns = len(self.view.campaigns)
                 log.warning("account %s: a read failed (%s); only what needs no fresh data was applied",
