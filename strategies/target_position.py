@@ -133,16 +133,20 @@ class TargetPosition(Strategy):
                 return make(Action.HOLD, reason)
             return make(Action.SET_BID, reason, bid)
 
+        where = None if reading is None else because(
+            "position.where", position=round(reading.position, 2), source=_source(reading), span=_span(reading),
+            target=p.position)
         if t.bid > max_bid:
-            return set_bid(max_bid, because("position.above_max", bid=t.bid, max_bid=max_bid))
+            if where is None:
+                return set_bid(max_bid, because("position.above_max", bid=t.bid, max_bid=max_bid))
+            return set_bid(max_bid, because("position.above_max_at", where=where, bid=t.bid, max_bid=max_bid))
         if reading is None:
             cold = not any(by(r, self.kind) for r in changes) and not by_source
             if cold and entry is not None and entry > t.bid and t.bid < max_bid:
                 return set_bid(entry, because("position.start_from_corridor", entry=entry_source))
             return make(Action.HOLD, because("position.no_reading"))
 
-        where = because("position.where", position=round(reading.position, 2), source=_source(reading),
-                        span=_span(reading), target=p.position)
+        assert where is not None
         last = changes[0] if changes else None
         settled_at = None if last is None else last.at + BID_TICK + p.settle
         if not _fresh(reading, t.bid, settled_at):

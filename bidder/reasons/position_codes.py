@@ -93,13 +93,18 @@ POSITION_CODES: Final[dict[str, dict[str, str]]] = {
         "en": "bid {bid:money} is above max_bid {max_bid:money}",
         "ru": "ставка {bid:money} выше максимальной ставки {max_bid:money}",
     },
+    "position.above_max_at": {
+        "en": "{where}: bid {bid:money} is above max_bid {max_bid:money}",
+        "ru": "{where}: ставка {bid:money} выше максимальной ставки {max_bid:money}",
+    },
     "position.start_from_corridor": {
-        "en": "no position observed yet; starting from {entry}",
-        "ru": "позиция ещё не наблюдалась; начинаем с рекомендации: {entry}",
+        "en": "no position observed yet (clusters_today or public_search); starting from {entry}",
+        "ru": "позиция ещё не наблюдалась (источники: статистика кластеров за сегодня, поиск WB); начинаем с "
+              "рекомендации: {entry}",
     },
     "position.no_reading": {
         "en": "no fresh position reading (clusters_today or public_search): holding",
-        "ru": "нет свежих данных о позиции (ни статистики кластеров за сегодня, ни поиска WB): ставку не меняем",
+        "ru": "нет свежих данных о позиции (источники: статистика кластеров за сегодня, поиск WB): ставку не меняем",
     },
     "position.stats_lag": {
         "en": "{where}: WB's statistics still describe the bid {paid_bid:money}, not {bid:money} (they lag): waiting",
