@@ -8,6 +8,7 @@ the daemon: bench/spend_cases.py runs it side by side with the current strategie
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from bidder.domain import Action, CampaignSnapshot, Proposal, Status
 from strategies.base import Strategy
@@ -18,8 +19,6 @@ from strategies.common import (
     by,
     cooling,
     cooling_reason,
-    fmt_base,
-    fmt_money,
     last_status_change,
     local_date,
     min_bid,
@@ -34,6 +33,15 @@ from strategies.common import (
 from strategies.params import RoiFloorParams, SpendCapParams
 
 INFINITE = float("inf")
+
+
+def fmt_money(minor: int) -> str:
+    """The baseline's own money text (the strategies now render money through bidder.reasons)."""
+    return f"{minor / 100:.2f}"
+
+
+def fmt_base(amount: Decimal | int | float | str | None) -> str:
+    return "?" if amount is None else f"{Decimal(str(amount)):.2f}"
 
 
 class PreviousSpendCap(Strategy):

@@ -197,15 +197,6 @@ def run_start_bid(snapshot: CampaignSnapshot, nm_id: int, placement: str, strate
     return start
 
 
-def fmt_money(minor: int) -> str:
-    return f"{minor / 100:.2f}"
-
-
-def fmt_base(amount: Decimal | int | float | str | None) -> str:
-    """Base-unit money for reasons: two decimals (``13515.26``), whatever precision WB sent."""
-    return "?" if amount is None else f"{Decimal(str(amount)):.2f}"
-
-
 def proposal(strategy: str, action: Action, snapshot: CampaignSnapshot, reason: str,
              target: Target | None = None, *, nm_id: int | None = None, placement: str | None = None,
              bid: int | None = None, **inputs: Any) -> Proposal:

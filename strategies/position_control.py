@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bidder.domain import Recommendation
-from strategies.common import fmt_money
+from bidder.domain import Reason, Recommendation
+from bidder.reasons import because
 from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes
 
 MEMORY = timedelta(hours=2)  # (bid, position) pairs older than this are forgotten
@@ -74,53 +74,52 @@ def evidence(readings: Sequence[Reading], changes: Sequence[datetime], bids: Seq
     return Evidence(held, lost, n, lately)
 
 
-def corridor(rec: Recommendation | None, query: str | None, position: int) -> tuple[int | None, str]:
+def corridor(rec: Recommendation | None, query: str | None, position: int) -> tuple[int | None, Reason]:
     """WB's recommended bid for ``position``: (bid, where from) or (None, why not)."""
     if rec is None:
-        return None, "no WB recommendation"
+        return None, because("position.corridor.none")
     if rec.bands:
         for band in sorted(rec.bands, key=lambda b: b.first):
             if band.first <= position <= band.last and band.bid > 0:
-                return band.bid, f"WB's CPC band for positions {band.first}-{band.last}: {fmt_money(band.bid)}"
-        return None, "no WB position band covers the target"
+                return band.bid, because("position.corridor.band", first=band.first, last=band.last, bid=band.bid)
+        return None, because("position.corridor.no_band")
     if query is not None:
         for c in rec.clusters:
             if c.norm_query.strip().lower() == query.strip().lower():
                 bid, band = ((c.max_bid, "max"), (c.medium_bid, "medium"), (c.min_bid, "min"))[
                     0 if position <= 5 else 1 if position <= 8 else 2]
                 if bid > 0:
-                    return bid, f"WB's {band}-reach bid for the cluster: {fmt_money(bid)}"
+                    return bid, because(f"position.corridor.cluster_{band}", bid=bid)
     if position <= 2 and rec.top_bid:
-        return rec.top_bid, f"WB top bid {fmt_money(rec.top_bid)}"
+        return rec.top_bid, because("position.corridor.top", bid=rec.top_bid)
     if position <= 10 and rec.leaders_bid:
-        return rec.leaders_bid, f"WB leaders bid {fmt_money(rec.leaders_bid)}"
+        return rec.leaders_bid, because("position.corridor.leaders", bid=rec.leaders_bid)
     if rec.competitive_bid:
-        return rec.competitive_bid, f"WB competitive bid {fmt_money(rec.competitive_bid)}"
-    return None, "no usable WB recommendation"
+        return rec.competitive_bid, because("position.corridor.competitive", bid=rec.competitive_bid)
+    return None, because("position.corridor.unusable")
 
 
 @dataclass(frozen=True, slots=True)
 class Move:
     bid: int | None  # None: hold
-    reason: str
+    reason: Reason
 
 
 def raise_bid(bid: int, pos: float, target: int, ev: Evidence, entry: int | None, step: int, up_pct: float) -> Move:
     if ev.held is not None and ev.held > bid:
-        return Move(ev.held, f"back to {fmt_money(ev.held)}, the cheapest bid that held the target lately")
+        return Move(ev.held, because("position.move.back_to_held", bid=ev.held))
     want = max(round(bid * (1 + up_pct / 100)), bid + step)
-    why = f"up {up_pct:g}%"
     if entry is not None and entry > want and pos >= FAR * target:
-        want, why = entry, "towards WB's corridor"
-    return Move(want, f"raising {why}")
+        return Move(entry, because("position.move.towards_corridor"))
+    return Move(want, because("position.move.up_pct", pct=up_pct))
 
 
 def probe_down(bid: int, ev: Evidence, floor: int, step: int, down_pct: float) -> Move:
     want = max(floor, min(round(bid * (1 - down_pct / 100)), bid - step))
     lost = ev.lost_lately
     if lost is not None and want <= lost:
-        return Move(None, f"economy probe paused: {fmt_money(lost)} lost the target within "
-                          f"{int(PROBE_PAUSE.total_seconds() // 3600)} h")
+        return Move(None, because("position.move.probe_paused", bid=lost,
+                                  hours=int(PROBE_PAUSE.total_seconds() // 3600)))
     if want >= bid:
-        return Move(None, f"already at WB's minimum {fmt_money(floor)}")
-    return Move(want, f"economy probe: one step down to {fmt_money(want)}")
+        return Move(None, because("position.move.at_min", bid=floor))
+    return Move(want, because("position.move.probe", bid=want))

@@ -27,10 +27,12 @@ from bidder.domain import (
     Placement,
     PositionSource,
     Proposal,
+    Reason,
     base_to_minor,
 )
+from bidder.reasons import because
 from strategies.base import Strategy
-from strategies.common import Target, by, fmt_money, min_bid, proposal, round_down, round_up
+from strategies.common import Target, by, min_bid, proposal, round_down, round_up
 from strategies.params import TargetPositionParams
 from strategies.position_control import corridor, evidence, probe_down, raise_bid
 from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes, freshest, readings
@@ -80,7 +82,7 @@ class TargetPosition(Strategy):
                 if not bid:
                     out.append(Proposal(self.kind, Action.HOLD, camp.advert_id, item.nm_id, Placement.SEARCH.value,
                                         norm_query=self.params.query,
-                                        reason="the cluster's current bid is not read yet (or the item is not in it)"))
+                                        reason=because("position.cluster_bid_unread")))
                     continue
                 out.append(self._one(snapshot, Target(item.nm_id, Placement.SEARCH.value, bid), self.params.query,
                                      now))
@@ -90,12 +92,12 @@ class TargetPosition(Strategy):
                     continue  # positions are a search notion; the recommendations bid is left to others
                 bid = item.bid_for(placement)
                 if not bid:
-                    out.append(proposal(self.kind, Action.HOLD, snapshot, "current bid unknown",
+                    out.append(proposal(self.kind, Action.HOLD, snapshot, because("common.bid_unknown"),
                                         nm_id=item.nm_id, placement=placement))
                     continue
                 out.append(self._one(snapshot, Target(item.nm_id, placement, bid), None, now))
         if not out:
-            out.append(proposal(self.kind, Action.HOLD, snapshot, "no search or combined bids to manage"))
+            out.append(proposal(self.kind, Action.HOLD, snapshot, because("position.nothing_to_manage")))
         return out
 
     def _one(self, snapshot: CampaignSnapshot, t: Target, norm_query: str | None, now: datetime) -> Proposal:
@@ -110,14 +112,14 @@ class TargetPosition(Strategy):
         changes = target_changes(snapshot, t.nm_id, norm_query)
         change_times = [r.at for r in changes]
         inputs: dict = {"target_position": p.position, "query": query, "entry_bid": entry,
-                        "entry_source": entry_source, "max_bid": max_bid, "min_bid": floor}
+                        "entry_source": str(entry_source), "max_bid": max_bid, "min_bid": floor}
         if reading is not None:
             inputs.update(position=round(reading.position, 2), avg_position=round(reading.position, 2),
                           position_source=reading.source, position_at=reading.at.isoformat(),
                           position_start=reading.start.isoformat(), position_bid=reading.bid,
                           position_paid=reading.paid)
 
-        def make(action: Action, reason: str, bid: int | None = None) -> Proposal:
+        def make(action: Action, reason: Reason, bid: int | None = None) -> Proposal:
             out = proposal(self.kind, action, snapshot, reason, t, bid=bid, **inputs)
             if norm_query is None:
                 return out
@@ -125,33 +127,38 @@ class TargetPosition(Strategy):
                             placement=out.placement, bid=out.bid, norm_query=norm_query, reason=out.reason,
                             inputs=out.inputs)
 
-        def set_bid(bid: int, reason: str) -> Proposal:
+        def set_bid(bid: int, reason: Reason) -> Proposal:
             bid = min(round_up(bid, step), max_bid)
             if bid == t.bid:
                 return make(Action.HOLD, reason)
             return make(Action.SET_BID, reason, bid)
 
+        where = None if reading is None else because(
+            "position.where", position=round(reading.position, 2), source=_source(reading), span=_span(reading),
+            target=p.position)
         if t.bid > max_bid:
-            return set_bid(max_bid, f"bid {fmt_money(t.bid)} is above max_bid {fmt_money(max_bid)}")
+            if where is None:
+                return set_bid(max_bid, because("position.above_max", bid=t.bid, max_bid=max_bid))
+            return set_bid(max_bid, because("position.above_max_at", where=where, bid=t.bid, max_bid=max_bid))
         if reading is None:
             cold = not any(by(r, self.kind) for r in changes) and not by_source
             if cold and entry is not None and entry > t.bid and t.bid < max_bid:
-                return set_bid(entry, f"no position observed yet; starting from {entry_source}")
-            return make(Action.HOLD, "no fresh position reading (clusters_today or public_search): holding")
+                return set_bid(entry, because("position.start_from_corridor", entry=entry_source))
+            return make(Action.HOLD, because("position.no_reading"))
 
-        where = (f"position {reading.position:.1f} ({reading.source}, {_span(reading)}), "
-                 f"target {p.position}")
+        assert where is not None
         last = changes[0] if changes else None
         settled_at = None if last is None else last.at + BID_TICK + p.settle
         if not _fresh(reading, t.bid, settled_at):
             if reading.paid:
-                return make(Action.HOLD, f"{where}: WB's statistics still describe the bid "
-                                         f"{fmt_money(reading.bid or 0)}, not {fmt_money(t.bid)} (they lag): waiting")
-            return make(Action.HOLD, f"{where}: waiting for a {reading.source} reading after the change at "
-                                     f"{last.at:%H:%M} UTC ({fmt_money(last.bid_before or 0)} -> "  # type: ignore[union-attr]
-                                     f"{fmt_money(last.bid_after or 0)})")
+                return make(Action.HOLD, because("position.stats_lag", where=where, paid_bid=reading.bid or 0,
+                                                 bid=t.bid))
+            assert last is not None  # a reading is stale only after a change
+            return make(Action.HOLD, because("position.wait_after_change", where=where, source=_source(reading),
+                                             at=f"{last.at:%H:%M}", before=last.bid_before or 0,
+                                             after=last.bid_after or 0))
         if last is not None and last.position_at is not None and reading.at <= last.position_at:
-            return make(Action.HOLD, f"{where}: already acted on this reading")
+            return make(Action.HOLD, because("position.already_acted", where=where))
 
         same = by_source.get(reading.source, [])
         known = [t.bid, *(b for r in changes for b in (r.bid_before, r.bid_after) if b is not None)]
@@ -160,26 +167,31 @@ class TargetPosition(Strategy):
         if reading.position > p.position + ON_TARGET:
             if t.bid >= max_bid:
                 inputs["wants_raise"] = True  # the guardrails still roll back raises that bought nothing
-                return make(Action.HOLD, f"{where}: worse than the target but already at max_bid {fmt_money(max_bid)}")
+                return make(Action.HOLD, because("position.at_max", where=where, max_bid=max_bid))
             move = raise_bid(t.bid, reading.position, p.position, ev, entry, step, p.step_up_pct)
             assert move.bid is not None
             if ev.lost is not None and move.bid <= ev.lost:
                 move = raise_bid(ev.lost, reading.position, p.position, ev, entry, step, p.step_up_pct)
-            return set_bid(move.bid or t.bid, f"{where}: worse than the target; {move.reason}")
+            return set_bid(move.bid or t.bid, because("position.raise", where=where, move=move.reason))
         on_target = _on_target_since(same, t.bid, settled_at, p.position)
         probe_after = p.probe_after if reading.source == PositionSource.PUBLIC_SEARCH else max(1, p.probe_after - 1)
         if on_target < probe_after and reading.position > p.position - p.margin:
-            return make(Action.HOLD, f"{where}: on target ({on_target} of {probe_after} readings before probing)")
+            return make(Action.HOLD, because("position.on_target_wait", where=where, n=on_target, needed=probe_after))
         move = probe_down(t.bid, ev, floor, step, p.step_down_pct)
         if move.bid is None:
-            return make(Action.HOLD, f"{where}: on target; {move.reason}")
-        return set_bid(move.bid, f"{where}: on target; {move.reason}")
+            return make(Action.HOLD, because("position.on_target", where=where, move=move.reason))
+        return set_bid(move.bid, because("position.on_target", where=where, move=move.reason))
 
 
-def _span(r: Reading) -> str:
+def _span(r: Reading) -> Reason:
     if r.start == r.at:
-        return f"at {r.at:%H:%M} UTC"
-    return f"{r.start:%H:%M}-{r.at:%H:%M} UTC"
+        return because("position.span.at", at=f"{r.at:%H:%M}")
+    return because("position.span.range", start=f"{r.start:%H:%M}", end=f"{r.at:%H:%M}")
+
+
+def _source(r: Reading) -> Reason:
+    """The reading's source by name (``clusters_today``) in English, in words in Russian."""
+    return because(f"position.src.{PositionSource(r.source).value}")
 
 
 def _fresh(r: Reading, bid: int, settled_at: datetime | None) -> bool:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Final
 
 from bidder.reasons.money_codes import MONEY_CODES
+from bidder.reasons.position_codes import POSITION_CODES
 
 _IN = "inside the active hours {hours} ({tz}), local time {local}: "
 _OUT = "outside the active hours {hours} ({tz}), local time {local}: "
@@ -205,4 +206,6 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
     },
     # the money strategies (strategies/spend_cap.py, roi_floor.py, evidence.py): bidder/reasons/money_codes.py
     **MONEY_CODES,
+    # target_position (strategies/target_position.py, position_control.py): bidder/reasons/position_codes.py
+    **POSITION_CODES,
 }

@@ -57,7 +57,7 @@ def test_the_probe_pauses_above_a_bid_that_lost():
     assert p.bid == 19000  # the probe may go down to just above a bid that lost
     lost_at_step = (pub(7.0, timedelta(hours=3), bid=19000), *lost_below[1:])
     p = only(strat().decide(snap(*lost_at_step), NOW), Action.HOLD)
-    assert "economy probe paused: 190.00 lost" in p.reason
+    assert "economy probe paused: 190\xa0₽ lost" in p.reason
     long_ago = (pub(7.0, timedelta(hours=5), bid=19000), *lost_below[1:])
     assert only(strat().decide(snap(*long_ago), NOW), Action.SET_BID).bid == 19000
 
@@ -151,7 +151,7 @@ def test_lagging_statistics_are_recognised_by_the_cpm_they_paid():
     r = readings(obs, 1, Q)["clusters_today"][-1]
     assert r.paid and r.bid == 18000
     p = only(strat().decide(snap(*obs, history=history), NOW), Action.HOLD)
-    assert "still describe the bid 180.00" in p.reason
+    assert "still describe the bid 180\xa0₽, not 200\xa0₽" in p.reason
     # once a stretch paid the new bid, the strategy acts on it (and says which source)
     paid_new = (*obs, cpm(8.0, 3000, 560.0, timedelta(minutes=1)))
     p = only(strat().decide(snap(*paid_new, history=history), NOW), Action.SET_BID)
