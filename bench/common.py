@@ -4,6 +4,7 @@ and cannot be imported outside pytest)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
@@ -217,3 +218,17 @@ def throwaway_postgres(dbname: str = "bench", *, durable: bool = True) -> Iterat
             _run_pg([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], as_postgres=as_postgres)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+async def serve_for(app, clock, hours: float) -> None:
+    """Run ``app.serve`` for ``hours`` of the simulated clock, then stop it and close the app."""
+    stop = asyncio.Event()
+    served = asyncio.create_task(app.serve(stop=stop))
+    end = clock.monotonic() + hours * 3600
+    try:
+        await asyncio.wait({served}, timeout=max(0.0, end - clock.monotonic()) / clock.speed)
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(served, 60)
+        await app.close()

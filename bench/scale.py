@@ -69,7 +69,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_seconds, fmt, header, peak_rss_mb, table, throwaway_postgres
+from bench.common import cpu_seconds, fmt, header, peak_rss_mb, serve_for, table, throwaway_postgres
 from bench.scale_parts import (  # noqa: F401  (re-exported: the benchmark's figures and its tests)
     CAPACITY,
     FULLSTATS_BATCH,
@@ -285,16 +285,7 @@ async def run_daemon(sim_info: dict, clock, hours: float, database_url: str, wor
             return result
 
         cycle.run_cycle = counted
-    stop = asyncio.Event()
-    served = asyncio.create_task(app.serve(stop=stop))
-    end = clock.monotonic() + hours * 3600
-    try:
-        await asyncio.wait({served}, timeout=max(0.0, end - clock.monotonic()) / clock.speed)
-    finally:
-        stop.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(served, 60)
-        await app.close()
+    await serve_for(app, clock, hours)
     stats.cpu = cpu_seconds() - cpu0
     stats.rss = peak_rss_mb()
     return stats

@@ -39,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_seconds, peak_rss_mb, throwaway_postgres
+from bench.common import cpu_seconds, peak_rss_mb, serve_for, throwaway_postgres
 
 
 def _sim_process(conn, scenario: str, seed: int, start: datetime, speed: float, t0: float) -> None:
@@ -113,16 +113,7 @@ def _worker_process(events, wid: str, sim_info: dict, start: datetime, speed: fl
 
                     setattr(writer._writer, method, sent)
         events.put(("ready", wid, "", 0, time.monotonic()))
-        stop = asyncio.Event()
-        served = asyncio.create_task(app.serve(stop=stop))
-        end = clock.monotonic() + hours * 3600
-        try:
-            await asyncio.wait({served}, timeout=max(0.0, end - clock.monotonic()) / clock.speed)
-        finally:
-            stop.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(served, 60)
-            await app.close()
+        await serve_for(app, clock, hours)
         events.put(("done", wid, json.dumps({"cpu": cpu_seconds() - cpu0, "rss": peak_rss_mb(),
                                              "refused_writes": keeper.refused_writes}), 0, time.monotonic()))
 

@@ -239,32 +239,30 @@ class Applier:
 
     async def _apply_bids(self, writes: list[Write]) -> tuple[int, int]:
         changes = [BidChange(d.advert_id, d.nm_id, d.placement, d.bid_after) for _, d in writes]  # type: ignore[arg-type]
-        try:
-            results = await self.writer.set_bids(changes)
-        except SchemaDrift as exc:
-            if exc.status == 200:
-                return await self._ambiguous(writes, exc)
-            return await self._failed(writes, exc)
-        except WBError as exc:
-            return await self._failed(writes, exc)
-        by_key = {(r.advert_id, r.nm_id, r.placement): (r.applied, r.error) for r in results}
-        return await self._record_results(writes, {k: by_key.get((d.advert_id, d.nm_id, d.placement))
-                                                   for k, d in writes})
+        return await self._send(writes, self.writer.set_bids(changes),
+                                lambda r: ((r.advert_id, r.nm_id, r.placement), (r.applied, r.error)),
+                                lambda d: (d.advert_id, d.nm_id, d.placement))
 
     async def _apply_cluster_bids(self, writes: list[Write]) -> tuple[int, int]:
         changes = [ClusterBidChange(d.advert_id, d.nm_id, d.norm_query, d.bid_after)  # type: ignore[arg-type]
                    for _, d in writes]
+        return await self._send(writes, self.writer.set_cluster_bids(changes),
+                                lambda r: ((r.advert_id, r.nm_id, r.norm_query), (r.applied, r.reason)),
+                                lambda d: (d.advert_id, d.nm_id, d.norm_query))
+
+    async def _send(self, writes: list[Write], call, outcome, key) -> tuple[int, int]:
+        """One write call for ``writes``: a 200 whose reply breaks the schema is ambiguous (reconciled), any
+        other WB error fails them; ``outcome(result)`` is (key, (applied, reason)), ``key(decision)`` its key."""
         try:
-            results = await self.writer.set_cluster_bids(changes)
+            results = await call
         except SchemaDrift as exc:
             if exc.status == 200:
                 return await self._ambiguous(writes, exc)
             return await self._failed(writes, exc)
         except WBError as exc:
             return await self._failed(writes, exc)
-        by_key = {(r.advert_id, r.nm_id, r.norm_query): (r.applied, r.reason) for r in results}
-        return await self._record_results(writes, {k: by_key.get((d.advert_id, d.nm_id, d.norm_query))
-                                                   for k, d in writes})
+        by_key = dict(outcome(r) for r in results)
+        return await self._record_results(writes, {k: by_key.get(key(d)) for k, d in writes})
 
     async def _record_results(self, writes: list[Write], results: dict[int, tuple[bool, str | None] | None]
                               ) -> tuple[int, int]:
