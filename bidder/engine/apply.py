@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
 from bidder.domain import STARTABLE_STATUSES, Action, Decision, Status
+from bidder.engine import kill_switch
 from bidder.engine.min_bids import note_rejection
 from bidder.engine.ports import AlertSink, MetricsSink, OperatorState, Reader, Writer
 from bidder.engine.reconcile import CALL_MARGIN, STATUS_TICK, Reconciler
@@ -62,7 +63,8 @@ class Applier:
         self.rejected = RejectedWrites()
         self._status_sent: dict[int, tuple[Action, datetime]] = {}  # advert -> last status change WB accepted
         self.status_reread: set[int] = set()  # campaigns to re-read: WB's tick passed since a status change
-        self._confirmed: list[Decision] = []  # this run's writes WB confirmed (announced after the answers)
+        self._confirmed: list[Decision] = []  # this run's writes WB accepted (announced as sent after the answers)
+        self._shown: list[Decision] = []  # this run's writes a re-read showed applied (announced as confirmed)
         self._rejections: list[tuple[Decision, str]] = []
         self._last_hold: dict[tuple, tuple[str, datetime]] = {}
 
@@ -141,7 +143,7 @@ class Applier:
                 self.metrics.decision(action, n)
         if not writes:
             return 0, 0
-        self._confirmed, self._rejections = [], []
+        self._confirmed, self._shown, self._rejections = [], [], []
         applied = failed = 0
         bid_writes = [(i, d) for i, d in writes if d.action == Action.SET_BID and d.norm_query is None]
         cluster_writes = [(i, d) for i, d in writes if d.action == Action.SET_BID and d.norm_query is not None]
@@ -171,8 +173,8 @@ class Applier:
         if d.advert_id in view.reconciling:
             return "a write to this campaign is being reconciled with WB"
         camp = view.campaigns.get(d.advert_id)
-        if camp is None:
-            return "campaign not known"
+        if camp is None and not (d.action == Action.PAUSE and d.advert_id in view.listed):
+            return "campaign not known"  # a pause needs only the id: one known from WB's list goes out
         if d.action != Action.PAUSE:
             problem = view.write_blocked.get(d.advert_id) or request_shape_problem(camp)
             if problem is not None:
@@ -207,17 +209,19 @@ class Applier:
             self.status_reread.discard(advert_id)
 
     async def _announce(self) -> None:
-        """Tell people what WB confirmed (bid changes, pauses, resumes) and what it rejected, with WB's
-        reason: after the answer, never before."""
-        confirmed, rejections = self._confirmed, self._rejections
-        self._confirmed, self._rejections = [], []
-        if not confirmed and not rejections:
+        """Tell people what WB accepted (bid changes, pauses, resumes: "sent", a later read confirms them),
+        what a re-read showed applied ("confirmed") and what it rejected, with WB's reason: after the
+        answer, never before."""
+        accepted, shown, rejections = self._confirmed, self._shown, self._rejections
+        self._confirmed, self._shown, self._rejections = [], [], []
+        if not accepted and not shown and not rejections:
             return
         view, now = self.view, self.clock.now()
         async with self.sessions.begin() as s:
-            if confirmed:
-                await self.alerts.for_decisions(s, view.name, view.campaigns, confirmed, now,
-                                                dry_run=self.dry_run, currency=view.currency or "RUB")
+            for decisions, confirmed in ((accepted, False), (shown, True)):
+                if decisions:
+                    await self.alerts.for_decisions(s, view.name, view.campaigns, decisions, now, dry_run=self.dry_run,
+                                                    currency=view.currency or "RUB", confirmed=confirmed)
             rejected_by = getattr(self.alerts, "write_rejected", None)
             for d, reason in rejections:
                 if rejected_by is not None:
@@ -240,7 +244,7 @@ class Applier:
     async def _apply_bids(self, writes: list[Write]) -> tuple[int, int]:
         changes = [BidChange(d.advert_id, d.nm_id, d.placement, d.bid_after) for _, d in writes]  # type: ignore[arg-type]
         return await self._send(writes, self.writer.set_bids(changes),
-                                lambda r: ((r.advert_id, r.nm_id, r.placement), (r.applied, r.error)),
+                                lambda r: ((r.advert_id, r.nm_id, r.placement), (r.applied, r.error, r.confirmed)),
                                 lambda d: (d.advert_id, d.nm_id, d.placement))
 
     async def _apply_cluster_bids(self, writes: list[Write]) -> tuple[int, int]:
@@ -264,15 +268,19 @@ class Applier:
         by_key = dict(outcome(r) for r in results)
         return await self._record_results(writes, {k: by_key.get(key(d)) for k, d in writes})
 
-    async def _record_results(self, writes: list[Write], results: dict[int, tuple[bool, str | None] | None]
-                              ) -> tuple[int, int]:
+    async def _record_results(self, writes: list[Write], results: dict[int, tuple | None]) -> tuple[int, int]:
+        """``results``: decision id -> (applied, reason[, confirmed by a re-read]), None: no result."""
         now = self.clock.now()
         outcomes: list[tuple[int, str, str | None, datetime | None]] = []
+        unknown: set[int] = set()
         for did, d in writes:
             r = results.get(did)
+            if r is not None and not r[0] and str(r[1] or "").startswith("ambiguous"):
+                unknown.add(d.advert_id)  # WB may have applied it: stays pending, reconciled by re-reading
+                continue
             if r is not None and r[0]:
                 outcomes.append((did, "dry_run" if self.dry_run else "applied", None, now))
-                self._confirmed.append(d)
+                (self._shown if len(r) > 2 and r[2] else self._confirmed).append(d)
                 if not self.dry_run:
                     self.view.note_bid(d)
             else:
@@ -281,6 +289,8 @@ class Applier:
                 if not reason.startswith(NOT_A_REJECTION):
                     self._rejected(d, reason)
                 note_rejection(self.view.min_bids, d, r[1] if r else None)
+        if unknown:
+            self.reconciler.expect(unknown)
         async with self.sessions.begin() as s:
             await repo.set_decision_statuses(s, outcomes)
         applied = sum(1 for o in outcomes if o[3] is not None)
@@ -313,6 +323,7 @@ class Applier:
         if getattr(outcome, "changed", True):  # WB's 422 "already in that state": nothing to announce
             self._confirmed.append(d)
         if not self.dry_run:
+            kill_switch.note_paused(self.view, d)  # not sent again while the campaign reads the same
             self._status_sent[d.advert_id] = (d.action, self.clock.now())
             self.view.note_status(d.advert_id, new_status)
         return True
@@ -345,4 +356,11 @@ class Applier:
         """Resolve intents recorded but never completed (a crash between the intent and WB's answer, or an
         answer that did not parse), campaign by campaign once WB's tick has passed (see
         :mod:`bidder.engine.reconcile`); the other campaigns are not held. Nothing is re-sent."""
-        return await self.reconciler.run(reader, wait=wait)
+        n = await self.reconciler.run(reader, wait=wait)
+        confirmed, self.reconciler.confirmed = self.reconciler.confirmed, []
+        if confirmed:  # a read of WB showed them: announced as confirmed (never announced before: no answer)
+            view = self.view
+            async with self.sessions.begin() as s:
+                await self.alerts.for_decisions(s, view.name, view.campaigns, confirmed, self.clock.now(),
+                                                dry_run=False, currency=view.currency or "RUB", confirmed=True)
+        return n

@@ -216,7 +216,7 @@ class AccountCycle:
             # safety first: what needs no fresh data goes out before any read (a pause never waits for
             # WB's statistics, nor for a restart's first polls); the full evaluation then sees it applied
             safety = await self.safety_pass(self.clock.now())
-            known_before = set(self.view.campaigns)
+            known_before = self.view.known_ids()  # with details, or from WB's list alone
             read_error: Exception | None = None
             try:
                 await self._reread_rejected(now)
@@ -227,7 +227,7 @@ class AccountCycle:
                 read_error = exc
             result.decisions, result.applied, result.failed = safety
             await reports.alert_features_off(self)
-            if read_error is not None and set(self.view.campaigns) - known_before:  # e.g. a first start: the
+            if read_error is not None and self.view.known_ids() - known_before:  # e.g. a first start: the
                 again = await self.safety_pass(self.clock.now())  # list read, a later read failed
                 safety = ([*safety[0], *again[0]], safety[1] + again[1], safety[2] + again[2])
                 result.decisions, result.applied, result.failed = safety

@@ -11,7 +11,9 @@ resume, the stop file, and the proposals of strategies that declare ``safe_witho
 schedule's boundaries; spend_cap's pauses: a daily budget already reached, a pause already decided), all
 on what the view and the store already hold (see :mod:`bidder.engine.safety`). The cycle runs it, then
 applies its decisions, when a read failed. Campaigns whose writes are being reconciled
-(``view.reconciling``) are left out until WB has been re-read.
+(``view.reconciling``) are left out until WB has been re-read. Every pass but ``only=`` and
+``everything=`` adds the operator's pause of the managed campaigns it cannot see (known only from WB's
+list, or in a status it does not know: :mod:`bidder.engine.kill_switch`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from bidder.domain import (
 )
 from bidder.engine.guards import GuardConfig
 from bidder.engine.guards import decide as guard_decide
+from bidder.engine.kill_switch import unseen_pauses
 from bidder.engine.min_bids import hold_without_minimum
 from bidder.engine.observe import InputRecorder
 from bidder.engine.ports import AlertSink, OperatorState
@@ -98,6 +101,17 @@ class Evaluator:
 
     async def run(self, now: datetime, *, everything: bool = False, safety_only: bool = False,
                   only: set[int] | None = None) -> Evaluation:
+        evaluation = await self._run(now, everything=everything, safety_only=safety_only, only=only)
+        if only is None and not everything:  # the kill switch reaches what the evaluation cannot see
+            async with self.read_sessions() as s:
+                paused = await self.operator.paused(s, self.view.name)
+            unseen = unseen_pauses(self.view, paused)  # engine/kill_switch.py
+            if unseen:
+                evaluation = Evaluation([*evaluation.decisions, *unseen], evaluation.evaluated)
+        return evaluation
+
+    async def _run(self, now: datetime, *, everything: bool, safety_only: bool, only: set[int] | None
+                   ) -> Evaluation:
         view = self.view
         ids = [i for i in view.editable_ids() if i not in view.reconciling]  # engine/reconcile.py
         if only is not None:  # just these campaigns (e.g. again once the minimum bids they wait for are read)

@@ -92,6 +92,7 @@ class Poller:
         view = self.view
         fin = view.finished
         refs = await self.reader.count()
+        view.listed = {r.advert_id: r.status for r in refs if r.status not in (Status.DELETED, FINISHED)}
         stale = []
         live: set[int] = set()
         long_finished = []

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bidder.clock import Clock
-from bidder.domain import Action, Campaign, Status
+from bidder.domain import Action, Campaign, Decision, Status
 from bidder.engine.ports import Reader
 from bidder.engine.view import AccountView
 from bidder.errors import WBError
@@ -55,6 +55,7 @@ class Reconciler:
         self._maybe_pending = True  # a fresh process looks once for what a crash left
         self.resolved = 0
         self.last_resolved_at: dict[int, datetime] = {}  # advert -> when its intents were resolved
+        self.confirmed: list[Decision] = []  # changes a re-read showed applied (announced as confirmed)
 
     def expect(self, advert_ids) -> None:
         """Intents of these campaigns were left pending: freeze them until reconciled."""
@@ -112,6 +113,8 @@ class Reconciler:
                 camp = current.get(p.advert_id)
                 applied = camp is not None and _shows(camp, p, cluster_bids)
                 status = "reconciled_applied" if applied else "reconciled_not_applied"
+                if applied and not p.dry_run:
+                    self.confirmed.append(p.decision)
                 await repo.set_decision_status(s, p.id, status, applied_at=now if applied else None)
             await repo.save_campaigns(s, view.name, list(current.values()), now)
         view.campaigns.update(current)

@@ -74,6 +74,10 @@ class AccountView:
     guard: GuardConfig
     campaigns: dict[int, Campaign] = field(default_factory=dict)
     changed_at: dict[int, Any] = field(default_factory=dict)  # WB's changeTime per campaign (from count)
+    # WB's campaign list as last read (advert -> status): campaigns known from it alone (details not read
+    # yet) are still reached by the kill switch (engine/kill_switch.py)
+    listed: dict[int, int] = field(default_factory=dict)
+    kill_switch_done: dict[int, tuple] = field(default_factory=dict)  # engine/kill_switch.py
     details_at: dict[int, datetime] = field(default_factory=dict)
     count_at: datetime | None = None
     stats_at: dict[int, datetime] = field(default_factory=dict)
@@ -201,7 +205,13 @@ class AccountView:
             items.append(it)
         self.campaigns[d.advert_id] = replace(camp, items=tuple(items))
 
+    def known_ids(self) -> set[int]:
+        """Every campaign this process knows of: with details, or from WB's list alone."""
+        return set(self.campaigns) | set(self.listed)
+
     def note_status(self, advert_id: int, status: Status) -> None:
+        if advert_id in self.listed:
+            self.listed[advert_id] = status
         camp = self.campaigns.get(advert_id)
         if camp is not None:
             self.campaigns[advert_id] = replace(camp, status=status)

@@ -34,9 +34,12 @@ def _f(value) -> float | None:
 
 
 async def for_decisions(session, account: str, campaigns: Mapping[int, Campaign], decisions: Iterable[Decision],
-                        now: datetime, *, dry_run: bool, cycle_id: int | None = None, currency: str = "RUB") -> None:
+                        now: datetime, *, dry_run: bool, cycle_id: int | None = None, currency: str = "RUB",
+                        confirmed: bool = False) -> None:
     """One bid-change digest per cycle, an event per pause and resume, a daily-budget stop, ДРР and ROI
-    alerts (one per campaign and day) when a strategy acts on them, and bidding wars."""
+    alerts (one per campaign and day) when a strategy acts on them, and bidding wars. ``confirmed``: a read
+    of WB showed the changes; otherwise WB only accepted the requests and they are announced as sent
+    (bids apply on WB's 30-second tick, statuses on its minute tick)."""
     changes = []
     for d in decisions:
         camp = campaigns.get(d.advert_id)
@@ -51,11 +54,12 @@ async def for_decisions(session, account: str, campaigns: Mapping[int, Campaign]
                 await ev.enqueue(session, ev.budget_reached(account, d.advert_id, name,
                                                             spent=d.inputs.get("spent_today") or 0,
                                                             limit=d.inputs["daily_budget"], day=now.date()), at=now)
-            await ev.enqueue(session, ev.campaign_paused(account, d.advert_id, name, d.reason,
-                                                         numbers=_numbers(d), by=by, at=now), at=now)
+            await ev.enqueue(session, ev.campaign_paused(account, d.advert_id, name, d.reason, numbers=_numbers(d),
+                                                         by=by, at=now, confirmed=confirmed,
+                                                         dry_run=dry_run), at=now)
         elif d.action == Action.RESUME:
-            await ev.enqueue(session, ev.campaign_resumed(account, d.advert_id, name, d.reason,
-                                                          numbers=_numbers(d), at=now), at=now)
+            await ev.enqueue(session, ev.campaign_resumed(account, d.advert_id, name, d.reason, numbers=_numbers(d),
+                                                          at=now, confirmed=confirmed, dry_run=dry_run), at=now)
         drr, cap = _f(d.inputs.get("drr_pct")), _f(d.inputs.get("max_drr_pct"))
         if acted and drr is not None and cap is not None and drr > cap:
             await ev.enqueue(session, ev.drr_alert(account, d.advert_id, name, drr=drr, limit=cap,
@@ -72,7 +76,7 @@ async def for_decisions(session, account: str, campaigns: Mapping[int, Campaign]
                                                      bid=d.bid_before or 0, nm_id=d.nm_id), at=now)
     if changes:
         await ev.enqueue(session, ev.bid_changes(account, changes, cycle_id=cycle_id, currency=currency,
-                                                 dry_run=dry_run), at=now)
+                                                 dry_run=dry_run, confirmed=confirmed), at=now)
 
 
 async def strategy_failed(session, account: str, advert_id: int, kind: str, exc: BaseException,
@@ -125,8 +129,9 @@ class OutboxAlerts:
     """The engine's ``AlertSink``: every alert goes into the outbox, in the caller's transaction."""
 
     async def for_decisions(self, session, account: str, campaigns, decisions: Iterable[Decision], now: datetime,
-                            *, dry_run: bool, currency: str = "RUB") -> None:
-        await for_decisions(session, account, campaigns, decisions, now, dry_run=dry_run, currency=currency)
+                            *, dry_run: bool, currency: str = "RUB", confirmed: bool = False) -> None:
+        await for_decisions(session, account, campaigns, decisions, now, dry_run=dry_run, currency=currency,
+                            confirmed=confirmed)
 
     async def strategy_failed(self, session, account: str, advert_id: int, kind: str, exc: BaseException,
                               now: datetime) -> None:

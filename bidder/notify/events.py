@@ -134,8 +134,9 @@ class BidChange:
 
 
 def bid_changes(account: str, changes: Iterable[BidChange], *, cycle_id: int | str | None = None,
-                currency: str = "RUB", dry_run: bool = False) -> Event:
-    """A digest of one cycle's bid changes (one event per cycle; the outbox merges several cycles)."""
+                currency: str = "RUB", dry_run: bool = False, confirmed: bool = False) -> Event:
+    """A digest of one cycle's bid changes (one event per cycle; the outbox merges several cycles).
+    ``confirmed``: a read of WB showed them; else WB accepted the requests ("sent")."""
     rows = [
         {"advert_id": c.advert_id, "name": c.name, "nm_id": c.nm_id, "placement": c.placement,
          "before": c.before, "after": c.after, "reason": str(c.reason), "norm_query": c.norm_query,
@@ -143,27 +144,30 @@ def bid_changes(account: str, changes: Iterable[BidChange], *, cycle_id: int | s
         for c in changes
     ]
     key = f"bids:{account}:{cycle_id}" if cycle_id is not None else None
-    return Event(EventKind.BID_CHANGES, account, {"changes": rows, "currency": currency, "dry_run": dry_run},
-                 key)
+    return Event(EventKind.BID_CHANGES, account, {"changes": rows, "currency": currency, "dry_run": dry_run,
+                                                  "confirmed": confirmed}, key)
 
 
 def campaign_paused(account: str, advert_id: int, name: str, reason: str, *,
                     numbers: Mapping[str, Any] | None = None, by: str = "strategy",
-                    at: datetime | None = None) -> Event:
-    """``numbers``: known keys spend, revenue, drr, roi, orders, budget, limit (base units / percent)."""
+                    at: datetime | None = None, confirmed: bool = False, dry_run: bool = False) -> Event:
+    """``numbers``: known keys spend, revenue, drr, roi, orders, budget, limit (base units / percent).
+    ``confirmed``: a read of WB showed the campaign paused; else WB accepted the request ("sent")."""
     key = f"paused:{account}:{advert_id}:{at.isoformat()}" if at else None
     return Event(EventKind.CAMPAIGN_PAUSED, account,
                  {**_campaign(advert_id, name), "reason": str(reason), **reason_fields(reason),
-                  "numbers": dict(numbers or {}), "by": by}, key)
+                  "numbers": dict(numbers or {}), "by": by, "confirmed": confirmed,
+                  "dry_run": dry_run}, key)
 
 
 def campaign_resumed(account: str, advert_id: int, name: str, reason: str, *,
                      numbers: Mapping[str, Any] | None = None, by: str = "strategy",
-                     at: datetime | None = None) -> Event:
+                     at: datetime | None = None, confirmed: bool = False, dry_run: bool = False) -> Event:
     key = f"resumed:{account}:{advert_id}:{at.isoformat()}" if at else None
     return Event(EventKind.CAMPAIGN_RESUMED, account,
                  {**_campaign(advert_id, name), "reason": str(reason), **reason_fields(reason),
-                  "numbers": dict(numbers or {}), "by": by}, key)
+                  "numbers": dict(numbers or {}), "by": by, "confirmed": confirmed,
+                  "dry_run": dry_run}, key)
 
 
 def drr_alert(account: str, advert_id: int, name: str, *, drr: Decimal | float, limit: Decimal | float,

@@ -135,6 +135,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "bid_changes.more": "… и ещё {n}",
         "paused.title": "⏸ <b>Кампания остановлена</b> · {account}",
         "resumed.title": "▶️ <b>Кампания запущена</b> · {account}",
+        "bid_changes.sent": " (отправлено в WB, ещё не подтверждено)",
+        "bid_changes.confirmed": " (подтверждено: WB показывает новые ставки)",
+        "bid_changes.sent_tail": "WB принял запросы; ставки применяются в течение 30 секунд и будут подтверждены "
+                                 "следующим чтением кампаний.",
+        "paused.title_sent": "⏸ <b>Пауза отправлена в WB</b> · {account}",
+        "resumed.title_sent": "▶️ <b>Запуск отправлен в WB</b> · {account}",
+        "status.sent_tail": "WB принял запрос; статус меняется в течение минуты и будет подтверждён следующим "
+                            "чтением кампании.",
+        "status.confirmed": "подтверждено WB",
+        "status.sent": "отправлено, ещё не подтверждено",
         "reason": "Причина: {reason}",
         "by.operator": "оператор {by}",
         "drr.title": "⚠️ <b>ДРР выше порога</b> · {account}",
@@ -237,6 +247,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "bid_changes.more": "… and {n} more",
         "paused.title": "⏸ <b>Campaign paused</b> · {account}",
         "resumed.title": "▶️ <b>Campaign resumed</b> · {account}",
+        "bid_changes.sent": " (sent to WB, not confirmed yet)",
+        "bid_changes.confirmed": " (confirmed: WB shows the new bids)",
+        "bid_changes.sent_tail": "WB accepted the requests; bids apply within 30 seconds and are confirmed by the "
+                                 "next read of the campaigns.",
+        "paused.title_sent": "⏸ <b>Pause sent to WB</b> · {account}",
+        "resumed.title_sent": "▶️ <b>Start sent to WB</b> · {account}",
+        "status.sent_tail": "WB accepted the request; the status changes within a minute and is confirmed by the "
+                            "next read of the campaign.",
+        "status.confirmed": "confirmed by WB",
+        "status.sent": "sent, not confirmed yet",
         "reason": "Reason: {reason}",
         "by.operator": "operator {by}",
         "drr.title": "⚠️ <b>ACoS (ДРР) above the limit</b> · {account}",

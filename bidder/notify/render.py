@@ -144,9 +144,15 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
     kind = events[0].kind
     account = esc(events[0].account, 60)
     lines: list[str] = []
+    # what WB said: "sent" (it accepted the request; a later read confirms it) or "confirmed" (a read showed
+    # it); events queued before this distinction carry neither and keep the plain titles
+    states = {e.payload.get("confirmed") for e in events}
+    dry = any(e.payload.get("dry_run") for e in events)
+    sent = not dry and False in states
     if kind == EventKind.BID_CHANGES:
-        dry = any(e.payload.get("dry_run") for e in events)
-        lines.append(t(locale, "bid_changes.title", account=account) + (t(locale, "bid_changes.dry") if dry else ""))
+        state = "bid_changes.dry" if dry else "bid_changes.sent" if sent else \
+            "bid_changes.confirmed" if states == {True} else None
+        lines.append(t(locale, "bid_changes.title", account=account) + (t(locale, state) if state else ""))
         for e in events:
             currency = str(e.payload.get("currency") or "RUB")
             for c in e.payload.get("changes", ()):
@@ -155,9 +161,13 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
                 if c.get("reason"):
                     line += f" — {esc(reason_text(c, locale, currency), 160)}"
                 lines.append(line)
+        if sent:
+            lines.append(t(locale, "bid_changes.sent_tail"))
     elif kind in (EventKind.CAMPAIGN_PAUSED, EventKind.CAMPAIGN_RESUMED):
         key = "paused.title" if kind == EventKind.CAMPAIGN_PAUSED else "resumed.title"
-        lines.append(t(locale, key, account=account))
+        lines.append(t(locale, key + "_sent" if sent else key, account=account)
+                     + (t(locale, "bid_changes.dry") if dry else ""))
+        mixed = sent and True in states
         for e in events:
             p = e.payload
             line = f"• {campaign_label(p.get('advert_id'), p.get('name'))}"
@@ -171,7 +181,11 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
                 line += f" — {t(locale, 'by.operator', by='').rstrip()}"
             elif by and by != "strategy":
                 line += f" — {t(locale, 'by.operator', by=esc(by, 60))}"
+            if mixed:
+                line += f" [{t(locale, 'status.confirmed' if p.get('confirmed') else 'status.sent')}]"
             lines.append(line)
+        if sent:
+            lines.append(t(locale, "status.sent_tail"))
     elif kind == EventKind.DRR_ALERT:
         lines.append(t(locale, "drr.title", account=account))
         for e in events:

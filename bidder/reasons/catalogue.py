@@ -138,6 +138,18 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "en": "paused by the operator; holds until resumed",
         "ru": "поставлена на паузу оператором; до возобновления",
     },
+    "engine.operator_pause_list_only": {
+        "en": "paused by the operator (kill switch): the campaign is known only from WB's campaign list "
+              "(status {status}), its details are not read yet; a pause needs only its id",
+        "ru": "поставлена на паузу оператором (аварийная остановка): кампания известна только по списку "
+              "кампаний WB (статус {status}), её параметры ещё не прочитаны; для паузы достаточно её номера",
+    },
+    "engine.operator_pause_unknown_status": {
+        "en": "paused by the operator (kill switch): WB reports status {status}, which the bidder does not "
+              "know; paused to be safe",
+        "ru": "поставлена на паузу оператором (аварийная остановка): WB сообщает статус {status}, "
+              "неизвестный биддеру; пауза на всякий случай",
+    },
     "engine.operator_hold": {
         "en": "operator pause in force: every strategy is held",
         "ru": "действует пауза оператора: все стратегии удерживаются",

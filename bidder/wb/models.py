@@ -38,6 +38,7 @@ class BidResult:
     error: str | None = None
     currency: str | None = None
     dry_run: bool = False
+    confirmed: bool = False  # a re-read showed the bid (after an answer that did not parse), not just a 200
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import aiohttp
 
 from bidder.clock import Clock
 from bidder.domain import Placement, Status
-from bidder.errors import BadRequest, TemporaryError, TokenError
+from bidder.errors import BadRequest, TemporaryError, TokenError, WBError
 from bidder.wb import batching, bodies
 from bidder.wb.client import AmbiguousWrite, WBClient
 from bidder.wb.models import (
@@ -147,7 +147,13 @@ class LiveWriter:
                 return results + await self._isolate(pending, exc, budget)
             except AmbiguousWrite as exc:
                 log.warning("bid change may or may not have been applied (%s); re-reading current bids", exc)
-                done, pending = await self._reconcile_bids(pending)
+                try:
+                    done, pending = await self._reconcile_bids(pending)
+                except WBError as read_failed:  # still ambiguous: the caller reconciles later, never "failed"
+                    return results + [
+                        BidResult(c.advert_id, c.nm_id, c.placement, c.bid, False,
+                                  error=f"ambiguous: {exc}; re-reading the bids failed: {read_failed}")
+                        for _, cs in pending for c in cs]
                 results.extend(done)
                 if attempt + 1 >= WRITE_ATTEMPTS:
                     results.extend(
@@ -236,7 +242,8 @@ class LiveWriter:
                     item = camp.item(c.nm_id) if camp else None
                     current = item.bid_for(c.placement) if item else None
                     if camp is not None and current == c.bid:
-                        done.append(BidResult(c.advert_id, c.nm_id, c.placement, c.bid, True, currency=camp.currency or None))
+                        done.append(BidResult(c.advert_id, c.nm_id, c.placement, c.bid, True,
+                                              currency=camp.currency or None, confirmed=True))
                     else:
                         left.append(c)
                 still.append((advert_id, left))
