@@ -179,7 +179,7 @@ class Evaluator:
             return hold_without_minimum(d, mins, known, ceiling)
 
         try:
-            decided = decide_campaign(snap, now, strategies, self.view.guard, stopped=seen.stopped,
+            decided = decide_campaign(snap, now, strategies, self.view.decision_guard(), stopped=seen.stopped,
                                       rules_known=seen.rules_known, stop_file=self.stop_file,
                                       safety_only=safety_only, min_hold=min_hold)
         except StrategyFailed as failed:  # a failing strategy skips its campaign, alerts once

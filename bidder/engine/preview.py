@@ -57,7 +57,7 @@ async def preview_campaign(session: AsyncSession, account: Any, advert_id: int, 
     if not account.is_managed(advert_id):
         return Preview(managed=False)
     strategies = view.strategies_for(advert_id) if view is not None else account.strategies_for(advert_id)
-    guard = view.guard if view is not None else GuardConfig.from_guardrails(account.guardrails)
+    guard = view.decision_guard() if view is not None else GuardConfig.from_guardrails(account.guardrails)
     rules = view.rules_for(camp) if view is not None else BidRules(step=0)
     rules_known = view.rules_known(advert_id) if view is not None else False
     recs = view.recommendations_by_campaign().get(advert_id, {}) if view is not None else {}

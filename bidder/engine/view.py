@@ -28,6 +28,7 @@ from bidder.domain import (
     Recommendation,
     Status,
 )
+from bidder.engine.currency_defaults import evidence_guard
 from bidder.engine.finished import FinishedReads
 from bidder.engine.freshness import Freshness
 from bidder.engine.guards import GuardConfig
@@ -174,6 +175,12 @@ class AccountView:
         if self.steps is not None:
             step = self.steps.cpc_step if camp.payment_type == "cpc" else self.steps.cpm_step
         return BidRules(step=step, min_bids=self.min_bids.for_campaign(camp.advert_id))
+
+    def decision_guard(self) -> GuardConfig:
+        """The guardrails decisions apply: ``guard`` with its defaults sized in the account's currency once
+        WB's steps are known (:mod:`bidder.engine.currency_defaults`)."""
+        step = self.steps.cpm_step if self.steps is not None else None
+        return evidence_guard(self.guard, getattr(self.account, "guardrails", None), step)
 
     def rules_known(self, advert_id: int) -> bool:
         """WB's bid step is known (the minimums are read only where a decision needs them:

@@ -31,4 +31,9 @@ def max_plausible_bid(cfg: WBConfig | None) -> int:
 
 def default_min_evidence_spend(cfg: WBConfig) -> Decimal:
     """Base units of the account's currency (what ``min_evidence_spend`` is written in)."""
-    return minor_to_base(EVIDENCE_STEPS * max(cfg.cpm_step, 1))
+    return evidence_spend_for_step(cfg.cpm_step)
+
+
+def evidence_spend_for_step(cpm_step: int) -> Decimal:
+    """``EVIDENCE_STEPS`` of WB's CPM bid step (minor units), in base units of the same currency."""
+    return minor_to_base(EVIDENCE_STEPS * max(cpm_step, 1))
