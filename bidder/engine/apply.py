@@ -23,9 +23,10 @@ from bidder.engine import kill_switch
 from bidder.engine.min_bids import note_rejection
 from bidder.engine.ports import AlertSink, MetricsSink, OperatorState, Reader, Writer
 from bidder.engine.reconcile import CALL_MARGIN, STATUS_TICK, Reconciler
-from bidder.engine.safety import RejectedWrites, placement_fits, request_shape_problem
+from bidder.engine.safety import REJECTION_TTL, RejectedWrites, placement_fits, request_shape_problem
 from bidder.engine.view import AccountView
 from bidder.errors import AuthFailed, BadRequest, SchemaDrift, TemporaryError, WBError
+from bidder.store import rejected as rejected_store
 from bidder.store import repo
 from bidder.wb.models import BidChange, ClusterBidChange
 
@@ -97,7 +98,25 @@ class Applier:
         return True
 
     async def run(self, decisions: list[Decision]) -> tuple[int, int]:
-        """Record intents, send them through the writer (live or dry-run), record the outcome."""
+        """Record intents, send them through the writer (live or dry-run), record the outcome. The requests
+        WB rejected are kept in the store (read back after a restart, ``engine/safety.py``)."""
+        rejected = self.rejected
+        if not rejected.loaded:
+            since = self.clock.now() - REJECTION_TTL
+            async with self.sessions.begin() as s:
+                await rejected_store.purge_rejected(s, self.view.name, since)
+                rejected.load(await rejected_store.load_rejected(s, self.view.name, since))
+        try:
+            return await self._run(decisions)
+        finally:
+            if rejected.unsaved or rejected.forgotten:
+                unsaved, forgotten = rejected.unsaved, rejected.forgotten
+                rejected.unsaved, rejected.forgotten = [], set()
+                async with self.sessions.begin() as s:
+                    await rejected_store.forget_rejected(s, self.view.name, forgotten)
+                    await rejected_store.save_rejected(s, self.view.name, unsaved)
+
+    async def _run(self, decisions: list[Decision]) -> tuple[int, int]:
         view = self.view
         now = self.clock.now()
         dry = self.dry_run
@@ -190,7 +209,7 @@ class Applier:
             if self.clock.now() - sent[1] >= STATUS_SETTLE:
                 self.status_reread.add(d.advert_id)
             return f"{d.action.value} accepted by WB at {sent[1]:%H:%M:%S}; waiting to read it applied"
-        return self.rejected.refused(d, camp)
+        return self.rejected.refused(d, camp, self.clock.now())
 
     def overlay_statuses(self) -> None:
         """Before an evaluation: a status change WB accepted shows in the view even when a read taken before
@@ -229,7 +248,7 @@ class Applier:
 
     def _rejected(self, d: Decision, reason: str) -> None:
         """WB refused this write: never the same request again, re-read the campaign first, alert."""
-        self.rejected.rejected(d, self.view.campaigns.get(d.advert_id), reason)
+        self.rejected.rejected(d, self.view.campaigns.get(d.advert_id), reason, self.clock.now())
         self._rejections.append((d, reason))
         log.warning("account %s campaign %s: WB rejected %s: %s", self.view.name, d.advert_id, d.action.value, reason)
 

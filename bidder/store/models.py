@@ -387,3 +387,21 @@ class ApprovalRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(128))
     sent_at: Mapped[datetime | None]  # when its Telegram messages went out
     messages: Mapped[Any | None] = mapped_column(JSON)  # [[chat_id, message_id]] once sent
+
+
+class RejectedRequestRow(Base):
+    """A write request WB rejected (a 4xx): never sent again unchanged, across restarts
+    (:mod:`bidder.store.rejected`). ``fingerprint`` names the request as it goes on the wire and the
+    campaign shape it was built for; ``shape`` fingerprints the campaign's request-shaping details when it
+    was rejected: a campaign that reads differently clears its rejections."""
+
+    __tablename__ = "rejected_requests"
+    __table_args__ = (UniqueConstraint("account_id", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = _account_fk()
+    advert_id: Mapped[int] = mapped_column(BigInteger)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    shape: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    rejected_at: Mapped[datetime]
