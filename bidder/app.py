@@ -184,6 +184,8 @@ class App:
                     log.exception("token expiry check failed")
 
     async def close(self) -> None:
+        for cycle in self.cycles.values():  # background statistics reads (engine/stats_pump.py)
+            await cycle.poller.stats.stop()
         await self.stack.aclose()
 
     # -------------------------------------------------------------- running

@@ -17,9 +17,10 @@ from bidder.domain import BID_EDITABLE_STATUSES, Campaign, Status
 from bidder.engine import scoped
 from bidder.engine.finished import FINISHED, FINISHED_DETAILS_PER_CYCLE, finished_inside_window
 from bidder.engine.min_bids import MIN_BIDS_CALLS_PER_CYCLE
-from bidder.engine.planner import due, fullstats_capacity, stats_candidates, stats_range
+from bidder.engine.planner import FULLSTATS_BATCH, due, fullstats_capacity
 from bidder.engine.ports import Reader
 from bidder.engine.positions import PositionPoller
+from bidder.engine.stats_pump import StatsPump
 from bidder.engine.view import AccountView, WBSteps
 from bidder.errors import WBError
 from bidder.store import finished as finished_store
@@ -44,7 +45,18 @@ class Poller:
         self.reader = reader
         self.sessions = sessions
         self.clock = clock
+        self.stats = StatsPump(view, reader, clock, intervals)  # fullstats reads (engine/stats_pump.py)
         self.intervals = intervals
+        self.background = False  # Runner.serve: the statistics backlog goes on between cycles
+
+    @property
+    def intervals(self):  # bidder.config.Intervals; a reload sets it (the statistics pump's too)
+        return self._intervals
+
+    @intervals.setter
+    def intervals(self, value) -> None:
+        self._intervals = value
+        self.stats.intervals = value
 
     async def run(self, now: datetime) -> int:
         await self.refresh_campaigns(now)
@@ -192,42 +204,52 @@ class Poller:
             await repo.save_campaigns(s, self.view.name, fresh, now)
 
     async def poll_statistics(self, now: datetime) -> int:
-        """Live campaigns' statistics when due, stalest first, at most what one cycle interval allows (so a
-        cold start decides on the first batches instead of waiting for every read, and the next cycle
-        carries on at WB's rate); finished campaigns' last days once, in the capacity left over."""
-        view = self.view
-        fin = view.finished
-        candidates = [i for i in stats_candidates(view.campaigns.values(), view.managed_ids())
-                      if i not in fin.stats_wanted and view.campaigns[i].status != FINISHED]
-        capacity = fullstats_capacity(self.intervals.evaluate)
-        ids = due(candidates, view.stats_at, now, self.intervals.stats, capacity)
-        finals = sorted(i for i in fin.stats_wanted if i in view.campaigns)[:max(0, capacity - len(ids))]
-        if not ids and not finals:
+        """Live campaigns' statistics when due (stalest first), then finished campaigns' last days once
+        (:mod:`bidder.engine.stats_pump`). Inline (``background`` off: ``run --once``, tests): at most the
+        calls that start within one cycle interval, so a cold start decides on the first batches and the
+        next cycle carries on. Between cycles (``background`` on, ``Runner.serve``): the backlog goes on at
+        WB's pace while the cycles run; a cycle takes what arrived and waits only for a cold start's first
+        batch. Returns how many live campaigns' statistics this cycle put into the view."""
+        pump = self.stats
+        if self.background:
+            refreshed = await self._take_stats(now)
+            if pump.start() and not self.view.stats_at and not refreshed:
+                await pump.wait_arrival()  # a cold start decides on its first batch
+                refreshed = await self._take_stats(now)
+        else:
+            await pump.run(now, fullstats_capacity(self.intervals.evaluate) // FULLSTATS_BATCH)
+            refreshed = await self._take_stats(now)
+        error = pump.take_error()
+        if error is not None:
+            raise error
+        return refreshed
+
+    async def _take_stats(self, now: datetime) -> int:
+        """What the fullstats reads brought: saved to the store (one transaction) and put into the view;
+        finished campaigns whose final read it was are done."""
+        arrived = self.stats.take()
+        if not arrived:
             return 0
-        today = view.today(now)
-        groups: dict[tuple, list[int]] = {}
-        # First fetches share the longest window among them: a few extra days in one call are cheaper than
-        # another call at WB's 3 a minute (windows differ by strategy: 7 days, or a window plus its prior).
-        first_days = max((view.window_days(i) for i in ids if i not in view.stats_at), default=1)
-        for advert_id in ids:
-            first = advert_id not in view.stats_at
-            begin, end = stats_range(today, first_days if first else 1, first)
-            groups.setdefault((begin, end), []).append(advert_id)
-        for advert_id in finals:
-            begin, end = stats_range(today, view.window_days(advert_id), advert_id not in view.stats_at)
-            groups.setdefault((begin, end), []).append(advert_id)
+        try:
+            return await self._put_stats(arrived, now)
+        finally:
+            self.stats.settled(arrived)
+
+    async def _put_stats(self, arrived: list, now: datetime) -> int:
+        view = self.view
+        async with self.sessions.begin() as s:
+            for a in arrived:
+                await repo.save_daily_stats(s, view.name, a.stats)
         refreshed = 0
-        final_set = set(finals)
-        for (begin, end), group in sorted(groups.items()):
-            stats = await self.reader.fullstats(group, begin, end)
-            async with self.sessions.begin() as s:
-                await repo.save_daily_stats(s, view.name, stats)
-            view.inputs.add_stats(stats)
-            fetched = self.clock.now()
-            for advert_id in group:
-                view.stats_at[advert_id] = fetched
-            refreshed += sum(1 for i in group if i not in final_set)
-            await self.finish([i for i in group if i in final_set], now)
+        finals: list[int] = []
+        for a in arrived:
+            view.inputs.add_stats(a.stats)
+            for advert_id in a.call.ids:
+                if advert_id in view.campaigns:  # (not one that left the list meanwhile)
+                    view.stats_at[advert_id] = a.fetched_at
+            refreshed += len(a.call.ids) - len(a.call.finals)
+            finals += a.call.finals
+        await self.finish(finals, now)
         return refreshed
 
     async def poll_extras(self, now: datetime) -> None:

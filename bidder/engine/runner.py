@@ -80,6 +80,9 @@ class Runner:
             task = asyncio.current_task()
             if task is not None:
                 self._inflight.add(task)
+            cycle = self.cycles.get(name)
+            if cycle is not None:  # serving: the statistics backlog goes on between cycles (engine/stats_pump.py)
+                cycle.poller.background = True
             try:
                 await self._cycle(name)
             except Exception:  # isolation: log, keep the schedule and the other accounts
@@ -136,6 +139,8 @@ class Runner:
                 for task in pending:
                     log.warning("a cycle did not finish within %.0fs; cancelling it", STOP_GRACE_SECONDS)
                     task.cancel()
+            for cycle in list(self.cycles.values()):
+                await cycle.poller.stats.stop()
             self.scheduler.shutdown(wait=False)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
