@@ -40,6 +40,19 @@ PAID_TOLERANCE = 0.005  # a stretch that paid within 0.5 % of a bid describes th
 MIN_CLICKS = 20  # a CPC stretch names its bid (spend / clicks) from this many clicks (whole clicks: +-1/20)
 LAG_SEEN = timedelta(hours=2)  # WB's statistics are seen up to 2 hours late: a reading that cannot name its
 # bid describes a bid only when it starts this long after the bid took effect
+REPORT_REFRESH = timedelta(hours=2)  # WB refreshes the Analytics search report every 2 hours
+REPORT_FRESH = timedelta(hours=5)  # a search-report reading older than this is not used any more
+
+
+def lag_of(source: str) -> timedelta:
+    """How long after a change a reading of ``source`` that cannot name its bid may still describe the time
+    before it: WB's statistics lag (clusters_today), the report's refresh (search_report), none for the
+    live public search."""
+    if source == PositionSource.CLUSTERS_TODAY:
+        return LAG_SEEN
+    if source == PositionSource.SEARCH_REPORT:
+        return REPORT_REFRESH
+    return timedelta(0)
 
 
 def describes(reading: Reading, bid: int) -> bool:
@@ -78,6 +91,26 @@ def readings(observations: Iterable[PositionObservation], nm_id: int, query: str
     clusters = [o for o in mine if o.source == PositionSource.CLUSTERS_TODAY]
     if clusters:
         out[PositionSource.CLUSTERS_TODAY.value] = _stretches(clusters)
+    report = [o for o in mine if o.source == PositionSource.SEARCH_REPORT]
+    if report:
+        out[PositionSource.SEARCH_REPORT.value] = _report(report)
+    return out
+
+
+def _report(obs: Sequence[PositionObservation]) -> list[Reading]:
+    """Search-report readings: the day's average so far (whole places: too coarse to difference), one per
+    refresh that saw more searches; the stretch runs from the previous reading (from midnight for the
+    first of a day)."""
+    out: list[Reading] = []
+    base: PositionObservation | None = None
+    for o in obs:
+        day = _day_start(o.describes_at)
+        same_day = base is not None and _day_start(base.describes_at) == day
+        if same_day and base is not None and (o.sample or 0) <= (base.sample or 0):
+            continue  # WB has not refreshed it since
+        start = base.describes_at if same_day and base is not None else day
+        out.append(Reading(o.source, o.position, start, o.describes_at, o.bid))
+        base = o
     return out
 
 
@@ -152,13 +185,16 @@ def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
 
 def freshest(by_source: dict[str, list[Reading]], now: datetime) -> Reading | None:
     """The newest usable reading: the live public search when it has a recent one, else the newest
-    clusters_today stretch that is not too old."""
+    clusters_today stretch that is not too old, else the newest search-report reading."""
     public = by_source.get(PositionSource.PUBLIC_SEARCH.value) or []
     if public and now - public[-1].at <= PUBLIC_FRESH:
         return public[-1]
     clusters = by_source.get(PositionSource.CLUSTERS_TODAY.value) or []
     if clusters and now - clusters[-1].at <= CLUSTERS_FRESH:
         return clusters[-1]
+    report = by_source.get(PositionSource.SEARCH_REPORT.value) or []
+    if report and now - report[-1].at <= REPORT_FRESH:
+        return report[-1]
     return None
 
 

@@ -18,7 +18,7 @@ after the last change took effect (the source's own settle time), and never twic
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bidder.domain import (
     Action,
@@ -35,7 +35,7 @@ from strategies.base import Strategy
 from strategies.common import Target, by, min_bid, proposal, round_down, round_up
 from strategies.params import TargetPositionParams
 from strategies.position_control import corridor, evidence, probe_down, raise_bid
-from strategies.position_readings import BID_TICK, LAG_SEEN, ON_TARGET, Reading, describes, freshest, readings
+from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes, freshest, lag_of, readings
 
 
 def target_changes(snapshot: CampaignSnapshot, nm_id: int, norm_query: str | None) -> list[DecisionRecord]:
@@ -202,7 +202,7 @@ def _fresh(r: Reading, bid: int, settled_at: datetime | None) -> bool:
         return describes(r, bid) and (settled_at is None or r.at >= settled_at)
     if settled_at is None:
         return True
-    return r.start >= settled_at + (LAG_SEEN if r.source == PositionSource.CLUSTERS_TODAY else timedelta(0))
+    return r.start >= settled_at + lag_of(r.source)
 
 
 def _on_target_since(rs: list[Reading], bid: int, settled_at: datetime | None, target: int) -> int:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bidder.domain import CampaignSnapshot, PositionSource, Proposal
+from bidder.domain import CampaignSnapshot, Proposal
 from bidder.reasons import because
 from strategies.common import by
-from strategies.position_readings import BID_TICK, LAG_SEEN, PAID_TOLERANCE
+from strategies.position_readings import BID_TICK, PAID_TOLERANCE, lag_of
 from strategies.target_position import target_changes
 
 WAR_RAISES = 2
@@ -80,7 +80,7 @@ def check(snapshot: CampaignSnapshot, chosen: Proposal, current: int, war_raises
         fresh = paid is not None and first.bid_after is not None and paid >= first.bid_after * (1 - tol)
     else:  # a live point counts after the tick; WB's statistics that cannot name their bid after their lag
         start = _at(chosen.inputs.get("position_start"))
-        lag = LAG_SEEN if chosen.inputs.get("position_source") == PositionSource.CLUSTERS_TODAY else timedelta(0)
+        lag = lag_of(str(chosen.inputs.get("position_source")))
         fresh = start is not None and start >= first.at + BID_TICK + lag
     if not fresh:
         return None  # the data still describe the time before the raises: lagging, not a war

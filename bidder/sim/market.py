@@ -63,6 +63,7 @@ STATUS_TICK = 60
 SYNC_TICK = 180
 HOUR = 3600
 LEADERS = 5  # the "leading places" leadersBid averages over (WB does not say how many)
+REPORT_REFRESH = 7200  # the Analytics search report is refreshed every 2 hours (POSITIONS.md §2)
 REQUIRED_CLICKS = 100  # daily limits: the recommended cap is this many clicks at the highest current bid
 
 ACTIVE, PAUSED, READY, COMPLETED = 9, 11, 4, 7
@@ -261,6 +262,9 @@ class CampaignState:
     # (nm, cluster) -> (when our score there last changed, the score before): what responders answer
     bid_since: dict[tuple[int, str], tuple[datetime, float]] = field(default_factory=dict)
     snaps: list[tuple[datetime, dict, dict]] = field(default_factory=list)  # sync snapshots (stats_lag)
+    # the Analytics search report as of its last 2-hour refresh: (when, day -> (nm, query) -> (orders,
+    # pos_w, pos_n)) for yesterday and today; earlier days are complete in ``cstats``
+    report: tuple[datetime, dict[date, dict[tuple[int, str], tuple[float, float, float]]]] | None = None
 
     @property
     def advert_id(self) -> int:
@@ -570,6 +574,10 @@ class Market:
             st.advanced_to = t
             if lag and t == _floor_tick(t, SYNC_TICK):
                 self._snapshot(st, t)
+            if t >= self.start and t == _floor_tick(t, REPORT_REFRESH):
+                days = (msk_day(t) - timedelta(days=1), msk_day(t))
+                st.report = (t, {d: {k: (v[3], v[5], v[6]) for k, v in st.cstats[d].items()}
+                                 for d in days if d in st.cstats})
             self._apply_events(st, t)
             if st.spec.daily_budget is not None and t > self.start and t == _next_msk_midnight(t - timedelta(seconds=1)):
                 st.budget = float(st.spec.daily_budget)
@@ -997,6 +1005,32 @@ class Market:
             "top2": round_up(top2, step) if top2 else 0,
             "normQueries": norm,
         }
+
+    def search_report(self, seller: str, nm_id: int, text: str, day: date, at: datetime) -> tuple[int, int, int]:
+        """WB's Analytics search report for one item, search text and day as of its last 2-hour refresh
+        before ``at``: (average place rounded to a whole place, 0 when not placed; orders; buyers' searches
+        of the text that day). The simulated search text is the cluster of the same name; the average is
+        weighted by searches like ``avg_pos``; the market has no organic results, so it is the ad place."""
+        pos_w = pos_n = orders = searches = 0.0
+        for advert_id in self._query_index().get(text, ()):
+            st = self.campaign(advert_id)
+            item = st.item(nm_id)
+            if st.seller != seller or item is None:
+                continue
+            self.advance_campaign(advert_id, at)
+            ref, snap = st.report if st.report is not None else (self.start, {})
+            row = None
+            if day in snap:
+                row = snap[day].get((nm_id, text))
+            elif day < msk_day(ref):  # a day that was over before the last refresh: complete
+                v = st.cstats.get(day, {}).get((nm_id, text))
+                row = None if v is None else (v[3], v[5], v[6])
+            if row is not None:
+                orders += row[0]
+                pos_w += row[1]
+                pos_n += row[2]
+                searches += row[2] / max(item.reach, 1e-9)  # every buyer's search, not only those we reached
+        return (round(pos_w / pos_n) if pos_n > 0 else 0), int(orders), int(searches)
 
     def _entries(self, query: str, at: datetime) -> list[tuple[float, int, int, int, str, bool, str | None]]:
         """Every card promoted in ``query`` at ``at``, best first: (score, advert_id, nm_id, bid in minor
