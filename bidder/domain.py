@@ -218,6 +218,7 @@ class PositionObservation:
     bid: int | None = None
     sample: int | None = None  # views (clusters) or None
     spend: float | None = None  # spend behind ``sample`` (clusters), base units: spend / views = the CPM paid
+    clicks: int | None = None  # clicks behind ``spend`` (clusters): CPC sends no views; spend / clicks = the CPC paid
 
 
 @dataclass(frozen=True, slots=True)

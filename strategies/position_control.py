@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from bidder.domain import Reason, Recommendation
 from bidder.reasons import because
-from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes
+from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes, lag_of
 
 MEMORY = timedelta(hours=2)  # (bid, position) pairs older than this are forgotten
 PROBE_PAUSE = timedelta(hours=4)  # after a loss, no probe to or below the bid that lost for this long
@@ -43,8 +43,10 @@ def clean(reading: Reading, changes: Sequence[datetime], bids: Sequence[int]) ->
     if reading.bid is None:
         return None
     if reading.paid:
-        return next((b for b in bids if describes(reading, b)), None)
-    if any(reading.start - BID_TICK < c + BID_TICK <= reading.at for c in changes):
+        named = {b for b in bids if describes(reading, b)}
+        return named.pop() if len(named) == 1 else None  # two bids within the tolerance: it names neither
+    lag = lag_of(reading.source)
+    if any(reading.start - BID_TICK - lag < c + BID_TICK <= reading.at for c in changes):
         return None
     return reading.bid
 

@@ -15,7 +15,11 @@ a 30-second tick): that is the source's real settle time, not a fixed hour. WB's
 (WB states a 3-minute sync; 1-2 hours are seen), and the answer does not say how late. For CPM the
 stretch says it itself: its spend over its views is the CPM that was paid in it (``paid``), i.e. the
 bid the position describes. A stretch that paid the old bid is lagging data, whatever its time stamps.
-For CPC (WB sends no views) each new running average is used as it is, a weaker signal.
+For CPC WB sends no views, so the running average cannot be differenced and is used as it is (a weaker
+signal); but the stretch still names its bid: its spend over its clicks is the CPC paid in it (WB charges
+the bid per click). A stretch with too few clicks for that (``MIN_CLICKS``), or a reading without clicks,
+is trusted for a bid only once it starts ``LAG_SEEN`` after the bid took effect (the 1-2 hours WB's
+statistics are seen to lag, POSITIONS.md §1): lagging CPC data is never taken for the new bid.
 """
 
 from __future__ import annotations
@@ -33,6 +37,22 @@ MIN_VIEWS = 50  # and at least this many views (fewer: the paid CPM and the posi
 PUBLIC_FRESH = timedelta(minutes=20)  # a public-search reading older than this is not "live" any more
 CLUSTERS_FRESH = timedelta(hours=3)  # nor a clusters_today stretch that ended longer ago
 PAID_TOLERANCE = 0.005  # a stretch that paid within 0.5 % of a bid describes that bid (WB rounds spend)
+MIN_CLICKS = 20  # a CPC stretch names its bid (spend / clicks) from this many clicks (whole clicks: +-1/20)
+LAG_SEEN = timedelta(hours=2)  # WB's statistics are seen up to 2 hours late: a reading that cannot name its
+# bid describes a bid only when it starts this long after the bid took effect
+REPORT_REFRESH = timedelta(hours=2)  # WB refreshes the Analytics search report every 2 hours
+REPORT_FRESH = timedelta(hours=5)  # a search-report reading older than this is not used any more
+
+
+def lag_of(source: str) -> timedelta:
+    """How long after a change a reading of ``source`` that cannot name its bid may still describe the time
+    before it: WB's statistics lag (clusters_today), the report's refresh (search_report), none for the
+    live public search."""
+    if source == PositionSource.CLUSTERS_TODAY:
+        return LAG_SEEN
+    if source == PositionSource.SEARCH_REPORT:
+        return REPORT_REFRESH
+    return timedelta(0)
 
 
 def describes(reading: Reading, bid: int) -> bool:
@@ -40,7 +60,7 @@ def describes(reading: Reading, bid: int) -> bool:
     if reading.bid is None:
         return False
     if reading.paid:
-        return abs(reading.bid - bid) <= max(1, bid * PAID_TOLERANCE)
+        return abs(reading.bid - bid) <= max(1, bid * reading.tol)
     return reading.bid == bid
 
 
@@ -51,7 +71,8 @@ class Reading:
     start: datetime  # the stretch of time the value describes
     at: datetime
     bid: int | None  # the bid the value describes: the CPM paid in the stretch, else the bid when read
-    paid: bool = False  # ``bid`` was measured from the stretch's own spend and views
+    paid: bool = False  # ``bid`` was measured from the stretch's own spend and views (CPC: clicks)
+    tol: float = PAID_TOLERANCE  # how far (relative) a paid ``bid`` may be from the bid it describes
 
 
 def _norm(q: str) -> str:
@@ -70,6 +91,26 @@ def readings(observations: Iterable[PositionObservation], nm_id: int, query: str
     clusters = [o for o in mine if o.source == PositionSource.CLUSTERS_TODAY]
     if clusters:
         out[PositionSource.CLUSTERS_TODAY.value] = _stretches(clusters)
+    report = [o for o in mine if o.source == PositionSource.SEARCH_REPORT]
+    if report:
+        out[PositionSource.SEARCH_REPORT.value] = _report(report)
+    return out
+
+
+def _report(obs: Sequence[PositionObservation]) -> list[Reading]:
+    """Search-report readings: the day's average so far (whole places: too coarse to difference), one per
+    refresh that saw more searches; the stretch runs from the previous reading (from midnight for the
+    first of a day)."""
+    out: list[Reading] = []
+    base: PositionObservation | None = None
+    for o in obs:
+        day = _day_start(o.describes_at)
+        same_day = base is not None and _day_start(base.describes_at) == day
+        if same_day and base is not None and (o.sample or 0) <= (base.sample or 0):
+            continue  # WB has not refreshed it since
+        start = base.describes_at if same_day and base is not None else day
+        out.append(Reading(o.source, o.position, start, o.describes_at, o.bid))
+        base = o
     return out
 
 
@@ -86,15 +127,43 @@ def _paid(spend: float, views: int) -> int | None:
     return round(spend / views * 1000 * 100)
 
 
+def _paid_cpc(spend: float | None, clicks: int | None) -> tuple[int | None, float]:
+    """The CPC paid (minor units) for ``spend`` base units over ``clicks``, and its tolerance (whole
+    clicks: one click more or less moves it by 1/clicks)."""
+    if spend is None or clicks is None or clicks < MIN_CLICKS or spend <= 0:
+        return None, PAID_TOLERANCE
+    return round(spend / clicks * 100), max(PAID_TOLERANCE, 1 / clicks)
+
+
+def _cpc(o: PositionObservation, base: PositionObservation | None, day: datetime) -> Reading | None:
+    """A CPC stretch (no views): the running average as it is, its bid from the CPC paid when it can."""
+    same_day = base is not None and _day_start(base.describes_at) == day
+    if o.clicks is None or (same_day and base is not None and base.clicks is None):
+        if same_day and base is not None and o.position == base.position:
+            return None
+        start = base.describes_at if same_day and base is not None else day
+        return Reading(o.source, o.position, start, o.describes_at, o.bid)
+    if not same_day or base is None:
+        paid, tol = _paid_cpc(o.spend, o.clicks)
+        return Reading(o.source, o.position, day, o.describes_at, paid or o.bid, paid is not None, tol)
+    gained = o.clicks - (base.clicks or 0)
+    if gained < MIN_CLICKS:
+        return None  # no new evidence yet (or too little to name the bid)
+    spend = None if o.spend is None or base.spend is None else o.spend - base.spend
+    paid, tol = _paid_cpc(spend, gained)
+    return Reading(o.source, o.position, base.describes_at, o.describes_at, paid or o.bid, paid is not None, tol)
+
+
 def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
     out: list[Reading] = []
     base: PositionObservation | None = None  # the answer the next stretch starts from
     for o in obs:
         views = o.sample
         day = _day_start(o.describes_at)
-        if views is None:  # CPC: no views to difference with; a changed running average is a reading
-            if base is None or o.position != base.position or _day_start(base.describes_at) != day:
-                out.append(Reading(o.source, o.position, base.describes_at if base else day, o.describes_at, o.bid))
+        if views is None:  # CPC: no views to difference with (see the module)
+            r = _cpc(o, base, day)
+            if r is not None:
+                out.append(r)
                 base = o
             continue
         if base is None or _day_start(base.describes_at) != day:
@@ -116,13 +185,16 @@ def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
 
 def freshest(by_source: dict[str, list[Reading]], now: datetime) -> Reading | None:
     """The newest usable reading: the live public search when it has a recent one, else the newest
-    clusters_today stretch that is not too old."""
+    clusters_today stretch that is not too old, else the newest search-report reading."""
     public = by_source.get(PositionSource.PUBLIC_SEARCH.value) or []
     if public and now - public[-1].at <= PUBLIC_FRESH:
         return public[-1]
     clusters = by_source.get(PositionSource.CLUSTERS_TODAY.value) or []
     if clusters and now - clusters[-1].at <= CLUSTERS_FRESH:
         return clusters[-1]
+    report = by_source.get(PositionSource.SEARCH_REPORT.value) or []
+    if report and now - report[-1].at <= REPORT_FRESH:
+        return report[-1]
     return None
 
 

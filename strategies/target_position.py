@@ -35,7 +35,7 @@ from strategies.base import Strategy
 from strategies.common import Target, by, min_bid, proposal, round_down, round_up
 from strategies.params import TargetPositionParams
 from strategies.position_control import corridor, evidence, probe_down, raise_bid
-from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes, freshest, readings
+from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes, freshest, lag_of, readings
 
 
 def target_changes(snapshot: CampaignSnapshot, nm_id: int, norm_query: str | None) -> list[DecisionRecord]:
@@ -117,7 +117,7 @@ class TargetPosition(Strategy):
             inputs.update(position=round(reading.position, 2), avg_position=round(reading.position, 2),
                           position_source=reading.source, position_at=reading.at.isoformat(),
                           position_start=reading.start.isoformat(), position_bid=reading.bid,
-                          position_paid=reading.paid)
+                          position_paid=reading.paid, position_paid_tol=reading.tol)
 
         def make(action: Action, reason: Reason, bid: int | None = None) -> Proposal:
             out = proposal(self.kind, action, snapshot, reason, t, bid=bid, **inputs)
@@ -195,11 +195,14 @@ def _source(r: Reading) -> Reason:
 
 
 def _fresh(r: Reading, bid: int, settled_at: datetime | None) -> bool:
-    """The reading describes the current bid: a paid CPM says so itself; a point or CPC reading must
-    start after the last change took effect."""
+    """The reading describes the current bid: a paid CPM (CPC) says so itself; a public-search point must
+    start after the last change took effect, a WB statistics reading that cannot name its bid (a CPC
+    stretch with few clicks) ``LAG_SEEN`` after it (WB's statistics lag)."""
     if r.paid:
         return describes(r, bid) and (settled_at is None or r.at >= settled_at)
-    return settled_at is None or r.start >= settled_at
+    if settled_at is None:
+        return True
+    return r.start >= settled_at + lag_of(r.source)
 
 
 def _on_target_since(rs: list[Reading], bid: int, settled_at: datetime | None, target: int) -> int:

@@ -144,6 +144,12 @@ def _resolve_tokens(
             line, where = line_of(tree, loc), path_text(loc)
             resolved = _resolve_one(value, env, base, line, where, issues)
             account[key] = resolved if resolved is not None else "<unresolved>"
+        report = (account.get("positions") or {}).get("search_report") if isinstance(
+            account.get("positions"), dict) else None
+        if isinstance(report, dict) and isinstance(report.get("token"), str):  # the Analytics read token
+            loc = ("accounts", i, "positions", "search_report", "token")
+            resolved = _resolve_one(report["token"], env, base, line_of(tree, loc), path_text(loc), issues)
+            report["token"] = resolved if resolved is not None else "<unresolved>"
 
 
 def _resolve_one(

@@ -1,7 +1,8 @@
 """Account settings of the optional position sources (YAML ``accounts[].positions``).
 
 The official sources need nothing here: today's search-cluster statistics are read with the account's
-Promotion read token. The public storefront search is not an official API (see README "Where positions
+Promotion read token. WB's Analytics search report (``search_report``) needs a token with the Analytics
+category and is off unless enabled. The public storefront search is not an official API (see README "Where positions
 come from"): it is off unless ``public_search.enabled`` is true, and goes through ``proxy`` when given.
 """
 
@@ -35,5 +36,24 @@ class PublicSearchConfig(_Model):
         return value
 
 
+class SearchReportConfig(_Model):
+    """WB's Analytics search report (``POST /api/v2/search-report/product/orders``): the item's average
+    place per search text and day. Needs a token with the Analytics category (``token``, a reference like
+    the account's tokens: ``${VAR}`` or ``file:/path``) and, per WB, a Jam subscription."""
+
+    enabled: bool = False
+    token: SecretStr | None = None
+    url: str = "https://seller-analytics-api.wildberries.ru"
+    every: Duration = timedelta(hours=2)  # WB refreshes the report every 2 hours (since 2026-10-12)
+
+    @field_validator("every")
+    @classmethod
+    def _refresh(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=20):
+            raise ValueError("must be at least 20m: WB refreshes the search report every 2 hours")
+        return value
+
+
 class PositionSources(_Model):
     public_search: PublicSearchConfig = Field(default_factory=PublicSearchConfig)
+    search_report: SearchReportConfig = Field(default_factory=SearchReportConfig)

@@ -14,7 +14,12 @@ Called from :meth:`bidder.engine.poll.Poller.poll` for the campaigns whose strat
   :class:`~bidder.wb.positions.PublicSearch` (a call that would have to wait is left to a later cycle,
   so the poll never sleeps on it). A refusal or a failed answer is skipped (the strategy then
   uses the official data); a changed answer shape alerts once (``api_drift``) and switches the public
-  search off for this process: the official data carry on.
+  search off for this process: the official data carry on;
+* **search_report** (official, Analytics token, only when ``accounts[].positions.search_report.enabled``):
+  WB's search report (``POST /api/v2/search-report/product/orders``) for each item and its watched queries
+  as search texts, today only, each (campaign, item) at most every ``every`` (WB refreshes it every 2
+  hours). A token without Analytics, a 401/403 or a changed shape switches it off for this process (a
+  changed shape alerts once, ``api_drift``); a refused or failed call is tried at the next refresh.
 
 Kept (in :class:`PositionState` for the evaluation, and saved: :mod:`bidder.store.positions`) are the
 observations of the watched queries (a strategy's ``query``; without one, each item's cluster with the most
@@ -34,10 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bidder.clock import Clock
 from bidder.domain import PositionObservation, PositionSource
 from bidder.engine import scoped
-from bidder.errors import SchemaDrift, TemporaryError, WBError
+from bidder.errors import AuthFailed, SchemaDrift, TemporaryError, TokenError, WBError
 from bidder.store.positions import positions_known_at, save_positions
 from bidder.wb.batching import MAX_NORMQUERY_PAIRS
 from bidder.wb.positions import WB_SYNC, PublicSearch, clusters_today, public_observations
+from bidder.wb.search_report import SearchReport, search_report_observations
+from bidder.wb.tokens import analytics_token
 
 log = logging.getLogger("bidder.engine")
 
@@ -55,6 +62,8 @@ class PositionState:
     bids_at: dict[int, datetime] = field(default_factory=dict)  # cluster bids read (get-bids)
     public_at: dict[tuple[int, str], datetime] = field(default_factory=dict)
     public_off: str | None = None  # why the public search was switched off (drift), None while usable
+    report_at: dict[tuple[int, int], datetime] = field(default_factory=dict)  # (advert, nm) -> last read
+    report_off: str | None = None  # why the search report was switched off, None while usable
     last_sample: dict[tuple[int, int, str], tuple] = field(default_factory=dict)  # clusters_today: last kept
     loaded: bool = False
 
@@ -89,6 +98,7 @@ class PositionPoller:
         self.clock = clock
         self.alerts = alerts
         self._public: PublicSearch | None = None
+        self._report: SearchReport | None = None
 
     @property
     def state(self) -> PositionState:
@@ -130,6 +140,64 @@ class PositionPoller:
                 if not scoped.absorb(view, exc, "clusters", None, now):
                     raise
         await self.poll_public(ids, now)
+        await self.poll_search_report(ids, now)
+
+    def search_report(self) -> SearchReport | None:
+        cfg = getattr(self.view.account, "positions", None)
+        rc = None if cfg is None else cfg.search_report
+        if rc is None or not rc.enabled or self.state.report_off is not None:
+            return None
+        if self._report is None:
+            session, pacer = getattr(self.reader, "session", None), getattr(self.reader, "pacer", None)
+            if session is None or pacer is None:
+                return None
+            if rc.token is None:
+                self._report_off("no Analytics token configured (positions.search_report.token)")
+                return None
+            try:
+                token = analytics_token(rc.token, now=self.clock.now())
+            except TokenError as exc:
+                self._report_off(str(exc))
+                return None
+            self._report = SearchReport(session, rc.url, token, pacer, self.clock)
+        return self._report
+
+    def _report_off(self, why: str) -> None:
+        self.state.report_off = why
+        log.warning("account %s: the search report is switched off: %s", self.view.name, why)
+
+    async def poll_search_report(self, ids: list[int], now: datetime) -> None:
+        report = self.search_report()
+        if report is None:
+            return
+        every = self.view.account.positions.search_report.every
+        never = datetime.min.replace(tzinfo=now.tzinfo)
+        today = self.view.today(now)
+        for advert_id in ids:
+            queries = watched_queries(self.view.strategies_for(advert_id))
+            if not queries:
+                continue
+            for item in self.view.campaigns[advert_id].items:
+                key = (advert_id, item.nm_id)
+                if now - self.state.report_at.get(key, never) < every:
+                    continue
+                self.state.report_at[key] = now
+                try:
+                    rows = await report.orders(item.nm_id, queries, today, today)
+                except SchemaDrift as exc:
+                    self._report_off(str(exc))
+                    await self._drift(exc, switch_public=False)
+                    return
+                except AuthFailed as exc:
+                    self._report_off(str(exc))
+                    return
+                except WBError as exc:  # refused or failed: tried again at the next refresh
+                    log.info("account %s: search report skipped: %s", self.view.name, exc)
+                    return
+                observed = self.clock.now()
+                bid = self._item_bid(advert_id, item.nm_id, queries[0])
+                bids = {} if bid is None else {item.nm_id: bid}
+                await self._save(search_report_observations(advert_id, rows, today, observed, bids), observed)
 
     def _item_bid(self, advert_id: int, nm_id: int, query: str) -> int | None:
         cb = self.state.cluster_bids.get(advert_id, {}).get((nm_id, query))
@@ -213,9 +281,10 @@ class PositionPoller:
                 bids = {nm: b for nm in places if (b := self._item_bid(advert_id, nm, query)) is not None}
                 await self._save(public_observations(advert_id, query, cfg.dest, places, observed, bids), observed)
 
-    async def _drift(self, exc: SchemaDrift) -> None:
-        self.state.public_off = str(exc)
-        log.warning("account %s: public search answer changed shape; switched off: %s", self.view.name, exc)
+    async def _drift(self, exc: SchemaDrift, *, switch_public: bool = True) -> None:
+        if switch_public:
+            self.state.public_off = str(exc)
+            log.warning("account %s: public search answer changed shape; switched off: %s", self.view.name, exc)
         if self.alerts is not None:
             async with self.sessions.begin() as s:
                 await self.alerts.api_drift(s, self.view.name, exc, self.clock.now())

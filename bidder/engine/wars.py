@@ -8,7 +8,9 @@ least the first raised bid) shows the position no better than when the raises
 began. Then the bid goes back to the cheapest bid that held the target (the strategy's ``cheapest_held``,
 else the bid before the raises), raises pause for ``WAR_PAUSE`` and the engine alerts once (the decision's
 guard starts with "bidding war"). A reading that still describes the time before the raises is lagging
-data, not a war: the raises wait for it, they are not rolled back.
+data, not a war: the raises wait for it, they are not rolled back. CPM stretches name their bid by the CPM
+paid, CPC stretches by the CPC paid (spend / clicks); a CPC stretch with too few clicks for that counts only
+when it starts ``LAG_SEEN`` (2 h, WB's seen statistics lag) after the first raise.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from bidder.domain import CampaignSnapshot, Proposal
 from bidder.reasons import because
 from strategies.common import by
-from strategies.position_readings import BID_TICK, PAID_TOLERANCE
+from strategies.position_readings import BID_TICK, PAID_TOLERANCE, lag_of
 from strategies.target_position import target_changes
 
 WAR_RAISES = 2
@@ -72,12 +74,14 @@ def check(snapshot: CampaignSnapshot, chosen: Proposal, current: int, war_raises
         return None
     run = run[:WAR_RAISES]  # the latest raises: did they buy anything?
     first = run[-1]
-    if chosen.inputs.get("position_paid"):  # WB's statistics: the CPM paid in the stretch names its bid
+    if chosen.inputs.get("position_paid"):  # WB's statistics: the CPM (CPC) paid in the stretch names its bid
         paid = _num(chosen.inputs.get("position_bid"))
-        fresh = paid is not None and first.bid_after is not None and paid >= first.bid_after * (1 - PAID_TOLERANCE)
-    else:
+        tol = _num(chosen.inputs.get("position_paid_tol")) or PAID_TOLERANCE
+        fresh = paid is not None and first.bid_after is not None and paid >= first.bid_after * (1 - tol)
+    else:  # a live point counts after the tick; WB's statistics that cannot name their bid after their lag
         start = _at(chosen.inputs.get("position_start"))
-        fresh = start is not None and start >= first.at + BID_TICK
+        lag = lag_of(str(chosen.inputs.get("position_source")))
+        fresh = start is not None and start >= first.at + BID_TICK + lag
     if not fresh:
         return None  # the data still describe the time before the raises: lagging, not a war
     before, now_pos = first.avg_position, _num(chosen.inputs.get("position"))

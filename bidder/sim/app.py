@@ -51,7 +51,7 @@ from bidder.sim.faults import (
     make_absurd,
     request_adverts,
 )
-from bidder.sim.handlers import bids, campaigns, daily_limits, money, search, stats
+from bidder.sim.handlers import analytics, bids, campaigns, daily_limits, money, search, stats
 from bidder.sim.handlers.base import Ctx
 from bidder.sim.limits import RateLimiter
 from bidder.sim.market import (
@@ -62,7 +62,7 @@ from bidder.sim.market import (
 )
 from bidder.sim.replies import ApiError, bad_request, error_json, error_text, problem
 from bidder.sim.scenarios import build_scenario
-from bidder.sim.tokens import Claims, MalformedToken, issue, read_claims
+from bidder.sim.tokens import ANALYTICS, PROMOTION, Claims, MalformedToken, issue, read_claims
 
 REMOVED_PATHS = [
     ("POST", "/adv/v1/promotion/adverts"), ("GET", "/adv/v0/auction/adverts"), ("GET", "/adv/v0/config"),
@@ -81,6 +81,7 @@ class SimSeller:
     read_token: str
     write_token: str
     base_token: str  # a Base-type (acc=1) Promotion token, for testing 403 "base token is not allowed"
+    analytics_token: str = ""  # a read-only Analytics token (the search report, POSITIONS.md §2)
     token_ids: dict[str, str] = field(default_factory=dict)  # "read"/"write"/"base" -> token id
     calls: int = 0
 
@@ -93,6 +94,7 @@ class Endpoint:
     write: bool = False
     personal_only: bool = False
     kind: str = "response400"  # how validation errors are shaped
+    category: int = PROMOTION  # the token category bit the endpoint needs (Analytics: 2)
 
     @property
     def key(self) -> str:
@@ -117,6 +119,8 @@ class Simulator:
                 read_token=issue(s.seller_id, read_only=True, token_id=ids["read"]),
                 write_token=issue(s.seller_id, read_only=False, token_id=ids["write"]),
                 base_token=issue(s.seller_id, acc=1, token_id=ids["base"]),
+                analytics_token=issue(s.seller_id, read_only=True, categories=(ANALYTICS,),
+                                      token_id=str(uuid.uuid5(uuid.UUID(s.seller_id), f"analytics:{seed}"))),
                 token_ids=ids,
             )
             self.sellers[s.name] = seller
@@ -176,7 +180,7 @@ class Simulator:
                           now) from None
         if info.expired(now):
             raise problem(401, "unauthorized", "token problem; token is expired", now)
-        if not info.promotion:
+        if not info.s >> ep.category & 1:
             raise problem(401, "unauthorized", "token problem; token scope not allowed for this API", now)
         if info.token_id in self.revoked:
             raise problem(401, "unauthorized", "token problem; token has been withdrawn", now)
@@ -397,6 +401,7 @@ ENDPOINTS = [
     Endpoint("GET", "/adv/v1/upd", money.h_upd, kind="text"),
     Endpoint("GET", "/api/advert/v0/daily-limits", daily_limits.h_daily_limits_get, personal_only=True),
     Endpoint("PUT", "/api/advert/v0/daily-limits", daily_limits.h_daily_limits_put, write=True, personal_only=True),
+    Endpoint("POST", "/api/v2/search-report/product/orders", analytics.h_search_report_orders, category=ANALYTICS),
 ]
 
 SIM_KEY: web.AppKey[Simulator] = web.AppKey("simulator", Simulator)

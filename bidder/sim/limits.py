@@ -47,6 +47,8 @@ LIMITS: dict[str, tuple[Limit, Limit]] = {
     # REFERENCE-2026-10 §2: 1 min / 5, 12 s, burst 5; no Base rows (Personal/Service only)
     "GET /api/advert/v0/daily-limits": (Limit(MIN, 5, 5), Limit(MIN, 5, 5)),
     "PUT /api/advert/v0/daily-limits": (Limit(MIN, 5, 5), Limit(MIN, 5, 5)),
+    # POSITIONS.md §2: Personal/Service 1 min / 3, 20 s, burst 3; Base 1 h / 1
+    "POST /api/v2/search-report/product/orders": (Limit(MIN, 3, 3), Limit(HOUR, 1, 1)),
 }
 
 

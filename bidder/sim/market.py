@@ -62,6 +62,8 @@ BID_TICK = 30
 STATUS_TICK = 60
 SYNC_TICK = 180
 HOUR = 3600
+LEADERS = 5  # the "leading places" leadersBid averages over (WB does not say how many)
+REPORT_REFRESH = 7200  # the Analytics search report is refreshed every 2 hours (POSITIONS.md §2)
 REQUIRED_CLICKS = 100  # daily limits: the recommended cap is this many clicks at the highest current bid
 
 ACTIVE, PAUSED, READY, COMPLETED = 9, 11, 4, 7
@@ -260,6 +262,9 @@ class CampaignState:
     # (nm, cluster) -> (when our score there last changed, the score before): what responders answer
     bid_since: dict[tuple[int, str], tuple[datetime, float]] = field(default_factory=dict)
     snaps: list[tuple[datetime, dict, dict]] = field(default_factory=list)  # sync snapshots (stats_lag)
+    # the Analytics search report as of its last 2-hour refresh: (when, day -> (nm, query) -> (orders,
+    # pos_w, pos_n)) for yesterday and today; earlier days are complete in ``cstats``
+    report: tuple[datetime, dict[date, dict[tuple[int, str], tuple[float, float, float]]]] | None = None
 
     @property
     def advert_id(self) -> int:
@@ -569,6 +574,10 @@ class Market:
             st.advanced_to = t
             if lag and t == _floor_tick(t, SYNC_TICK):
                 self._snapshot(st, t)
+            if t >= self.start and t == _floor_tick(t, REPORT_REFRESH):
+                days = (msk_day(t) - timedelta(days=1), msk_day(t))
+                st.report = (t, {d: {k: (v[3], v[5], v[6]) for k, v in st.cstats[d].items()}
+                                 for d in days if d in st.cstats})
             self._apply_events(st, t)
             if st.spec.daily_budget is not None and t > self.start and t == _next_msk_midnight(t - timedelta(seconds=1)):
                 st.budget = float(st.spec.daily_budget)
@@ -937,38 +946,57 @@ class Market:
         ]
 
     def recommendation(self, advert_id: int, nm_id: int, at: datetime) -> dict:
-        """Recommended bids from the same competitor state (minor units)."""
+        """Recommended bids (minor units), derived from the auction as it stands at ``at``: every card
+        promoted in the item's clusters (the seeded competitors, the responders at the level they stand
+        at, the scenario's campaigns), as WB's field descriptions define them (POSITIONS.md §1.4,
+        promotion.yaml ``V0BidRecommendation*``):
+
+        * ``leadersBid``: "the average bid with which items hold the leading places in your category": the
+          mean bid of the ``LEADERS`` best-placed cards, whoever they are (the asking item included: WB's
+          text excludes no one, unlike ``competitiveBid``);
+        * ``competitiveBid``: "the average bid of *other* sellers ...; half of them bid above it, half
+          below": the median bid of the cards of other sellers;
+        * reach corridor per cluster and CPC bands: the bid that gets the card to a place, i.e. one
+          kopeck above the card that now holds it among the *other* cards (the asking item left out).
+        """
         st = self.campaign(advert_id)
         c = st.spec
         item = st.item(nm_id)
         if item is None:
             raise MarketError(f"nm {nm_id} not found or inactive")
-        hidx = _hour_idx(at)
         step = self.step(c.payment_type)
+        auctions = {q: self._entries(q, at) for q in item.clusters}
+
+        def need(q: str, p: int) -> float:
+            """The score that gets the item to place ``p`` in ``q``: above the p-th other card."""
+            others = [e[0] for e in auctions[q] if (e[1], e[2]) != (advert_id, nm_id)]
+            return others[p - 1] + 1 if len(others) >= p else 0.0
+
         if c.payment_type == "cpc":
             levels = {}
             for name, pos in (("range1To2", 2), ("range3To10", 10), ("range11To34", 34)):
-                need = max(self._bid_for_position(q, hidx, pos) for q in item.clusters) if item.clusters else 0
-                bid = round_up((need + 1) / (item.ctr * 1000), step)
+                score = max(need(q, pos) for q in item.clusters) if item.clusters else 0
+                bid = round_up(score / (item.ctr * 1000), step)
                 levels[name] = max(bid, self.min_bid(advert_id, nm_id, "search"))
             return {"paymentType": "cpc", "levels": levels}
         mn = self.min_bid(advert_id, nm_id, "combined" if c.bid_type == "unified" else "search")
-        all_bids = sorted(b for q in item.clusters for b in self._scores(q, hidx))
-        competitive = all_bids[len(all_bids) // 2] if all_bids else mn
-        top = sorted(all_bids, reverse=True)[:5]
+        cards = sorted((e for q in item.clusters for e in auctions[q]), key=lambda e: -e[0])
+        top = [e[3] for e in cards[:LEADERS]]
         leaders = sum(top) / len(top) if top else mn
+        others = sorted(e[3] for e in cards if e[6] != st.seller)
+        competitive = others[len(others) // 2] if others else mn
         top2 = 0
         if item.subject_id % 2 == 0 and item.clusters:
-            top2 = max(self._bid_for_position(q, hidx, 2) for q in item.clusters) + 1
+            top2 = max(need(q, 2) for q in item.clusters)
         norm = []
         for q in item.clusters:
-            def need(p: int, q: str = q) -> int:
-                return max(mn, round_up(self._bid_for_position(q, hidx, p) + 1, step))
+            def band(p: int, q: str = q) -> int:
+                return max(mn, round_up(need(q, p), step))
             norm.append({
                 "normQuery": q,
-                "reachMax": (need(1), need(5)),
-                "reachMedium": (need(6), need(8)),
-                "reachMin": (need(9), need(11)),
+                "reachMax": (band(1), band(5)),
+                "reachMedium": (band(6), band(8)),
+                "reachMin": (band(9), band(11)),
             })
         return {
             "paymentType": "cpm",
@@ -978,18 +1006,44 @@ class Market:
             "normQueries": norm,
         }
 
-    def search_results(self, query: str, at: datetime) -> list[dict]:
-        """Promoted cards in a cluster's search, best first: dicts with advert_id, nm_id, cpm (kopecks),
-        promo_position, tp and ours (bool). Only active campaigns of the scenario appear as ours."""
+    def search_report(self, seller: str, nm_id: int, text: str, day: date, at: datetime) -> tuple[int, int, int]:
+        """WB's Analytics search report for one item, search text and day as of its last 2-hour refresh
+        before ``at``: (average place rounded to a whole place, 0 when not placed; orders; buyers' searches
+        of the text that day). The simulated search text is the cluster of the same name; the average is
+        weighted by searches like ``avg_pos``; the market has no organic results, so it is the ad place."""
+        pos_w = pos_n = orders = searches = 0.0
+        for advert_id in self._query_index().get(text, ()):
+            st = self.campaign(advert_id)
+            item = st.item(nm_id)
+            if st.seller != seller or item is None:
+                continue
+            self.advance_campaign(advert_id, at)
+            ref, snap = st.report if st.report is not None else (self.start, {})
+            row = None
+            if day in snap:
+                row = snap[day].get((nm_id, text))
+            elif day < msk_day(ref):  # a day that was over before the last refresh: complete
+                v = st.cstats.get(day, {}).get((nm_id, text))
+                row = None if v is None else (v[3], v[5], v[6])
+            if row is not None:
+                orders += row[0]
+                pos_w += row[1]
+                pos_n += row[2]
+                searches += row[2] / max(item.reach, 1e-9)  # every buyer's search, not only those we reached
+        return (round(pos_w / pos_n) if pos_n > 0 else 0), int(orders), int(searches)
+
+    def _entries(self, query: str, at: datetime) -> list[tuple[float, int, int, int, str, bool, str | None]]:
+        """Every card promoted in ``query`` at ``at``, best first: (score, advert_id, nm_id, bid in minor
+        units, tp, ours (a scenario campaign), seller (None: a simulated outside seller))."""
         hidx = _hour_idx(at)
         local_hour = (hidx + 3) % 24
         day_idx = (hidx + 3) // 24
         qid = _sid(query)
-        entries = []
+        entries: list[tuple[float, int, int, int, str, bool, str | None]] = []
         for k, comp in enumerate(self.competitors(query)):
             score = comp.base * (1 + comp.amp * math.sin(2 * math.pi * (local_hour + comp.phase) / 24)) \
                 * (0.95 + 0.1 * _unit(self.seed, qid, k, day_idx, 21))
-            entries.append((score, comp.advert_id, comp.nm_id, int(score), comp.tp, False))
+            entries.append((score, comp.advert_id, comp.nm_id, int(score), comp.tp, False, None))
         for advert_id in self._query_index().get(query, ()):
             st = self.advance_campaign(advert_id, at)
             if st.status != ACTIVE or not self._search_on(st.spec):
@@ -1000,10 +1054,10 @@ class Market:
                     if bid > 0:
                         tp = "b" if st.spec.bid_type == "unified" else "c"
                         entries.append((self._score(st.spec, item, bid) + 1e-6, advert_id, item.nm_id,
-                                        bid, tp, True))
+                                        bid, tp, True, st.seller))
         cs = self.spec.clusters.get(query)
         if cs is not None and cs.responders:
-            mine = next(((a, n, sc) for sc, a, n, _, _, ours in entries if ours), None)
+            mine = next(((e[1], e[2], e[0]) for e in entries if e[5]), None)
             for k, (base, cap) in enumerate(cs.responders):
                 level = float(base)
                 if mine is not None:
@@ -1014,11 +1068,16 @@ class Market:
                         answered = since[1]
                     if base <= answered < cap:
                         level = min(cap, answered + 100)
-                entries.append((level, 29_000_000 + k, 190_000_000 + k, int(level), "c", False))
+                entries.append((level, 29_000_000 + k, 190_000_000 + k, int(level), "c", False, None))
         entries.sort(key=lambda e: -e[0])
+        return entries
+
+    def search_results(self, query: str, at: datetime) -> list[dict]:
+        """Promoted cards in a cluster's search, best first: dicts with advert_id, nm_id, cpm (kopecks),
+        promo_position, tp and ours (bool). Only active campaigns of the scenario appear as ours."""
         return [
             {"advert_id": a, "nm_id": n, "cpm": cpm, "promo_position": i + 1, "tp": tp, "ours": ours}
-            for i, (_, a, n, cpm, tp, ours) in enumerate(entries)
+            for i, (_, a, n, cpm, tp, ours, _) in enumerate(self._entries(query, at))
         ]
 
     def _query_index(self) -> dict[str, list[int]]:

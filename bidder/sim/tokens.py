@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 PROMOTION = 6
+ANALYTICS = 2
 READ_ONLY = 30
 ACC_NAMES = {1: "Base", 2: "Test", 3: "Personal", 4: "Service"}
 _SIGNING_KEY = b"wb-simulator-dummy-key-not-a-secret"

@@ -185,6 +185,7 @@ class PositionRow(Base):
     bid: Mapped[int | None] = mapped_column(BigInteger)
     sample: Mapped[int | None] = mapped_column(BigInteger)
     spend: Mapped[float | None] = mapped_column(Float)
+    clicks: Mapped[int | None] = mapped_column(BigInteger)
     observed_at: Mapped[datetime]
     describes_at: Mapped[datetime]
 

@@ -27,7 +27,7 @@ async def save_positions(session: AsyncSession, account: str, observations: Sequ
         {
             "account_id": account_id, "source": o.source, "advert_id": o.advert_id, "nm_id": o.nm_id,
             "query": o.query, "region": o.region, "position": float(o.position), "bid": o.bid,
-            "sample": o.sample, "spend": o.spend, "observed_at": o.observed_at, "describes_at": o.describes_at,
+            "sample": o.sample, "spend": o.spend, "clicks": o.clicks, "observed_at": o.observed_at, "describes_at": o.describes_at,
         }
         for o in observations
     ]
@@ -56,5 +56,5 @@ def _observation(r: PositionRow) -> PositionObservation:
     return PositionObservation(
         source=r.source, advert_id=r.advert_id, nm_id=r.nm_id, query=r.query, position=r.position,
         observed_at=r.observed_at, describes_at=r.describes_at, region=r.region, bid=r.bid, sample=r.sample,
-        spend=r.spend,
+        spend=r.spend, clicks=r.clicks,
     )

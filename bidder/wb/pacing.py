@@ -62,6 +62,7 @@ LIMITS: dict[str, Limit] = {
     "pause": Limit(1, 5, 5),  # GET /adv/v0/pause
     "stop": Limit(1, 5, 5),  # GET /adv/v0/stop
     "normquery_stats": Limit(60, 10, 20),  # POST /adv/v0/normquery/stats
+    "search_report": Limit(60, 3, 3),  # POST /api/v2/search-report/product/orders (Analytics host)
     "normquery_stats_daily": Limit(60, 10, 20),  # POST /adv/v1/normquery/stats
     "normquery_get_bids": Limit(1, 5, 10),  # POST /adv/v0/normquery/get-bids
     "normquery_bids": Limit(1, 2, 4),  # POST /api/advert/v1/normquery/bids
@@ -85,6 +86,7 @@ ENDPOINT_GROUPS: dict[tuple[str, str], str] = {
     ("GET", "/adv/v0/pause"): "pause",
     ("GET", "/adv/v0/stop"): "stop",
     ("POST", "/adv/v0/normquery/stats"): "normquery_stats",
+    ("POST", "/api/v2/search-report/product/orders"): "search_report",
     ("POST", "/adv/v1/normquery/stats"): "normquery_stats_daily",
     ("POST", "/adv/v0/normquery/get-bids"): "normquery_get_bids",
     ("POST", "/api/advert/v1/normquery/bids"): "normquery_bids",

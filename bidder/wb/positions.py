@@ -52,7 +52,7 @@ def clusters_today(stats: Iterable[ClusterStat], observed_at: datetime,
             source=PositionSource.CLUSTERS_TODAY.value, advert_id=c.advert_id, nm_id=c.nm_id, query=c.norm_query,
             position=float(c.avg_pos), observed_at=observed_at, describes_at=describes,
             bid=(bids or {}).get((c.advert_id, c.nm_id, c.norm_query)), sample=c.views,
-            spend=None if c.spend is None else float(c.spend),
+            spend=None if c.spend is None else float(c.spend), clicks=c.clicks,
         ))
     return out
 

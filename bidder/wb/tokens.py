@@ -217,6 +217,23 @@ def write_token(secret: SecretStr | None, *, now: datetime, reader: WBToken | No
     return WBToken(secret, info, "write")
 
 
+ANALYTICS_BIT = 2
+
+
+def analytics_token(secret: SecretStr, *, now: datetime) -> WBToken:
+    """Decode and check the Analytics read token of the search report (POSITIONS.md §2): a WB JWT with the
+    Analytics category, not expired. Raises TokenError (without the token text)."""
+    raw = secret.get_secret_value()
+    register_secret(raw)
+    info = decode_token(raw)
+    if not info.scopes & (1 << ANALYTICS_BIT):
+        raise TokenError("the search-report token cannot be used: it lacks the Analytics category")
+    if info.expired(now):
+        raise TokenError(f"the search-report token expired on {info.expires_at:%Y-%m-%d}")
+    _warn_expiry(info, "analytics", now)
+    return WBToken(secret, info, "read")
+
+
 def load_tokens(read: SecretStr, write: SecretStr | None, *, now: datetime) -> AccountTokens:
     """An account's tokens for the composition root: the read token always, the write token when given
     (pass None in dry-run: it is then not even decoded)."""
