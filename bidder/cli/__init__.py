@@ -10,7 +10,7 @@ Commands by group (each module registers its commands with :func:`bidder.cli.cor
 * ``daemon``: ``run``, ``demo``, ``check``
 * ``operator``: ``pause-all``, ``resume-all``, ``rollback``
 * ``doctor``: ``doctor`` (a read-only check against WB)
-* ``replay``: ``replay``; ``plan``: ``plan``
+* ``replay``: ``replay``; ``plan``: ``plan``; ``sweep``: ``sweep``
 
 ``core`` holds the command registry, :class:`Context`, :func:`main` and the helpers they share.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 # Imported for their side effect: each registers its commands, in this order (the order of --help).
 # isort: off
-from bidder.cli import prepare, history, daemon, operator, cluster, status, doctor, replay, plan  # noqa: F401
+from bidder.cli import prepare, history, daemon, operator, cluster, status, doctor, replay, plan, sweep  # noqa: F401
 # isort: on
 from bidder.cli.core import (
     COMMANDS,

@@ -49,7 +49,7 @@ from bidder.domain import (
 )
 from bidder.store.audit import APPLIED_STATUSES, _avg_position
 from bidder.store.common import chunks, find_account_id, require_account_id
-from bidder.store.models import DecisionRow, EvaluationRow, ObservationRow
+from bidder.store.models import AccountRow, DailyStatRow, DecisionRow, EvaluationRow, ObservationRow
 
 CAMPAIGN, RULES, DAILY, CLUSTER, REC = "campaign", "rules", "daily", "cluster", "rec"
 PartKey = tuple[int, str, str]  # (advert_id, kind, key)
@@ -436,3 +436,37 @@ async def inputs_at(session: AsyncSession, account: str, advert_id: int, at: dat
     return InputsAt(at=at, campaign=parts.campaign, rules=parts.rules, daily_stats=parts.daily_stats(since_day),
                     cluster_stats=parts.cluster_stats(since_day), recommendations=dict(parts.recs), history=history,
                     evaluation=evals[-1] if evals else None)
+
+
+# ---------------------------------------------------------------------------------------------- sweep
+
+async def latest_recommendations(session: AsyncSession, account: str) -> dict[tuple[int, int], Recommendation]:
+    """The newest stored recommendation of every item, by (advert_id, nm_id) (``bidder sweep
+    --calibrate-from-db`` fits the competitors' bids to them)."""
+    account_id = await find_account_id(session, account)
+    if account_id is None:
+        return {}
+    o = ObservationRow
+    newest = (select(func.max(o.id)).where(o.account_id == account_id, o.kind == REC)
+              .group_by(o.advert_id, o.key).scalar_subquery())
+    stmt = select(o.advert_id, o.key, o.payload).where(o.id.in_(newest))
+    out: dict[tuple[int, int], Recommendation] = {}
+    for advert_id, key, payload in await session.execute(stmt):
+        rec = decode_rec(advert_id, key, payload)
+        out[(advert_id, rec.nm_id)] = rec
+    return out
+
+
+async def newest_stat_day(session: AsyncSession, account: str) -> date | None:
+    """The newest day of the account's stored daily statistics."""
+    account_id = await find_account_id(session, account)
+    if account_id is None:
+        return None
+    return await session.scalar(select(func.max(DailyStatRow.day)).where(DailyStatRow.account_id == account_id))
+
+
+async def recorded_accounts(session: AsyncSession) -> list[str]:
+    """The names of the accounts with stored daily statistics."""
+    stmt = (select(AccountRow.name).where(AccountRow.id.in_(select(DailyStatRow.account_id).distinct()))
+            .order_by(AccountRow.name))
+    return list(await session.scalars(stmt))
