@@ -236,7 +236,7 @@ class LeaseKeeper:
 
     async def _tick(self) -> None:
         began = self.monotonic()
-        known = {n: (self.weight_of(n) if n in self.held else 0) for n in self.names}
+        known = {n: (self.weight_of(n) if self.holds(n) else 0) for n in self.names}
         async with self.sessions.begin() as s:
             await store.heartbeat_worker(s, self.worker_id, host=socket.gethostname(), pid=os.getpid(),
                                          http_port=self.http_port, ttl=self.ttl)
@@ -349,7 +349,11 @@ class LeaseKeeper:
                     await asyncio.wait_for(stop.wait(), poll)
                 continue
             job_stop = asyncio.Event()
-            task = asyncio.create_task(make(job_stop), name=job)
+            token = store.current_fence.set(self.fence(name))  # the job's writes are fenced by its lease
+            try:
+                task = asyncio.create_task(make(job_stop), name=job)
+            finally:
+                store.current_fence.reset(token)
             while not stop.is_set() and self.holds(name) and not task.done():
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll)

@@ -194,11 +194,22 @@ async def check_fence(session: AsyncSession, fence: Fence) -> None:
         raise LeaseLost(f"lease on {fence.name} lost (epoch {fence.epoch}): not recording or sending writes")
 
 
-async def check_current_fence(session: AsyncSession, account: str) -> None:
-    """:func:`check_fence` with the running task's fence, when it is on ``account`` (no fence: no check)."""
+async def check_current_fence(session: AsyncSession, account: str | None = None) -> None:
+    """The one fencing step of every store write a worker makes (called by
+    :func:`bidder.store.common.require_account_id`, through which the writes of an account's data find
+    the account, and by the writes that go by row id): :func:`check_fence` with the running task's fence,
+    if it has one. ``account`` names whose data is written (None: a write by row id, within the task's
+    own account or job); a write of another account's data than the fence's is not this fence's business.
+    Checked once per transaction: the ``FOR KEY SHARE`` lock of the first check holds until it ends."""
     fence = current_fence.get()
-    if fence is not None and fence.name == account:
-        await check_fence(session, fence)
+    if fence is None or (account is not None and account != fence.name and not fence.name.startswith(JOB_PREFIX)):
+        return
+    txn = session.sync_session.get_transaction()
+    checked = session.info.get("bidder_fence_checked")
+    if txn is not None and checked is not None and checked[0] is txn and checked[1] == fence:
+        return
+    await check_fence(session, fence)
+    session.info["bidder_fence_checked"] = (session.sync_session.get_transaction(), fence)
 
 
 async def forget_leases(session: AsyncSession, keep: Iterable[str]) -> int:
