@@ -249,3 +249,35 @@ async def test_every_write_of_a_taken_over_account_is_refused_and_records_nothin
         assert await snapshot() == before
     finally:
         L.current_fence.reset(token)
+
+
+async def test_a_dead_workers_liveness_lock_falls_with_its_connection_and_its_leases_expire(postgres_url, pg_sessions):
+    """The fast path of a takeover: a worker's liveness lock is held by its own connection; when the
+    connection closes (the process died) the lock is free, and expire_worker ends its leases at once."""
+    from bidder.store.db import make_engine
+
+    async with pg_sessions.begin() as s:
+        for w in ("w1", "w2", "w3"):
+            await L.heartbeat_worker(s, w, host="h", pid=1, http_port=None, ttl=60)
+        await L.ensure_leases(s, {"a": 1, "b": 1})
+        await L.claim(s, "w1", ["a", "b"], ttl=60)
+    engine = make_engine(postgres_url)
+    try:
+        conn = await engine.connect()
+        assert await L.take_liveness_lock(conn, "w1")
+        await conn.commit()
+        other = await engine.connect()
+        assert not await L.take_liveness_lock(other, "w1")  # one process per id
+        await other.close()
+        async with pg_sessions.begin() as s:
+            assert await L.liveness(s, "w2") == {"w1": True, "w3": False}  # w3 never took one
+        await conn.invalidate()  # the DBAPI connection closes, as a killed process's does
+        async with pg_sessions.begin() as s:
+            assert await L.liveness(s, "w2") == {"w1": False, "w3": False}
+            assert await L.expire_worker(s, "w1") == ["a", "b"]
+        async with pg_sessions.begin() as s:
+            assert "w1" not in await L.live_workers(s)
+            got = await L.claim(s, "w2", ["a", "b"], ttl=60)
+        assert [(c.name, c.epoch, c.previous_holder) for c in got] == [("a", 2, "w1"), ("b", 2, "w1")]
+    finally:
+        await engine.dispose()
