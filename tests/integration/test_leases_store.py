@@ -281,3 +281,36 @@ async def test_a_dead_workers_liveness_lock_falls_with_its_connection_and_its_le
         assert [(c.name, c.epoch, c.previous_holder) for c in got] == [("a", 2, "w1"), ("b", 2, "w1")]
     finally:
         await engine.dispose()
+
+
+async def test_the_cluster_view_names_holders_epochs_and_heartbeats_in_russian_and_english(pg_sessions):
+    """``bidder status`` and the dashboard read one view: every worker (live or gone, its heartbeat's age
+    by the database's clock, what it holds) and every lease (holder or free, epoch, campaigns)."""
+    from bidder.notify.cluster_text import render_cluster
+    from bidder.store.cluster import cluster_view
+
+    async with pg_sessions.begin() as s:
+        await L.heartbeat_worker(s, "w1", host="host-1", pid=11, http_port=8081, ttl=60)
+        await L.heartbeat_worker(s, "w2", host="host-2", pid=22, http_port=None, ttl=60)
+        await L.ensure_leases(s, {"shop-a": 120, "shop-b": 80, "job:digest": 0})
+        await L.claim(s, "w1", ["shop-a", "job:digest"], ttl=60)
+        await L.claim(s, "w2", ["shop-b"], ttl=60)
+        await L.release(s, "w2", ["shop-b"])
+        await L.expire_worker(s, "w2")
+    async with pg_sessions() as s:
+        view = await cluster_view(s)
+    assert [(w.id, w.live, w.accounts, w.jobs) for w in view.workers] == [
+        ("w1", True, ["shop-a"], ["digest"]), ("w2", False, [], [])]
+    assert all(0 <= w.heartbeat_age_s < 30 for w in view.workers)
+    assert [(x.name, x.job, x.holder, x.last_holder, x.epoch, x.campaigns) for x in view.leases] == [
+        ("shop-a", False, "w1", "w1", 1, 120), ("shop-b", False, None, None, 1, 80),
+        ("digest", True, "w1", "w1", 1, 0)]
+    assert 50 < view.leases[0].expires_in_s <= 60
+    ru = render_cluster(view, "ru")
+    assert "Рабочие процессы: 1 из 2 живы" in ru and "w1 — работает; host-1, pid 11, /healthz на порту 8081" in ru
+    assert "w2 — не отвечает" in ru and "shop-a: w1; эпоха 1; кампаний 120; истекает через" in ru
+    assert "shop-b: свободна (последний: -); эпоха 1" in ru and "задача digest: w1" in ru
+    en = render_cluster(view, "en")
+    assert "Workers: 1 of 2 live" in en and "shop-a: w1; epoch 1; campaigns 120; expires in" in en
+    assert render_cluster(None, "ru") == ("Кластер: база SQLite: один рабочий процесс (несколько процессов "
+                                          "работают только с PostgreSQL)")
