@@ -14,8 +14,11 @@ Figures (``--json`` keys): ``workers``; ``cycles_per_account_hour``: account cyc
 workers, per account per simulated hour (the cycle interval caps it at 60); with ``--failover``, one
 worker is killed with SIGKILL halfway through and:
 
-* ``takeover_s``: real seconds from the kill until every account the killed worker held has completed
-  a cycle on another worker (goal: within the lease TTL plus one cycle);
+* ``takeover_s``: real seconds from the SIGKILL until every account the killed worker held has
+  completed its first *successful* cycle on another worker (the slowest orphaned account; goal: within
+  the lease TTL plus one cycle); ``takeover_claimed_s`` (the SIGKILL until the last orphaned account is
+  claimed) and ``takeover_first_cycle_s`` (claim to first successful cycle, median and max) say where
+  the time goes, ``cycle_s_before_kill`` what one cycle is at that load;
 * ``double_applies``: bid changes the simulator applied beyond the decisions recorded as applied, per
   (campaign, item, placement) (an intent sent twice);
 * ``lost_audit_rows``: audit rows that existed before the kill and are gone at the end, plus bid
@@ -273,14 +276,28 @@ def run(args: Any) -> int:
             fenced += 1
     if args.failover:
         lost = sum(1 for i in before_kill if i not in keys) + phantom
-        served_after: dict[str, float] = {}
-        for _, wid, name, _ok, t in cycles:
-            if name in victim_accounts and wid != killed and t > killed_at and name not in served_after:
+        served_after: dict[str, float] = {}  # the first *successful* cycle completed on a survivor
+        for _, wid, name, ok, t in cycles:
+            if ok and name in victim_accounts and wid != killed and t > killed_at and name not in served_after:
                 served_after[name] = t
+        claimed_after: dict[str, float] = {}
+        for _, wid, name, _epoch, t in (e for e in log if e[0] == "claim"):
+            if name in victim_accounts and wid != killed and t > killed_at and name not in claimed_after:
+                claimed_after[name] = t
         takeover = (max(served_after.values(), default=killed_at) - killed_at
                     if len(served_after) == len(victim_accounts) else None)
+        claimed = (max(claimed_after.values(), default=killed_at) - killed_at
+                   if len(claimed_after) == len(victim_accounts) else None)
+        first = [served_after[n] - claimed_after[n] for n in served_after if n in claimed_after]
         out.update({"killed_worker": killed, "killed_accounts": len(victim_accounts),
                     "takeover_s": None if takeover is None else round(takeover, 1),
+                    # where the time goes: kill -> the last orphaned account claimed by a survivor; then
+                    # each account's claim -> its first successful cycle (median, max)
+                    "takeover_claimed_s": None if claimed is None else round(claimed, 1),
+                    "takeover_first_cycle_s": {"median": round(sorted(first)[len(first) // 2], 1) if first else None,
+                                               "max": round(max(first), 1) if first else None},
+                    # the cycle time of the survivor's own accounts before the kill (a cycle's length here)
+                    "cycle_s_before_kill": _cycle_length(log, killed, killed_at),
                     "lost_audit_rows": lost, "fenced_writes": fenced,
                     "accounts_not_served_after_kill": len(victim_accounts) - len(served_after)})
     else:
@@ -291,6 +308,20 @@ def run(args: Any) -> int:
         for k, v in out.items():
             print(f"  {k}: {v}")
     return 0
+
+
+def _cycle_length(log: list[tuple], killed: str, killed_at: float) -> float | None:
+    """Median real seconds between two successive completed cycles of one account on the surviving
+    workers in the minute before the kill: what "one cycle" is on this machine at this load."""
+    last: dict[str, float] = {}
+    gaps: list[float] = []
+    for kind, wid, name, _ok, t in log:
+        if kind != "cycle" or wid == killed or t > killed_at:
+            continue
+        if name in last and t > killed_at - 60:
+            gaps.append(t - last[name])
+        last[name] = t
+    return round(sorted(gaps)[len(gaps) // 2], 1) if gaps else None
 
 
 async def _reconcile_all(url: str, sim_info: dict, start: datetime, speed: float, t0: float, workdir: str,

@@ -1,5 +1,6 @@
 """``bidder status``: today's spend per account against daily budgets, and ДРР / ROI of the complete
-days against the caps and floors of the config (the same view as Telegram ``/status``)."""
+days against the caps and floors of the config (the same view as Telegram ``/status``); then the cluster
+view (which worker holds which account, epochs, heartbeats: :mod:`bidder.notify.cluster_text`)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,17 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> int:
     for text in asyncio.run(_status(settings.database_url, accounts, args.locale)):
         ctx.print(text)
         ctx.print()
+    ctx.print(asyncio.run(_cluster(settings.database_url, args.locale)))  # which worker serves which account
     return OK
+
+
+async def _cluster(url: str, locale: str) -> str:
+    from bidder.notify.cluster_text import render_cluster
+    from bidder.store.cluster import cluster_view
+    from bidder.store.db import Database
+
+    async with Database(url) as database, database.read_sessions() as s:
+        return render_cluster(await cluster_view(s), locale)
 
 
 async def _status(url: str, accounts: list[Any], locale: str) -> list[str]:

@@ -6,7 +6,7 @@ sessions; actions go through the operator facade (:class:`bidder.notify.control.
 ``"dashboard"``.
 
 Pages: ``/`` overview, ``/campaigns`` (sortable, filterable, paginated in SQL), ``/campaigns/{id}``
-(charts and the decision timeline), ``/audit`` (filters, ``/audit.csv``), ``/config``; ``/login``,
+(charts and the decision timeline), ``/audit`` (filters, ``/audit.csv``), ``/config``, ``/cluster`` (workers and leases); ``/login``,
 ``/logout``; actions are POSTs under ``/actions/`` and ``/campaigns/{id}/``.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import logging
@@ -29,6 +30,7 @@ import jinja2
 from aiohttp import web
 
 from bidder.dashboard import auth
+from bidder.dashboard.cluster_page import cluster_page
 from bidder.dashboard.figures import _budgets, _charts, _defaults, _params_text, _thresholds, _tokens
 from bidder.dashboard.hosts import allowed_hosts, host_check
 from bidder.dashboard.i18n import DEFAULT_LOCALE, LOCALES, decision_reason, norm_locale, translate
@@ -483,6 +485,7 @@ def setup_dashboard(app: web.Application, deps: DashboardDeps) -> Dashboard:
     r.add_get("/audit", d.audit)
     r.add_get("/audit.csv", d.audit_csv)
     r.add_get("/config", d.config_page)
+    r.add_get("/cluster", functools.partial(cluster_page, d))  # bidder/dashboard/cluster_page.py
     r.add_get("/login", d.login_form)
     r.add_post("/login", d.login)
     r.add_post("/logout", d.logout)

@@ -149,6 +149,9 @@ class LeaseKeeper:
         self._lock = asyncio.Lock()
         self._held_lock = threading.Lock()  # the heartbeat thread reads ``held`` (see Heartbeat)
         self._closed = False
+        self._wake: asyncio.Event | None = None  # set (from the heartbeat thread too) to tick at once
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.next_expiry: float | None = None  # seconds until another worker's lease runs out (last tick)
         self.started = False  # a worker: start() done; before it (an operator command's App) nothing is fenced
 
     # ------------------------------------------------------------------ what is held
@@ -216,11 +219,25 @@ class LeaseKeeper:
         """The configured accounts changed (reload); the next tick registers and balances them."""
         self.names = list(names)
 
+    def poke(self) -> None:
+        """Tick now (thread-safe): the heartbeat thread saw a worker die."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to wake
+                loop.call_soon_threadsafe(wake.set)
+
     async def run(self, stop: asyncio.Event) -> None:
+        """Tick every ``ttl / 3``; sooner when another worker's lease runs out before that (a worker that
+        stopped renewing: claimed the moment it expires) or when :meth:`poke` says a worker died."""
         every = max(self.ttl / 3, 0.2)
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         while not stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), every)
+            wait = every if self.next_expiry is None else min(every, max(self.next_expiry + 0.05, 0.05))
+            waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+            _, pending = await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            for w in pending:
+                w.cancel()
+            self._wake.clear()
             if stop.is_set():
                 break
             try:
@@ -236,7 +253,7 @@ class LeaseKeeper:
 
     async def _tick(self) -> None:
         began = self.monotonic()
-        known = {n: (self.weight_of(n) if n in self.held else 0) for n in self.names}
+        known = {n: (self.weight_of(n) if self.holds(n) else 0) for n in self.names}
         async with self.sessions.begin() as s:
             await store.heartbeat_worker(s, self.worker_id, host=socket.gethostname(), pid=os.getpid(),
                                          http_port=self.http_port, ttl=self.ttl)
@@ -245,6 +262,8 @@ class LeaseKeeper:
             live = await store.live_workers(s)
             infos = await store.leases(s, list(known))
         weights = {i.name: i.weight for i in infos}
+        others = [i.seconds_left for i in infos if i.live and i.holder != self.worker_id and i.seconds_left is not None]
+        self.next_expiry = min(others, default=None)
         deadline = began + self.ttl - self.margin
         for name in list(self.held):
             if name in renewed:
@@ -349,7 +368,11 @@ class LeaseKeeper:
                     await asyncio.wait_for(stop.wait(), poll)
                 continue
             job_stop = asyncio.Event()
-            task = asyncio.create_task(make(job_stop), name=job)
+            token = store.current_fence.set(self.fence(name))  # the job's writes are fenced by its lease
+            try:
+                task = asyncio.create_task(make(job_stop), name=job)
+            finally:
+                store.current_fence.reset(token)
             while not stop.is_set() and self.holds(name) and not task.done():
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll)
@@ -360,8 +383,17 @@ class LeaseKeeper:
 
 class Heartbeat:
     """Renews the worker's heartbeat and leases every ``ttl / 3`` from a thread with its own event loop
-    and its own database connection, so that CPU-bound cycles holding the main event loop (or a starved
-    process on a busy host) do not let the leases lapse. Balancing and claiming stay on the main loop."""
+    and its own database connections, so that CPU-bound cycles holding the main event loop (or a starved
+    process on a busy host) do not let the leases lapse. Balancing and claiming stay on the main loop.
+
+    It also holds this worker's liveness lock (:func:`bidder.store.leases.take_liveness_lock`) on a
+    connection of its own, and every ``WATCH_SECONDS`` looks for workers whose lock fell (a dead process:
+    PostgreSQL drops the lock with its connection): it expires their heartbeat and leases at once and
+    wakes the main loop, which claims their accounts without waiting for the TTL. Only a worker seen
+    holding its lock is ever declared dead this way; a frozen or cut-off worker keeps its lock (and its
+    connection) and is taken over when its leases expire."""
+
+    WATCH_SECONDS = 1.0
 
     def __init__(self, keeper: LeaseKeeper, database_url: str) -> None:
         self.keeper = keeper
@@ -377,21 +409,82 @@ class Heartbeat:
     async def _run(self) -> None:
         from bidder.store.db import make_engine, session_factory
 
-        engine = make_engine(self.database_url, pool_size=1, max_overflow=1, pool_timeout=10)
+        engine = make_engine(self.database_url, pool_size=2, max_overflow=1, pool_timeout=10)
         sessions = session_factory(engine)
         every = max(self.keeper.ttl / 3, 0.2)
+        watch_every = min(self.WATCH_SECONDS, every)
+        lock_conn = None
+        seen_locked: set[str] = set()
+        next_renew = 0.0
         try:
             while not self._stop.is_set():
+                if lock_conn is None:
+                    lock_conn = await self._take_lock(engine)
+                if time.monotonic() >= next_renew:
+                    next_renew = time.monotonic() + every
+                    try:
+                        await self.keeper.renew_now(sessions)
+                    except Exception:
+                        log.exception("lease heartbeat (thread) failed")
+                    if lock_conn is not None and not await self._lock_alive(lock_conn):
+                        lock_conn = None  # the lock went with its connection: take it again next round
                 try:
-                    await self.keeper.renew_now(sessions)
+                    await self._watch(sessions, seen_locked)
                 except Exception:
-                    log.exception("lease heartbeat (thread) failed")
+                    log.exception("watching for dead workers failed")
                 waited = 0.0
-                while waited < every and not self._stop.is_set():
+                while waited < watch_every and not self._stop.is_set():
                     await asyncio.sleep(0.05)
                     waited += 0.05
         finally:
+            if lock_conn is not None:
+                with contextlib.suppress(Exception):
+                    await lock_conn.close()
             await engine.dispose()
+
+    async def _take_lock(self, engine):
+        try:
+            conn = await engine.connect()
+        except Exception:
+            log.exception("liveness lock: no connection")
+            return None
+        try:
+            ok = await store.take_liveness_lock(conn, self.keeper.worker_id)
+            await conn.commit()
+        except Exception:
+            log.exception("liveness lock failed")
+            ok = False
+        if not ok:  # a previous process of this id still holds it: try again next round
+            await conn.close()
+            return None
+        return conn
+
+    @staticmethod
+    async def _lock_alive(conn) -> bool:
+        try:
+            await conn.exec_driver_sql("SELECT 1")
+            await conn.commit()
+            return True
+        except Exception:
+            with contextlib.suppress(Exception):
+                await conn.close()
+            return False
+
+    async def _watch(self, sessions: async_sessionmaker[AsyncSession], seen_locked: set[str]) -> None:
+        if self.keeper._closed or not self.keeper.started:
+            return
+        dead: dict[str, list[str]] = {}
+        async with sessions.begin() as s:
+            for worker, locked in (await store.liveness(s, self.keeper.worker_id)).items():
+                if locked:
+                    seen_locked.add(worker)
+                elif worker in seen_locked:  # it held its lock and the lock fell: the process is gone
+                    seen_locked.discard(worker)
+                    dead[worker] = await store.expire_worker(s, worker)
+        for worker, names in dead.items():
+            log.warning("worker %s is gone (its connection closed): its %d lease(s) expire now", worker, len(names))
+        if dead:
+            self.keeper.poke()
 
     async def stop(self) -> None:
         self._stop.set()

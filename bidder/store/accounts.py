@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bidder.store.leases import check_current_fence
 from bidder.store.models import AccountRow
 
 
@@ -27,6 +28,7 @@ async def ensure_account(
     timezone: str = "Europe/Moscow",
 ) -> int:
     """Create the account or update its facts; returns its id. Tokens are never stored."""
+    await check_current_fence(session, name)  # a worker's write: fenced
     row = await session.scalar(select(AccountRow).where(AccountRow.name == name))
     if row is None:
         row = AccountRow(name=name, seller_id=str(seller_id), currency=currency, timezone=timezone)

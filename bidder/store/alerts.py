@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bidder.store.common import chunks, require_account_id, to_jsonable
+from bidder.store.leases import check_current_fence
 from bidder.store.models import AccountRow, AlertRow
 
 DEDUP_PERIOD = timedelta(hours=24)
@@ -165,6 +166,7 @@ async def pending_deliveries(session: AsyncSession, limit: int) -> list[StoredAl
 
 
 async def mark_alert_sent(session: AsyncSession, alert_id: int, *, at: datetime) -> None:
+    await check_current_fence(session)  # a worker's write: fenced
     await session.execute(
         update(AlertRow)
         .where(AlertRow.id == alert_id)
@@ -176,6 +178,7 @@ async def mark_alert_retry(
     session: AsyncSession, alert_id: int, error: str, next_attempt_at: datetime | None
 ) -> None:
     """Count a failed attempt. ``next_attempt_at=None`` gives up: the alert becomes 'failed'."""
+    await check_current_fence(session)  # a worker's write: fenced
     values: dict[str, Any] = {
         "attempts": AlertRow.attempts + 1,
         "last_error": error,
@@ -188,6 +191,7 @@ async def mark_alert_retry(
 
 async def mark_alerts_merged(session: AsyncSession, alert_ids: Iterable[int]) -> None:
     """Alerts folded into another message: they leave the queue without being sent on their own."""
+    await check_current_fence(session)  # a worker's write: fenced
     ids = list(alert_ids)
     for chunk in chunks(ids):
         await session.execute(
@@ -198,6 +202,7 @@ async def mark_alerts_merged(session: AsyncSession, alert_ids: Iterable[int]) ->
 async def purge_alerts(session: AsyncSession, *, before: datetime) -> int:
     """Delete finished rows (sent, merged, failed) created before ``before``; pending rows stay.
     Returns the number deleted."""
+    await check_current_fence(session)  # a worker's write: fenced
     finished = (AlertStatus.SENT.value, AlertStatus.MERGED.value, AlertStatus.FAILED.value)
     result = await session.execute(
         delete(AlertRow).where(AlertRow.status.in_(finished), AlertRow.created_at < before)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bidder.domain import Action, Decision
 from bidder.store.common import find_account_id, require_account_id, to_jsonable
+from bidder.store.leases import check_current_fence
 from bidder.store.models import AccountRow, ApprovalRow
 
 PENDING, APPROVED, REJECTED, EXPIRED, SUPERSEDED, APPLIED, STALE = (
@@ -99,6 +100,7 @@ async def answer(session: AsyncSession, approval_id: int, *, approve: bool, by: 
                  ) -> tuple[Approval | None, bool]:
     """A person's answer; only a pending row that has not expired changes. Returns the row after the
     answer (None for an unknown id) and whether this answer was the one recorded."""
+    await check_current_fence(session)  # a worker's write: fenced
     status = APPROVED if approve else REJECTED
     result = await session.execute(
         update(ApprovalRow)
@@ -116,12 +118,14 @@ async def get_approval(session: AsyncSession, approval_id: int) -> Approval | No
 
 
 async def set_status(session: AsyncSession, approval_id: int, status: str, *, now: datetime) -> None:
+    await check_current_fence(session)  # a worker's write: fenced
     await session.execute(update(ApprovalRow).where(ApprovalRow.id == approval_id)
                           .values(status=status, decided_at=now))
 
 
 async def expire(session: AsyncSession, account: str, now: datetime) -> list[Approval]:
     """Pending rows whose time ran out become ``expired``; returns them."""
+    await check_current_fence(session, account)  # a worker's write: fenced
     account_id = await find_account_id(session, account)
     if account_id is None:
         return []
@@ -144,5 +148,6 @@ async def unsent(session: AsyncSession, limit: int = 50) -> list[Approval]:
 
 
 async def set_messages(session: AsyncSession, approval_id: int, messages: list[list[int]], *, now: datetime) -> None:
+    await check_current_fence(session)  # a worker's write: fenced
     await session.execute(update(ApprovalRow).where(ApprovalRow.id == approval_id)
                           .values(messages=messages, sent_at=now))

@@ -224,6 +224,7 @@ async def set_decision_status(
     applied_at: datetime | None = None,
 ) -> None:
     """Record the outcome of a write intent. Raises LookupError for an unknown id."""
+    await check_current_fence(session)  # a worker's write: fenced
     values: dict[str, Any] = {"apply_status": ApplyStatus(status).value, "api_error": error}
     if applied_at is not None:
         values["applied_at"] = applied_at
@@ -237,6 +238,7 @@ async def set_decision_statuses(
 ) -> None:
     """Record many outcomes of write intents, (id, status, error, applied_at) each, in one batched
     UPDATE. Raises LookupError when an id is unknown."""
+    await check_current_fence(session)  # a worker's write: fenced
     if not outcomes:
         return
     params = [

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bidder.store.leases import check_current_fence
 from bidder.store.models import AccountRow
 
 CHUNK = 500  # rows / bound ids per statement; far below SQLite's and asyncpg's parameter limits
@@ -63,6 +64,10 @@ async def find_account_id(session: AsyncSession, name: str) -> int | None:
 
 
 async def require_account_id(session: AsyncSession, name: str) -> int:
+    """The account's id for a write of its data (raises :class:`UnknownAccount`). A worker's write is
+    fenced here: refused with ``LeaseLost`` unless its lease on the account still holds
+    (:func:`bidder.store.leases.check_current_fence`), in the write's own transaction."""
+    await check_current_fence(session, name)
     account_id = await find_account_id(session, name)
     if account_id is None:
         raise UnknownAccount(name)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bidder.store.common import require_account_id, to_jsonable
+from bidder.store.leases import check_current_fence
 from bidder.store.models import AccountRow, CycleRow
 
 
@@ -42,6 +43,7 @@ async def finish_cycle(
     error: str | None = None,
     summary: Mapping[str, Any] | None = None,
 ) -> None:
+    await check_current_fence(session)  # a worker's write: fenced
     await session.execute(
         update(CycleRow)
         .where(CycleRow.id == cycle_id)

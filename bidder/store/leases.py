@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, column, delete, func, or_, select, table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bidder.errors import WBError
 from bidder.store.models import LeaseRow, WorkerRow
@@ -64,6 +64,7 @@ class LeaseInfo:
     expires_at: datetime | None
     weight: int
     live: bool  # held and not expired
+    seconds_left: float | None = None  # until it expires, by the database's clock (None: free)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,39 @@ async def purge_workers(session: AsyncSession, older_than: float) -> int:
     return result.rowcount or 0  # type: ignore[attr-defined]
 
 
+# A worker holds a session-level advisory lock (``LIVENESS_LOCK``, hashtext(worker id)) on a connection of
+# its own for its whole life. PostgreSQL drops it the moment that connection closes, which a dead process
+# (SIGKILL, OOM, crash) does at once: the other workers see the death without waiting for the TTL. A frozen
+# process (SIGSTOP, a stall) or one cut off from the network keeps it: those wait for the TTL as before.
+LIVENESS_LOCK = 0x62696464  # the advisory locks' first key: "bidd"
+
+
+async def take_liveness_lock(conn: AsyncConnection, worker_id: str) -> bool:
+    """Take this worker's liveness lock on ``conn`` (held until the connection closes); False when another
+    connection holds it (a previous process of the same id not gone yet, or a hash collision)."""
+    return bool(await conn.scalar(select(func.pg_try_advisory_lock(LIVENESS_LOCK, func.hashtext(worker_id)))))
+
+
+async def liveness(session: AsyncSession, me: str) -> dict[str, bool]:
+    """For every other worker live by its heartbeat: whether its liveness lock is held (True) or free
+    (False: its process is gone, or it never took one). Probes with a transaction-level try-lock, which
+    the caller's transaction keeps until it ends, so a dead worker's id cannot come back meanwhile."""
+    rows = await session.execute(
+        select(WorkerRow.id, func.pg_try_advisory_xact_lock(LIVENESS_LOCK, func.hashtext(WorkerRow.id)))
+        .where(WorkerRow.expires_at > _now(), WorkerRow.id != me).order_by(WorkerRow.id))
+    return {w: not free for w, free in rows}
+
+
+async def expire_worker(session: AsyncSession, worker_id: str) -> list[str]:
+    """Declare a worker gone now (its liveness lock fell): its heartbeat and its leases expire at once, so
+    that the next claim takes them over (the epoch grows as in any takeover). Returns its leases."""
+    await session.execute(update(WorkerRow).where(WorkerRow.id == worker_id).values(expires_at=_now()))
+    rows = await session.scalars(
+        update(LeaseRow).where(LeaseRow.holder == worker_id, LeaseRow.expires_at > _now())
+        .values(expires_at=_now()).returning(LeaseRow.name))
+    return sorted(rows)
+
+
 # ---------------------------------------------------------------------------------------- leases
 
 
@@ -130,11 +164,14 @@ async def ensure_leases(session: AsyncSession, weights: Mapping[str, int]) -> No
 
 
 async def leases(session: AsyncSession, names: Iterable[str] | None = None) -> list[LeaseInfo]:
-    stmt = select(LeaseRow, (LeaseRow.holder.is_not(None)) & (LeaseRow.expires_at > _now())).order_by(LeaseRow.name)
+    left = func.extract("epoch", LeaseRow.expires_at - _now())
+    stmt = select(LeaseRow, (LeaseRow.holder.is_not(None)) & (LeaseRow.expires_at > _now()), left) \
+        .order_by(LeaseRow.name)
     if names is not None:
         stmt = stmt.where(LeaseRow.name.in_(list(names)))
-    return [LeaseInfo(r.name, r.holder, r.epoch, r.expires_at, r.weight, bool(live))
-            for r, live in await session.execute(stmt)]
+    return [LeaseInfo(r.name, r.holder, r.epoch, r.expires_at, r.weight, bool(live),
+                      None if secs is None or r.holder is None else float(secs))
+            for r, live, secs in await session.execute(stmt)]
 
 
 async def claim(session: AsyncSession, worker_id: str, names: Sequence[str], *, ttl: float) -> list[Claimed]:
@@ -194,11 +231,22 @@ async def check_fence(session: AsyncSession, fence: Fence) -> None:
         raise LeaseLost(f"lease on {fence.name} lost (epoch {fence.epoch}): not recording or sending writes")
 
 
-async def check_current_fence(session: AsyncSession, account: str) -> None:
-    """:func:`check_fence` with the running task's fence, when it is on ``account`` (no fence: no check)."""
+async def check_current_fence(session: AsyncSession, account: str | None = None) -> None:
+    """The one fencing step of every store write a worker makes (called by
+    :func:`bidder.store.common.require_account_id`, through which the writes of an account's data find
+    the account, and by the writes that go by row id): :func:`check_fence` with the running task's fence,
+    if it has one. ``account`` names whose data is written (None: a write by row id, within the task's
+    own account or job); a write of another account's data than the fence's is not this fence's business.
+    Checked once per transaction: the ``FOR KEY SHARE`` lock of the first check holds until it ends."""
     fence = current_fence.get()
-    if fence is not None and fence.name == account:
-        await check_fence(session, fence)
+    if fence is None or (account is not None and account != fence.name and not fence.name.startswith(JOB_PREFIX)):
+        return
+    txn = session.sync_session.get_transaction()
+    checked = session.info.get("bidder_fence_checked")
+    if txn is not None and checked is not None and checked[0] is txn and checked[1] == fence:
+        return
+    await check_fence(session, fence)
+    session.info["bidder_fence_checked"] = (session.sync_session.get_transaction(), fence)
 
 
 async def forget_leases(session: AsyncSession, keep: Iterable[str]) -> int:

@@ -49,6 +49,7 @@ from bidder.domain import (
 )
 from bidder.store.audit import APPLIED_STATUSES, _avg_position
 from bidder.store.common import chunks, find_account_id, require_account_id
+from bidder.store.leases import check_current_fence
 from bidder.store.models import AccountRow, DailyStatRow, DecisionRow, EvaluationRow, ObservationRow
 
 CAMPAIGN, RULES, DAILY, CLUSTER, REC = "campaign", "rules", "daily", "cluster", "rec"
@@ -213,6 +214,7 @@ async def purge(session: AsyncSession, account: str, before: datetime) -> tuple[
     """Forget what replay no longer reaches: evaluations before ``before``, and observations known before it
     that a newer row of the same part has replaced (the newest of every part stays: it is what was known
     at ``before``). Returns (evaluations, observations) deleted."""
+    await check_current_fence(session, account)  # a worker's write: fenced
     account_id = await find_account_id(session, account)
     if account_id is None:
         return 0, 0

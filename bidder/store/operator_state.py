@@ -10,6 +10,7 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bidder.store.common import find_account_id, require_account_id, to_jsonable
+from bidder.store.leases import check_current_fence
 from bidder.store.models import AccountRow, OperatorStateRow
 
 
@@ -90,6 +91,7 @@ async def clear_operator_state(
     session: AsyncSession, account: str, key: str, *, advert_id: int | None = None
 ) -> bool:
     """Remove a switch; returns whether one was set."""
+    await check_current_fence(session, account)  # a worker's write: fenced
     account_id = await find_account_id(session, account)
     if account_id is None:
         return False

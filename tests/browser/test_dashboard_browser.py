@@ -139,7 +139,7 @@ async def test_every_page_loads_without_console_errors_and_charts_draw(demo, bro
     SHOTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     pages = [("overview", "/"), ("campaigns", "/campaigns"), ("campaign", "/campaigns/1000001"),
-             ("audit", "/audit"), ("config", "/config"), ("overview-en", "/?lang=en")]
+             ("audit", "/audit"), ("config", "/config"), ("overview-en", "/?lang=en"), ("cluster", "/cluster?lang=ru")]
     for name, path in pages:
         page = await _open(browser, url + path, errors)
         assert await page.locator("main h1").count() == 1
@@ -157,6 +157,8 @@ async def test_every_page_loads_without_console_errors_and_charts_draw(demo, bro
             assert series >= 1
         if name == "campaigns":
             assert await page.locator("#campaigns tbody tr[data-advert-id]").count() >= 4
+        if name == "cluster":  # SQLite: one worker process, said in Russian
+            assert "один рабочий процесс" in await page.locator("#single-worker").inner_text()
         await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=name in ("overview", "campaign"))
         await page.close()
     assert errors == [], errors
@@ -210,3 +212,79 @@ async def test_a_post_without_the_csrf_token_is_refused(demo, browser) -> None:
     await page.goto(f"{url}/campaigns/{advert_id}")
     assert await page.locator("#operator-paused").count() == 0
     assert [e for e in errors if "403" not in e] == []
+
+
+@pytest.mark.postgres
+async def test_the_cluster_page_shows_two_workers_on_postgresql_and_who_holds_what(tmp_path, postgres_url, browser):
+    """Issue 20: two workers (two real Apps with their leases, heartbeat threads and liveness locks) on
+    the throwaway PostgreSQL against the simulator's demo; the dashboard of one of them shows, in
+    Russian by default, both workers live with a fresh heartbeat, every account's holder and epoch as in
+    the leases table, and the same in English."""
+    import psycopg
+
+    from bidder.app import build_app
+    from bidder.config import load_config
+    from bidder.dashboard import serve_dashboard
+    from bidder.demo import example_config
+    from bidder.settings import Settings
+    from bidder.sim.testing import start_simulator
+
+    sim = await start_simulator("demo", seed=1, speed=SPEED)
+    apps, served, server = [], [], None
+    stop = asyncio.Event()
+    try:
+        seller = sim.sim.sellers["shop-a"]
+        env = dict(os.environ, WB_READ_TOKEN=seller.read_token, WB_WRITE_TOKEN=seller.write_token)
+        cfg_path = example_config()
+        for wid in ("worker-a", "worker-b"):
+            settings = Settings(_env_file=None, config=cfg_path, database_url=postgres_url, wb_advert_url=sim.url,
+                                dry_run=False, http_port=0, telegram_bot_token=None, worker_id=wid, lease_ttl=6)
+            app = await build_app(settings, clock=sim.sim.clock, config=load_config(cfg_path, env))
+            apps.append(app)
+            served.append(asyncio.create_task(app.serve(stop=stop)))
+        server = await serve_dashboard(apps[0], 0, "127.0.0.1")
+        pg = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+
+        def leases() -> dict[str, tuple[str, int]]:
+            with psycopg.connect(pg) as conn:
+                return {n: (h, e) for n, h, e in conn.execute(
+                    "SELECT name, holder, epoch FROM leases WHERE expires_at > now() AND name NOT LIKE 'job:%'")}
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while loop.time() < deadline:
+            if leases() and sum(a.leases.keeper.started for a in apps) == 2:
+                break
+            await asyncio.sleep(0.3)
+        held = leases()
+        assert held, "no account was leased"
+        errors: list[str] = []
+        page = await _open(browser, server.url + "/cluster", errors)
+        assert await page.locator("main h1").inner_text() == "Кластер: рабочие процессы и аренды"
+        assert await page.locator("#live-workers").inner_text() == "2"
+        for wid in ("worker-a", "worker-b"):
+            row = page.locator(f'#workers tr[data-worker="{wid}"]')
+            assert await row.locator(".state").inner_text() == "работает"
+            assert "назад" in await row.locator(".heartbeat").inner_text()
+            mine = sorted(n for n, (h, _) in held.items() if h == wid)
+            assert (await row.locator(".accounts b").inner_text()) == str(len(mine))
+        for name, (holder, epoch) in held.items():
+            row = page.locator(f'#leases tr[data-lease="{name}"]')
+            assert await row.locator(".holder").inner_text() == holder
+            assert int(await row.locator(".epoch").inner_text()) == epoch >= 1
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SHOTS / "cluster.png"), full_page=True)
+        await page.goto(server.url + "/cluster?lang=en")
+        assert await page.locator("main h1").inner_text() == "Cluster: workers and leases"
+        assert await page.locator('#workers tr[data-worker="worker-b"] .state').inner_text() == "live"
+        assert errors == [], errors
+    finally:
+        stop.set()
+        for task in served:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 30)
+        if server is not None:
+            await server.stop()
+        for app in apps:
+            await app.close()
+        await sim.stop()

@@ -92,6 +92,7 @@ def test_cli_status(stored, config_file, sqlite_url, monkeypatch) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert main(["status", "--config", str(config_file)], ctx=Context(out=out, err=err)) == 0, err.getvalue()
     assert "Расход сегодня · shop-a" in out.getvalue() and "ПРЕВЫШЕН" in out.getvalue()
+    assert "Кластер: база SQLite: один рабочий процесс" in out.getvalue()  # the cluster view (issue 20)
     assert main(["status", "--config", str(config_file), "--account", "nope"], ctx=Context(out=out, err=err)) == 2
 
 

@@ -5,7 +5,9 @@
   when one is killed with SIGKILL the other serves its accounts again;
 * a worker frozen with SIGSTOP in the middle of a cycle past its lease TTL is taken over; resumed with
   SIGCONT while the new holder is frozen (so that anything reaching WB or the audit trail is the old
-  worker's), it sends no write and records no intent (fenced_writes = 0); the books then agree: the
+  worker's), it sends no write and records nothing at all: no intent, and no row of any table changes
+  (campaigns, statistics, cycles, alerts, observations, ...: every store write checks the lease; only the
+  lease bookkeeping tables ``leases`` / ``workers`` are left out) (fenced_writes = 0); the books then agree: the
   simulator's applied bid changes are exactly the decisions recorded as applied (no double applies).
 """
 
@@ -38,6 +40,17 @@ def _pg_rows(url: str, sql: str, params: tuple = ()) -> list[dict]:
 def _decisions(url: str) -> list[dict]:
     return _pg_rows(url, "SELECT d.*, a.name AS account FROM decisions d JOIN accounts a ON a.id = d.account_id "
                          "ORDER BY d.id")
+
+
+def _tables(url: str) -> dict[str, list[str]]:
+    """Every row of every table but the lease bookkeeping (``leases``, ``workers``: the heartbeat's own),
+    for comparing the whole database before and after a fenced worker ran."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+asyncpg://", "postgresql://")) as conn:
+        names = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                            "AND tablename NOT IN ('leases', 'workers', 'alembic_version')")]
+        return {t: sorted(map(repr, conn.execute(f'SELECT * FROM "{t}"'))) for t in sorted(names)}
 
 
 def _holders(url: str) -> dict[str, str | None]:
@@ -169,20 +182,30 @@ async def test_a_worker_frozen_past_its_lease_neither_records_nor_sends(tmp_path
         epoch = _pg_rows(postgres_url, "SELECT epoch FROM leases WHERE name = 'shop-a'")[0]["epoch"]
 
         b.kill(signal.SIGSTOP)  # now anything reaching WB or the audit trail is A's
+        # B's lease must hold while A runs (B's heartbeat is frozen too): stand in for its renewal
+        _pg_rows(postgres_url, "UPDATE leases SET expires_at = clock_timestamp() + interval '60 seconds' "
+                               "WHERE name = 'shop-a' AND holder = 'B' RETURNING name")
         await asyncio.sleep(0.3)
         writes_before = requests["writes"]
         last_id = max((r["id"] for r in _decisions(postgres_url)), default=0)
+        tables_before = _tables(postgres_url)
         mark_a = len(a.lines)
         a.kill(signal.SIGCONT)
         await asyncio.sleep(TTL / 2)  # A resumes its cycle and runs its heartbeat; B's lease still holds
         fenced_writes = requests["writes"] - writes_before
         fenced_intents = [r for r in _decisions(postgres_url) if r["id"] > last_id]
+        tables_after = _tables(postgres_url)  # no row of any kind: campaigns, statistics, cycles, alerts, ...
+        fenced_rows = {t: (sorted(set(tables_after[t]) - set(rows)), sorted(set(rows) - set(tables_after[t])))
+                       for t, rows in tables_before.items() if tables_after.get(t) != rows}
         assert _pg_rows(postgres_url, "SELECT epoch FROM leases WHERE name = 'shop-a'")[0]["epoch"] == epoch
         b.kill(signal.SIGCONT)
-        print(f"\nfenced_writes = {fenced_writes}, intents recorded by the fenced worker = {len(fenced_intents)}; "
+        print(f"\nfenced_writes = {fenced_writes}, intents recorded by the fenced worker = {len(fenced_intents)}, "
+              f"tables changed by it = {len(fenced_rows)}; "
               f"A after SIGCONT: {a.lines[mark_a:]}")
         assert fenced_writes == 0
         assert fenced_intents == [], fenced_intents
+        assert fenced_rows == {}, f"written by the fenced worker (added, removed): {fenced_rows}"
+        assert sorted(tables_before) == sorted(tables_after)
         # the cycle A was frozen in may finish (it read WB, decided nothing it could record): nothing applied
         assert all(line.split()[-1] == "0" for line in a.lines[mark_a:] if line.startswith("CYCLE")), a.lines
         assert a.cycles("shop-a", None, mark_a) <= 1, a.lines[mark_a:]  # and no new cycle started

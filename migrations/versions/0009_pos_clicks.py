@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "pos_clicks"
-down_revision: str | None = "replay_observations"
+down_revision: str | None = "safe_rejected_requests"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
