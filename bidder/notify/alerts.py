@@ -93,7 +93,9 @@ async def write_rejected(session, account: str, d: Decision, reason: str, now: d
     """WB refused a write (a 4xx): said with WB's reason; the same request is not sent again."""
     what = {Action.PAUSE: "pause", Action.RESUME: "start"}.get(d.action, "bid change")
     target = f"campaign {d.advert_id}" + (f" nm {d.nm_id}" if d.nm_id is not None else "")
-    await ev.enqueue(session, ev.wb_refused(account, f"{what} of {target}: {reason}"), at=now)
+    write = {"action": {"start": "start", "pause": "pause"}.get(what, "bid"), "advert_id": d.advert_id,
+             "nm_id": d.nm_id, "reason": reason}
+    await ev.enqueue(session, ev.wb_refused(account, f"{what} of {target}: {reason}", write=write), at=now)
 
 
 async def feature_unavailable(session, account: str, feature: str, detail: str, now: datetime) -> None:

@@ -250,11 +250,15 @@ def operator_action(account: str, action: str, target: str, *, by: str, ok: bool
                  {"action": action, "target": target, "by": by, "ok": ok, "detail": detail}, None)
 
 
-def wb_refused(account: str, detail: str, *, feature: str | None = None) -> Event:
+def wb_refused(account: str, detail: str, *, feature: str | None = None,
+               write: Mapping[str, Any] | None = None) -> Event:
     """WB refused a write (``detail``: what, and WB's reason; the same request is not sent again), or an
-    optional ``feature`` is not available to the account (turned off; one alert a day)."""
+    optional ``feature`` is not available to the account (turned off; one alert a day). ``write``: the
+    refused write's ``action`` (pause, start, bid), ``advert_id``, ``nm_id`` and WB's ``reason``, rendered
+    in the reader's language (``detail`` is the English text)."""
     key = f"feature:{account}:{feature}" if feature else None
-    return Event(EventKind.WB_REFUSED, account, {"detail": detail, "feature": feature}, key)
+    return Event(EventKind.WB_REFUSED, account, {"detail": detail, "feature": feature, **({"write": dict(write)}
+                                                                                          if write else {})}, key)
 
 
 SEVERITY: Mapping[EventKind, str] = MappingProxyType({

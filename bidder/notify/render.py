@@ -258,8 +258,8 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
                                   raises=esc(p.get("raises")), bid=fmt_minor(p.get("bid"), locale)))
     elif kind == EventKind.WB_REFUSED:
         lines.append(t(locale, "refused.title", account=account))
-        for detail in dict.fromkeys(str(e.payload.get("detail") or "") for e in events):
-            lines.append("• " + esc(detail, MAX_DETAIL))
+        for detail in dict.fromkeys(_refused_line(e.payload, locale) for e in events):
+            lines.append("• " + detail)
     elif kind == EventKind.OPERATOR_ACTION:
         ok = all(e.payload.get("ok", True) for e in events)
         lines.append(t(locale, "op.title" if ok else "op.failed", account=account))
@@ -270,6 +270,16 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
     else:  # pragma: no cover - every kind is handled above
         lines.append(esc(kind))
     return scrub(truncate_html(lines, locale))
+
+
+def _refused_line(payload: Mapping[str, Any], locale: str) -> str:
+    """A refused write in the reader's language (what, which campaign, WB's reason as WB said it); other
+    refusals (a feature turned off) as their English detail."""
+    w = payload.get("write")
+    if not isinstance(w, Mapping) or w.get("action") not in ("pause", "start", "bid"):
+        return esc(str(payload.get("detail") or ""), MAX_DETAIL)
+    target = campaign_label(w.get("advert_id"), None) + (f" nm {esc(w['nm_id'])}" if w.get("nm_id") else "")
+    return t(locale, f"refused.{w['action']}", target=target, reason=esc(str(w.get("reason") or ""), MAX_DETAIL))
 
 
 def render_action(action: object, target: object, by: object, locale: str) -> str:

@@ -16,7 +16,7 @@ from engine_faults import Rule, app_for, faulty_sim
 
 from bidder.clock import FakeClock
 from bidder.domain import Action, Decision, Status
-from bidder.notify.events import campaign_paused, from_stored
+from bidder.notify.events import campaign_paused, from_stored, wb_refused
 from bidder.notify.render import plain, render_group
 from bidder.store import repo
 
@@ -134,3 +134,15 @@ def test_a_dry_run_pause_says_nothing_was_sent_and_mixed_groups_mark_each_line()
     assert "«Сумки» (2): test [отправлено, ещё не подтверждено]" in mixed
     assert "«Куртки» (3): test [подтверждено WB]" in mixed
     assert "Campaign paused" in _text([done], "en") and "sent" not in _text([done], "en")
+
+
+def test_a_refused_write_is_said_in_russian_with_wbs_reason_as_wb_said_it() -> None:
+    refused = wb_refused("shop-a", "start of campaign 7: AdvertChangeStatus: Low Budget: not enough budget",
+                         write={"action": "start", "advert_id": 7, "nm_id": None,
+                                "reason": "AdvertChangeStatus: Low Budget: not enough budget"})
+    ru, en = _text([refused], "ru"), _text([refused], "en")
+    assert "WB отклонил запрос" in ru
+    assert "запуск кампании №7: WB отказал (AdvertChangeStatus: Low Budget: not enough budget)" in ru
+    assert "start of campaign №7: WB refused (AdvertChangeStatus: Low Budget" in en
+    old = wb_refused("shop-a", "clusters: not available (403); turned off for the account", feature="clusters")
+    assert "clusters: not available (403)" in _text([old], "ru")  # a feature turned off: its detail as before
