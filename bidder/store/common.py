@@ -116,3 +116,13 @@ async def upsert(session: AsyncSession, table: Any, keys: Sequence[str], rows: l
     conn = await session.connection()
     for chunk in chunks(rows):
         await conn.execute(stmt, list(chunk))
+
+
+async def insert_missing(session: AsyncSession, table: Any, keys: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    """Insert the rows whose ``keys`` are not there yet; existing rows are left as they are."""
+    if not rows:
+        return
+    stmt = _insert_for(session, table).on_conflict_do_nothing(index_elements=list(keys))
+    conn = await session.connection()
+    for chunk in chunks(rows):
+        await conn.execute(stmt, list(chunk))
