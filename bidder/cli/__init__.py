@@ -9,7 +9,7 @@ Commands by group (each module registers its commands with :func:`bidder.cli.cor
 * ``status``: ``status`` (today's spend vs budgets and caps)
 * ``daemon``: ``run``, ``demo``, ``check``
 * ``operator``: ``pause-all``, ``resume-all``, ``rollback``
-* ``doctor``: ``doctor`` (a read-only check against WB)
+* ``doctor``: ``doctor`` (a read-only check against WB); ``report``: ``report`` (one campaign's last days)
 * ``replay``: ``replay``; ``plan``: ``plan``; ``sweep``: ``sweep``
 
 ``core`` holds the command registry, :class:`Context`, :func:`main` and the helpers they share.
@@ -19,7 +19,9 @@ from __future__ import annotations
 
 # Imported for their side effect: each registers its commands, in this order (the order of --help).
 # isort: off
-from bidder.cli import prepare, history, daemon, operator, cluster, status, doctor, replay, plan, sweep  # noqa: F401
+from bidder.cli import (  # noqa: F401
+    prepare, history, daemon, operator, cluster, status, doctor, report, replay, plan, sweep,
+)
 # isort: on
 from bidder.cli.core import (
     COMMANDS,

@@ -138,7 +138,7 @@ class Evaluator:
                     stop, today, view.rules_known(advert_id), view.positions.for_campaign(advert_id),
                     tuple(sorted(view.positions.cluster_bids.get(advert_id, {}).items())),
                 )
-                if remember:
+                if remember or safety_only:  # (the safety pass decides a subset of what the full one held)
                     last = self._held.get(advert_id)
                     if (last is not None and now - last[1] < REEVALUATE_EVERY and last[0] == seen
                             and not view.clock_driven(advert_id)):

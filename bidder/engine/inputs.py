@@ -66,11 +66,12 @@ class EvaluationInputs:
     def add_stats(self, stats: Iterable[DailyStat]) -> None:
         """Rows this account just saved: a campaign's version moves only when its numbers changed (the
         same numbers fetched again are no new evidence, see :mod:`bidder.engine.freshness`)."""
-        by_campaign: dict[int, list[DailyStat]] = {}
-        for st in stats:
-            by_campaign.setdefault(st.advert_id, []).append(st)
-        for advert_id, rows in by_campaign.items():
-            fp = fingerprint(rows)
+        self.add_prints(prints(stats))
+
+    def add_prints(self, saved: dict[int, int]) -> None:
+        """:meth:`add_stats` from the fingerprints of the rows saved (advert -> :func:`prints`), for a caller
+        that does not keep the rows until then (engine/stats_pump.py)."""
+        for advert_id, fp in saved.items():
             if self._stats_print.get(advert_id) == fp:
                 continue
             self._stats_print[advert_id] = fp
@@ -144,3 +145,11 @@ class EvaluationInputs:
                 rows[i] for i in sorted(rows, key=lambda i: (rows[i].at, i))
             )
         return view
+
+
+def prints(stats: Iterable[DailyStat]) -> dict[int, int]:
+    """The fingerprint of each campaign's rows (advert -> :func:`bidder.engine.freshness.fingerprint`)."""
+    by_campaign: dict[int, list[DailyStat]] = {}
+    for st in stats:
+        by_campaign.setdefault(st.advert_id, []).append(st)
+    return {advert_id: fingerprint(rows) for advert_id, rows in by_campaign.items()}

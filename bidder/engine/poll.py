@@ -45,7 +45,7 @@ class Poller:
         self.reader = reader
         self.sessions = sessions
         self.clock = clock
-        self.stats = StatsPump(view, reader, clock, intervals)  # fullstats reads (engine/stats_pump.py)
+        self.stats = StatsPump(view, reader, sessions, clock, intervals)  # fullstats reads (engine/stats_pump.py)
         self.intervals = intervals
         self.background = False  # Runner.serve: the statistics backlog goes on between cycles
 
@@ -225,8 +225,8 @@ class Poller:
         return refreshed
 
     async def _take_stats(self, now: datetime) -> int:
-        """What the fullstats reads brought: saved to the store (one transaction) and put into the view;
-        finished campaigns whose final read it was are done."""
+        """What the fullstats reads brought (already saved to the store): put into the view; finished
+        campaigns whose final read it was are done."""
         arrived = self.stats.take()
         if not arrived:
             return 0
@@ -237,13 +237,10 @@ class Poller:
 
     async def _put_stats(self, arrived: list, now: datetime) -> int:
         view = self.view
-        async with self.sessions.begin() as s:
-            for a in arrived:
-                await repo.save_daily_stats(s, view.name, a.stats)
         refreshed = 0
         finals: list[int] = []
-        for a in arrived:
-            view.inputs.add_stats(a.stats)
+        for a in arrived:  # (saved to the store when they arrived)
+            view.inputs.add_prints(a.prints)
             for advert_id in a.call.ids:
                 if advert_id in view.campaigns:  # (not one that left the list meanwhile)
                     view.stats_at[advert_id] = a.fetched_at

@@ -17,9 +17,10 @@ Two ways to run it:
 * inline (:meth:`StatsPump.run` awaited by the cycle, at most ``max_calls`` calls): ``bidder run --once``
   and the tests, where nothing must outlive the cycle;
 * between cycles (:meth:`StatsPump.start`, what ``Runner.serve`` switches on with ``background``): a task
-  that keeps calling, paced by the seller's fullstats bucket, as long as something is due and a cycle
-  renewed it lately (:data:`IDLE_CYCLES` cycle intervals: a worker that lost the account, or a stopped
-  runner, stops spending the seller's quota within minutes). The cycle then never waits for fullstats,
+  that keeps calling, paced by the seller's fullstats bucket, as long as something is due and a cycle of
+  the account is running or ended within :data:`IDLE_CYCLES` cycle intervals (a worker that lost the
+  account, or a stopped runner, stops spending the seller's quota within minutes; a slow cycle does not
+  stop it). The cycle then never waits for fullstats,
   except on a cold start for the first call (so that it decides on the first batch).
 
 A read failure in the background is kept and raised by the next cycle's poll stage (the cycle reports
@@ -34,12 +35,15 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from bidder.clock import Clock
-from bidder.domain import DailyStat
 from bidder.engine.finished import FINISHED
+from bidder.engine.inputs import prints
 from bidder.engine.planner import FULLSTATS_BATCH, due, stats_candidates, stats_range
 from bidder.engine.ports import Reader
 from bidder.engine.view import AccountView
+from bidder.store import repo
 
 log = logging.getLogger("bidder.engine")
 
@@ -58,19 +62,22 @@ class StatsCall:
 
 @dataclass(slots=True)
 class Arrived:
-    """A call's answer, kept until the cycle takes it."""
+    """A call's answer, saved; what the view needs of it is kept until the cycle takes it."""
 
     call: StatsCall
-    stats: list[DailyStat]
+    prints: dict[int, int]  # advert -> fingerprint of its rows (campaigns WB returned rows for)
     fetched_at: datetime
 
 
 class StatsPump:
-    """``StatsPump(view, reader, clock, intervals)``; the poll stage's fullstats reads (module docstring)."""
+    """``StatsPump(view, reader, sessions, clock, intervals)``; the poll stage's fullstats reads (module
+    docstring)."""
 
-    def __init__(self, view: AccountView, reader: Reader, clock: Clock, intervals) -> None:
+    def __init__(self, view: AccountView, reader: Reader, sessions: async_sessionmaker[AsyncSession], clock: Clock,
+                 intervals) -> None:
         self.view = view
         self.reader = reader
+        self.sessions = sessions
         self.clock = clock
         self.intervals = intervals  # bidder.config.Intervals (a reload replaces it on the poller)
         self.arrived: list[Arrived] = []
@@ -80,6 +87,7 @@ class StatsPump:
         self._task: asyncio.Task | None = None
         self._active = False  # the background pump runs (set by start, cleared when its loop ends)
         self._until = 0.0  # clock.monotonic() after which the background pump stops
+        self.in_cycle = False  # a cycle of the account is running (set by the runner's job)
 
     # ------------------------------------------------------------------ planning (pure of the view)
 
@@ -117,10 +125,13 @@ class StatsPump:
         self.pending.update(call.ids)
         try:
             stats = await self.reader.fullstats(list(call.ids), call.begin, call.end)
+            fetched_at = self.clock.now()
+            async with self.sessions.begin() as s:
+                await repo.save_daily_stats(s, self.view.name, stats)
         except BaseException:
             self.pending.difference_update(call.ids)
             raise
-        self.arrived.append(Arrived(call, stats, self.clock.now()))
+        self.arrived.append(Arrived(call, prints(stats), fetched_at))
         self._arrival.set()
 
     async def run(self, now: datetime, max_calls: int) -> None:
@@ -163,6 +174,12 @@ class StatsPump:
         """A cycle ran: the background pump may keep going for IDLE_CYCLES more cycle intervals."""
         self._until = self.clock.monotonic() + IDLE_CYCLES * self.intervals.evaluate.total_seconds()
 
+    def cycle_running(self, running: bool) -> None:
+        """The runner's job around a cycle: while one runs the pump goes on; when it ends, renewed."""
+        self.in_cycle = running
+        if not running:
+            self.renew()
+
     def start(self) -> bool:
         """Start the background pump if something is due and it is not running; returns whether it runs."""
         self.renew()
@@ -183,7 +200,7 @@ class StatsPump:
 
     async def _calls(self) -> None:
         try:
-            while self.clock.monotonic() < self._until:
+            while self.in_cycle or self.clock.monotonic() < self._until:
                 call = self.next_call(self.clock.now())
                 if call is None:
                     return

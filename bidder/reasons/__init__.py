@@ -48,7 +48,9 @@ def because(code: str, **args: Any) -> Reason:
     not in the catalogue (a programming error the catalogue test also catches)."""
     if code not in CATALOGUE:
         raise KeyError(f"reason code {code!r} is not in bidder.reasons.catalogue.CATALOGUE")
-    return Reason(render(code, args, "en"), code, args)
+    reason = Reason(render(code, args, "en"), code, args)
+    reason.__dict__["_english"] = True  # its text is its English rendering (nested in another: used as is)
+    return reason
 
 
 def joined(parts: Sequence[tuple[str, str]]) -> Reason:
@@ -77,7 +79,30 @@ def render(code: str, args: Mapping[str, Any], locale: str = "ru", currency: str
     """One reason in ``locale``. Raises (KeyError, ValueError, …) on an unknown code or bad args;
     :func:`render_stored` falls back to the stored text instead."""
     loc = locale if locale in LOCALES else "ru"
-    return _Formatter(loc, currency).format(CATALOGUE[code][loc], **args)
+    fmt = _FORMATTERS.get((loc, currency))
+    if fmt is None:
+        fmt = _FORMATTERS[(loc, currency)] = _Formatter(loc, currency)
+    out = []
+    for literal, name, spec in _template(code, loc):
+        out.append(literal)
+        if name is not None:
+            out.append(fmt.format_field(args[name], spec))
+    return "".join(out)
+
+
+_FORMATTERS: dict[tuple[str, str], _Formatter] = {}
+_TEMPLATES: dict[tuple[str, str], tuple[tuple[str, str | None, str], ...]] = {}
+
+
+def _template(code: str, locale: str) -> tuple[tuple[str, str | None, str], ...]:
+    """A catalogue template parsed once: (literal text, field name or None, format spec). Fields are plain
+    names with a format spec (``{spend:money}``), no conversion or nested field (the catalogue test)."""
+    parts = _TEMPLATES.get((code, locale))
+    if parts is None:
+        parts = tuple((literal, name, spec or "")
+                      for literal, name, spec, _ in string.Formatter().parse(CATALOGUE[code][locale]))
+        _TEMPLATES[(code, locale)] = parts
+    return parts
 
 
 def render_record(record: Any, locale: str = "ru", currency: str = "RUB") -> str:
@@ -154,6 +179,7 @@ class _Formatter(string.Formatter):
         self.locale = locale
         code = (currency or "RUB").strip().upper() or "RUB"
         self.sign = CURRENCY_SIGN.get(code, code)
+        self.sign_code = code
 
     def money(self, d: Decimal | None) -> str:
         if d is None:
@@ -187,6 +213,8 @@ class _Formatter(string.Formatter):
         if isinstance(value, Mapping) and ("code" in value or "text" in value):
             return render_record(value, self.locale, self.sign_code)
         if isinstance(value, Reason):
+            if self.locale == "en" and self.sign_code == "RUB" and value.__dict__.get("_english"):
+                return str(value)  # rendered when it was made (an outer reason's text used to render it again)
             return render(value.code, value.args, self.locale, self.sign_code)
         if isinstance(value, list | tuple):
             return "; ".join(self._element(v) for v in value)
@@ -198,13 +226,6 @@ class _Formatter(string.Formatter):
         if self.locale == "ru" and isinstance(value, float | Decimal) and not isinstance(value, bool):
             text = text.replace(".", ",")
         return text
-
-    @property
-    def sign_code(self) -> str:
-        for code, sign in CURRENCY_SIGN.items():
-            if sign == self.sign:
-                return code
-        return self.sign
 
     def _element(self, value: Any) -> str:
         if isinstance(value, Mapping) and "strategy" in value and "reason" in value:

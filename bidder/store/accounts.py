@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bidder.store.common import remember_account_id
 from bidder.store.leases import check_current_fence
 from bidder.store.models import AccountRow
 
@@ -36,6 +37,7 @@ async def ensure_account(
     else:
         row.seller_id, row.currency, row.timezone = str(seller_id), currency, timezone
     await session.flush()
+    remember_account_id(session, name, row.id)
     return row.id
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -59,8 +60,34 @@ def chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield seq[i : i + n]
 
 
+# Account ids by name, per database (engine): every store function looks its account up, a cycle calls
+# dozens of them, and an account's row is never deleted or renamed. ensure_account overwrites the entry it
+# returns (so a creation that was rolled back is corrected by the next ensure_account); names not found
+# are not kept.
+_ACCOUNT_IDS: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
+def _account_ids(session: AsyncSession) -> dict[str, int]:
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    ids = _ACCOUNT_IDS.get(engine)
+    if ids is None:
+        ids = _ACCOUNT_IDS[engine] = {}
+    return ids
+
+
+def remember_account_id(session: AsyncSession, name: str, account_id: int) -> None:
+    _account_ids(session)[name] = account_id
+
+
 async def find_account_id(session: AsyncSession, name: str) -> int | None:
-    return await session.scalar(select(AccountRow.id).where(AccountRow.name == name))
+    ids = _account_ids(session)
+    account_id = ids.get(name)
+    if account_id is None:
+        account_id = await session.scalar(select(AccountRow.id).where(AccountRow.name == name))
+        if account_id is not None:
+            ids[name] = account_id
+    return account_id
 
 
 async def require_account_id(session: AsyncSession, name: str) -> int:
@@ -91,6 +118,16 @@ async def upsert(session: AsyncSession, table: Any, keys: Sequence[str], rows: l
         index_elements=list(keys),
         set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys and c.name != "id"},
     )
+    conn = await session.connection()
+    for chunk in chunks(rows):
+        await conn.execute(stmt, list(chunk))
+
+
+async def insert_missing(session: AsyncSession, table: Any, keys: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    """Insert the rows whose ``keys`` are not there yet; existing rows are left as they are."""
+    if not rows:
+        return
+    stmt = _insert_for(session, table).on_conflict_do_nothing(index_elements=list(keys))
     conn = await session.connection()
     for chunk in chunks(rows):
         await conn.execute(stmt, list(chunk))

@@ -314,7 +314,8 @@ class WorkerRow(Base):
 
 class FinishedReadRow(Base):
     """A finished campaign (WB status 7) whose final read (details, and its last days' statistics when they
-    fall inside the statistics window) is done: it is never polled again, across restarts."""
+    fall inside the statistics window) is done: it is never polled again, across restarts. ``days_read_at``:
+    when a report read its last days on demand (one that finished before the window had none read), once."""
 
     __tablename__ = "finished_reads"
     __table_args__ = (UniqueConstraint("account_id", "advert_id"),)
@@ -323,6 +324,7 @@ class FinishedReadRow(Base):
     account_id: Mapped[int] = _account_fk()
     advert_id: Mapped[int] = mapped_column(BigInteger)
     read_at: Mapped[datetime]
+    days_read_at: Mapped[datetime | None]
 
 
 class ObservationRow(Base):

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bidder.domain import Action, Proposal, Reason, Status, reason_record
 from bidder.engine.evaluate import _wait_for_rules, operator_hold, operator_resume, rollback_guard
 from bidder.engine.guards import WAR_PREFIX, GuardConfig, decide
-from bidder.reasons import CATALOGUE, LOCALES, because, joined, localised, render, render_stored
+from bidder.reasons import CATALOGUE, LOCALES, because, guarded, joined, localised, render, render_stored
 from strategies.schedule import Schedule
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +53,10 @@ def _sample(spec: str, name: str):
 def test_every_code_has_both_locales_with_the_same_fields(code: str) -> None:
     entry = CATALOGUE[code]
     assert set(entry) == set(LOCALES), code
+    for template in entry.values():  # render() parses each template once and relies on this shape
+        for _, name, spec, conversion in string.Formatter().parse(template):
+            assert name is None or (name.isidentifier() and conversion is None and "{" not in (spec or "")), \
+                f"{code}: {{{name}}} is not a plain named field"
     en, ru = _fields(entry["en"]), _fields(entry["ru"])
     assert en == ru, f"{code}: the locales use different fields or formats"
     args = {name: _sample(spec, name) for name, spec in en.items()}
@@ -60,6 +64,23 @@ def test_every_code_has_both_locales_with_the_same_fields(code: str) -> None:
     assert str(because(code, **args)) == texts["en"]
     if any(c.isalpha() for c in entry["ru"].replace("max_bid", "").replace("min_change_interval", "")):
         assert any("а" <= c <= "я" for c in texts["ru"].lower()), (code, texts["ru"])
+
+
+def test_nested_reasons_render_as_the_standard_formatter_renders_them() -> None:
+    """render() parses templates once and takes an inner reason's English text as it was made; the texts
+    are what Python's string.Formatter gives for the same template (outer, inner and stored reasons)."""
+    from bidder.reasons import _Formatter
+
+    nums = because("spend_cap.nums", drr=12.5, days=3, spend="1234.50", revenue="9999.00")
+    outer = guarded(because("spend_cap.within", nums=nums, cap=20), because("guard.nothing"))
+    stored = Reason(str(nums) + " (an older text)", nums.code, dict(nums.args))  # as the audit trail loads one
+    again = because("spend_cap.within", nums=stored, cap=20)
+    for reason in (nums, outer, again):
+        for loc in LOCALES:
+            standard = string.Formatter.format(_Formatter(loc, "RUB"), CATALOGUE[reason.code][loc], **reason.args)
+            assert render(reason.code, reason.args, loc) == standard
+    assert str(outer) == render(outer.code, outer.args, "en")
+    assert "older text" not in str(again), "a reason made elsewhere is rendered from its code, not its text"
 
 
 def test_money_in_base_units_in_both_languages() -> None:
