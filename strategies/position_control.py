@@ -26,7 +26,8 @@ from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes
 
 MEMORY = timedelta(hours=2)  # (bid, position) pairs older than this are forgotten
 PROBE_PAUSE = timedelta(hours=4)  # after a loss, no probe to or below the bid that lost for this long
-FLOOR_MEMORY = timedelta(hours=8)  # a probe goes at most half way down to a bid that lost within this long
+FLOOR_MEMORY = timedelta(hours=4)  # a probe goes at most half way down to a bid that lost within this long
+PROBE_SPAN = timedelta(hours=1)  # WB's statistics: on target over this much data before the economy probe
 MIN_MOVE_PCT = 3  # the guardrails' default dead band: a smaller half-way probe is not proposed
 FAR = 2  # observed position at least FAR x the target: head for WB's corridor instead of a step
 

@@ -68,9 +68,7 @@ def test_the_probe_pauses_above_a_bid_that_lost():
     p = only(big_steps.decide(snap(*lost_further), NOW), Action.SET_BID)
     assert p.bid == 19000 and "half way down to 180\xa0₽" in p.reason
     long_ago = (pub(7.0, timedelta(hours=5), bid=19000), *lost_below[1:])
-    assert only(strat().decide(snap(*long_ago), NOW), Action.HOLD)  # within FLOOR_MEMORY (8 h)
-    forgotten = (pub(7.0, timedelta(hours=9), bid=19000), *lost_below[1:])
-    assert only(strat().decide(snap(*forgotten), NOW), Action.SET_BID).bid == 19000
+    assert only(strat().decide(snap(*long_ago), NOW), Action.SET_BID).bid == 19000  # beyond FLOOR_MEMORY (4 h)
 
 
 def test_a_loss_goes_back_to_the_cheapest_bid_that_held():
@@ -177,3 +175,17 @@ def test_lagging_statistics_are_recognised_by_the_cpm_they_paid():
     paid_new = (*obs, cpm(8.0, 3000, 560.0, timedelta(minutes=1)))
     p = only(strat().decide(snap(*paid_new, history=history), NOW), Action.SET_BID)
     assert p.bid == 24000 and "clusters_today" in p.reason and p.inputs["position_bid"] == 20000
+
+
+def test_on_wbs_statistics_the_probe_waits_until_the_bid_held_for_an_hour_of_data():
+    """A competitor answers a cut after minutes to tens of minutes: one short stretch on target after a
+    change proves little when a loss shows only an hour later."""
+    def on_target(minutes: int):  # the bid went 210 -> 200 RUB just after the first answer
+        history = (record(ago=timedelta(minutes=minutes + 2), before=21000, after=20000),)
+        base = cpm(3.0, 10_000, 2000.0, timedelta(minutes=minutes + 3))
+        return snap(base, cpm(3.0, 20_000, 4000.0, timedelta(minutes=3)), history=history)
+
+    short = only(strat(position=3).decide(on_target(30), NOW), Action.HOLD)
+    assert short.reason.code == "position.on_target_wait"
+    p = only(strat(position=3).decide(on_target(70), NOW), Action.SET_BID)
+    assert p.bid == 19000 and "economy probe" in p.reason
