@@ -6,6 +6,10 @@ competitors, their bids drifting over the day and jittering day to day), WB-like
 (``STATS_LAG``: the API serves the statistics of the sync an hour ago; WB states 3 minutes, 1-2 hours are
 seen) and two competitors who answer our raises with +1 RUB after 20 minutes (until their cap).
 
+Position sources: ``clusters_today`` (official, always on), ``public_search`` (the storefront, enabled) and
+``search_report`` (WB's Analytics search report with an Analytics token, the search-cluster statistics
+switched off for the seller as WB does with its 403 "norm_query API not available").
+
 In the same run, a copy of the same market is driven by WB's own chase-the-recommendation policy
 («Преследование ставки»: every 30 minutes the bid goes to WB's recommended leaders bid, up to the same
 maximum): the baseline.
@@ -59,7 +63,7 @@ RESPOND_AFTER = 1200
 SAMPLE = timedelta(minutes=5)
 CYCLE = timedelta(minutes=3)
 WB_CHASE_EVERY = timedelta(minutes=30)
-SOURCES = ("clusters_today", "public_search")
+SOURCES = ("clusters_today", "public_search", "search_report")
 
 
 def bench_spec(responders: tuple[tuple[int, int], ...] = RESPONDERS, respond_after: int = RESPOND_AFTER,
@@ -82,6 +86,7 @@ accounts:
     guardrails: {{max_bid: 800}}
     positions:
       public_search: {{enabled: {public}, url: "{url}", min_interval: 10s, every: 5m}}
+      search_report: {{enabled: {report}, token: "${{WB_ANALYTICS_TOKEN}}", url: "{url}"}}
     campaigns:
       - id: {advert}
         strategies: [{{target_position: {{position: {target}, max_bid: {max_bid}, query: "{query}"{extra}}}}}]
@@ -152,10 +157,14 @@ async def run_source(source: str, days: float, seed: int, trace: list | None = N
         async with await start_simulator(spec, seed=seed, clock=clock) as sim, aiohttp.ClientSession() as http:
             seller = sim.sim.sellers["shop-a"]
             path = Path(tmp) / "bidder.yaml"
+            if source == "search_report":  # the search-cluster feature is off for this seller (WB's 403)
+                sim.sim.faults.configure({"normquery_forbidden_rate": 1.0})
             path.write_text(CONFIG.format(public="true" if source == "public_search" else "false", url=sim.url,
+                                          report="true" if source == "search_report" else "false",
                                           advert=ADVERT, target=TARGET, max_bid=MAX_BID, query=QUERY,
                                           extra=extra), "utf-8")
-            config = load_config(path, {"WB_READ_TOKEN": seller.read_token, "WB_WRITE_TOKEN": seller.write_token})
+            config = load_config(path, {"WB_READ_TOKEN": seller.read_token, "WB_WRITE_TOKEN": seller.write_token,
+                                        "WB_ANALYTICS_TOKEN": seller.analytics_token})
             account = config.accounts[0]
             tokens = load_tokens(SecretStr(seller.read_token), SecretStr(seller.write_token), now=clock.now())
             pacer = Pacer(clock)

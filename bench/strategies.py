@@ -10,7 +10,8 @@ against a fixed-bid baseline of the same campaign (same scenario and seed): ever
     python -m bench.strategies [--seed 1] [--days 7] [--every 5] [--tp-days 3] [--json]
 
 ``--json`` prints one JSON object whose ``cases`` list holds one case per target_position source
-(``target_position_clusters_today``, ``target_position_public_search``) with exactly ``held_pct``,
+(``target_position_clusters_today``, ``target_position_public_search``, ``target_position_search_report``)
+with exactly ``held_pct``,
 ``bid_ratio``, ``vs_wb_autobidder_cost_ratio``, ``false_war_alerts``, ``max_overshoot_ratio``, plus the
 cases other modules add to the list.
 """
@@ -296,12 +297,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--every", type=int, default=5, help="minutes between evaluations (in-process strategies)")
     ap.add_argument("--tp-days", type=float, default=3, help="simulated days of the target_position runs")
-    ap.add_argument("--position-source", choices=[*position_bench.SOURCES, "both"], default="both")
+    ap.add_argument("--position-source", choices=[*position_bench.SOURCES, "all", "both"], default="all",
+                    help="'both' is kept for old scripts and means all")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object (a `cases` list)")
     args = ap.parse_args(argv)
     guard = GuardConfig.from_numbers(max_bid=2000)
     t0 = time.monotonic()
-    sources = position_bench.SOURCES if args.position_source == "both" else (args.position_source,)
+    sources = position_bench.SOURCES if args.position_source in ("all", "both") else (args.position_source,)
     tp = position_bench.run_all(args.tp_days, args.seed, sources)
     if args.json:
         cases: list[dict[str, Any]] = position_bench.cases(tp)

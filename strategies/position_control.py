@@ -26,6 +26,9 @@ from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes
 
 MEMORY = timedelta(hours=2)  # (bid, position) pairs older than this are forgotten
 PROBE_PAUSE = timedelta(hours=4)  # after a loss, no probe to or below the bid that lost for this long
+FLOOR_MEMORY = timedelta(hours=4)  # a probe goes at most half way down to a bid that lost within this long
+PROBE_SPAN = timedelta(hours=1)  # WB's statistics: on target over this much data before the economy probe
+MIN_MOVE_PCT = 3  # the guardrails' default dead band: a smaller half-way probe is not proposed
 FAR = 2  # observed position at least FAR x the target: head for WB's corridor instead of a step
 
 
@@ -35,6 +38,7 @@ class Evidence:
     lost: int | None  # the dearest bid that lost it within MEMORY
     pairs: int
     lost_lately: int | None = None  # the dearest bid that lost it within PROBE_PAUSE
+    losses: tuple[int, ...] = ()  # the bids that lost it within FLOOR_MEMORY
 
 
 def clean(reading: Reading, changes: Sequence[datetime], bids: Sequence[int]) -> int | None:
@@ -54,12 +58,17 @@ def clean(reading: Reading, changes: Sequence[datetime], bids: Sequence[int]) ->
 def evidence(readings: Sequence[Reading], changes: Sequence[datetime], bids: Sequence[int], target: int,
              now: datetime) -> Evidence:
     held = lost = lately = None
+    losses: set[int] = set()
     n = 0
     for r in readings:
-        if now - r.at > PROBE_PAUSE:
+        if now - r.at > FLOOR_MEMORY:
             continue
         bid = clean(r, changes, bids)
         if bid is None:
+            continue
+        if r.position > target + ON_TARGET:
+            losses.add(bid)
+        if now - r.at > PROBE_PAUSE:
             continue
         if r.position > target + ON_TARGET:
             lately = bid if lately is None else max(lately, bid)
@@ -73,7 +82,7 @@ def evidence(readings: Sequence[Reading], changes: Sequence[datetime], bids: Seq
     if held is not None and lost is not None and lost >= held:
         # the market moved within MEMORY: a bid that held once lost later; trust the loss
         held = None
-    return Evidence(held, lost, n, lately)
+    return Evidence(held, lost, n, lately, tuple(sorted(losses)))
 
 
 def corridor(rec: Recommendation | None, query: str | None, position: int) -> tuple[int | None, Reason]:
@@ -108,8 +117,11 @@ class Move:
 
 
 def raise_bid(bid: int, pos: float, target: int, ev: Evidence, entry: int | None, step: int, up_pct: float) -> Move:
+    """Back to the cheapest bid that held; else up by ``up_pct`` scaled by how far off the reading is (half of
+    it for a fraction of a place, up to twice it two places or more off)."""
     if ev.held is not None and ev.held > bid:
         return Move(ev.held, because("position.move.back_to_held", bid=ev.held))
+    up_pct = round(up_pct * min(2.0, max(0.5, pos - target)), 1)
     want = max(round(bid * (1 + up_pct / 100)), bid + step)
     if entry is not None and entry > want and pos >= FAR * target:
         return Move(entry, because("position.move.towards_corridor"))
@@ -117,10 +129,21 @@ def raise_bid(bid: int, pos: float, target: int, ev: Evidence, entry: int | None
 
 
 def probe_down(bid: int, ev: Evidence, floor: int, step: int, down_pct: float) -> Move:
+    """One step down; at most half way down to the dearest bid below that lost within FLOOR_MEMORY (the
+    cheapest bid that holds lies between the two), never to or below one that lost within PROBE_PAUSE."""
     want = max(floor, min(round(bid * (1 - down_pct / 100)), bid - step))
-    lost = ev.lost_lately
-    if lost is not None and want <= lost:
-        return Move(None, because("position.move.probe_paused", bid=lost,
+    below = [b for b in ev.losses if b < bid]
+    if below and want <= max(below):
+        lost = max(below)
+        half = -(-(bid + lost) // 2 // step) * step  # rounded up to WB's step
+        too_small = bid - half < bid * MIN_MOVE_PCT / 100  # the guardrails would not move it
+        if too_small or (ev.lost_lately is not None and half <= ev.lost_lately):
+            return Move(None, because("position.move.probe_paused", bid=lost,
+                                      hours=int(FLOOR_MEMORY.total_seconds() // 3600)))
+        return Move(half, because("position.move.probe_half", lost=lost, bid=half))
+    lost_lately = ev.lost_lately
+    if lost_lately is not None and want <= lost_lately:
+        return Move(None, because("position.move.probe_paused", bid=lost_lately,
                                   hours=int(PROBE_PAUSE.total_seconds() // 3600)))
     if want >= bid:
         return Move(None, because("position.move.at_min", bid=floor))

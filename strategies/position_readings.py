@@ -7,7 +7,8 @@ A :class:`Reading` is one position for one stretch of time (``start``..``at``) t
   answer only says something new when the cluster's views grew: the position over the stretch between two
   answers is the views-weighted difference of the two running averages
   ``(p2 * v2 - p1 * v1) / (v2 - v1)``. WB rounds ``avg_pos`` to 0.1, so a stretch is only used when its
-  views are at least ``MIN_SHARE`` of the day's (the rounding then moves the value by < 1 position);
+  views are at least ``MIN_SHARE`` of the day's (the rounding then moves it by at most ``MAX_ERROR``
+  position; a rounding error is what makes a steady position 3 read as 2.2 and then 3.4);
   the first answer of the day is its own stretch (from midnight).
 
 A reading is *fresh* for a bid when its whole stretch lies after that bid took effect (WB applies bids on
@@ -32,7 +33,10 @@ from bidder.domain import PositionObservation, PositionSource
 
 BID_TICK = timedelta(seconds=30)
 ON_TARGET = 0.1  # an average this much worse than the target still counts as on it (WB rounds to 0.1)
-MIN_SHARE = 0.08  # a clusters_today stretch holds at least this share of the day's views so far
+ROUNDING = 0.05  # WB gives avg_pos to 0.1: each running average is off by up to half of that
+MAX_ERROR = 1.0  # a differenced stretch is used only when the rounding moves it by at most this much:
+# ROUNDING x (v1 + v2) / (v2 - v1) <= MAX_ERROR, i.e. its views are at least MIN_SHARE of the day's so far
+MIN_SHARE = 2 * ROUNDING / (MAX_ERROR + ROUNDING)
 MIN_VIEWS = 50  # and at least this many views (fewer: the paid CPM and the position are rounding noise)
 PUBLIC_FRESH = timedelta(minutes=20)  # a public-search reading older than this is not "live" any more
 CLUSTERS_FRESH = timedelta(hours=3)  # nor a clusters_today stretch that ended longer ago
@@ -174,7 +178,7 @@ def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
             continue
         v1 = base.sample or 0
         gained = views - v1
-        if gained < MIN_VIEWS or gained < MIN_SHARE * views:
+        if gained < MIN_VIEWS or ROUNDING * (v1 + views) > MAX_ERROR * gained:
             continue  # no new evidence yet (or too little to rise above WB's rounding)
         pos = (o.position * views - base.position * v1) / gained
         paid = None if o.spend is None or base.spend is None else _paid(o.spend - base.spend, gained)

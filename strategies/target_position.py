@@ -34,7 +34,7 @@ from bidder.reasons import because
 from strategies.base import Strategy
 from strategies.common import Target, by, min_bid, proposal, round_down, round_up
 from strategies.params import TargetPositionParams
-from strategies.position_control import corridor, evidence, probe_down, raise_bid
+from strategies.position_control import PROBE_SPAN, corridor, evidence, probe_down, raise_bid
 from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes, freshest, lag_of, readings
 
 
@@ -173,9 +173,12 @@ class TargetPosition(Strategy):
             if ev.lost is not None and move.bid <= ev.lost:
                 move = raise_bid(ev.lost, reading.position, p.position, ev, entry, step, p.step_up_pct)
             return set_bid(move.bid or t.bid, because("position.raise", where=where, move=move.reason))
-        on_target = _on_target_since(same, t.bid, settled_at, p.position)
+        on_target, since = _on_target_since(same, t.bid, settled_at, p.position)
         probe_after = p.probe_after if reading.source == PositionSource.PUBLIC_SEARCH else max(1, p.probe_after - 1)
-        if on_target < probe_after and reading.position > p.position - p.margin:
+        # WB's statistics: the bid must have held for PROBE_SPAN of data (competitors answer a cut within
+        # minutes to tens of minutes, and a loss shows only after WB's lag)
+        short = reading.source != PositionSource.PUBLIC_SEARCH and (since is None or reading.at - since < PROBE_SPAN)
+        if (on_target < probe_after or short) and reading.position > p.position - p.margin:
             return make(Action.HOLD, because("position.on_target_wait", where=where, n=on_target, needed=probe_after))
         move = probe_down(t.bid, ev, floor, step, p.step_down_pct)
         if move.bid is None:
@@ -205,11 +208,14 @@ def _fresh(r: Reading, bid: int, settled_at: datetime | None) -> bool:
     return r.start >= settled_at + lag_of(r.source)
 
 
-def _on_target_since(rs: list[Reading], bid: int, settled_at: datetime | None, target: int) -> int:
-    """Fresh readings on target in a row, newest backwards."""
+def _on_target_since(rs: list[Reading], bid: int, settled_at: datetime | None,
+                     target: int) -> tuple[int, datetime | None]:
+    """Fresh readings on target in a row, newest backwards, and where the oldest of them starts."""
     n = 0
+    since = None
     for r in reversed(rs):
         if not _fresh(r, bid, settled_at) or r.position > target + ON_TARGET:
             break
         n += 1
-    return n
+        since = r.start
+    return n, since

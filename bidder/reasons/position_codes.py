@@ -76,6 +76,11 @@ POSITION_CODES: Final[dict[str, dict[str, str]]] = {
         "en": "already at WB's minimum {bid:money}",
         "ru": "ставка уже равна минимальной ставке WB {bid:money}",
     },
+    "position.move.probe_half": {
+        "en": "economy probe: half way down to {lost:money}, which lost the target lately: {bid:money}",
+        "ru": "пробное снижение: на полпути к {lost:money}, с которой недавно терялась целевая позиция, — до "
+              "{bid:money}",
+    },
     "position.move.probe": {
         "en": "economy probe: one step down to {bid:money}",
         "ru": "пробное снижение: на шаг вниз, до {bid:money}",

@@ -31,14 +31,14 @@ Q = "платье"
 
 def _raise_from_clusters() -> Decision:
     """Position 9 in today's cluster statistics (the day's first average: a stretch from midnight in Moscow)
-    against a target of 3: up 10 % from 200 ₽ to 220 ₽."""
+    against a target of 3: up 20 % (twice the step: two places or more off) from 200 ₽ to 240 ₽."""
     at = NOW - timedelta(minutes=3)
     o = PositionObservation("clusters_today", ADVERT, 1, Q, 9.0, at - timedelta(minutes=30), at, bid=20000,
                             sample=1500)
     snap = replace(snapshot(), positions=(o,))
     proposals = TargetPosition(TargetPosition.Params(position=3, max_bid=500, query=Q)).decide(snap, NOW)
     (d,) = decide(snap, proposals, GuardConfig.from_numbers(max_bid=500), NOW)
-    assert d.bid_after == 22000, d.reason
+    assert d.bid_after == 24000, d.reason
     return d
 
 
@@ -53,10 +53,10 @@ async def test_history_shows_a_target_position_raise_per_locale(db_sessions) -> 
     assert stored and None not in stored
     ru, en = format_history(rows), format_history(rows, locale="en")
     assert "позиция 9,0 (статистика кластеров за сегодня, с 21:00 до 11:57 UTC), целевая позиция 3: хуже целевой; " \
-           "повышаем ставку на 10 %" in ru.replace("\xa0", " "), ru
-    assert "position 9.0 (clusters_today, 21:00-11:57 UTC), target 3: worse than the target; raising up 10%" in en
+           "повышаем ставку на 20 %" in ru.replace("\xa0", " "), ru
+    assert "position 9.0 (clusters_today, 21:00-11:57 UTC), target 3: worse than the target; raising up 20%" in en
     reason_ru = ru.splitlines()[-1].split("(dry-run)")[-1]  # the table's other columns name the strategy
-    for word in ("position", "target", "raising", "clusters_today", "20000", "22000"):
+    for word in ("position", "target", "raising", "clusters_today", "20000", "24000"):
         assert word not in reason_ru, (word, ru)
 
 
@@ -66,5 +66,5 @@ def test_telegram_shows_a_target_position_raise_in_russian() -> None:
     queued = ev.Event(e.kind, e.account, json.loads(json.dumps(e.to_json()))["payload"])  # as stored
     ru, en = render_group([queued], "ru"), render_group([queued], "en")
     assert "статистика кластеров за сегодня" in ru and "хуже целевой" in ru, ru
-    assert "clusters_today" not in ru and "raising" not in ru and "22000" not in ru
-    assert "clusters_today" in en and "raising up 10%" in en
+    assert "clusters_today" not in ru and "raising" not in ru and "24000" not in ru
+    assert "clusters_today" in en and "raising up 20%" in en

@@ -226,7 +226,8 @@ def test_a_bidding_war_on_the_daemon_stack_rolls_back_once_and_pauses_raises() -
 
     spec = position_bench.bench_spec(responders=((30000, 90000), (30000, 90000)), respond_after=300)
     trace: list = []
-    f = asyncio.run(position_bench.run_source("public_search", 0.2, 1, trace, spec=spec))
+    # small raises (5 %, doubled two places off), so that two of them in a row buy nothing
+    f = asyncio.run(position_bench.run_source("public_search", 0.2, 1, trace, spec=spec, extra=", step_up_pct: 5"))
     wars = f["war_times"]
     assert wars and f["false_war_alerts"] == 0
     assert all(b - a >= timedelta(hours=2) for a, b in zip(wars, wars[1:], strict=False))

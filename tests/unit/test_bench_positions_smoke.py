@@ -31,3 +31,14 @@ def test_cheapest_holding_bid_counts_responders_at_their_cap() -> None:
         return 1 + sum(s > bid for s in scores) + sum(c > bid for _, c in position_bench.RESPONDERS)
 
     assert place(b) <= position_bench.TARGET < place(b - m.step("cpm"))  # holds, and one step less does not
+
+
+def test_the_search_report_case_steers_on_the_analytics_report_only() -> None:
+    """The search-cluster statistics are off for the seller (WB's 403): every position the strategy acts on
+    comes from the Analytics search report."""
+    trace: list = []
+    f = asyncio.run(position_bench.run_source("search_report", 0.5, 1, trace))
+    reasons = [str(t[4]) for t in trace]
+    assert any("(search_report," in r for r in reasons)
+    assert not any("(clusters_today," in r or "(public_search," in r for r in reasons)
+    assert f["baseline_spend"] > 0

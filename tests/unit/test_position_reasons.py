@@ -101,11 +101,11 @@ def test_a_raise_in_russian_and_english() -> None:
     o = PositionObservation("public_search", 100, 1, Q, 9.0, at, at, region="-1257786", bid=20000)
     s = replace(snapshot(), positions=(o,))
     (p,) = TargetPosition(TargetPosition.Params(position=5, max_bid=500, query=Q)).decide(s, NOW)
-    assert p.action == Action.SET_BID and p.bid == 22000
+    assert p.action == Action.SET_BID and p.bid == 24000
     assert p.reason.code == "position.raise"
-    assert str(p.reason) == "position 9.0 (public_search, at 11:58 UTC), target 5: worse than the target; raising up 10%"
+    assert str(p.reason) == "position 9.0 (public_search, at 11:58 UTC), target 5: worse than the target; raising up 20%"
     assert localised(p.reason, "ru") == ("позиция 9,0 (поиск WB, в 11:58 UTC), целевая позиция 5: хуже целевой; "
-                                         "повышаем ставку на 10\xa0%")
+                                         "повышаем ставку на 20\xa0%")
     rec = reason_record(p.reason)
     assert rec["args"]["where"]["args"]["source"] == {"code": "position.src.public_search", "args": {}}
-    assert rec["args"]["move"] == {"code": "position.move.up_pct", "args": {"pct": 10.0}}
+    assert rec["args"]["move"] == {"code": "position.move.up_pct", "args": {"pct": 20.0}}

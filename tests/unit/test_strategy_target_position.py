@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bidder.domain import Action, PositionObservation, ReachBand, Recommendation
-from strategies.position_readings import MIN_SHARE, MIN_VIEWS, freshest, readings
+from strategies.position_readings import MAX_ERROR, MIN_SHARE, MIN_VIEWS, freshest, readings
 from strategies.target_position import TargetPosition
 
 Q = "платье"
@@ -40,7 +40,12 @@ def snap(*obs: PositionObservation, **kw):
 
 def test_worse_than_target_raises_by_a_step_and_names_the_source():
     p = only(strat().decide(snap(pub(9.0, timedelta(minutes=2))), NOW), Action.SET_BID)
-    assert p.bid == 22000 and "public_search" in p.reason and p.inputs["position_source"] == "public_search"
+    assert p.bid == 24000 and "public_search" in p.reason and p.inputs["position_source"] == "public_search"
+    # the step follows the shortfall: twice step_up_pct two places or more off, half of it for a fraction
+    p = only(strat().decide(snap(pub(5.4, timedelta(minutes=2))), NOW), Action.SET_BID)
+    assert p.bid == 21000 and "raising up 5%" in p.reason
+    p = only(strat().decide(snap(pub(6.0, timedelta(minutes=2))), NOW), Action.SET_BID)
+    assert p.bid == 22000 and "raising up 10%" in p.reason
 
 
 def test_on_target_probes_down_after_enough_readings():
@@ -56,10 +61,14 @@ def test_the_probe_pauses_above_a_bid_that_lost():
     p = only(strat().decide(snap(*lost_below), NOW), Action.SET_BID)
     assert p.bid == 19000  # the probe may go down to just above a bid that lost
     lost_at_step = (pub(7.0, timedelta(hours=3), bid=19000), *lost_below[1:])
-    p = only(strat().decide(snap(*lost_at_step), NOW), Action.HOLD)
+    p = only(strat().decide(snap(*lost_at_step), NOW), Action.HOLD)  # half way (195 RUB) is under 3 %
     assert "economy probe paused: 190\xa0₽ lost" in p.reason
+    big_steps = strat(step_down_pct=20)  # 200 -> 160 RUB would pass 180 RUB, which lost: half way, 190 RUB
+    lost_further = (pub(7.0, timedelta(hours=3), bid=18000), *lost_below[1:])
+    p = only(big_steps.decide(snap(*lost_further), NOW), Action.SET_BID)
+    assert p.bid == 19000 and "half way down to 180\xa0₽" in p.reason
     long_ago = (pub(7.0, timedelta(hours=5), bid=19000), *lost_below[1:])
-    assert only(strat().decide(snap(*long_ago), NOW), Action.SET_BID).bid == 19000
+    assert only(strat().decide(snap(*long_ago), NOW), Action.SET_BID).bid == 19000  # beyond FLOOR_MEMORY (4 h)
 
 
 def test_a_loss_goes_back_to_the_cheapest_bid_that_held():
@@ -97,6 +106,16 @@ def test_a_stretch_recovers_the_position_it_describes(p1, v1, p_new, share):
     assert readings(obs, 1, Q)["clusters_today"][-1].position == pytest.approx(max(1.0, p_new), rel=1e-6)
 
 
+@given(st.floats(1, 50), st.integers(100, 100_000), st.floats(1, 50), st.integers(1, 100_000))
+def test_a_stretch_is_used_only_when_wbs_rounding_moves_it_by_at_most_max_error(p1, v1, p_new, gained):
+    v2 = v1 + gained
+    exact = (p1 * v1 + p_new * gained) / v2
+    obs = (clu(round(p1, 1), v1, timedelta(minutes=90)), clu(round(exact, 1), v2, timedelta(minutes=3)))
+    rs = readings(obs, 1, Q)["clusters_today"]
+    if len(rs) == 2 and rs[-1].position > 1.0:
+        assert abs(rs[-1].position - p_new) <= MAX_ERROR + 1e-9
+
+
 def test_the_public_search_is_preferred_while_it_is_recent():
     obs = (clu(6.0, 1000, timedelta(minutes=60)), clu(5.0, 1500, timedelta(minutes=3)), pub(2.0, timedelta(minutes=10)))
     assert freshest(readings(obs, 1, Q), NOW).source == "public_search"
@@ -108,7 +127,7 @@ def test_manual_cpm_with_a_query_moves_the_cluster_bid():
     camp = campaign(bid_type="manual", bids={1: 15000})
     s = replace(snap(pub(9.0, timedelta(minutes=2), bid=30000), camp=camp), cluster_bids={(1, Q): 30000})
     p = only(strat().decide(s, NOW), Action.SET_BID)
-    assert p.norm_query == Q and p.placement == "search" and p.bid == 33000
+    assert p.norm_query == Q and p.placement == "search" and p.bid == 36000
     unread = snap(pub(9.0, timedelta(minutes=2)), camp=camp)
     assert "not read yet" in only(strat().decide(unread, NOW), Action.HOLD).reason
     # a unified campaign keeps one bid per item
@@ -155,4 +174,18 @@ def test_lagging_statistics_are_recognised_by_the_cpm_they_paid():
     # once a stretch paid the new bid, the strategy acts on it (and says which source)
     paid_new = (*obs, cpm(8.0, 3000, 560.0, timedelta(minutes=1)))
     p = only(strat().decide(snap(*paid_new, history=history), NOW), Action.SET_BID)
-    assert p.bid == 22000 and "clusters_today" in p.reason and p.inputs["position_bid"] == 20000
+    assert p.bid == 24000 and "clusters_today" in p.reason and p.inputs["position_bid"] == 20000
+
+
+def test_on_wbs_statistics_the_probe_waits_until_the_bid_held_for_an_hour_of_data():
+    """A competitor answers a cut after minutes to tens of minutes: one short stretch on target after a
+    change proves little when a loss shows only an hour later."""
+    def on_target(minutes: int):  # the bid went 210 -> 200 RUB just after the first answer
+        history = (record(ago=timedelta(minutes=minutes + 2), before=21000, after=20000),)
+        base = cpm(3.0, 10_000, 2000.0, timedelta(minutes=minutes + 3))
+        return snap(base, cpm(3.0, 20_000, 4000.0, timedelta(minutes=3)), history=history)
+
+    short = only(strat(position=3).decide(on_target(30), NOW), Action.HOLD)
+    assert short.reason.code == "position.on_target_wait"
+    p = only(strat(position=3).decide(on_target(70), NOW), Action.SET_BID)
+    assert p.bid == 19000 and "economy probe" in p.reason
