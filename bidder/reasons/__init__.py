@@ -23,8 +23,12 @@ Pure: no I/O; strategies may import it.
 
 from __future__ import annotations
 
+import _string  # the parser string.Formatter itself uses
+import contextlib
+import contextvars
+import functools
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -32,7 +36,7 @@ from bidder.domain import Reason, reason_record
 from bidder.reasons.catalogue import CATALOGUE
 
 __all__ = ["CATALOGUE", "LOCALES", "Reason", "because", "guarded", "joined", "localised", "notes", "reason_fields", "reason_record",
-           "render", "render_record", "render_stored"]
+           "render", "render_record", "render_stored", "without_text"]
 
 LOCALES = ("ru", "en")
 NBSP = "\u00a0"
@@ -48,7 +52,32 @@ def because(code: str, **args: Any) -> Reason:
     not in the catalogue (a programming error the catalogue test also catches)."""
     if code not in CATALOGUE:
         raise KeyError(f"reason code {code!r} is not in bidder.reasons.catalogue.CATALOGUE")
-    return Reason(render(code, args, "en"), code, args)
+    if not _WITH_TEXT.get():
+        return Reason(code, code, args)
+    return _English(render(code, args, "en"), code, args)
+
+
+_WITH_TEXT: contextvars.ContextVar[bool] = contextvars.ContextVar("bidder_reasons_with_text", default=True)
+
+
+@contextlib.contextmanager
+def without_text() -> Iterator[None]:
+    """Inside, :func:`because` keeps the code and the numbers but not the English text (the reason's
+    ``str`` is its code). For callers that compare decisions and never show their reasons (``bidder
+    replay`` renders millions); no decision reads a reason's text."""
+    token = _WITH_TEXT.set(False)
+    try:
+        yield
+    finally:
+        _WITH_TEXT.reset(token)
+
+
+class _English(Reason):
+    """A reason made by :func:`because`: its text is its rendering in English with the default currency,
+    so a reason nesting it renders it in English from that text instead of again (a composite's cost
+    stays linear in its size; replay renders millions of them). Pickles as a plain :class:`Reason`."""
+
+    __slots__ = ()
 
 
 def joined(parts: Sequence[tuple[str, str]]) -> Reason:
@@ -77,7 +106,36 @@ def render(code: str, args: Mapping[str, Any], locale: str = "ru", currency: str
     """One reason in ``locale``. Raises (KeyError, ValueError, …) on an unknown code or bad args;
     :func:`render_stored` falls back to the stored text instead."""
     loc = locale if locale in LOCALES else "ru"
-    return _Formatter(loc, currency).format(CATALOGUE[code][loc], **args)
+    fmt = _formatter(loc, currency)
+    template = CATALOGUE[code][loc]
+    parts = _compiled(template)
+    if parts is None:
+        return fmt.format(template, **args)
+    out = []
+    for literal, name, spec in parts:
+        if literal:
+            out.append(literal)
+        if name is not None:
+            out.append(fmt.format_field(args[name], spec))
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(template: str) -> tuple[tuple[str, str | None, str], ...] | None:
+    """A template split once into (literal, field name, format spec); None when a field is more than a
+    plain name with a plain spec (positional, attribute or index, conversion, nested field): those go
+    through :class:`string.Formatter` itself. Same output either way."""
+    parts = []
+    for literal, name, spec, conversion in _string.formatter_parser(template):
+        if name is not None and (not name.isidentifier() or conversion or "{" in (spec or "")):
+            return None
+        parts.append((literal, name, spec or ""))
+    return tuple(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _formatter(locale: str, currency: str) -> _Formatter:
+    return _Formatter(locale, currency)
 
 
 def render_record(record: Any, locale: str = "ru", currency: str = "RUB") -> str:
@@ -187,6 +245,8 @@ class _Formatter(string.Formatter):
         if isinstance(value, Mapping) and ("code" in value or "text" in value):
             return render_record(value, self.locale, self.sign_code)
         if isinstance(value, Reason):
+            if type(value) is _English and self.locale == "en" and self.sign == CURRENCY_SIGN["RUB"]:
+                return str.__str__(value)  # rendered so when it was made (see _English)
             return render(value.code, value.args, self.locale, self.sign_code)
         if isinstance(value, list | tuple):
             return "; ".join(self._element(v) for v in value)
