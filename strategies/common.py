@@ -117,7 +117,26 @@ def window_days(now: datetime, tz: str, window: timedelta) -> tuple[date, date]:
 def totals(stats: Iterable[DailyStat], first: date | None = None, last: date | None = None,
            nm_id: int | None = None) -> Totals:
     """Sums over the rows in range. If one of them lacks a money field, ``Totals(incomplete=True)`` with
-    zero figures: strategies and guards then see no evidence and hold."""
+    zero figures: strategies and guards then see no evidence and hold. Remembered for the last tuple of
+    rows it was given (a snapshot's ``daily_stats``: its strategies ask for the same sums many times)."""
+    global _TOTALS_MEMO
+    if not isinstance(stats, tuple):
+        return _totals(stats, first, last, nm_id)
+    memo = _TOTALS_MEMO
+    if memo[0] is not stats:
+        memo = _TOTALS_MEMO = (stats, {})
+    key = (first, last, nm_id)
+    found = memo[1].get(key)
+    if found is None:
+        found = memo[1][key] = _totals(stats, first, last, nm_id)
+    return found
+
+
+_TOTALS_MEMO: tuple[Any, dict] = ((), {})
+_CHANGES_MEMO: tuple[Any, dict] = ((), {})
+
+
+def _totals(stats: Iterable[DailyStat], first: date | None, last: date | None, nm_id: int | None) -> Totals:
     views = clicks = orders = 0
     spend = revenue = ZERO
     days: set[date] = set()
@@ -146,15 +165,22 @@ def spent(stats: Iterable[DailyStat], first: date | None = None, last: date | No
 
 def applied_bid_changes(snapshot: CampaignSnapshot, nm_id: int, placement: str | None = None
                         ) -> list[DecisionRecord]:
-    """Applied bid changes of an item (optionally one placement), newest first."""
-    out = [
-        r for r in snapshot.history
-        if r.applied and r.action == Action.SET_BID and r.nm_id == nm_id
-        and (placement is None or r.placement == placement)
-        and r.bid_after is not None and r.bid_before is not None and r.bid_after != r.bid_before
-    ]
-    out.sort(key=lambda r: r.at, reverse=True)
-    return out
+    """Applied bid changes of an item (optionally one placement), newest first. The per-item index is
+    built once for the last ``snapshot.history`` tuple it was given (asked for every item and placement)."""
+    global _CHANGES_MEMO
+    history = snapshot.history
+    memo = _CHANGES_MEMO
+    if memo[0] is not history or not isinstance(history, tuple):
+        by_item: dict[int | None, list[DecisionRecord]] = {}
+        for r in history:
+            if r.applied and r.action == Action.SET_BID and r.bid_after is not None \
+                    and r.bid_before is not None and r.bid_after != r.bid_before:
+                by_item.setdefault(r.nm_id, []).append(r)
+        for rows in by_item.values():
+            rows.sort(key=lambda r: r.at, reverse=True)
+        memo = _CHANGES_MEMO = (history, by_item)
+    rows = memo[1].get(nm_id, ())
+    return [r for r in rows if placement is None or r.placement == placement]
 
 
 def cooling(snapshot: CampaignSnapshot, nm_id: int, placement: str, now: datetime, cooldown: timedelta

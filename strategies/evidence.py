@@ -17,6 +17,7 @@ alone: 41 clicks and 0 orders against an expected 1.6 orders at the limit give 9
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from bidder.reasons import because
 JEFFREYS_SHAPE = 0.5
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure; complete-day windows repeat the same numbers all day (replay)
 def gamma_p(a: float, x: float) -> float:
     """The regularized lower incomplete gamma function P(a, x) (Numerical Recipes' series / fraction)."""
     if a <= 0:

@@ -5,7 +5,9 @@ inputs (:class:`~bidder.engine.view.CampaignInputs` and the daily statistics it 
 The recorder stores, in one transaction:
 
 * the parts of the inputs that changed since they were last stored (campaign details and bids, WB's bid
-  rules, each day of each item's statistics, each search cluster, each recommendation), with when WB was
+  rules, each day of each item's statistics, each search cluster, each recommendation, the plausible
+  ceiling of WB's minimum bids the lazy minimum-bid hold compares against, the search-cluster bids read by
+  get-bids), with when WB was
   read (``observed_at``) and the evaluation that first used them (``known_at``): :mod:`bidder.store.observations`;
 * one evaluation row per campaign: the statistics time, the operator pause, the stop file, whether WB's
   minimum bids were known, and the decisions (compact), which the reproducibility gate compares against.
@@ -106,4 +108,11 @@ class InputRecorder:
         for nm_id, rec in seen.recommendations.items():
             put(obs.REC, str(nm_id), rec, hash(rec), obs.encode_rec,
                 rec.fetched_at or view.recs_at.get((advert_id, nm_id)))
+        # what the lazy minimum-bid hold compared against (account-wide, so stored per campaign when it
+        # changes) and the search-cluster bids read by get-bids: replay decides with both, as the evaluator did
+        ceiling = view.min_bids.ceiling(camp.payment_type)
+        put(obs.MIN_CEILING, "", ceiling, ("ceiling", ceiling), obs.encode_ceiling, None)
+        part = (advert_id, obs.CLUSTER_BIDS, "")
+        if seen.cluster_bids or part in stored or part in self._digests:
+            put(obs.CLUSTER_BIDS, "", seen.cluster_bids, ("bids", seen.cluster_bids), obs.encode_cluster_bids, None)
         return out

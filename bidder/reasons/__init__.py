@@ -23,8 +23,12 @@ Pure: no I/O; strategies may import it.
 
 from __future__ import annotations
 
+import _string  # the parser string.Formatter itself uses
+import contextlib
+import contextvars
+import functools
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -32,7 +36,7 @@ from bidder.domain import Reason, reason_record
 from bidder.reasons.catalogue import CATALOGUE
 
 __all__ = ["CATALOGUE", "LOCALES", "Reason", "because", "guarded", "joined", "localised", "notes", "reason_fields", "reason_record",
-           "render", "render_record", "render_stored"]
+           "render", "render_record", "render_stored", "without_text"]
 
 LOCALES = ("ru", "en")
 NBSP = "\u00a0"
@@ -48,9 +52,32 @@ def because(code: str, **args: Any) -> Reason:
     not in the catalogue (a programming error the catalogue test also catches)."""
     if code not in CATALOGUE:
         raise KeyError(f"reason code {code!r} is not in bidder.reasons.catalogue.CATALOGUE")
-    reason = Reason(render(code, args, "en"), code, args)
-    reason.__dict__["_english"] = True  # its text is its English rendering (nested in another: used as is)
-    return reason
+    if not _WITH_TEXT.get():
+        return Reason(code, code, args)
+    return _English(render(code, args, "en"), code, args)
+
+
+_WITH_TEXT: contextvars.ContextVar[bool] = contextvars.ContextVar("bidder_reasons_with_text", default=True)
+
+
+@contextlib.contextmanager
+def without_text() -> Iterator[None]:
+    """Inside, :func:`because` keeps the code and the numbers but not the English text (the reason's
+    ``str`` is its code). For callers that compare decisions and never show their reasons (``bidder
+    replay`` renders millions); no decision reads a reason's text."""
+    token = _WITH_TEXT.set(False)
+    try:
+        yield
+    finally:
+        _WITH_TEXT.reset(token)
+
+
+class _English(Reason):
+    """A reason made by :func:`because`: its text is its rendering in English with the default currency,
+    so a reason nesting it renders it in English from that text instead of again (a composite's cost
+    stays linear in its size; replay renders millions of them). Pickles as a plain :class:`Reason`."""
+
+    __slots__ = ()
 
 
 def joined(parts: Sequence[tuple[str, str]]) -> Reason:
@@ -79,30 +106,36 @@ def render(code: str, args: Mapping[str, Any], locale: str = "ru", currency: str
     """One reason in ``locale``. Raises (KeyError, ValueError, …) on an unknown code or bad args;
     :func:`render_stored` falls back to the stored text instead."""
     loc = locale if locale in LOCALES else "ru"
-    fmt = _FORMATTERS.get((loc, currency))
-    if fmt is None:
-        fmt = _FORMATTERS[(loc, currency)] = _Formatter(loc, currency)
+    fmt = _formatter(loc, currency)
+    template = CATALOGUE[code][loc]
+    parts = _compiled(template)
+    if parts is None:
+        return fmt.format(template, **args)
     out = []
-    for literal, name, spec in _template(code, loc):
-        out.append(literal)
+    for literal, name, spec in parts:
+        if literal:
+            out.append(literal)
         if name is not None:
             out.append(fmt.format_field(args[name], spec))
     return "".join(out)
 
 
-_FORMATTERS: dict[tuple[str, str], _Formatter] = {}
-_TEMPLATES: dict[tuple[str, str], tuple[tuple[str, str | None, str], ...]] = {}
+@functools.lru_cache(maxsize=4096)
+def _compiled(template: str) -> tuple[tuple[str, str | None, str], ...] | None:
+    """A template split once into (literal, field name, format spec); None when a field is more than a
+    plain name with a plain spec (positional, attribute or index, conversion, nested field): those go
+    through :class:`string.Formatter` itself. Same output either way."""
+    parts = []
+    for literal, name, spec, conversion in _string.formatter_parser(template):
+        if name is not None and (not name.isidentifier() or conversion or "{" in (spec or "")):
+            return None
+        parts.append((literal, name, spec or ""))
+    return tuple(parts)
 
 
-def _template(code: str, locale: str) -> tuple[tuple[str, str | None, str], ...]:
-    """A catalogue template parsed once: (literal text, field name or None, format spec). Fields are plain
-    names with a format spec (``{spend:money}``), no conversion or nested field (the catalogue test)."""
-    parts = _TEMPLATES.get((code, locale))
-    if parts is None:
-        parts = tuple((literal, name, spec or "")
-                      for literal, name, spec, _ in string.Formatter().parse(CATALOGUE[code][locale]))
-        _TEMPLATES[(code, locale)] = parts
-    return parts
+@functools.lru_cache(maxsize=64)
+def _formatter(locale: str, currency: str) -> _Formatter:
+    return _Formatter(locale, currency)
 
 
 def render_record(record: Any, locale: str = "ru", currency: str = "RUB") -> str:
@@ -179,7 +212,6 @@ class _Formatter(string.Formatter):
         self.locale = locale
         code = (currency or "RUB").strip().upper() or "RUB"
         self.sign = CURRENCY_SIGN.get(code, code)
-        self.sign_code = code
 
     def money(self, d: Decimal | None) -> str:
         if d is None:
@@ -213,8 +245,8 @@ class _Formatter(string.Formatter):
         if isinstance(value, Mapping) and ("code" in value or "text" in value):
             return render_record(value, self.locale, self.sign_code)
         if isinstance(value, Reason):
-            if self.locale == "en" and self.sign_code == "RUB" and value.__dict__.get("_english"):
-                return str(value)  # rendered when it was made (an outer reason's text used to render it again)
+            if type(value) is _English and self.locale == "en" and self.sign == CURRENCY_SIGN["RUB"]:
+                return str.__str__(value)  # rendered so when it was made (see _English)
             return render(value.code, value.args, self.locale, self.sign_code)
         if isinstance(value, list | tuple):
             return "; ".join(self._element(v) for v in value)
@@ -226,6 +258,13 @@ class _Formatter(string.Formatter):
         if self.locale == "ru" and isinstance(value, float | Decimal) and not isinstance(value, bool):
             text = text.replace(".", ",")
         return text
+
+    @property
+    def sign_code(self) -> str:
+        for code, sign in CURRENCY_SIGN.items():
+            if sign == self.sign:
+                return code
+        return self.sign
 
     def _element(self, value: Any) -> str:
         if isinstance(value, Mapping) and "strategy" in value and "reason" in value:

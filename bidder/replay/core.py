@@ -5,6 +5,13 @@ The decision path is the evaluator's own: :func:`bidder.engine.evaluate.campaign
 snapshot, :func:`bidder.engine.evaluate.decide_campaign` decides (operator pause, stop file, operator
 resume, strategies, :func:`bidder.engine.guards.decide`).
 
+Until it diverges the candidate's changes near WB's minimum bid wait for that minimum where the recorded
+run had not read it (the evaluator's lazy hold, with the stored ceiling); once diverged they do not (its
+own asks would have been read within a cycle or two).
+
+Evaluations of one campaign at the same time (a cycle that read WB's minimum bids and decided those
+campaigns again) are one: the last pass, whose decisions were the ones applied.
+
 Feedback model. Until the candidate first decides differently from what was recorded, it sees exactly
 the recorded inputs (so the config that ran reproduces its decisions). From that evaluation on the
 campaign has *diverged*: the candidate sees its own bids and pause state (the recorded ones frozen at the
@@ -26,6 +33,7 @@ from zoneinfo import ZoneInfo
 from bidder.domain import Action, BidRules, Campaign, DecisionRecord, Placement, Status
 from bidder.engine.evaluate import StrategyFailed, campaign_snapshot, decide_campaign
 from bidder.engine.guards import GuardConfig
+from bidder.engine.min_bids import MinBids, hold_without_minimum
 from bidder.engine.observe import compact
 from bidder.engine.positions import KEEP as POSITIONS_KEEP
 from bidder.engine.view import HISTORY_DAYS, CampaignInputs
@@ -105,6 +113,7 @@ class CampaignReplay:
     last: datetime | None = None
     spend: dict[tuple[int, date], Decimal] = field(default_factory=dict)  # recorded spend per (nm, day)
     days: set[date] = field(default_factory=set)  # local days with an evaluation
+    superseded: int = 0  # evaluations decided again in the same cycle (not compared: never applied)
 
     @property
     def unexplained(self) -> int:
@@ -146,7 +155,8 @@ class _Overlay:
             self.history.append(DecisionRecord(
                 at=at, strategy=d.strategy, action=Action(d.action), nm_id=d.nm_id, placement=d.placement,
                 bid_before=d.bid_before, bid_after=d.bid_after, applied=d.action != Action.HOLD,
-                evidence_at=None, avg_position=_avg_position(d.inputs)))
+                evidence_at=None, avg_position=_avg_position(d.inputs), norm_query=d.norm_query,
+                war=bool((d.inputs or {}).get("bidding_war"))))
 
 
 def _avg_position(inputs: Any) -> float | None:
@@ -190,6 +200,12 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
                     cap: int | None, stop_file: Any = None, positions: list | None = None) -> CampaignReplay:
     """Replay one campaign's recorded evaluations (ordered by time) under ``account`` (an AccountConfig)."""
     out = CampaignReplay(advert_id)
+    # a cycle that read WB's minimum bids decides those campaigns again at the same time; only the last
+    # pass was applied and audited (engine/cycle.py), and its inputs are the ones stored at that time
+    kept = [ev for i, ev in enumerate(evaluations)
+            if i + 1 == len(evaluations) or evaluations[i + 1].at != ev.at]
+    out.superseded = len(evaluations) - len(kept)
+    evaluations = kept
     managed = account.is_managed(advert_id)
     strategies = account.strategies_for(advert_id) if managed else []
     keep_holds = any(s.reads_holds for s in strategies)
@@ -230,7 +246,7 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
                 seen_pos = tuple(p for p in positions or () if ev.at - POSITIONS_KEEP <= p.observed_at <= ev.at)
                 decided = decide_from_parts(parts, camp_seen, ev, hist, ev.at, today, account, strategies, guard,
                                             window=window, account_name=account_name, stop_file=stop_file,
-                                            positions=seen_pos)
+                                            positions=seen_pos, min_bid_hold=overlay is None)
                 replayed = [list(compact(d)) for d in decided]
             except StrategyFailed:
                 cause = REPLAY_FAILED
@@ -262,20 +278,30 @@ def stats_window(strategies: list) -> int:
 def decide_from_parts(parts: CampaignParts, camp: Campaign, ev: EvaluationRecord, history: tuple, now: datetime,
                       today: date, account: Any, strategies: list, guard: GuardConfig, *, window: int,
                       account_name: str, stop_file: Any = None, operator_paused: bool | None = None,
-                      stopped: bool | None = None, positions: tuple = ()) -> list:
+                      stopped: bool | None = None, positions: tuple = (), min_bid_hold: bool = True) -> list:
     """One campaign's decisions at ``now`` from its stored inputs, through the evaluator's own path
     (:func:`campaign_snapshot`, :func:`decide_campaign`). ``ev`` gives what is not an observation (the
     statistics time, operator pause, stop file, whether WB's minimum bids were known); ``operator_paused``
-    and ``stopped`` override its flags. Raises :class:`StrategyFailed`."""
+    and ``stopped`` override its flags. ``min_bid_hold``: a change near WB's minimum waits for the item's
+    minimum when it was not stored, as the evaluator held it (off for a diverged campaign: the candidate's
+    own cuts would have had their minimums read within a cycle or two). Raises :class:`StrategyFailed`."""
     paused = ev.operator_paused if operator_paused is None else operator_paused
     stop = ev.stopped if stopped is None else stopped
     since = ev.stats_since if (today - ev.stats_since).days >= window else today - timedelta(days=window)
-    seen = CampaignInputs(camp, parts.rules or BidRules(step=0), 0,
-                          parts.cluster_stats(today - timedelta(days=CLUSTER_DAYS)), dict(parts.recs),
-                          ev.stats_as_of, history, paused, stop, today, ev.rules_known, positions=positions)
+    rules = parts.rules or BidRules(step=0)
+    seen = CampaignInputs(camp, rules, 0, parts.cluster_stats(today - timedelta(days=CLUSTER_DAYS)),
+                          dict(parts.recs), ev.stats_as_of, history, paused, stop, today, ev.rules_known,
+                          positions=positions, cluster_bids=parts.cluster_bids)
     snap = campaign_snapshot(account_name, account.timezone, seen, parts.daily_stats(since))
+    min_hold = None
+    if min_bid_hold and parts.ceiling_known:  # the lazy minimum-bid hold as the evaluator applied it (engine/min_bids.py)
+        known, ceiling = rules.min_bids, parts.ceiling
+
+        def min_hold(d: Any) -> Any:
+            return hold_without_minimum(d, MinBids(), known, ceiling)
+
     return decide_campaign(snap, now, strategies, guard, stopped=stop, rules_known=ev.rules_known,
-                           stop_file=stop_file)
+                           stop_file=stop_file, min_hold=min_hold)
 
 
 def _targets(decisions: list) -> dict[Target, list]:

@@ -119,6 +119,7 @@ def build_report(results: Sequence[CampaignReplay], *, account: str, since: str,
         "until": until,
         "campaigns": len(results),
         "evaluations": sum(r.evaluations for r in results),
+        "superseded_evaluations": sum(r.superseded for r in results),
         "decisions_total": total,
         "identical": identical,
         "identical_pct": pct,
@@ -147,6 +148,9 @@ def format_report(report: dict[str, Any], *, details: bool = True) -> str:
         f"{report['campaigns']} campaigns, {report['evaluations']} recorded evaluations, "
         f"{report['decisions_total']} decisions: {report['identical']} identical ({report['identical_pct']:.2f} %)",
     ]
+    if report.get("superseded_evaluations"):
+        lines.append(f"{report['superseded_evaluations']} evaluations decided again in the same cycle once WB's "
+                     "minimum bids were read: the last pass is compared (only it was applied)")
     if report["differ_by_action"]:
         lines.append("differing decisions by action (recorded->replayed): " + ", ".join(
             f"{k} {v}" for k, v in report["differ_by_action"].items()))

@@ -17,6 +17,7 @@ from typing import Any
 from bidder.engine.guards import GuardConfig
 from bidder.engine.positions import KEEP as POSITIONS_KEEP
 from bidder.engine.view import HISTORY_DAYS
+from bidder.reasons import without_text
 from bidder.replay.core import CampaignReplay, replay_campaign
 from bidder.store import observations as obs
 from bidder.store.db import Database
@@ -77,8 +78,10 @@ async def _load(s: Any, request: ReplayRequest, advert_ids: list[int]) -> tuple[
 
 
 def _replay_part(request: ReplayRequest, advert_ids: list[int]) -> list[CampaignReplay]:
-    """Load and replay some campaigns, ``BATCH`` at a time (runs in a worker process, or inline)."""
-    return asyncio.run(_replay_batches(request, advert_ids))
+    """Load and replay some campaigns, ``BATCH`` at a time (runs in a worker process, or inline). Reasons
+    are made without their text (replay compares actions and bids; the text is most of a decision's cost)."""
+    with without_text():
+        return asyncio.run(_replay_batches(request, advert_ids))
 
 
 async def _replay_batches(request: ReplayRequest, advert_ids: list[int]) -> list[CampaignReplay]:

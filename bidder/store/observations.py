@@ -12,6 +12,10 @@ kind                  key                                   payload
 ``daily``             ``nm|day``                            one day of one item's statistics
 ``cluster``           ``nm|from|to|query``                  one search cluster's statistics
 ``rec``               ``nm``                                WB's bid recommendation for one item
+``min_ceiling``       ``""``                                the plausible ceiling of WB's minimum bids
+                                                            for the campaign's payment type (changes
+                                                            below it wait for the item's minimum)
+``cluster_bids``      ``""``                                the search-cluster bids read by get-bids
 ====================  ====================================  ==========================================
 
 A row is written only when the part differs from the last one stored (``digest``). ``observed_at`` is when
@@ -47,12 +51,13 @@ from bidder.domain import (
     ReachBand,
     Recommendation,
 )
-from bidder.store.audit import APPLIED_STATUSES, _avg_position
+from bidder.store.audit import APPLIED_STATUSES, _avg_position, _position_at
 from bidder.store.common import chunks, find_account_id, require_account_id
 from bidder.store.leases import check_current_fence
 from bidder.store.models import AccountRow, DailyStatRow, DecisionRow, EvaluationRow, ObservationRow
 
 CAMPAIGN, RULES, DAILY, CLUSTER, REC = "campaign", "rules", "daily", "cluster", "rec"
+MIN_CEILING, CLUSTER_BIDS = "min_ceiling", "cluster_bids"
 PartKey = tuple[int, str, str]  # (advert_id, kind, key)
 
 
@@ -128,6 +133,19 @@ def decode_rec(advert_id: int, key: str, p: dict[str, Any]) -> Recommendation:
                           competitive_bid=p["competitive_bid"], leaders_bid=p["leaders_bid"], top_bid=p["top_bid"],
                           clusters=tuple(ReachBand(*c) for c in p["clusters"]),
                           bands=tuple(PositionBand(*b) for b in p["bands"]), fetched_at=_dt(p["fetched_at"]))
+
+
+def encode_ceiling(ceiling: int | None) -> dict[str, Any]:
+    return {"ceiling": ceiling}
+
+
+def encode_cluster_bids(bids: Iterable[tuple[tuple[int, str], int]]) -> list[list[Any]]:
+    """``CampaignInputs.cluster_bids`` (sorted ``((nm_id, norm_query), bid)``) as stored."""
+    return [[nm, query, bid] for (nm, query), bid in bids]
+
+
+def decode_cluster_bids(p: list[list[Any]]) -> tuple[tuple[tuple[int, str], int], ...]:
+    return tuple(sorted(((nm, query), bid) for nm, query, bid in p))
 
 
 def digest(payload: Any) -> str:
@@ -335,16 +353,18 @@ async def history_rows(session: AsyncSession, account: str, advert_ids: Iterable
         return []
     d = DecisionRow
     stmt = (select(d.id, d.advert_id, d.at, d.applied_at, d.strategy, d.action, d.nm_id, d.placement, d.bid_before,
-                   d.bid_after, d.apply_status, d.evidence_at, d.inputs)
+                   d.bid_after, d.apply_status, d.evidence_at, d.inputs, d.norm_query)
             .where(d.account_id == account_id, d.at >= since, d.at < until).order_by(d.id))
     if advert_ids is not None:
         stmt = stmt.where(d.advert_id.in_(sorted(set(advert_ids))))
     out = []
     for (rid, aid, at, applied_at, strategy, action, nm_id, placement, before, after, status, evidence_at,
-         inputs) in await session.execute(stmt):
+         inputs, norm_query) in await session.execute(stmt):
+        # every field as the engine's audit trail reads it (bidder.store.audit._record)
         rec = DecisionRecord(at=at, strategy=strategy, action=Action(action), nm_id=nm_id, placement=placement,
                              bid_before=before, bid_after=after, applied=status in APPLIED_STATUSES,
-                             evidence_at=evidence_at, avg_position=_avg_position(inputs))
+                             evidence_at=evidence_at, avg_position=_avg_position(inputs), norm_query=norm_query,
+                             position_at=_position_at(inputs), war=bool((inputs or {}).get("bidding_war")))
         out.append(HistoryRow(rid, aid, at, applied_at, rec))
     return out
 
@@ -361,6 +381,9 @@ class CampaignParts:
     clusters: dict[str, ClusterStat] = field(default_factory=dict)
     recs: dict[int, Recommendation] = field(default_factory=dict)
     version: int = 0  # bumped by every observation folded in
+    ceiling: int | None = None  # the plausible ceiling of WB's minimum bids (engine/min_bids.py)
+    ceiling_known: bool = False  # False: recorded before the ceiling was stored (replay cannot hold as it did)
+    cluster_bids: tuple[tuple[tuple[int, str], int], ...] = ()  # sorted ((nm_id, norm_query), bid)
 
     def daily_stats(self, since: date) -> tuple[DailyStat, ...]:
         """Ordered by nm_id, day (as the evaluator loads them)."""
@@ -407,6 +430,10 @@ class ObservedState:
             parts.clusters[o.key] = decode_cluster(o.advert_id, o.key, o.payload)
         elif o.kind == REC:
             parts.recs[int(o.key)] = decode_rec(o.advert_id, o.key, o.payload)
+        elif o.kind == MIN_CEILING:
+            parts.ceiling, parts.ceiling_known = o.payload["ceiling"], True
+        elif o.kind == CLUSTER_BIDS:
+            parts.cluster_bids = decode_cluster_bids(o.payload)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from bidder.domain import (
     Recommendation,
 )
 from bidder.engine.evaluate import decide_campaign
-from bidder.engine.guards import WAR_PREFIX, GuardConfig
+from bidder.engine.guards import GuardConfig
 from bidder.sim.market import ACTIVE, PAUSED, CampaignState, Market, ScenarioSpec, msk_day
 
 HISTORY_DAYS = 14
@@ -157,7 +157,7 @@ class CampaignRun:
             at=t, strategy=d.strategy, action=d.action, nm_id=d.nm_id, placement=d.placement,
             bid_before=d.bid_before, bid_after=d.bid_after, applied=applied, evidence_at=snap.stats_as_of,
             avg_position=float(pos) if isinstance(pos, int | float) else None, norm_query=d.norm_query,
-            war=d.guard is not None and str(d.guard).startswith(WAR_PREFIX),
+            war=bool(d.inputs.get("bidding_war")),  # as the audit trail reads it back
         ))
 
 

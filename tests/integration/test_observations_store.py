@@ -71,12 +71,21 @@ async def test_inputs_as_known_at_a_past_time(db_sessions) -> None:
     # a new recorder (a restart) with changed bids, statistics and recommendation
     rec2 = InputRecorder(ACC)
     await rec2.record(db_sessions, View(t3), t3, day - timedelta(days=7),
-                      [(seen(camp(250), t3, paused=True, rec_bid=520), (daily(day, "14"),), None)])
+                      [(seen(camp(250), t3, paused=True, rec_bid=520)._replace(cluster_bids=(((1001, "платье"), 450),)),
+                        (daily(day, "14"),), None)])
     async with db_sessions() as s:
         stored = await obs.load_observations(s, ACC, None, until=t3)
         kinds = sorted(o.kind for o in stored)
-        # t1: campaign, rules, daily, cluster, rec; t2: nothing; t3: campaign, daily, rec (rules and cluster same)
-        assert kinds == sorted(["campaign", "rules", "daily", "cluster", "rec", "campaign", "daily", "rec"])
+        # t1: campaign, rules, daily, cluster, rec, the minimum-bid ceiling; t2: nothing; t3: campaign, daily,
+        # rec, the cluster bids read by get-bids (rules, cluster and ceiling the same)
+        assert kinds == sorted(["campaign", "rules", "daily", "cluster", "rec", "min_ceiling", "campaign", "daily",
+                                "rec", "cluster_bids"])
+        state = obs.ObservedState(stored)
+        state.advance(t1)
+        parts = state.parts[100]
+        assert parts.ceiling_known and parts.ceiling == 300 and parts.cluster_bids == ()  # 2 x the minimum 150
+        state.advance(t3)
+        assert parts.cluster_bids == (((1001, "платье"), 450),)
         assert {o.known_at for o in stored} == {t1, t3}
         assert next(o for o in stored if o.kind == "campaign").observed_at == t1
 
