@@ -312,16 +312,18 @@ def run(args: Any) -> int:
 
 def _cycle_length(log: list[tuple], killed: str, killed_at: float) -> float | None:
     """Median real seconds between two successive completed cycles of one account on the surviving
-    workers in the minute before the kill: what "one cycle" is on this machine at this load."""
+    workers before the kill (the last two minutes, else all of it): what "one cycle" is on this machine
+    at this load."""
     last: dict[str, float] = {}
-    gaps: list[float] = []
+    gaps: list[tuple[float, float]] = []
     for kind, wid, name, _ok, t in log:
         if kind != "cycle" or wid == killed or t > killed_at:
             continue
-        if name in last and t > killed_at - 60:
-            gaps.append(t - last[name])
+        if name in last:
+            gaps.append((t, t - last[name]))
         last[name] = t
-    return round(sorted(gaps)[len(gaps) // 2], 1) if gaps else None
+    recent = sorted(g for t, g in gaps if t > killed_at - 120) or sorted(g for _, g in gaps)
+    return round(recent[len(recent) // 2], 1) if recent else None
 
 
 async def _reconcile_all(url: str, sim_info: dict, start: datetime, speed: float, t0: float, workdir: str,

@@ -221,3 +221,56 @@ async def sqlite_sessions(sqlite_url: str) -> AsyncIterator[object]:
     are not about the store (engine, notify, CLI)."""
     async for sessions in _migrated_sessions(sqlite_url):
         yield sessions
+
+
+# ------------------------------------------------------------------------- two workers on PostgreSQL
+
+CONTRACT_ACCOUNT = "shop-a"  # the account the store contract tests write (tests/integration/test_store_repo.py)
+
+
+@pytest.fixture
+def two_workers_url(postgres_url: str) -> Iterator[str]:
+    """``postgres_url`` shared by two worker processes for the length of a test (issue 20). This test
+    process is a worker holding the lease on ``shop-a`` (its fence is set for the test, so every store
+    write of shop-a's data, and every write by row id, checks that lease in its own transaction), and a
+    second OS process (``tests/integration/store_peer.py``), a worker with its own lease, liveness lock and
+    account, writes campaigns, statistics, intents and outcomes, alerts, operator state and cycles in a
+    loop the whole time. At the end the peer must have done at least one round with no error and no
+    refused write."""
+    import asyncio
+    import json
+    import sys
+
+    from bidder.store import leases
+    from bidder.store.db import Database
+    from bidder.store.migrate import upgrade
+
+    async def claim() -> int:
+        await upgrade(postgres_url)
+        async with Database(postgres_url) as database, database.sessions.begin() as s:
+            await leases.heartbeat_worker(s, "contract", host="test", pid=os.getpid(), http_port=None, ttl=600)
+            await leases.ensure_leases(s, {CONTRACT_ACCOUNT: 1})
+            (claimed,) = await leases.claim(s, "contract", [CONTRACT_ACCOUNT], ttl=600)
+            return claimed.epoch
+
+    epoch = asyncio.run(claim())
+    peer = subprocess.Popen([sys.executable, str(Path(__file__).parent / "integration" / "store_peer.py"),
+                             postgres_url, "peer-shop"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            cwd=str(Path(__file__).parents[1]))
+    try:
+        ready = peer.stdout.readline().strip() if peer.stdout else ""
+        assert ready == "READY", f"the peer worker did not start: {ready!r}"
+        token = leases.current_fence.set(leases.Fence(CONTRACT_ACCOUNT, "contract", epoch))
+        try:
+            yield postgres_url
+        finally:
+            leases.current_fence.reset(token)
+        assert peer.stdin is not None and peer.stdout is not None
+        peer.stdin.close()
+        report = json.loads(peer.stdout.readline())
+        assert peer.wait(30) == 0
+        assert report["errors"] == [] and report["refused"] == 0 and report["rounds"] > 0, report
+    finally:
+        if peer.poll() is None:
+            peer.kill()
+            peer.wait(10)

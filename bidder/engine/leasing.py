@@ -149,6 +149,8 @@ class LeaseKeeper:
         self._lock = asyncio.Lock()
         self._held_lock = threading.Lock()  # the heartbeat thread reads ``held`` (see Heartbeat)
         self._closed = False
+        self._handing: set[str] = set()  # given up, their in-flight cycles not finished yet (not claimed again)
+        self._hand_overs: set[asyncio.Task] = set()
         self._wake: asyncio.Event | None = None  # set (from the heartbeat thread too) to tick at once
         self._loop: asyncio.AbstractEventLoop | None = None
         self.next_expiry: float | None = None  # seconds until another worker's lease runs out (last tick)
@@ -276,9 +278,10 @@ class LeaseKeeper:
                 await self._released(name)
         holders = {i.name: (i.holder if i.live else None) for i in infos}
         mine = {n for n, w in plan(weights, holders, live or [self.worker_id]).items() if w == self.worker_id}
-        for name in [n for n in self.held if not n.startswith(JOB_PREFIX) and n not in mine]:
-            await self._give_up(name)
-        wanted = sorted((mine - set(self.held)) | (self.jobs - set(self.held)))
+        gone = [n for n in self.held if not n.startswith(JOB_PREFIX) and n not in mine]
+        if gone:
+            await self._give_up(gone)
+        wanted = sorted(((mine - set(self.held)) | (self.jobs - set(self.held))) - self._handing)
         if not wanted:
             return
         began = self.monotonic()
@@ -299,15 +302,31 @@ class LeaseKeeper:
         if not name.startswith(JOB_PREFIX):
             await self.on_release(name)
 
-    async def _give_up(self, name: str) -> None:
-        """Hand an account to the worker the plan names: stop serving it, wait for its cycle, release."""
+    async def _give_up(self, names: list[str]) -> None:
+        """Hand accounts to the worker the plan names: stop serving them now; in the background wait for
+        their in-flight cycles (all at once, bounded) and release them in one transaction. The tick goes
+        on meanwhile (a dead worker's accounts are claimed without waiting for a hand-over)."""
+        epochs = {}
         with self._held_lock:
-            held = self.held.pop(name)
-        await self.on_release(name)
-        await self._drain(name)
-        async with self.sessions.begin() as s:
-            await store.release(s, self.worker_id, [name])
-        log.info("released %s (epoch %d) for another worker", name, held.epoch)
+            for name in names:
+                epochs[name] = self.held.pop(name).epoch
+        for name in names:
+            await self.on_release(name)
+        self._handing.update(names)
+        task = asyncio.create_task(self._hand_over(names, epochs), name="lease-hand-over")
+        self._hand_overs.add(task)
+        task.add_done_callback(self._hand_overs.discard)
+
+    async def _hand_over(self, names: list[str], epochs: dict[str, int]) -> None:
+        try:
+            await asyncio.gather(*(self._drain(n) for n in names))
+            async with self.sessions.begin() as s:
+                await store.release(s, self.worker_id, names)
+            log.info("released %s for another worker", ", ".join(f"{n} (epoch {epochs[n]})" for n in names))
+        except Exception:  # the database is away: the leases run out instead
+            log.exception("releasing %s failed", names)
+        finally:
+            self._handing.difference_update(names)
 
     async def _drain(self, name: str) -> None:
         # the new holder must not start while this worker's cycle still writes (campaign saves race):
@@ -326,8 +345,9 @@ class LeaseKeeper:
             if not self.started:
                 return
             names = list(self.held)
-            for name in names:
-                await self._drain(name)
+            if self._hand_overs:
+                await asyncio.wait(set(self._hand_overs), timeout=max(RELEASE_GRACE_SECONDS, self.ttl / 2) + 5)
+            await asyncio.gather(*(self._drain(n) for n in names))
             with self._held_lock:
                 self.held.clear()
             with contextlib.suppress(Exception):

@@ -1,4 +1,7 @@
-"""The repository contract, run on SQLite and PostgreSQL (``store_url`` is parametrized)."""
+"""The repository contract, run on SQLite, on PostgreSQL, and on PostgreSQL shared by two worker
+processes (``store_url`` is parametrized here: ``postgres_workers`` is ``two_workers_url`` of the conftest:
+this process holds the lease on the account the tests write, so every write is fenced, while a peer worker
+process writes its own account's data the whole time)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,25 @@ from bidder.store import alerts, audit, common, repo
 from bidder.store.models import AccountRow, AlertRow, BidSnapshotRow, CycleRow, DecisionRow
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-ACC = "shop-a"
+ACC = "shop-a"  # conftest.CONTRACT_ACCOUNT
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The conftest's ``store_url``; the tests marked ``@WORKERS`` also run on ``postgres_workers``:
+    PostgreSQL shared by two worker processes (issue 20)."""
+    name = "two_workers_url" if request.param == "postgres_workers" else f"{request.param}_url"
+    return request.getfixturevalue(name)
+
+
+# The subset that also runs with two worker processes: every write a cycle makes that another worker's
+# writes could disturb (upserts of campaigns, items, bid snapshots and statistics, intents and their
+# outcomes, alert de-duplication across transactions, operator state). Left out: tests about one
+# transaction's validation (naive times, unknown status, quantising) and those reading every account at
+# once (the account list, the whole history, last_cycles, the whole outbox), which a peer's rows change.
+WORKERS = pytest.mark.parametrize("store_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                                                pytest.param("postgres_workers", marks=pytest.mark.postgres)],
+                                  indirect=True)
 
 
 def camp(
@@ -104,6 +125,7 @@ async def test_writes_for_unknown_account_raise(s) -> None:
 # --------------------------------------------------------------------------------------------- campaigns
 
 
+@WORKERS
 async def test_campaigns_round_trip(s) -> None:
     c1, c2 = camp(100), camp(200, bid_type="unified", bids={5: {"search": 400, "recommendations": 400}})
     await repo.save_campaigns(s, ACC, [c2, c1], T0)
@@ -115,6 +137,7 @@ async def test_campaigns_round_trip(s) -> None:
     assert await repo.load_campaigns(s, ACC, [200]) == [c2]
 
 
+@WORKERS
 async def test_save_campaigns_updates_and_replaces_items(s) -> None:
     await repo.save_campaigns(s, ACC, [camp()], T0)
     await s.commit()
@@ -126,6 +149,7 @@ async def test_save_campaigns_updates_and_replaces_items(s) -> None:
     assert [i.nm_id for i in loaded.items] == [1001, 1003]
 
 
+@WORKERS
 async def test_bid_snapshots_only_on_change(s) -> None:
     n1 = await repo.save_campaigns(s, ACC, [camp()], T0)
     n2 = await repo.save_campaigns(s, ACC, [camp()], T0 + timedelta(minutes=5))  # nothing changed
@@ -137,10 +161,10 @@ async def test_bid_snapshots_only_on_change(s) -> None:
     )
     await s.commit()
     assert (n1, n2, n3) == (3, 0, 1)
-    count = (await s.execute(select(BidSnapshotRow))).scalars().all()
-    assert len(count) == 4
+    assert len(await _snapshots(s)) == 4
 
 
+@WORKERS
 async def test_bids_at_picks_latest_snapshot_at_or_before(s) -> None:
     t1, t2, t3 = T0, T0 + timedelta(hours=1), T0 + timedelta(hours=2)
     await repo.save_campaigns(s, ACC, [camp(bids={1001: {"search": 100}})], t1)
@@ -183,6 +207,7 @@ def stat(
     )
 
 
+@WORKERS
 async def test_daily_stats_round_trip_exact_and_upsert(s) -> None:
     rows = [
         stat(),
@@ -213,6 +238,7 @@ async def test_money_is_quantised_to_six_places_half_up(s) -> None:
     assert got.spend == Decimal("0.000001") and got.revenue == Decimal("-1.25")
 
 
+@WORKERS
 async def test_daily_totals_sum_exactly(s) -> None:
     await repo.save_daily_stats(
         s,
@@ -232,6 +258,7 @@ async def test_daily_totals_sum_exactly(s) -> None:
     ]
 
 
+@WORKERS
 async def test_cluster_stats_round_trip_and_upsert(s) -> None:
     a = ClusterStat(
         100, 1001, "платье летнее", date(2026, 10, 26), date(2026, 11, 1), None, 12, 1, Decimal("45.67"), 4.5
@@ -254,6 +281,7 @@ async def test_cluster_stats_round_trip_and_upsert(s) -> None:
 # --------------------------------------------------------------------------------------------- decisions
 
 
+@WORKERS
 async def test_record_decision_round_trip(s) -> None:
     d = decision()
     did = await repo.record_decision(
@@ -290,6 +318,7 @@ async def test_invalid_status_is_refused(s) -> None:
         await repo.set_decision_status(s, did + 1000, "applied")
 
 
+@WORKERS
 async def test_pending_intents_and_status_changes(s) -> None:
     a = await repo.record_decision(s, ACC, decision(), at=T0, dry_run=False, apply_status="pending")
     b = await repo.record_decision(
@@ -312,6 +341,7 @@ async def test_pending_intents_and_status_changes(s) -> None:
     assert sb.apply_status == "failed" and sb.api_error == "HTTP 400: bid below minimum" and not sb.applied
 
 
+@WORKERS
 async def test_bulk_intents_return_their_ids_and_take_outcomes_in_one_update(s) -> None:
     """What the cycle does with a batch of bid changes: one INSERT returning ids in order, one UPDATE."""
     batch = [decision(100 + i, bid_after=300 + i) for i in range(120)]  # more than one chunk
@@ -471,6 +501,7 @@ async def test_the_one_dedup_rule_counts_sent_alerts_for_a_day_and_failed_ones_n
     await s.commit()
 
 
+@WORKERS
 async def test_alert_dedup_across_sessions_is_enforced_by_the_database(db_sessions) -> None:
     async with db_sessions() as s1:
         await repo.ensure_account(s1, ACC, "1", "RUB", "Europe/Moscow")
@@ -493,6 +524,7 @@ async def test_alert_dedup_across_sessions_is_enforced_by_the_database(db_sessio
 # --------------------------------------------------------------------------------------------- operator state
 
 
+@WORKERS
 async def test_operator_state(s) -> None:
     await repo.set_operator_state(s, ACC, "paused", True, at=T0, set_by="telegram:42")
     await repo.set_operator_state(
@@ -562,6 +594,7 @@ async def test_timestamps_are_aware_utc_and_naive_is_refused(s) -> None:
     await s.rollback()
 
 
+@WORKERS
 async def test_alert_dedup_race_between_two_open_transactions(db_sessions) -> None:
     """Both sessions pass the pre-check; the second still gets None once the first commits
     (PostgreSQL: the unique index blocks then refuses; SQLite: BEGIN IMMEDIATE serialises them)."""
@@ -583,7 +616,7 @@ async def test_alert_dedup_race_between_two_open_transactions(db_sessions) -> No
         )  # the session is still usable
         await s2.commit()
     async with db_sessions() as s3:
-        assert sorted(a.kind for a in await alerts.pending_events(s3, 100)) == ["k", "other"]
+        assert sorted(a.kind for a in await alerts.pending_events(s3, 100) if a.account == ACC) == ["k", "other"]
 
 
 # --------------------------------------------------------------------------------------------- save_campaigns (Core)
@@ -593,17 +626,21 @@ async def _item_rows(s) -> dict[tuple[int, int], tuple[int, str, int | None, int
     rows = await s.execute(
         text(
             "SELECT c.advert_id, i.nm_id, i.id, i.subject, i.bid_search, i.bid_recommendations "
-            "FROM campaign_items i JOIN campaigns c ON c.id = i.campaign_id"
-        )
+            "FROM campaign_items i JOIN campaigns c ON c.id = i.campaign_id "
+            "JOIN accounts a ON a.id = c.account_id WHERE a.name = :acc"
+        ),
+        {"acc": ACC},
     )
     return {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in rows}
 
 
 async def _snapshots(s) -> list[tuple[int, int, str, int]]:
-    rows = await s.execute(select(BidSnapshotRow).order_by(BidSnapshotRow.id))
+    rows = await s.execute(select(BidSnapshotRow).join(AccountRow, AccountRow.id == BidSnapshotRow.account_id)
+                           .where(AccountRow.name == ACC).order_by(BidSnapshotRow.id))
     return [(r.advert_id, r.nm_id, r.placement, r.bid) for r in rows.scalars()]
 
 
+@WORKERS
 async def test_save_campaigns_removes_adds_and_keeps_items_in_one_session(s) -> None:
     """No commit in between, and the session already holds the loaded rows: every load sees the new
     state (also one without populate_existing); kept items keep their ids; other campaigns are untouched."""
@@ -615,7 +652,8 @@ async def test_save_campaigns_removes_adds_and_keeps_items_in_one_session(s) -> 
     assert await repo.save_campaigns(s, ACC, [camp(), other], T0) == 4
     assert await repo.load_campaigns(s, ACC) == [camp(), other]
     before = await _item_rows(s)
-    query = select(CampaignRow).options(selectinload(CampaignRow.items)).order_by(CampaignRow.advert_id)
+    query = (select(CampaignRow).options(selectinload(CampaignRow.items))
+             .where(CampaignRow.account_id == await common.require_account_id(s, ACC)).order_by(CampaignRow.advert_id))
     held = (await s.scalars(query)).all()  # ORM instances alive in the identity map
 
     changed = camp(
@@ -645,6 +683,7 @@ async def test_save_campaigns_removes_adds_and_keeps_items_in_one_session(s) -> 
     assert (await _snapshots(s))[-2:] == [(100, 1001, "recommendations", 180), (100, 1002, "search", 300)]
 
 
+@WORKERS
 async def test_save_campaigns_repeated_campaign_and_item_compare_with_previous_occurrence(s) -> None:
     """A campaign listed twice in one call (or an nm twice in one campaign) is compared with its
     previous occurrence and the last one is stored."""
@@ -674,6 +713,7 @@ async def test_save_campaigns_repeated_campaign_and_item_compare_with_previous_o
     ]
 
 
+@WORKERS
 async def test_save_campaigns_more_than_one_chunk(s) -> None:
     many = [camp(1000 + n, bids={n: {"search": 100 + n}}) for n in range(common.CHUNK + 120)]
     assert await repo.save_campaigns(s, ACC, many, T0) == len(many)

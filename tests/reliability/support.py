@@ -356,8 +356,15 @@ def sqlite_path(url: str) -> Path:
     return Path(url.split("///", 1)[1])
 
 
-def query(db: Path, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-    """Read the daemon's SQLite file from here (a separate connection, like `bidder history`)."""
+def query(db: Path | str, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    """Read the daemon's SQLite file from here (a separate connection, like `bidder history`); ``db`` may
+    also be a PostgreSQL URL (the workers' database: rows as dicts, ``?`` placeholders as in SQLite)."""
+    if isinstance(db, str) and db.startswith("postgresql"):
+        import psycopg
+        from psycopg.rows import dict_row
+
+        with psycopg.connect(db.replace("postgresql+asyncpg://", "postgresql://"), row_factory=dict_row) as pg:
+            return list(pg.execute(sql.replace("?", "%s"), params))  # type: ignore[arg-type]
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     conn.row_factory = sqlite3.Row
     try:
@@ -382,7 +389,9 @@ def all_text(db: Path) -> list[tuple[str, str, str]]:
     """(table, column, value) for every non-NULL value of every column of every table, as text
     (JSON columns included): what the secrets scan searches."""
     out = []
-    tables = [r["name"] for r in query(db, "SELECT name FROM sqlite_master WHERE type='table'")]
+    pg = isinstance(db, str) and db.startswith("postgresql")
+    tables = [r["name"] for r in query(db, "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+                                       if pg else "SELECT name FROM sqlite_master WHERE type='table'")]
     for t in tables:
         for row in query(db, f'SELECT * FROM "{t}"'):
             for col in row.keys():

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'quota_finished_days'
-down_revision: str | None = 'replay_observations'
+down_revision: str | None = 'pos_clicks'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
