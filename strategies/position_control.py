@@ -8,9 +8,11 @@
   else the CPM top / leaders / competitive bids) is where to head when nothing of our own is known yet.
 * **Moves** (one per fresh reading, never twice on the same one):
   - lost the target: back to the cheapest bid that held if there is one above, else up by ``step_up_pct``
+    times the shortfall in places (0.5 to 2)
     (straight towards WB's corridor when far off), never to a bid known to lose;
-  - on target ``probe_after`` readings in a row since the last change: the economy probe, one step down
-    (``step_down_pct``), never to or below a bid that lost within ``MEMORY``;
+  - on target ``probe_after`` readings in a row since the last change (WB's statistics: covering
+    ``PROBE_SPAN`` of data): the economy probe, one step down (``step_down_pct``), never to or below a bid
+    that lost within ``FLOOR_MEMORY`` (at most half way down to it when that is a move);
   - in between: hold.
 """
 
