@@ -68,18 +68,20 @@ def evidence(readings: Sequence[Reading], changes: Sequence[datetime], bids: Seq
         bid = clean(r, changes, bids)
         if bid is None:
             continue
-        if r.position > target + ON_TARGET:
+        # a loss is remembered (and blocks probes) only when it is clear of WB's rounding
+        clear_loss = r.position - r.err > target + ON_TARGET
+        if clear_loss:
             losses.add(bid)
         if now - r.at > PROBE_PAUSE:
             continue
-        if r.position > target + ON_TARGET:
+        if clear_loss:
             lately = bid if lately is None else max(lately, bid)
         if now - r.at > MEMORY:
             continue
         n += 1
         if r.position <= target + ON_TARGET:
             held = bid if held is None else min(held, bid)
-        else:
+        elif clear_loss:
             lost = bid if lost is None else max(lost, bid)
     if held is not None and lost is not None and lost >= held:
         # the market moved within MEMORY: a bid that held once lost later; trust the loss
