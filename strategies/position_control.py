@@ -8,9 +8,11 @@
   else the CPM top / leaders / competitive bids) is where to head when nothing of our own is known yet.
 * **Moves** (one per fresh reading, never twice on the same one):
   - lost the target: back to the cheapest bid that held if there is one above, else up by ``step_up_pct``
+    times the shortfall in places (0.5 to 2)
     (straight towards WB's corridor when far off), never to a bid known to lose;
-  - on target ``probe_after`` readings in a row since the last change: the economy probe, one step down
-    (``step_down_pct``), never to or below a bid that lost within ``MEMORY``;
+  - on target ``probe_after`` readings in a row since the last change (WB's statistics: covering
+    ``PROBE_SPAN`` of data): the economy probe, one step down (``step_down_pct``), never to or below a bid
+    that lost within ``FLOOR_MEMORY`` (at most half way down to it when that is a move);
   - in between: hold.
 """
 
@@ -66,18 +68,20 @@ def evidence(readings: Sequence[Reading], changes: Sequence[datetime], bids: Seq
         bid = clean(r, changes, bids)
         if bid is None:
             continue
-        if r.position > target + ON_TARGET:
+        # a loss is remembered (and blocks probes) only when it is clear of WB's rounding
+        clear_loss = r.position - r.err > target + ON_TARGET
+        if clear_loss:
             losses.add(bid)
         if now - r.at > PROBE_PAUSE:
             continue
-        if r.position > target + ON_TARGET:
+        if clear_loss:
             lately = bid if lately is None else max(lately, bid)
         if now - r.at > MEMORY:
             continue
         n += 1
         if r.position <= target + ON_TARGET:
             held = bid if held is None else min(held, bid)
-        else:
+        elif clear_loss:
             lost = bid if lost is None else max(lost, bid)
     if held is not None and lost is not None and lost >= held:
         # the market moved within MEMORY: a bid that held once lost later; trust the loss

@@ -77,6 +77,7 @@ class Reading:
     bid: int | None  # the bid the value describes: the CPM paid in the stretch, else the bid when read
     paid: bool = False  # ``bid`` was measured from the stretch's own spend and views (CPC: clicks)
     tol: float = PAID_TOLERANCE  # how far (relative) a paid ``bid`` may be from the bid it describes
+    err: float = 0.0  # how far WB's rounding may move ``position`` (a differenced stretch), <= MAX_ERROR
 
 
 def _norm(q: str) -> str:
@@ -182,7 +183,8 @@ def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
             continue  # no new evidence yet (or too little to rise above WB's rounding)
         pos = (o.position * views - base.position * v1) / gained
         paid = None if o.spend is None or base.spend is None else _paid(o.spend - base.spend, gained)
-        out.append(Reading(o.source, max(1.0, pos), base.describes_at, o.describes_at, paid or o.bid, paid is not None))
+        out.append(Reading(o.source, max(1.0, pos), base.describes_at, o.describes_at, paid or o.bid, paid is not None,
+                           err=round(ROUNDING * (v1 + views) / gained, 2)))
         base = o
     return out
 

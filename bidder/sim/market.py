@@ -19,6 +19,16 @@ Model
   ``daily_budget`` gets its budget reset at each Moscow midnight and resumes if the budget had paused it.
 * Average positions (fullstats ``boosterStats.avg_position``, normquery ``avg_pos``) are weighted by
   searches (the opportunity), not by views, so that a higher bid never worsens the average.
+* Recommendations (``recommendation``) come from the auction as it stands at the call: every promoted
+  card of the item's clusters (seeded competitors, responders at the level they stand at, the scenario's
+  campaigns). ``leadersBid`` = mean bid of the ``LEADERS`` best-placed cards, the asking card included
+  (WB: "the average bid with which items hold the leading places in your category"); ``competitiveBid`` =
+  median bid of the other sellers' cards (WB: "the average bid of other sellers ...; half bid above it,
+  half below"); reach corridor and CPC bands = one kopeck above the card that holds the place among the
+  other cards (WB: "the bid that gets the card into places ..."). A policy that chases ``leadersBid``
+  therefore raises the average it chases.
+* The Analytics search report (``search_report``) is served as of its last 2-hour refresh (WB: "refreshed
+  every 2 hours"), per item and search text (= the cluster of that name), weighted like ``avg_pos``.
 * Noise is a pure hash of (seed, campaign, item, cluster, hour): results do not depend on how often or
   in which steps the market is advanced, only on the seed, the scenario and the bids/status history.
 * WB timing: a bid change takes effect on the next 30-second tick (the last write in a window wins);

@@ -189,3 +189,18 @@ def test_on_wbs_statistics_the_probe_waits_until_the_bid_held_for_an_hour_of_dat
     assert short.reason.code == "position.on_target_wait"
     p = only(strat(position=3).decide(on_target(70), NOW), Action.SET_BID)
     assert p.bid == 19000 and "economy probe" in p.reason
+
+
+def test_a_loss_within_wbs_rounding_does_not_block_the_probe():
+    """A differenced stretch at 3.4 whose rounding error is 0.5 may well have been position 3: it is no
+    proof that the bid loses (the raise still answers it; the probe memory does not keep it)."""
+    from strategies.position_control import evidence
+    from strategies.position_readings import Reading
+
+    def ev(err: float):
+        r = Reading("clusters_today", 3.4, NOW - timedelta(minutes=40), NOW - timedelta(minutes=5), 19000,
+                    paid=True, err=err)
+        return evidence([r], [], [19000, 20000], 3, NOW)
+
+    assert ev(0.5).losses == () and ev(0.5).lost_lately is None
+    assert ev(0.2).losses == (19000,) and ev(0.2).lost_lately == 19000
