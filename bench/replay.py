@@ -142,7 +142,9 @@ def main() -> None:
     cfg = db.with_suffix(".yaml")
     cfg.write_text(config_text(args.campaigns))
     url = f"sqlite+aiosqlite:///{db}"
-    if not db.exists():
+    if db.exists():
+        asyncio.run(upgrade(url))  # a database kept from an older schema gets the newer tables
+    else:
         t = time.perf_counter()
         asyncio.run(generate(url, args.campaigns, args.days, print))
         print(f"generated {db} in {time.perf_counter() - t:.0f} s ({db.stat().st_size / 1e6:.0f} MB)")

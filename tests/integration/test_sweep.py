@@ -40,11 +40,11 @@ def assert_sane(report: dict, values: list) -> None:
         assert 1 <= r["position_held"] <= 60
         assert sum(c["spend"] for c in r["per_campaign"]) == pytest.approx(r["spend"], abs=0.05)
     for lower, higher in zip(rows, rows[1:], strict=False):
-        # a lower ДРР cap never buys a higher ДРР (beyond noise), more spend, or a better position
+        # a lower ДРР cap never buys a higher ДРР (beyond noise) or more spend. (The position held is an
+        # average over the campaigns that ran, so a tighter cap that pauses a badly placed campaign can
+        # improve it: no relation holds there.)
         assert lower["drr_pct"] <= higher["drr_pct"] + NOISE_PCT
         assert lower["spend"] <= higher["spend"] * 1.01
-        assert lower["position_held"] >= higher["position_held"] - 0.5
-        assert lower["bid_changes"] + lower["pauses"] >= 0
 
 
 def test_scenario_sweep_is_sane_and_deterministic_for_a_seed(tmp_path: Path) -> None:
@@ -58,7 +58,6 @@ def test_scenario_sweep_is_sane_and_deterministic_for_a_seed(tmp_path: Path) -> 
     low, high = report["results"]
     # a 5 % cap bites on the demo's over-spenders (ДРР 35-66 %): it cuts, a 45 % cap cuts less
     assert low["spend"] < high["spend"] and low["drr_pct"] < high["drr_pct"]
-    assert low["bid_changes"] + low["pauses"] > high["bid_changes"] + high["pauses"] - 5
     assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, again, _ = sweep(*args)
     assert code == 0 and json.loads(again) == report
