@@ -63,6 +63,7 @@ class Applier:
         self.reconciler = Reconciler(view, sessions, clock)
         self.rejected = RejectedWrites()
         self._status_sent: dict[int, tuple[Action, datetime]] = {}  # advert -> last status change WB accepted
+        self._status_decisions: dict[int, Decision] = {}  # advert -> that change's decision (confirmed on re-read)
         self.status_reread: set[int] = set()  # campaigns to re-read: WB's tick passed since a status change
         self._confirmed: list[Decision] = []  # this run's writes WB accepted (announced as sent after the answers)
         self._shown: list[Decision] = []  # this run's writes a re-read showed applied (announced as confirmed)
@@ -221,11 +222,29 @@ class Applier:
                 self.status_reread.add(advert_id)  # read at the next cycle's start; shown until then
             self.view.note_status(advert_id, Status.PAUSED if action == Action.PAUSE else Status.ACTIVE)
 
-    def reread(self, advert_ids) -> None:
-        """These campaigns' details were just read from WB: what they show is what WB applied."""
+    async def reread(self, advert_ids) -> None:
+        """These campaigns' details were just read from WB: what they show is what WB applied. A status
+        change WB accepted ("sent") that the read shows is announced as confirmed; one it does not show is
+        decided again by the next evaluation (logged)."""
+        shown: list[Decision] = []
         for advert_id in advert_ids:
-            self._status_sent.pop(advert_id, None)
+            sent = self._status_sent.pop(advert_id, None)
+            decision = self._status_decisions.pop(advert_id, None)
             self.status_reread.discard(advert_id)
+            camp = self.view.campaigns.get(advert_id)
+            if sent is None or decision is None or camp is None:
+                continue
+            expected = Status.PAUSED if sent[0] == Action.PAUSE else Status.ACTIVE
+            if camp.status == expected:
+                shown.append(decision)
+            else:
+                log.warning("account %s campaign %s: WB accepted %s at %s but shows status %s", self.view.name,
+                            advert_id, sent[0].value, sent[1].isoformat(timespec="seconds"), camp.status)
+        if shown:
+            view = self.view
+            async with self.sessions.begin() as s:
+                await self.alerts.for_decisions(s, view.name, view.campaigns, shown, self.clock.now(),
+                                                dry_run=False, currency=view.currency or "RUB", confirmed=True)
 
     async def _announce(self) -> None:
         """Tell people what WB accepted (bid changes, pauses, resumes: "sent", a later read confirms them),
@@ -344,6 +363,10 @@ class Applier:
         if not self.dry_run:
             kill_switch.note_paused(self.view, d)  # not sent again while the campaign reads the same
             self._status_sent[d.advert_id] = (d.action, self.clock.now())
+            if getattr(outcome, "changed", True):  # announced as sent: confirmed once a read shows it
+                self._status_decisions[d.advert_id] = d
+            else:
+                self._status_decisions.pop(d.advert_id, None)
             self.view.note_status(d.advert_id, new_status)
         return True
 

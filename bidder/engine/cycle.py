@@ -301,7 +301,7 @@ class AccountCycle:
             self.view.details_at[camp.advert_id] = now
         await self.poller.save_campaigns(fresh, now)
         rejected.reread(ids)
-        self.applier.reread(ids)
+        await self.applier.reread(ids)
 
     async def _evaluate(self, now: datetime) -> Evaluation:
         evaluation = await self.evaluator.run(now)

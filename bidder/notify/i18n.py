@@ -144,6 +144,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "status.sent_tail": "WB принял запрос; статус меняется в течение минуты и будет подтверждён следующим "
                             "чтением кампании.",
         "status.confirmed": "подтверждено WB",
+        "status.confirmed_title": " (подтверждено: WB показывает новый статус)",
         "status.sent": "отправлено, ещё не подтверждено",
         "reason": "Причина: {reason}",
         "by.operator": "оператор {by}",
@@ -260,6 +261,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "status.sent_tail": "WB accepted the request; the status changes within a minute and is confirmed by the "
                             "next read of the campaign.",
         "status.confirmed": "confirmed by WB",
+        "status.confirmed_title": " (confirmed: WB shows the new status)",
         "status.sent": "sent, not confirmed yet",
         "reason": "Reason: {reason}",
         "by.operator": "operator {by}",

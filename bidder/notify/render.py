@@ -165,8 +165,8 @@ def render_group(events: Sequence[Event], locale: str = "ru", *, tz: str = "Euro
             lines.append(t(locale, "bid_changes.sent_tail"))
     elif kind in (EventKind.CAMPAIGN_PAUSED, EventKind.CAMPAIGN_RESUMED):
         key = "paused.title" if kind == EventKind.CAMPAIGN_PAUSED else "resumed.title"
-        lines.append(t(locale, key + "_sent" if sent else key, account=account)
-                     + (t(locale, "bid_changes.dry") if dry else ""))
+        suffix = "bid_changes.dry" if dry else "status.confirmed_title" if states == {True} else None
+        lines.append(t(locale, key + "_sent" if sent else key, account=account) + (t(locale, suffix) if suffix else ""))
         mixed = sent and True in states
         for e in events:
             p = e.payload

@@ -2,10 +2,11 @@
 simulator over HTTP, on a real SQLite file, the messages rendered from the outbox as the sender does.
 
 * a pause and a bid change WB answered 200 are announced as *sent* (WB accepted the request; it applies
-  on WB's tick and the next read confirms it), in Russian by default and in English;
+  on WB's tick and the next read confirms it), in Russian by default and in English; the pause is
+  announced again as *confirmed* once the campaign's read after WB's status tick shows it;
 * a bid change whose 200 did not parse is announced only once a re-read showed it applied, as
   *confirmed*;
-* a dry run says it sent nothing.
+* a dry run says it sent nothing; a refused write is said in the reader's language with WB's reason.
 """
 
 from __future__ import annotations
@@ -59,6 +60,15 @@ async def test_a_pause_and_a_bid_change_wb_accepted_are_sent_and_a_reread_confir
             assert "Пауза отправлена в WB" in ru and "подтверждён следующим чтением" in ru
             assert "Кампания остановлена" not in ru
             assert "Pause sent to WB" in en and "confirmed by the next read" in en
+            # WB's status tick passes; the campaign's next read shows it paused: confirmed
+            before = await _ids(app)
+            for _ in range(2):
+                fs.settle(clock)
+                await app.run_once()
+            [shown] = [e for e in await _new_events(app, before, "campaign_paused") if e.payload["advert_id"] == target]
+            assert shown.payload["confirmed"] is True
+            assert "Кампания остановлена" in _text([shown], "ru") and "WB показывает новый статус" in _text([shown], "ru")
+            assert "(confirmed: WB shows the new status)" in _text([shown], "en")
             await app.control.resume(target, by="cli")
             fs.settle(clock)
             await app.run_once()
