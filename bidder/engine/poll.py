@@ -103,7 +103,11 @@ class Poller:
     async def _count(self, now: datetime) -> None:
         view = self.view
         fin = view.finished
-        refs = await self.reader.count()
+        try:
+            refs = await self.reader.count()
+        except WBError:
+            await self._list_by_status(now)
+            raise
         view.listed = {r.advert_id: r.status for r in refs if r.status not in (Status.DELETED, FINISHED)}
         stale = []
         live: set[int] = set()
@@ -152,6 +156,19 @@ class Poller:
         # a failed details read after a good count left the campaigns unknown until the next count interval,
         # while the cycles reported success and pause-all found nothing to pause; found by the fault suite)
         view.count_at = now
+
+    async def _list_by_status(self, now: datetime) -> None:
+        """The campaign list failed: the campaigns that can spend are read by status instead (the details
+        call filters by status without ids), so that a first start whose list never answers still knows
+        which ids to pause. The cycle still fails on the list's error; the safety pass runs again on the
+        ids learnt here (cycle.py). A failure of this read too leaves the view as it was."""
+        try:
+            fresh = await self.reader.campaigns_by_status(sorted(BID_EDITABLE_STATUSES))
+        except WBError:
+            return
+        for camp in fresh:
+            self.view.details_at[camp.advert_id] = now
+        await self.save_campaigns(fresh, now)
 
     async def read_finished_details(self, now: datetime) -> None:
         """Finished campaigns' details, once each, at most FINISHED_DETAILS_PER_CYCLE a cycle, alongside the

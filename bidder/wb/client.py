@@ -305,6 +305,16 @@ class WBClient:
             out.extend(a.to_domain((types or {}).get(a.id, 9)) for a in parsed.adverts)
         return out
 
+    async def campaigns_by_status(self, statuses: Iterable[int]) -> list[Campaign]:
+        """Campaign details by status, no ids (``statuses`` is a documented filter of the same call): the
+        way to learn the ids of campaigns that can spend when the campaign list does not answer."""
+        path = "/api/advert/v2/adverts"
+        params = {"statuses": ",".join(str(int(s)) for s in statuses)}
+        parsed = await self._read("GET", path, lambda d: schemas.AdvertsResponse.model_validate(d or {}),
+                                  params=params)
+        await self._check_plausible(f"GET {path}", parsed.adverts)
+        return [a.to_domain(9) for a in parsed.adverts]
+
     async def _check_plausible(self, key: str, adverts: Sequence[schemas.AdvertV2]) -> None:
         """A current bid above ``plausible.max_plausible_bid`` in the account's currency is a broken
         reply (SchemaDrift). The config is read only when a bid exceeds the RUB ceiling."""

@@ -129,3 +129,28 @@ async def test_pause_all_pauses_a_campaign_whose_status_is_unknown_once(tmp_path
             await app.close()
     finally:
         await fs.stop()
+
+
+async def test_pause_all_on_a_first_start_whose_campaign_list_never_answers(tmp_path: Path) -> None:
+    """WB's list answers 504 on every attempt from the first start: the ids of the campaigns that can spend
+    come from the details call filtered by status (no ids), and pause-all pauses the managed active ones in
+    that same cycle; the cycle still fails on the list (the account is alerted)."""
+    clock = FakeClock()
+    fs = await faulty_sim(clock)
+    try:
+        down = fs.add(Rule(*COUNT, status=504))
+        app = await app_for(fs, tmp_path, clock, config_path=_config(tmp_path))
+        try:
+            await app.control.pause("all", by="cli")
+            [result] = await app.run_once()
+            assert not result.ok and down.hits >= 1
+            by_status = [r for r in fs.requests(*ADVERTS) if "statuses" in r["query"] and "ids" not in r["query"]]
+            assert by_status, "the details were not read by status"
+            assert _paused_ids(fs) == sorted(DEMO_ACTIVE - {EXCLUDED})
+            fs.settle(clock)
+            assert {a for a in DEMO_ACTIVE if fs.status(a) == Status.PAUSED} == DEMO_ACTIVE - {EXCLUDED}
+            assert fs.status(EXCLUDED) == Status.ACTIVE
+        finally:
+            await app.close()
+    finally:
+        await fs.stop()
