@@ -322,6 +322,7 @@ class Poller:
         if view.steps is None or now - view.steps.fetched_at >= RULES_TTL:
             cfg = await self.reader.config()
             view.steps = WBSteps(now, cfg.cpm_step, cfg.cpc_step)
+            view.size_defaults(cfg.cpm_step)
             if cfg.currency:
                 view.currency = cfg.currency
         mins = view.min_bids

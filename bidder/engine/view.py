@@ -28,7 +28,7 @@ from bidder.domain import (
     Recommendation,
     Status,
 )
-from bidder.engine.currency_defaults import evidence_guard
+from bidder.engine.currency_defaults import evidence_guard, sized_strategies
 from bidder.engine.finished import FinishedReads
 from bidder.engine.freshness import Freshness
 from bidder.engine.guards import GuardConfig
@@ -103,6 +103,7 @@ class AccountView:
     freshness: Freshness = field(default_factory=Freshness)
     inputs: EvaluationInputs = field(init=False)
     _strategies: dict[int, list | None] = field(init=False)  # advert -> strategies, None: not managed
+    _sized_step: int | None = field(init=False, default=None)  # WB's CPM step the strategies are sized in
     _tz: ZoneInfo = field(init=False)
 
     def __post_init__(self) -> None:
@@ -132,8 +133,17 @@ class AccountView:
         except KeyError:
             account = self.account
             out = account.strategies_for(advert_id) if account.is_managed(advert_id) else None
+            if out is not None and self._sized_step is not None:
+                out = sized_strategies(out, self._sized_step)
             self._strategies[advert_id] = out
             return out
+
+    def size_defaults(self, cpm_step: int) -> None:
+        """WB's CPM step is known (or changed): the strategies' money defaults follow the account's
+        currency (:mod:`bidder.engine.currency_defaults`); the instances are made again."""
+        if cpm_step != self._sized_step:
+            self._sized_step = cpm_step
+            self._strategies = {}
 
     def strategies_for(self, advert_id: int) -> list:
         return self.managed_strategies(advert_id) or []

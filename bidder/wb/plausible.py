@@ -34,6 +34,14 @@ def default_min_evidence_spend(cfg: WBConfig) -> Decimal:
     return evidence_spend_for_step(cfg.cpm_step)
 
 
+NO_REVENUE_STEPS = 500  # the strategies' min_spend_without_revenue default: 500 ₽ on RUB (cpmStep 1 ₽)
+
+
+def no_revenue_spend_for_step(cpm_step: int) -> Decimal:
+    """``NO_REVENUE_STEPS`` of WB's CPM bid step (minor units), in base units of the same currency."""
+    return minor_to_base(NO_REVENUE_STEPS * max(cpm_step, 1))
+
+
 def evidence_spend_for_step(cpm_step: int) -> Decimal:
     """``EVIDENCE_STEPS`` of WB's CPM bid step (minor units), in base units of the same currency."""
     return minor_to_base(EVIDENCE_STEPS * max(cpm_step, 1))

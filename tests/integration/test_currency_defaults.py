@@ -95,3 +95,26 @@ async def test_a_threshold_the_seller_wrote_is_kept_on_a_uzs_account(tmp_path: P
     finally:
         await app.close()
         await fs.stop()
+
+
+def _spend_caps(view) -> list:
+    return [s for i in view.editable_ids() for s in view.strategies_for(i) if type(s).__name__ == "SpendCap"]
+
+
+async def test_the_strategies_money_defaults_follow_the_account_currency(tmp_path: Path) -> None:
+    """spend_cap's ``min_spend_without_revenue`` default (500, spend with no revenue that counts as a
+    breach) is 500 of WB's CPM steps: 500 ₽ on RUB, 500,000 sum on UZS, unless the config sets it."""
+    fs, app, clock = await _first_cycle(tmp_path, uzs=True)
+    try:
+        caps = _spend_caps(app.cycles["shop-a"].view)
+        assert caps and {s.params.min_spend_without_revenue for s in caps} == {Decimal(500_000)}
+    finally:
+        await app.close()
+        await fs.stop()
+    fs, app, clock = await _first_cycle(tmp_path / "rub", uzs=False)
+    try:
+        caps = _spend_caps(app.cycles["shop-a"].view)
+        assert caps and {s.params.min_spend_without_revenue for s in caps} == {Decimal(500)}
+    finally:
+        await app.close()
+        await fs.stop()
