@@ -183,8 +183,10 @@ def test_never_acts_on_ddr_at_or_under_the_cap_without_history(rows, cap_pct):
     stats = []
     for days_ago, clicks, orders, price in rows:
         revenue = orders * price / 100
-        spend = revenue * cap_pct / 100 * 0.999  # ДРР just under the cap
-        stats.append(day(days_ago=days_ago, spend=round(spend, 2), revenue=revenue, clicks=clicks, orders=orders))
+        spend = revenue * cap_pct / 100 * 0.999  # ДРР just under the cap (rounded down: kopecks rounded up
+        # put ДРР over the cap on tiny revenue, e.g. 0.006 -> 0.01 of 0.12 is 8.3 % against a 5 % cap)
+        stats.append(day(days_ago=days_ago, spend=math.floor(spend * 100) / 100, revenue=revenue, clicks=clicks,
+                         orders=orders))
     seen = {}
     for s in stats:  # one row per day
         seen[s.day] = s
