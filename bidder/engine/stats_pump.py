@@ -86,6 +86,8 @@ class StatsPump:
         self._arrival = asyncio.Event()  # set when a call arrives or the background pump ends
         self._task: asyncio.Task | None = None
         self._active = False  # the background pump runs (set by start, cleared when its loop ends)
+        self._saves: set[asyncio.Task] = set()  # the background pump's saves in progress
+        self._save_lock = asyncio.Lock()
         self._until = 0.0  # clock.monotonic() after which the background pump stops
         self.in_cycle = False  # a cycle of the account is running (set by the runner's job)
 
@@ -121,17 +123,41 @@ class StatsPump:
 
     # ------------------------------------------------------------------ fetching
 
-    async def fetch(self, call: StatsCall) -> None:
+    async def fetch(self, call: StatsCall, *, save_later: bool = False) -> None:
+        """One call, then its reply saved; with ``save_later`` (the background pump) the save goes on in a
+        task of its own, so the next call does not wait for the database's writer (saves keep their order)."""
         self.pending.update(call.ids)
         try:
             stats = await self.reader.fullstats(list(call.ids), call.begin, call.end)
-            fetched_at = self.clock.now()
-            async with self.sessions.begin() as s:
+        except BaseException:
+            self.pending.difference_update(call.ids)
+            raise
+        saving = self._save(call, stats, self.clock.now())
+        if not save_later:
+            await saving
+            return
+        task = asyncio.create_task(self._save_in_background(saving), name=f"fullstats-save:{self.view.name}")
+        self._saves.add(task)
+        task.add_done_callback(self._saved)
+
+    async def _save(self, call: StatsCall, stats: list, fetched_at: datetime) -> None:
+        try:
+            async with self._save_lock, self.sessions.begin() as s:
                 await repo.save_daily_stats(s, self.view.name, stats)
         except BaseException:
             self.pending.difference_update(call.ids)
             raise
         self.arrived.append(Arrived(call, prints(stats), fetched_at))
+        self._arrival.set()
+
+    async def _save_in_background(self, saving) -> None:
+        try:
+            await saving
+        except Exception as exc:  # raised by the next cycle's poll stage
+            self.error = self.error or exc
+
+    def _saved(self, task: asyncio.Task) -> None:
+        self._saves.discard(task)
         self._arrival.set()
 
     async def run(self, now: datetime, max_calls: int) -> None:
@@ -156,7 +182,7 @@ class StatsPump:
 
     async def wait_arrival(self) -> None:
         """Until a call arrived or the background pump ended (a cold start's cycle waits for its first batch)."""
-        while not self.arrived and self.running:
+        while not self.arrived and self.error is None and self.running:
             await self._arrival.wait()
             self._arrival.clear()
 
@@ -168,7 +194,8 @@ class StatsPump:
 
     @property
     def running(self) -> bool:
-        return self._active
+        """The background pump calls WB or saves what it read."""
+        return self._active or bool(self._saves)
 
     def renew(self) -> None:
         """A cycle ran: the background pump may keep going for IDLE_CYCLES more cycle intervals."""
@@ -183,7 +210,7 @@ class StatsPump:
     def start(self) -> bool:
         """Start the background pump if something is due and it is not running; returns whether it runs."""
         self.renew()
-        if self.running:
+        if self._active:
             return True
         if self.error is not None or self.next_call(self.clock.now()) is None:
             return False
@@ -204,7 +231,7 @@ class StatsPump:
                 call = self.next_call(self.clock.now())
                 if call is None:
                     return
-                await self.fetch(call)
+                await self.fetch(call, save_later=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # raised by the next cycle's poll stage
@@ -218,5 +245,7 @@ class StatsPump:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._saves:  # what was read is saved (the database is still open)
+            await asyncio.gather(*self._saves, return_exceptions=True)
         self._active = False
         self._arrival.set()

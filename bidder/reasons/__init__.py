@@ -178,6 +178,11 @@ def reason_fields(reason: str | None) -> dict[str, Any]:
 
 
 def _dec(value: Any) -> Decimal | None:
+    kind = type(value)
+    if kind is int:  # (the common cases first: the same value as through its text)
+        return Decimal(value)
+    if kind is Decimal:
+        return value if value.is_finite() else None
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
@@ -187,8 +192,11 @@ def _dec(value: Any) -> Decimal | None:
     return d if d.is_finite() else None
 
 
+_STEPS = {n: Decimal(1).scaleb(-n) if n else Decimal(1) for n in range(4)}
+
+
 def _number(d: Decimal, locale: str, digits: int) -> str:
-    q = Decimal(1).scaleb(-digits) if digits else Decimal(1)
+    q = _STEPS.get(digits) or Decimal(1).scaleb(-digits)
     d = d.quantize(q, rounding=ROUND_HALF_UP)
     text = format(abs(d), f",.{digits}f")
     if locale == "ru":
