@@ -46,7 +46,11 @@ from bidder.store.leases import JOB_PREFIX, Fence, LeaseLost
 
 log = logging.getLogger("bidder.leasing")
 
-RELEASE_GRACE_SECONDS = 8.0  # how long a released account's in-flight cycle may run on
+RELEASE_GRACE_SECONDS = 8.0  # how long a released account's in-flight cycle may run on (shutdown)
+# A hand-over to another worker waits this long for the in-flight cycle: every store write checks the lease,
+# so a cycle still running after the release records nothing (refused at its next write) and stops there,
+# instead of a cold first cycle running on for minutes while the new holder waits.
+HAND_OVER_GRACE_SECONDS = 2.0
 
 
 class SecondWorkerRefused(BidderError):
@@ -319,7 +323,7 @@ class LeaseKeeper:
 
     async def _hand_over(self, names: list[str], epochs: dict[str, int]) -> None:
         try:
-            await asyncio.gather(*(self._drain(n) for n in names))
+            await asyncio.gather(*(self._drain(n, HAND_OVER_GRACE_SECONDS) for n in names))
             async with self.sessions.begin() as s:
                 await store.release(s, self.worker_id, names)
             log.info("released %s for another worker", ", ".join(f"{n} (epoch {epochs[n]})" for n in names))
@@ -328,10 +332,10 @@ class LeaseKeeper:
         finally:
             self._handing.difference_update(names)
 
-    async def _drain(self, name: str) -> None:
-        # the new holder must not start while this worker's cycle still writes (campaign saves race):
-        # wait for it, up to half a TTL (the heartbeat thread keeps the leases meanwhile)
-        waited, limit = 0.0, max(RELEASE_GRACE_SECONDS, self.ttl / 2)
+    async def _drain(self, name: str, limit: float | None = None) -> None:
+        # let this worker's in-flight cycle finish before the lease is released, up to ``limit`` (default:
+        # half a TTL); what it would write after the release is refused by the fence anyway
+        waited, limit = 0.0, max(RELEASE_GRACE_SECONDS, self.ttl / 2) if limit is None else limit
         while self.inflight.get(name, 0) > 0 and waited < limit:
             await asyncio.sleep(0.05)
             waited += 0.05
