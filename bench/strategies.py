@@ -24,39 +24,26 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench import position_bench, spend_cases
 from bidder.domain import (
     Action,
-    BidRules,
-    Campaign,
     CampaignSnapshot,
-    ClusterStat,
-    DailyStat,
     Decision,
     DecisionRecord,
-    Item,
-    PositionBand,
-    ReachBand,
-    Recommendation,
 )
 from bidder.engine.guards import GuardConfig, decide
 from bidder.sim.market import Market, msk_day
 from bidder.sim.scenarios import build_scenario
+from bidder.sweep.simulate import CampaignRun
 from strategies.base import Strategy
 from strategies.roi_floor import RoiFloor
 from strategies.schedule import Schedule
 from strategies.spend_cap import SpendCap
 
 TZ = "Europe/Moscow"
-HISTORY_DAYS = 14
-
-
-def _d(x: float) -> Decimal:
-    return Decimal(str(x))
 
 
 @dataclass
@@ -75,48 +62,10 @@ class Run:
     wars: int = 0
 
     def snapshot(self, t: datetime) -> CampaignSnapshot:
-        m = self.market
-        st = m.advance_campaign(self.advert_id, t)
-        c = st.spec
-        placements = frozenset({"search", "recommendations"}) if c.bid_type == "unified" else frozenset(
-            p for p, on in (("search", c.search), ("recommendations", c.recommendations)) if on)
-        camp = Campaign(
-            advert_id=c.advert_id, name=c.name, type=9, status=st.status, bid_type=c.bid_type,
-            payment_type=c.payment_type, currency="RUB", placements=placements,
-            items=tuple(Item(it.nm_id, dict(st.bids[it.nm_id])) for it in c.items),
-        )
-        rules = BidRules(
-            step=m.step(c.payment_type),
-            min_bids={(it.nm_id, p): m.min_bid(self.advert_id, it.nm_id, p)
-                      for it in c.items for p in camp.bid_placements},
-            max_bid=m.max_bid(c.payment_type),
-        )
-        today = msk_day(t)
-        begin = today - timedelta(days=HISTORY_DAYS)
-        daily = tuple(
-            DailyStat(r.advert_id, r.nm_id, r.day, r.views, r.clicks, r.atbs, r.orders, _d(r.spend), _d(r.revenue),
-                      None if r.avg_position is None else float(r.avg_position))
-            for r in m.daily_stats(self.advert_id, begin, today, visible=True)
-        )
-        clusters: list[ClusterStat] = []
-        recs: dict[int, Recommendation] = {}
-        s = self.strategy
-        if s is not None and s.needs_clusters:
-            for it in c.items:
-                for r in m.cluster_stats(self.advert_id, it.nm_id, today - timedelta(days=1), today, visible=True,
-                                         daily=True):
-                    day = r.day or today
-                    clusters.append(ClusterStat(self.advert_id, it.nm_id, r.norm_query, day, day, r.views,
-                                                r.clicks, r.orders, _d(r.spend), r.avg_pos))
-        if s is not None and s.needs_recommendations:
-            for it in c.items:
-                recs[it.nm_id] = _recommendation(self.advert_id, it.nm_id, m.recommendation(self.advert_id, it.nm_id, t))
-        stats_as_of = st.published_at
-        return CampaignSnapshot(
-            account="bench", campaign=camp, rules=rules, timezone=TZ, daily_stats=daily,
-            cluster_stats=tuple(clusters), recommendations=recs, stats_as_of=stats_as_of,
-            history=tuple(h for h in self.history if h.at >= t - timedelta(days=HISTORY_DAYS)),
-        )
+        """What the daemon would see of the campaign at ``t`` (the sweep's snapshot, one path for both)."""
+        strategies = [self.strategy] if self.strategy is not None else []
+        return CampaignRun(self.market, self.advert_id, strategies, self.guard, "bench", TZ,
+                           history=self.history).snapshot(t)
 
     def step(self, t: datetime) -> None:
         if self.strategy is None:
@@ -152,20 +101,6 @@ class Run:
             bid_before=d.bid_before, bid_after=d.bid_after, applied=applied, evidence_at=snap.stats_as_of,
             avg_position=float(pos) if isinstance(pos, int | float) else None,
         ))
-
-
-def _recommendation(advert_id: int, nm_id: int, raw: dict[str, Any]) -> Recommendation:
-    if raw.get("paymentType") == "cpc":
-        lv = raw["levels"]
-        return Recommendation(advert_id, nm_id, "cpc", bands=(
-            PositionBand(1, 2, lv["range1To2"]), PositionBand(3, 10, lv["range3To10"]),
-            PositionBand(11, 34, lv["range11To34"])))
-    return Recommendation(
-        advert_id, nm_id, "cpm", competitive_bid=raw["competitiveBid"] or None, leaders_bid=raw["leadersBid"] or None,
-        top_bid=raw["top2"] or None,
-        clusters=tuple(ReachBand(q["normQuery"], q["reachMax"][0], q["reachMedium"][0], q["reachMin"][0])
-                       for q in raw["normQueries"]),
-    )
 
 
 def _totals(m: Market, advert_id: int, first: date, last: date) -> tuple[float, float, float]:
