@@ -238,6 +238,10 @@ class Poller:
             refreshed = await self._take_stats(now)
         error = pump.take_error()
         if error is not None:
+            # what was read before the failure is saved and taken first (the background save of the call
+            # before may still run when the next call fails)
+            await pump.saves_done()
+            await self._take_stats(now)
             raise error
         return refreshed
 

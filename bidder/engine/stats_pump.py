@@ -186,6 +186,11 @@ class StatsPump:
             await self._arrival.wait()
             self._arrival.clear()
 
+    async def saves_done(self) -> None:
+        """Until the background saves in progress are done (their replies then wait in ``arrived``)."""
+        if self._saves:
+            await asyncio.gather(*set(self._saves), return_exceptions=True)
+
     def take_error(self) -> BaseException | None:
         err, self.error = self.error, None
         return err
