@@ -296,24 +296,22 @@ class WBClient:
     async def campaigns(self, ids: Iterable[int], *, types: Mapping[int, int] | None = None) -> list[Campaign]:
         """Campaign details with current bids, 50 ids per call. ``types`` (advert_id -> type, from
         count()) fills Campaign.type; the v2 reply has no type field (default 9)."""
-        path = "/api/advert/v2/adverts"
         out: list[Campaign] = []
         for chunk in batching.chunked(batching.unique(int(i) for i in ids), batching.MAX_ADVERT_IDS):
-            parsed = await self._read("GET", path, lambda d: schemas.AdvertsResponse.model_validate(d or {}),
-                                      params={"ids": ",".join(map(str, chunk))})
-            await self._check_plausible(f"GET {path}", parsed.adverts)
-            out.extend(a.to_domain((types or {}).get(a.id, 9)) for a in parsed.adverts)
+            out.extend(await self._adverts({"ids": ",".join(map(str, chunk))}, types or {}))
         return out
 
     async def campaigns_by_status(self, statuses: Iterable[int]) -> list[Campaign]:
         """Campaign details by status, no ids (``statuses`` is a documented filter of the same call): the
         way to learn the ids of campaigns that can spend when the campaign list does not answer."""
+        return await self._adverts({"statuses": ",".join(str(int(s)) for s in statuses)}, {})
+
+    async def _adverts(self, params: Mapping[str, str], types: Mapping[int, int]) -> list[Campaign]:
         path = "/api/advert/v2/adverts"
-        params = {"statuses": ",".join(str(int(s)) for s in statuses)}
         parsed = await self._read("GET", path, lambda d: schemas.AdvertsResponse.model_validate(d or {}),
                                   params=params)
         await self._check_plausible(f"GET {path}", parsed.adverts)
-        return [a.to_domain(9) for a in parsed.adverts]
+        return [a.to_domain(types.get(a.id, 9)) for a in parsed.adverts]
 
     async def _check_plausible(self, key: str, adverts: Sequence[schemas.AdvertV2]) -> None:
         """A current bid above ``plausible.max_plausible_bid`` in the account's currency is a broken
