@@ -78,6 +78,8 @@ class Reading:
     paid: bool = False  # ``bid`` was measured from the stretch's own spend and views (CPC: clicks)
     tol: float = PAID_TOLERANCE  # how far (relative) a paid ``bid`` may be from the bid it describes
     err: float = 0.0  # how far WB's rounding may move ``position`` (a differenced stretch), <= MAX_ERROR
+    views: int = 0  # views in the stretch (clusters_today CPM), for pooling two stretches (:func:`pooled`)
+    total: int = 0  # the day's views at the end of the stretch
 
 
 def _norm(q: str) -> str:
@@ -132,6 +134,15 @@ def _paid(spend: float, views: int) -> int | None:
     return round(spend / views * 1000 * 100)
 
 
+def _paid_tol(views: int) -> float:
+    """How far the CPM paid over ``views`` may be from the bid it describes: WB rounds spend, and WB's
+    views are whole numbers while the spend behind them need not stop at a whole view (the two counters of
+    one answer need not be cut at the same impression), so each running total may be a view off: one view
+    more or less moves the CPM of a stretch by 1/views (2 % at MIN_VIEWS; a night stretch of 100 views
+    paying 596 RUB for a 597 RUB bid is not lagging data)."""
+    return max(PAID_TOLERANCE, 1 / views) if views > 0 else PAID_TOLERANCE
+
+
 def _paid_cpc(spend: float | None, clicks: int | None) -> tuple[int | None, float]:
     """The CPC paid (minor units) for ``spend`` base units over ``clicks``, and its tolerance (whole
     clicks: one click more or less moves it by 1/clicks)."""
@@ -174,7 +185,8 @@ def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
         if base is None or _day_start(base.describes_at) != day:
             if views >= MIN_VIEWS:
                 paid = _paid(o.spend or 0.0, views)
-                out.append(Reading(o.source, o.position, day, o.describes_at, paid or o.bid, paid is not None))
+                out.append(Reading(o.source, o.position, day, o.describes_at, paid or o.bid, paid is not None,
+                                   _paid_tol(views), views=views, total=views))
                 base = o
             continue
         v1 = base.sample or 0
@@ -184,9 +196,24 @@ def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
         pos = (o.position * views - base.position * v1) / gained
         paid = None if o.spend is None or base.spend is None else _paid(o.spend - base.spend, gained)
         out.append(Reading(o.source, max(1.0, pos), base.describes_at, o.describes_at, paid or o.bid, paid is not None,
-                           err=round(ROUNDING * (v1 + views) / gained, 2)))
+                           _paid_tol(gained), err=round(ROUNDING * (v1 + views) / gained, 2), views=gained,
+                           total=views))
         base = o
     return out
+
+
+def pooled(older: Reading, newer: Reading) -> Reading | None:
+    """Two back-to-back clusters_today stretches of one day as one: WB's rounding of the running average
+    between them cancels out, so the pooled position is off by at most ``ROUNDING x (v0 + v2) / (g1 + g2)``
+    (about half of either stretch's error). None when they do not join (a gap, another day, no views)."""
+    if (older.source != newer.source or older.at != newer.start or not older.views or not newer.views
+            or _day_start(older.at) != _day_start(newer.at) or newer.total - newer.views != older.total):
+        return None
+    gained = older.views + newer.views
+    v0 = older.total - older.views
+    pos = (older.position * older.views + newer.position * newer.views) / gained
+    return Reading(newer.source, max(1.0, pos), older.start, newer.at, newer.bid, newer.paid, newer.tol,
+                   err=round(ROUNDING * (v0 + newer.total) / gained, 2), views=gained, total=newer.total)
 
 
 def freshest(by_source: dict[str, list[Reading]], now: datetime) -> Reading | None:
