@@ -33,6 +33,9 @@ PROBE_SPAN = timedelta(hours=1)  # WB's statistics: on target over this much dat
 REPEAT_MEMORY = timedelta(hours=24)  # a level that lost twice, PROBE_PAUSE apart, within this long: no probe
 # to or below it (a competitor answers that level: each probe there cost 1.5-2 h at a worse place on WB's
 # lagging statistics, and after PROBE_PAUSE the probe tried the same bid again)
+FAILED_PROBE_MEMORY = timedelta(hours=48)  # probes rolled back (the decision history, 7 days) count this long:
+# in the bench a probe into a +1 RUB responder's reach failed every 9-15 h, slipping a 24 h window, and each
+# failure cost about 2 h below the target (WB's lag) against a 5 % cheaper bid while it held
 MIN_MOVE_PCT = 3  # the guardrails' default dead band: a smaller half-way probe is not proposed
 FAR = 2  # observed position at least FAR x the target: head for WB's corridor instead of a step
 
@@ -185,7 +188,7 @@ def probe_down(bid: int, ev: Evidence, floor: int, step: int, down_pct: float) -
     if ev.lost_twice is not None and want < ev.lost_twice * (1 + MIN_MOVE_PCT / 100):
         # within the guardrails' dead band above that level is the same bid (514.90 after 514 RUB lost twice)
         return Move(None, because("position.move.probe_lost_twice", bid=ev.lost_twice,
-                                  hours=int(REPEAT_MEMORY.total_seconds() // 3600)))
+                                  hours=int(FAILED_PROBE_MEMORY.total_seconds() // 3600)))
     below = [b for b in ev.losses if b < bid]
     if below and want <= max(below):
         lost = max(below)

@@ -36,9 +36,9 @@ from strategies.base import Strategy
 from strategies.common import Target, by, min_bid, proposal, round_down, round_up
 from strategies.params import TargetPositionParams
 from strategies.position_control import (
+    FAILED_PROBE_MEMORY,
     PROBE_PAUSE,
     PROBE_SPAN,
-    REPEAT_MEMORY,
     Evidence,
     corridor,
     evidence,
@@ -189,11 +189,12 @@ class TargetPosition(Strategy):
             # WB rounds each running average to 0.1: a differenced stretch is off by up to ``err``, typically
             # by half of it (two rounding errors, each uniform). A stretch worse than the target by less than
             # that is no loss on its own: it is joined with the stretch before (the rounding between them
-            # cancels) and raises only if the two together are still worse than the target.
+            # cancels) and raises only if the two together are still worse than the target by more than
+            # half of their (smaller) bound.
             shortfall = reading.position - reading.err / 2
             if shortfall <= p.position + ON_TARGET:
                 joined = _joined(same, t.bid, settled_at)
-                if joined is None or joined.position <= p.position + ON_TARGET:
+                if joined is None or joined.position - joined.err / 2 <= p.position + ON_TARGET:
                     return make(Action.HOLD, because(
                         "position.within_rounding", where=where, err=reading.err,
                         joined="-" if joined is None else round(joined.position, 2)))
@@ -218,6 +219,12 @@ class TargetPosition(Strategy):
             # them): on target on average even when one short stretch read 3.4 at +-1 (position 3 at 600 RUB
             # read 3.3, 3.8, 2.8, 3.4, 3.2 for 9 hours and never made a run "in a row")
             on_target, since = max(on_target, run[1]), min(since or run[0].start, run[0].start)
+        if reading.source == PositionSource.SEARCH_REPORT and reading.position + reading.err > p.position - p.margin:
+            # the report is a fallback: a day's average in whole places whose stretches must hold as many
+            # searches as the day before them (a reading every 2-8 hours); a probe's loss would show half a
+            # day later (held 55-69 % with probes in the bench), so it only raises, and lowers only when the
+            # place is clearly better than the target by ``margin``
+            return make(Action.HOLD, because("position.report_no_probe", where=where))
         probe_after = p.probe_after if reading.source == PositionSource.PUBLIC_SEARCH else max(1, p.probe_after - 1)
         # WB's statistics: the bid must have held for PROBE_SPAN of data (competitors answer a cut within
         # minutes to tens of minutes, and a loss shows only after WB's lag)
@@ -264,10 +271,10 @@ def _with_failed_probes(ev: Evidence, changes: list[DecisionRecord], now: dateti
     """The evidence, plus what the history says: a raise straight after an economy probe, from the probed
     bid, means the probe lost (its readings may straddle the change and name no bid, so the readings alone
     forgot it and the same probe came back 2-4 h later). One such loss pauses probes to or below that bid for
-    PROBE_PAUSE; two within REPEAT_MEMORY block them (see :func:`probe_down`)."""
+    PROBE_PAUSE; two within FAILED_PROBE_MEMORY block them (see :func:`probe_down`)."""
     failed = []
     for newer, older in zip(changes, changes[1:], strict=False):
-        if now - newer.at > REPEAT_MEMORY:
+        if now - newer.at > FAILED_PROBE_MEMORY:
             break
         probe = (older.bid_after or 0) < (older.bid_before or 0) and by(older, TargetPosition.kind)
         if probe and newer.bid_before == older.bid_after and (newer.bid_after or 0) > (newer.bid_before or 0):

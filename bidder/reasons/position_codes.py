@@ -148,5 +148,11 @@ POSITION_CODES: Final[dict[str, dict[str, str]]] = {
         "en": "{where}: on target ({n} of {needed} readings before probing)",
         "ru": "{where}: на целевой позиции (замеров: {n} из {needed} перед пробным снижением)",
     },
+    "position.report_no_probe": {
+        "en": "{where}: on target; WB's search report is too coarse and slow for an economy probe (a loss would "
+              "show hours later): holding",
+        "ru": "{where}: на целевой позиции; отчёт WB по поисковым запросам слишком грубый и медленный для "
+              "пробного снижения (потеря позиции была бы видна через несколько часов): ставку не меняем",
+    },
     "position.on_target": {"en": "{where}: on target; {move}", "ru": "{where}: на целевой позиции; {move}"},
 }

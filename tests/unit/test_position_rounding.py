@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from _bid_builders import NOW, only, record, snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -175,3 +176,20 @@ def test_probes_that_were_rolled_back_pause_and_then_block_the_probe():
                                           record(ago=timedelta(hours=12), before=54200, after=51500)))
     p = only(strat().decide(later, NOW))
     assert p.action == Action.HOLD and "twice" in p.reason
+
+
+def rep(pos: float, searches: int, ago: timedelta) -> PositionObservation:
+    at = NOW - ago
+    return PositionObservation("search_report", 100, 1, Q, pos, at, at, bid=BID, sample=searches)
+
+
+def test_the_search_report_is_differenced_in_whole_places_and_only_over_long_stretches():
+    """WB's report is the day's average so far in whole places: 3 over the morning's 1000 searches, then
+    4 over 2500 means the 1500 searches between stood at about 4.7 (+-1.2), not at 4; a refresh with too
+    few new searches to rise above the whole-place rounding makes no reading."""
+    obs = (rep(3.0, 1000, timedelta(hours=4)), rep(4.0, 2500, timedelta(minutes=5)))
+    rs = readings(obs, 1, Q)["search_report"]
+    assert len(rs) == 2 and rs[-1].position == pytest.approx(4.667, abs=0.01)
+    assert rs[-1].err == pytest.approx(1.17, abs=0.01) and rs[-1].start == NOW - timedelta(hours=4)
+    short = (rep(3.0, 1000, timedelta(hours=4)), rep(4.0, 1300, timedelta(minutes=5)))
+    assert len(readings(short, 1, Q)["search_report"]) == 1  # +-3.8 places: no reading
