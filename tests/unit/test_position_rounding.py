@@ -193,3 +193,16 @@ def test_the_search_report_is_differenced_in_whole_places_and_only_over_long_str
     assert rs[-1].err == pytest.approx(1.17, abs=0.01) and rs[-1].start == NOW - timedelta(hours=4)
     short = (rep(3.0, 1000, timedelta(hours=4)), rep(4.0, 1300, timedelta(minutes=5)))
     assert len(readings(short, 1, Q)["search_report"]) == 1  # +-3.8 places: no reading
+
+
+def test_on_the_search_report_the_strategy_raises_but_never_probes():
+    """A fallback: on target by the report, the bid stays (a probe's loss would show hours later); a clear
+    loss still raises; a place clearly better than the target by ``margin`` may still go cheaper."""
+    history = (record(ago=timedelta(hours=8), before=50000, after=BID),)
+    on = (rep(3.0, 1000, timedelta(hours=5)), rep(3.0, 2500, timedelta(minutes=5)))
+    p = only(strat().decide(snap(on, history=history), NOW), Action.HOLD)
+    assert p.reason.code == "position.report_no_probe"
+    lost = (rep(3.0, 1000, timedelta(hours=5)), rep(5.0, 2500, timedelta(minutes=5)))
+    assert only(strat().decide(snap(lost, history=history), NOW), Action.SET_BID).bid > BID
+    far = (rep(1.0, 1000, timedelta(hours=5)), rep(1.0, 4000, timedelta(minutes=5)))  # 1.0 +- 0.83
+    assert only(strat().decide(snap(far, history=history), NOW), Action.SET_BID).bid < BID
