@@ -183,7 +183,13 @@ class TargetPosition(Strategy):
         known = [t.bid, *(b for r in changes for b in (r.bid_before, r.bid_after) if b is not None)]
         steps = [(r.at, r.bid_before, r.bid_after) for r in reversed(changes)
                  if r.bid_before is not None and r.bid_after is not None]
-        ev = _with_failed_probes(evidence(same, change_times, known, p.position, now, steps), changes, now)
+        ev = evidence(same, change_times, known, p.position, now, steps)
+        if reading.source == PositionSource.PUBLIC_SEARCH:
+            # live data show a probe's loss within minutes (a responder's answer): no long memory of levels
+            # that lost (it kept the bid 6 % above the cheapest holding bid for days in the bench)
+            ev = replace(ev, lost_twice=None)
+        else:
+            ev = _with_failed_probes(ev, changes, now)
         inputs.update(cheapest_held=ev.held, lost_bid=ev.lost)
         if reading.position > p.position + ON_TARGET:
             # WB rounds each running average to 0.1: a differenced stretch is off by up to ``err``, typically
