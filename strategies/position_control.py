@@ -47,7 +47,8 @@ class Evidence:
     pairs: int
     lost_lately: int | None = None  # the dearest bid that lost it within PROBE_PAUSE
     losses: tuple[int, ...] = ()  # the bids that lost it within FLOOR_MEMORY
-    lost_twice: int | None = None  # the dearest level that lost twice, PROBE_PAUSE apart, within REPEAT_MEMORY
+    lost_twice: int | None = None  # the dearest level (same_level) that lost twice, PROBE_PAUSE apart, within
+    # REPEAT_MEMORY
 
 
 Step = tuple[datetime, int, int]  # an applied change of the target: (when, bid before, bid after)
@@ -89,6 +90,13 @@ def clean(reading: Reading, changes: Sequence[datetime], bids: Sequence[int],
     return reading.bid
 
 
+def same_level(a: int, b: int) -> bool:
+    """Two bids within the guardrails' dead band of each other are one level (514 and 514.90 RUB); two
+    losses at different levels (542 RUB at night, 570 RUB at the day's peak) are the market moving, not a
+    competitor answering one level."""
+    return abs(a - b) <= max(a, b) * MIN_MOVE_PCT / 100
+
+
 def evidence(readings: Sequence[Reading], changes: Sequence[datetime], bids: Sequence[int], target: int,
              now: datetime, steps: Sequence[Step] | None = None) -> Evidence:
     """What the readings say about bids (see the module); ``bids[0]`` is the bid now, ``steps`` the target's
@@ -126,7 +134,7 @@ def evidence(readings: Sequence[Reading], changes: Sequence[datetime], bids: Seq
     if held is not None and lost is not None and lost >= held:
         # the market moved within MEMORY: a bid that held once lost later; trust the loss
         held = None
-    twice = [min(b1, b2) for t1, b1 in events for t2, b2 in events if t2 - t1 >= PROBE_PAUSE]
+    twice = [min(b1, b2) for t1, b1 in events for t2, b2 in events if t2 - t1 >= PROBE_PAUSE and same_level(b1, b2)]
     return Evidence(held, lost, n, lately, tuple(sorted(losses)), max(twice, default=None))
 
 

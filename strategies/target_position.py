@@ -44,6 +44,7 @@ from strategies.position_control import (
     evidence,
     probe_down,
     raise_bid,
+    same_level,
 )
 from strategies.position_readings import (
     BID_TICK,
@@ -290,9 +291,9 @@ def _with_failed_probes(ev: Evidence, changes: list[DecisionRecord], now: dateti
     lately = [b for at, b in failed if now - at <= PROBE_PAUSE]
     if lately:
         ev = replace(ev, lost_lately=max(ev.lost_lately or 0, *lately))
-    if len(failed) >= 2:
-        twice = sorted(b for _, b in failed)[-2]  # the level at and above which two probes lost
-        ev = replace(ev, lost_twice=max(ev.lost_twice or 0, twice))
+    twice = [min(a, b) for i, (_, a) in enumerate(failed) for _, b in failed[i + 1:] if same_level(a, b)]
+    if twice:
+        ev = replace(ev, lost_twice=max(ev.lost_twice or 0, *twice))
     return ev
 
 

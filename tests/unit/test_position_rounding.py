@@ -129,6 +129,10 @@ def test_a_level_that_lost_twice_blocks_the_probe_for_a_day():
     move = probe_down(53500, twice, 10000, 100, 5)  # 5 % down: 508.25 RUB, under the level
     assert move.bid is None and move.reason.code == "position.move.probe_lost_twice"
     assert probe_down(60000, twice, 10000, 100, 5).bid == 57000  # well above that level the probe goes on
+    # two losses at different levels (542 RUB at night, 570 RUB at the day's peak): the market moved
+    moved = evidence([loss(timedelta(hours=6) + PROBE_PAUSE, 54200), loss(timedelta(hours=6), 57000)], [],
+                     [54200, 57000, 60000], 3, NOW)
+    assert moved.lost_twice is None
 
 
 def test_a_loss_is_named_by_the_bids_in_force_then_not_by_every_bid_ever_set():
