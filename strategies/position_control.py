@@ -1,18 +1,21 @@
 """The target_position controller: from fresh readings and the (bid, position) history to the next bid. Pure.
 
-* **Evidence**: readings whose stretch saw one bid only (no applied change inside it, see
+* **Evidence**: readings that name one bid (a paid CPM matching one of the bids in force while the stretch
+  may have been measured; else a stretch with no applied change inside it, see
   :mod:`strategies.position_readings`) pair that bid with the position it bought. Within ``MEMORY``
   (competitors drift over the day, older pairs say little): the cheapest bid that held the target and the
-  dearest bid that lost it.
+  dearest bid that lost it; within ``REPEAT_MEMORY`` a level that lost twice.
 * **Corridor**: WB's recommendation for the target (the cluster's reach corridor or the CPC position band,
   else the CPM top / leaders / competitive bids) is where to head when nothing of our own is known yet.
 * **Moves** (one per fresh reading, never twice on the same one):
-  - lost the target: back to the cheapest bid that held if there is one above, else up by ``step_up_pct``
-    times the shortfall in places (0.5 to 2)
+  - lost the target: back to the cheapest bid that held if there is one above, else (a probe's loss) to
+    the bid before the probe, else up by ``step_up_pct`` times the shortfall in places (0.5 to 2)
     (straight towards WB's corridor when far off), never to a bid known to lose;
   - on target ``probe_after`` readings in a row since the last change (WB's statistics: covering
-    ``PROBE_SPAN`` of data): the economy probe, one step down (``step_down_pct``), never to or below a bid
-    that lost within ``FLOOR_MEMORY`` (at most half way down to it when that is a move);
+    ``PROBE_SPAN`` of data, the stretches since the change joined): the economy probe, one step down
+    (``step_down_pct``), never to or below a bid that lost within ``FLOOR_MEMORY`` (at most half way down
+    to it when that is a move), nor to about a level that lost twice (readings within ``REPEAT_MEMORY``,
+    probes rolled back within ``FAILED_PROBE_MEMORY``);
   - in between: hold.
 """
 
