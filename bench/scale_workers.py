@@ -45,17 +45,29 @@ from typing import Any
 from bench.common import cpu_seconds, peak_rss_mb, serve_for, throwaway_postgres
 
 
-def _sim_process(conn, scenario: str, seed: int, start: datetime, speed: float, t0: float) -> None:
-    from bench.scale import _sellers, _start_sim, shared_clock
+def _sim_process(conn, scenario: str, seed: int, start: datetime, speed: float, t0: float,
+                 profile: str | None = None) -> None:
+    from bench.scale import _sellers, shared_clock
+    from bidder.sim.testing import start_simulator
 
     logging.basicConfig(level=logging.WARNING)
 
     async def main() -> None:
         clock = shared_clock(start, speed, t0)
-        r = await _start_sim(scenario, seed, clock, [])
+        # no request log here (bench.scale's per-call hook): nothing in this bench reads it
+        r = await start_simulator(scenario, seed=seed, clock=clock)
         conn.send({"url": r.url, "sellers": _sellers(r.sim)})
         loop = asyncio.get_running_loop()
+        profiler = None
+        if profile:  # --profile-sim: where the simulator's CPU goes while it serves the workers
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         await loop.run_in_executor(None, conn.recv)  # "stop": the workers are gone
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
         await clock.sleep(61)  # every accepted bid reaches its 30 s tick, every status its minute
         r.sim.market.advance(r.sim.now())
         log = [(e["advert_id"], e["nm_id"], e["placement"], e["new"]) for e in r.sim.market.bid_log
@@ -64,6 +76,48 @@ def _sim_process(conn, scenario: str, seed: int, start: datetime, speed: float, 
         await r.stop()
 
     asyncio.run(main())
+
+
+def proc_cpu(pid: int, *, children: bool = False) -> float:
+    """User + system CPU seconds of process ``pid`` from /proc (``children``: plus its reaped children's
+    and its live children's, e.g. a PostgreSQL postmaster and its backends); 0.0 when it is gone."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(p: int) -> list[str] | None:
+        try:
+            raw = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            return None
+        return raw[raw.rindex(")") + 2:].split()  # fields from 3 (state) on
+
+    own = stat(pid)
+    if own is None:
+        return 0.0
+    total = int(own[11]) + int(own[12])  # utime, stime (fields 14, 15)
+    if children:
+        total += int(own[13]) + int(own[14])  # cutime, cstime: reaped children (exited backends)
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                st = stat(int(entry))
+                if st is not None and int(st[1]) == pid:  # ppid
+                    total += int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
+    return total / tick
+
+
+def _postmaster_pid(url: str) -> int | None:
+    """The PID of the PostgreSQL server's postmaster (the parent of a backend), if it runs on this host."""
+    async def parent_of_backend() -> int:
+        from bidder.store.db import Database
+        from bidder.store.leases import backend_pid
+
+        async with Database(url) as database, database.read_sessions() as s:
+            pid = await backend_pid(s)
+            raw = Path(f"/proc/{pid}/stat").read_text()  # while the backend lives
+            return int(raw[raw.rindex(")") + 2:].split()[1])
+
+    with contextlib.suppress(Exception):
+        return asyncio.run(parent_of_backend())
+    return None
 
 
 def _worker_process(events, wid: str, sim_info: dict, start: datetime, speed: float, t0: float, hours: float,
@@ -155,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lease-ttl", type=float, default=30.0, help="real seconds (the daemon's default is 60)")
     ap.add_argument("--failover", action="store_true", help="SIGKILL one worker halfway through")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    ap.add_argument("--profile-sim", metavar="FILE", help="write a cProfile of the simulator process to FILE")
     ap.add_argument("--no-baseline", action="store_true", help="accepted for bench.scale compatibility; no effect")
     return run(ap.parse_args(argv))
 
@@ -180,9 +235,16 @@ def run(args: Any) -> int:
         start = build_scenario("scale:1x1x1", args.seed).start
         t0 = time.monotonic()
         parent, child = ctx.Pipe()
-        sim = ctx.Process(target=_sim_process, args=(child, scenario, args.seed, start, args.speed, t0), daemon=True)
+        sim = ctx.Process(target=_sim_process, args=(child, scenario, args.seed, start, args.speed, t0,
+                                                     args.profile_sim), daemon=True)
         sim.start()
         info = parent.recv()
+        postmaster = _postmaster_pid(url)
+        # CPU seconds of everything but the workers, from here (the simulator built, the schema made)
+        # to the end of the run: the simulator process, PostgreSQL (postmaster, its backends and helper
+        # processes) and this harness process
+        cpu_at_start = {"simulator": proc_cpu(sim.pid), "postgresql": proc_cpu(postmaster, children=True)
+                        if postmaster else 0.0, "harness": cpu_seconds()}
         events = ctx.Queue()
         procs = {}
         for i in range(args.workers):
@@ -223,6 +285,8 @@ def run(args: Any) -> int:
                 log.append(events.get(timeout=0.5))
             except Exception:
                 break
+        cpu_at_end = {"simulator": proc_cpu(sim.pid), "postgresql": proc_cpu(postmaster, children=True)
+                      if postmaster else 0.0, "harness": cpu_seconds()}
         pending_at_end = asyncio.run(_audit(url))[2]
         reconciled = asyncio.run(_reconcile_all(url, info, start, args.speed, t0, tmp, args.target_share))
         parent.send("stop")
@@ -261,6 +325,22 @@ def run(args: Any) -> int:
         # what the workers asked of PostgreSQL over the run (pg_stat_database), per simulated hour
         "db_per_simulated_hour": {k: round(v / max(sim_hours, 1e-9)) for k, v in db_load.items()},
     }
+    # the CPU model of docs/SCALING.md: worker CPU per account cycle (C) against the rest's (S: the
+    # simulator, PostgreSQL and this harness) per account cycle; on 2 cores two workers can give at most
+    # 2C / (C + S) times one worker's cycles when everything is CPU-bound
+    other_cpu = {k: round(cpu_at_end[k] - cpu_at_start[k], 1) for k in cpu_at_start}
+    n_ok = max(len(ok_cycles), 1)
+    c_per = sum(d["cpu"] for d in done.values()) / n_ok
+    s_per = sum(other_cpu.values()) / n_ok
+    out.update({
+        "other_cpu_s": other_cpu,
+        "worker_cpu_s_per_cycle": round(c_per, 4),
+        "other_cpu_s_per_cycle": round(s_per, 4),
+        "other_cpu_s_per_cycle_by_process": {k: round(v / n_ok, 4) for k, v in other_cpu.items()},
+        "cpu_bound_ratio_2_over_1": round(2 * c_per / (c_per + s_per), 3) if c_per + s_per > 0 else None,
+        "postgresql_measured": postmaster is not None,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    })
     wb: dict[tuple, list[int]] = defaultdict(list)
     for a, nm, placement, new in sim_out["bid_log"]:
         wb[(a, nm, placement)].append(new)

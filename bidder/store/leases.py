@@ -275,3 +275,8 @@ async def database_load(session: AsyncSession) -> dict[str, int]:
         return {}
     return {"transactions": int(row[0]), "rows_inserted": int(row[1]), "rows_updated": int(row[2]),
             "rows_fetched": int(row[3])}
+
+
+async def backend_pid(session: AsyncSession) -> int:
+    """The PID of the PostgreSQL backend serving this session (benchmarks find the server's processes)."""
+    return int((await session.execute(select(func.pg_backend_pid()))).scalar_one())
