@@ -294,6 +294,7 @@ def run(args: Any) -> int:
         sim.join(30)
         keys, applied, pending = asyncio.run(_audit(url))
         db_load = asyncio.run(_db_load(url))
+        db_tables, alert_kinds = asyncio.run(_db_tables(url))
 
     cycles = [e for e in log if e[0] == "cycle"]
     ok_cycles = [e for e in cycles if e[3]]
@@ -307,6 +308,9 @@ def run(args: Any) -> int:
         "cycles_per_account_hour_second_half": round(
             sum(1 for e in ok_cycles if first_ready is not None and e[4] > first_ready + span_real / 2)
             / accounts / max(sim_hours / 2, 1e-9), 2),
+        # real seconds between the first and the last worker ready to serve (built, before the first claim)
+        "ready_skew_s": round(max(readies) - min(readies), 1) if (readies := [e[4] for e in log if e[0] == "ready"])
+        else None,
         "account_cycles": len(cycles),
         "failed_cycles": len(cycles) - len(ok_cycles),
         "accounts": accounts,
@@ -332,7 +336,15 @@ def run(args: Any) -> int:
     n_ok = max(len(ok_cycles), 1)
     c_per = sum(d["cpu"] for d in done.values()) / n_ok
     s_per = sum(other_cpu.values()) / n_ok
+    busiest = sorted(db_tables.items(), key=lambda kv: -(kv[1]["seq_tup_read"] + kv[1]["idx_tup_fetch"]
+                                                        + kv[1]["n_tup_ins"] + kv[1]["n_tup_upd"]))[:8]
     out.update({
+        # rows per account cycle by table (read by sequential scans, fetched by index, inserted, updated)
+        "db_rows_per_cycle_by_table": {t: {k: round(v / n_ok, 1) for k, v in d.items()
+                                           if k in ("seq_tup_read", "idx_tup_fetch", "n_tup_ins", "n_tup_upd")}
+                                       for t, d in busiest},
+        "alerts_pending_by_kind": alert_kinds,
+        "db_transactions_per_cycle": round(db_load.get("transactions", 0) / n_ok, 1),
         "other_cpu_s": other_cpu,
         "worker_cpu_s_per_cycle": round(c_per, 4),
         "other_cpu_s_per_cycle": round(s_per, 4),
@@ -433,6 +445,18 @@ async def _db_load(url: str) -> dict[str, int]:
 
     async with Database(url) as database, database.read_sessions() as s:
         return await database_load(s)
+
+
+async def _db_tables(url: str) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Rows per table (pg_stat_user_tables), and the alerts left in the outbox by kind (no Telegram here)."""
+    from collections import Counter
+
+    from bidder.store.alerts import pending_events
+    from bidder.store.db import Database
+    from bidder.store.leases import table_load
+
+    async with Database(url) as database, database.read_sessions() as s:
+        return await table_load(s), dict(Counter(a.kind for a in await pending_events(s, 1_000_000)))
 
 
 def _holders(url: str) -> dict[str, str]:

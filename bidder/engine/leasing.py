@@ -51,6 +51,12 @@ RELEASE_GRACE_SECONDS = 8.0  # how long a released account's in-flight cycle may
 # so a cycle still running after the release records nothing (refused at its next write) and stops there,
 # instead of a cold first cycle running on for minutes while the new holder waits.
 HAND_OVER_GRACE_SECONDS = 2.0
+# Workers started together (a deployment, ``docker compose up``) reach their first claim seconds apart:
+# the first one alone would claim every account, start their (long, cold) first cycles and hand half of
+# them over at its next tick, cutting those cycles (refused by the fence: failed cycles, work thrown
+# away). A worker therefore registers and waits this long (at most; a sixth of the TTL when shorter)
+# before its first claim, so that peers starting with it are counted in the first plan.
+START_JOIN_SECONDS = 5.0
 
 
 class SecondWorkerRefused(BidderError):
@@ -219,7 +225,21 @@ class LeaseKeeper:
             await store.heartbeat_worker(s, self.worker_id, host=socket.gethostname(), pid=os.getpid(),
                                          http_port=self.http_port, ttl=self.ttl)
             await store.ensure_leases(s, {**dict.fromkeys(self.names, 0), **dict.fromkeys(self.jobs, 0)})
+        await self._join_window()
         await self.tick()
+
+    async def _join_window(self) -> None:
+        """Before the first claim: wait for peers starting with this worker (``START_JOIN_SECONDS``), unless
+        other workers already serve every account (joining a running cluster: the plan already counts
+        this worker once it registered) or there is nothing to claim."""
+        wait = min(START_JOIN_SECONDS, self.ttl / 6)
+        if wait <= 0 or not self.names:
+            return
+        async with self.sessions.begin() as s:
+            infos = await store.leases(s, self.names)
+        if infos and all(i.live and i.holder not in (None, self.worker_id) for i in infos):
+            return
+        await asyncio.sleep(wait)
 
     def set_names(self, names: Sequence[str]) -> None:
         """The configured accounts changed (reload); the next tick registers and balances them."""
