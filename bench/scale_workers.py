@@ -153,7 +153,11 @@ def _worker_process(events, wid: str, sim_info: dict, start: datetime, speed: fl
             original = cycle.run_cycle
 
             async def counted(original=original, name=name):
-                result = await original()
+                try:
+                    result = await original()
+                except asyncio.CancelledError:  # stopped: the account went to another worker (or the end)
+                    events.put(("stopped", wid, name, False, time.monotonic()))
+                    raise
                 events.put(("cycle", wid, name, result.ok, time.monotonic()))
                 return result
 
@@ -313,6 +317,8 @@ def run(args: Any) -> int:
         else None,
         "account_cycles": len(cycles),
         "failed_cycles": len(cycles) - len(ok_cycles),
+        # cycles cancelled in progress: the account was handed to another worker (or the run ended)
+        "stopped_cycles": sum(1 for e in log if e[0] == "stopped"),
         "accounts": accounts,
         "campaigns": accounts * args.campaigns,
         "speed": args.speed,
