@@ -30,6 +30,7 @@ from bidder.domain import (
 from bidder.reasons import because
 
 ZERO = Decimal(0)
+SET_BID = Action.SET_BID
 
 # Key in Proposal.inputs marking a pause that depends on the clock, not on performance evidence
 # (schedule, daily budget). The guardrails skip the minimum-evidence check for these.
@@ -164,23 +165,29 @@ def spent(stats: Iterable[DailyStat], first: date | None = None, last: date | No
 
 
 def applied_bid_changes(snapshot: CampaignSnapshot, nm_id: int, placement: str | None = None
-                        ) -> list[DecisionRecord]:
-    """Applied bid changes of an item (optionally one placement), newest first. The per-item index is
-    built once for the last ``snapshot.history`` tuple it was given (asked for every item and placement)."""
+                        ) -> tuple[DecisionRecord, ...]:
+    """Applied bid changes of an item (optionally one placement), newest first. The index per item and
+    placement is built once for the last ``snapshot.history`` tuple it was given (asked for every item
+    and placement, by strategies and guardrails alike)."""
     global _CHANGES_MEMO
     history = snapshot.history
     memo = _CHANGES_MEMO
     if memo[0] is not history or not isinstance(history, tuple):
         by_item: dict[int | None, list[DecisionRecord]] = {}
         for r in history:
-            if r.applied and r.action == Action.SET_BID and r.bid_after is not None \
+            if r.applied and r.action == SET_BID and r.bid_after is not None \
                     and r.bid_before is not None and r.bid_after != r.bid_before:
                 by_item.setdefault(r.nm_id, []).append(r)
-        for rows in by_item.values():
+        index: dict[tuple[int | None, str | None], tuple[DecisionRecord, ...]] = {}
+        for nm, rows in by_item.items():
             rows.sort(key=lambda r: r.at, reverse=True)
-        memo = _CHANGES_MEMO = (history, by_item)
-    rows = memo[1].get(nm_id, ())
-    return [r for r in rows if placement is None or r.placement == placement]
+            index[(nm, None)] = tuple(rows)
+        memo = _CHANGES_MEMO = (history, index)
+    found = memo[1].get((nm_id, placement))
+    if found is None:
+        rows = memo[1].get((nm_id, None), ())
+        found = memo[1][(nm_id, placement)] = tuple(r for r in rows if r.placement == placement)
+    return found
 
 
 def cooling(snapshot: CampaignSnapshot, nm_id: int, placement: str, now: datetime, cooldown: timedelta

@@ -118,13 +118,19 @@ class SpendCap(Strategy):
         items: list[Proposal] = []
         stuck: set[int] = set()
         managed: set[int] = set()
+        judged: dict[int, tuple] = {}  # per item: its placements share the item's window
         for item, target, placement in targets(snapshot):
-            ev = evidence(snapshot.daily_stats, first, last, item.nm_id, p.prior_clicks)
-            drr = self.drr(ev.window)
-            breach, v = self.judge(ev)
-            inputs = {"window_days": days, "spend": str(ev.window.spend), "revenue": str(ev.window.revenue),
-                      "clicks": ev.window.clicks, "orders": ev.window.orders, "drr_pct": _num(drr),
-                      "max_drr_pct": p.max_drr_pct, "breach_probability": _prob(v), "confidence_pct": p.confidence_pct}
+            found = judged.get(item.nm_id)
+            if found is None:
+                ev = evidence(snapshot.daily_stats, first, last, item.nm_id, p.prior_clicks)
+                drr = self.drr(ev.window)
+                breach, v = self.judge(ev)
+                inputs = {"window_days": days, "spend": str(ev.window.spend), "revenue": str(ev.window.revenue),
+                          "clicks": ev.window.clicks, "orders": ev.window.orders, "drr_pct": _num(drr),
+                          "max_drr_pct": p.max_drr_pct, "breach_probability": _prob(v),
+                          "confidence_pct": p.confidence_pct}
+                found = judged[item.nm_id] = (ev, drr, breach, v, inputs)
+            ev, drr, breach, v, inputs = found
             if target is None:
                 items.append(proposal(self.kind, Action.HOLD, snapshot, because("common.bid_unknown"),
                                       nm_id=item.nm_id, placement=placement, **inputs))

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bidder.domain import DailyStat
 from strategies.common import Totals, local_date, totals
@@ -42,7 +43,26 @@ class Evidence:
 
 def evidence(stats: Iterable[DailyStat], first: date, last: date, nm_id: int | None,
              prior_clicks: float) -> Evidence:
-    stats = tuple(stats)
+    """The window's evidence. Remembered for the last tuple of rows it was given (a snapshot's
+    ``daily_stats``: its strategies ask for the same item's evidence once per placement)."""
+    global _EVIDENCE_MEMO
+    if not isinstance(stats, tuple):
+        return _evidence(tuple(stats), first, last, nm_id, prior_clicks)
+    memo = _EVIDENCE_MEMO
+    if memo[0] is not stats:
+        memo = _EVIDENCE_MEMO = (stats, {})
+    key = (first, last, nm_id, prior_clicks)
+    found = memo[1].get(key)
+    if found is None:
+        found = memo[1][key] = _evidence(stats, first, last, nm_id, prior_clicks)
+    return found
+
+
+_EVIDENCE_MEMO: tuple[Any, dict] = ((), {})
+
+
+def _evidence(stats: tuple[DailyStat, ...], first: date, last: date, nm_id: int | None,
+              prior_clicks: float) -> Evidence:
     win = totals(stats, first, last, nm_id)
     hist = totals(stats, None, first - timedelta(days=1), nm_id)
     prior = Prior.from_history(hist.clicks, hist.orders, prior_clicks)

@@ -236,8 +236,10 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
 
     def make(action: Action, reason: str, g: str | None = None, bid_after: int | None = None,
              strategy: str | None = None, **extra: Any) -> Decision:
-        inputs: dict[str, Any] = dict(chosen.inputs) if chosen is not None else {}
-        if chosen is None:
+        if chosen is not None or len(ps) == 1:
+            inputs: dict[str, Any] = dict((chosen or ps[0]).inputs)
+        else:
+            inputs = {}
             for p in ps:
                 for k, v in p.inputs.items():
                     inputs.setdefault(k, v)
