@@ -82,8 +82,9 @@ class Target:
 
 def targets(snapshot: CampaignSnapshot) -> Iterator[tuple[Item, Target | None, str]]:
     """(item, target or None when the current bid is unknown, placement) for each item and bid placement."""
+    placements = snapshot.campaign.bid_placements
     for item in snapshot.campaign.items:
-        for placement in snapshot.campaign.bid_placements:
+        for placement in placements:
             bid = item.bid_for(placement)
             yield item, (Target(item.nm_id, placement, bid) if bid else None), placement
 
@@ -125,16 +126,25 @@ def totals(stats: Iterable[DailyStat], first: date | None = None, last: date | N
         return _totals(stats, first, last, nm_id)
     memo = _TOTALS_MEMO
     if memo[0] is not stats:
-        memo = _TOTALS_MEMO = (stats, {})
+        by_item: dict[int, list[DailyStat]] = {}
+        for s in stats:
+            by_item.setdefault(s.nm_id, []).append(s)
+        memo = _TOTALS_MEMO = (stats, {}, by_item)
     key = (first, last, nm_id)
     found = memo[1].get(key)
-    if found is None:
-        found = memo[1][key] = _totals(stats, first, last, nm_id)
+    if found is None:  # an item's sums over its own rows only (in the same order: the same sums)
+        rows = stats if nm_id is None else memo[2].get(nm_id, ())
+        found = memo[1][key] = _totals(rows, first, last, nm_id)
     return found
 
 
-_TOTALS_MEMO: tuple[Any, dict] = ((), {})
+_TOTALS_MEMO: tuple[Any, dict, dict] = ((), {}, {})
 _CHANGES_MEMO: tuple[Any, dict] = ((), {})
+
+
+def sums(stats: Iterable[DailyStat], first: date | None, last: date | None, nm_id: int | None) -> Totals:
+    """:func:`totals` without remembering (for rows a caller has picked and keeps itself)."""
+    return _totals(stats, first, last, nm_id)
 
 
 def _totals(stats: Iterable[DailyStat], first: date | None, last: date | None, nm_id: int | None) -> Totals:

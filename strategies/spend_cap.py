@@ -129,15 +129,15 @@ class SpendCap(Strategy):
                           "clicks": ev.window.clicks, "orders": ev.window.orders, "drr_pct": _num(drr),
                           "max_drr_pct": p.max_drr_pct, "breach_probability": _prob(v),
                           "confidence_pct": p.confidence_pct}
-                found = judged[item.nm_id] = (ev, drr, breach, v, inputs)
-            ev, drr, breach, v, inputs = found
+                found = judged[item.nm_id] = (ev, drr, breach, v, inputs, self._nums(ev.window, drr, days, v))
+            ev, drr, breach, v, inputs, item_nums = found
             if target is None:
                 items.append(proposal(self.kind, Action.HOLD, snapshot, because("common.bid_unknown"),
                                       nm_id=item.nm_id, placement=placement, **inputs))
                 continue
             managed.add(item.nm_id)
             today_item = totals(snapshot.daily_stats, today, today, item.nm_id)
-            prop = self._item(snapshot, target, ev, drr, breach, v, today_item, days, inputs, now)
+            prop = self._item(snapshot, target, ev, drr, breach, v, today_item, days, inputs, now, item_nums)
             if prop.inputs.get("stuck_at_min"):
                 stuck.add(item.nm_id)
             items.append(prop)
@@ -220,11 +220,10 @@ class SpendCap(Strategy):
         return "" if v is None else v.confidence()
 
     def _item(self, snapshot: CampaignSnapshot, t: Target, ev: Evidence, drr: float | None, breach: bool,
-              v: Verdict | None, today: Totals, days: int, inputs: dict, now: datetime) -> Proposal:
+              v: Verdict | None, today: Totals, days: int, inputs: dict, now: datetime, nums: Reason) -> Proposal:
         p = self.params
         step = max(snapshot.rules.step, 1)
         tot = ev.window
-        nums = self._nums(tot, drr, days, v)
         guard = self._overspend(tot, today, days)
         if drr is None and not guard:
             why = (because("spend_cap.incomplete", days=days) if tot.incomplete else

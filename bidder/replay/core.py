@@ -214,6 +214,7 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
     state = ObservedState(observations)
     recorded_history = HistoryAt(history, keep_holds)
     overlay: _Overlay | None = None
+    spend_from: CampaignParts | None = None
     prev: tuple[datetime, list, list, Campaign | None, Campaign | None, BidRules | None] | None = None
     for ev in evaluations:
         state.advance(ev.at)
@@ -250,9 +251,8 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
                 replayed = [list(compact(d)) for d in decided]
             except StrategyFailed:
                 cause = REPLAY_FAILED
-        _compare(out, ev, recorded, replayed, cause if cause else (DIVERGED if overlay is not None else CONFIG))
-        if overlay is None and cause is None and _differs(recorded, replayed) and parts is not None \
-                and parts.campaign is not None:
+        differ = _compare(out, ev, recorded, replayed, cause if cause else (DIVERGED if overlay is not None else CONFIG))
+        if overlay is None and cause is None and differ and parts is not None and parts.campaign is not None:
             overlay = _Overlay(parts.campaign, ev.at)
             out.diverged_at = ev.at
         if overlay is not None and decided:
@@ -260,12 +260,15 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
         out.days.add(today)
         out.recorded.count(recorded, today)
         out.replayed.count(replayed, today)
-        if parts is not None:
-            for st in parts.daily.values():
-                out.spend[(st.nm_id, st.day)] = st.spend
         if prev is not None:
             _accrue(out, prev, ev.at, cap, tz)
         prev = (ev.at, recorded, replayed or recorded, parts.campaign if parts else None, camp_seen, rules)
+        if parts is not None:
+            spend_from = parts
+    # recorded spend per (nm, day): the newest of each as of the last evaluation (stored rows are only
+    # ever replaced, never dropped, so this is what updating it at every evaluation came to)
+    if spend_from is not None:
+        out.spend = {(st.nm_id, st.day): st.spend for st in spend_from.daily.values()}
     return out
 
 
@@ -308,19 +311,18 @@ def _targets(decisions: list) -> dict[Target, list]:
     return {(d[1], d[2], d[3]): d for d in decisions}
 
 
-def _differs(recorded: list, replayed: list) -> bool:
+def _compare(out: CampaignReplay, ev: EvaluationRecord, recorded: list, replayed: list, cause: str) -> int:
+    """Counts the evaluation's decisions, identical or not (same action and bid per target); returns how
+    many differ (0: the evaluation decided as recorded)."""
     a, b = _targets(recorded), _targets(replayed)
-    return set(a) != set(b) or any(a[k][0] != b[k][0] or a[k][5] != b[k][5] for k in a)
-
-
-def _compare(out: CampaignReplay, ev: EvaluationRecord, recorded: list, replayed: list, cause: str) -> None:
-    a, b = _targets(recorded), _targets(replayed)
+    differ = 0
     for key in list(a) + [k for k in b if k not in a]:
         r, c = a.get(key), b.get(key)
         out.decisions_total += 1
         if r is not None and c is not None and r[0] == c[0] and r[5] == c[5]:
             out.identical += 1
             continue
+        differ += 1
         label = f"{r[0] if r else 'none'}->{c[0] if c else 'none'}"
         out.differ_by_action[label] += 1
         out.differ_by_cause[cause] += 1
@@ -333,6 +335,7 @@ def _compare(out: CampaignReplay, ev: EvaluationRecord, recorded: list, replayed
                                                     "strategy": c[6]},
                 "cause": cause,
             })
+    return differ
 
 
 def _accrue(out: CampaignReplay, prev: tuple, now: datetime, cap: int | None, tz: ZoneInfo) -> None:
