@@ -34,7 +34,6 @@ from bidder.domain import Action, BidRules, Campaign, DecisionRecord, Placement,
 from bidder.engine.evaluate import StrategyFailed, campaign_snapshot, decide_campaign
 from bidder.engine.guards import GuardConfig
 from bidder.engine.min_bids import MinBids, hold_without_minimum
-from bidder.engine.observe import compact
 from bidder.engine.positions import KEEP as POSITIONS_KEEP
 from bidder.engine.view import HISTORY_DAYS, CampaignInputs
 from bidder.store.observations import CampaignParts, EvaluationRecord, HistoryRow, Observation, ObservedState
@@ -248,7 +247,7 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
                 decided = decide_from_parts(parts, camp_seen, ev, hist, ev.at, today, account, strategies, guard,
                                             window=window, account_name=account_name, stop_file=stop_file,
                                             positions=seen_pos, min_bid_hold=overlay is None)
-                replayed = [list(compact(d)) for d in decided]
+                replayed = [_compact(d) for d in decided]
             except StrategyFailed:
                 cause = REPLAY_FAILED
         differ = _compare(out, ev, recorded, replayed, cause if cause else (DIVERGED if overlay is not None else CONFIG))
@@ -307,6 +306,13 @@ def decide_from_parts(parts: CampaignParts, camp: Campaign, ev: EvaluationRecord
                            stop_file=stop_file, min_hold=min_hold)
 
 
+def _compact(d: Any) -> list:
+    """``list(compact(d))`` (bidder.engine.observe) without the enum's property lookup."""
+    a = d.action
+    return [a._value_ if type(a) is Action else Action(a).value, d.nm_id, d.placement, d.norm_query, d.bid_before,
+            d.bid_after, d.strategy]
+
+
 def _targets(decisions: list) -> dict[Target, list]:
     return {(d[1], d[2], d[3]): d for d in decisions}
 
@@ -346,21 +352,25 @@ def _accrue(out: CampaignReplay, prev: tuple, now: datetime, cap: int | None, tz
     if dt <= 0 or now - at > MAX_GAP or observed is None:
         return
     day = at.astimezone(tz).date()
+    mins = rules.min_bids if rules is not None else None
     for side, decisions, camp in ((out.recorded, recorded, observed), (out.replayed, replayed, seen or observed)):
         paused = camp.status != Status.ACTIVE
+        target, pinned_max, pinned_min = side.target_seconds, side.pinned_max_seconds, side.pinned_min_seconds
+        bid_seconds, active_seconds = side.bid_seconds, side.active_seconds
         for _action, nm_id, placement, query, before, after, _s in decisions:
             if nm_id is None or placement is None or query is not None:
                 continue
             bid = after if after is not None else before
             if bid is None:
                 continue
-            side.target_seconds += dt
+            target += dt
             if cap is not None and bid >= cap:
-                side.pinned_max_seconds += dt
-            floor = rules.min_for(nm_id, placement) if rules is not None else None
+                pinned_max += dt
+            floor = mins.get((nm_id, placement)) if mins is not None else None
             if floor is not None and bid <= floor:
-                side.pinned_min_seconds += dt
-            key = (nm_id, day)
+                pinned_min += dt
             if not paused:
-                side.bid_seconds[key] = side.bid_seconds.get(key, 0.0) + bid * dt
-                side.active_seconds[key] = side.active_seconds.get(key, 0.0) + dt
+                key = (nm_id, day)
+                bid_seconds[key] = bid_seconds.get(key, 0.0) + bid * dt
+                active_seconds[key] = active_seconds.get(key, 0.0) + dt
+        side.target_seconds, side.pinned_max_seconds, side.pinned_min_seconds = target, pinned_max, pinned_min

@@ -13,8 +13,9 @@ return (a test compares them), which every other database still uses.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import String, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,8 +32,25 @@ def _text(column: object) -> object:
     return type_coerce(column, String)
 
 
-def _utc(v: str | None) -> datetime | None:
-    return None if v is None else _iso(v).replace(tzinfo=UTC)
+class _Parsed(dict):
+    """Text -> parsed value, each text parsed once per load (the rows of one evaluation share its time,
+    and a campaign's decisions repeat from one evaluation to the next). The values are immutable."""
+
+    def __init__(self, parse: Callable[[str], Any]) -> None:
+        super().__init__()
+        self.parse = parse
+
+    def __missing__(self, text: str) -> Any:
+        value = self[text] = self.parse(text)
+        return value
+
+
+def _utc_text(v: str) -> datetime:
+    return _iso(v).replace(tzinfo=UTC)
+
+
+def _decisions(v: str) -> tuple[tuple[Any, ...], ...]:
+    return tuple(tuple(d) for d in _loads(v) or ())
 
 
 def _sqlite(session: AsyncSession) -> bool:
@@ -53,10 +71,12 @@ async def load_observations(session: AsyncSession, account: str, advert_ids: Ite
             .where(o.account_id == account_id, o.known_at <= until).order_by(o.known_at, o.id))
     conn = await session.connection()
     out: list[obs.Observation] = []
-    observation, utc = obs.Observation, _utc
+    observation, utc = obs.Observation, _Parsed(_utc_text)
+    utc[None] = None  # type: ignore[index]
     for chunk in chunks(sorted(set(advert_ids))):
         rows = await conn.execute(stmt.where(o.advert_id.in_(chunk)))
-        out.extend(observation(aid, kind, key, utc(observed), utc(known), dg, None if payload is None else _loads(payload))
+        out.extend(observation(aid, kind, key, utc[observed], utc[known], dg,
+                               None if payload is None else _loads(payload))
                    for aid, kind, key, observed, known, dg, payload in rows)
     out.sort(key=lambda x: x.known_at)
     return out
@@ -77,7 +97,9 @@ async def load_evaluations(session: AsyncSession, account: str, advert_ids: Iter
                    e.advert_id.in_(sorted(set(advert_ids))))
             .order_by(e.at, e.id))
     conn = await session.connection()
-    record, utc, day = obs.EvaluationRecord, _utc, date.fromisoformat
-    return [record(aid, utc(at), utc(as_of), None if st_since is None else day(st_since), bool(paused), bool(stopped), bool(known), bool(failed),
-                   tuple(tuple(d) for d in _loads(decisions) or ()) if decisions is not None else (), rid)
+    record, utc, day, decided = obs.EvaluationRecord, _Parsed(_utc_text), _Parsed(date.fromisoformat), _Parsed(_decisions)
+    utc[None] = day[None] = None  # type: ignore[index]
+    decided[None] = ()  # type: ignore[index]
+    return [record(aid, utc[at], utc[as_of], day[st_since], bool(paused), bool(stopped), bool(known), bool(failed),
+                   decided[decisions], rid)
             for aid, at, as_of, st_since, paused, stopped, known, failed, decisions, rid in await conn.execute(stmt)]
