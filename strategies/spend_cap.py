@@ -55,6 +55,7 @@ from strategies.params import SpendCapParams
 from strategies.windows import Evidence, complete_days, evidence
 
 INFINITE = float("inf")
+ZERO = Decimal(0)
 
 
 class SpendCap(Strategy):
@@ -101,19 +102,13 @@ class SpendCap(Strategy):
         camp_drr = self.drr(camp)
         camp_breach, camp_v = self.judge(camp_ev)
         today = local_date(now, snapshot.timezone)
-        # today's spend: what is known of it (a row missing its money field adds nothing; issue 14)
-        spent_today = spent(snapshot.daily_stats, today, today)
-        projected = self._projected(snapshot, now, spent_today)
         status = snapshot.campaign.status
+        # today's spend: what is known of it (a row missing its money field adds nothing; issue 14)
+        spent_today = projected = ZERO
+        if p.daily_budget is not None or camp_breach or status == Status.PAUSED:  # else nothing reads them
+            spent_today = spent(snapshot.daily_stats, today, today)
+            projected = self._projected(snapshot, now, spent_today)
         budget_hit = p.daily_budget is not None and projected >= p.daily_budget
-        camp_inputs = {
-            "window_days": days, "window_last": last.isoformat(), "spend": str(camp.spend),
-            "revenue": str(camp.revenue), "clicks": camp.clicks, "orders": camp.orders, "drr_pct": _num(camp_drr),
-            "max_drr_pct": p.max_drr_pct, "breach_probability": _prob(camp_v), "confidence_pct": p.confidence_pct,
-            "spent_today": str(spent_today), "projected_today": str(projected),
-            "daily_budget": None if p.daily_budget is None else str(p.daily_budget), "local_day": today.isoformat(),
-        }
-        nums = self._nums(camp, camp_drr, days, camp_v)
 
         items: list[Proposal] = []
         stuck: set[int] = set()
@@ -142,6 +137,16 @@ class SpendCap(Strategy):
                 stuck.add(item.nm_id)
             items.append(prop)
 
+        if not (budget_hit or camp_breach or status == Status.PAUSED):
+            return out + items  # no campaign-level proposal below can be made
+        camp_inputs = {
+            "window_days": days, "window_last": last.isoformat(), "spend": str(camp.spend),
+            "revenue": str(camp.revenue), "clicks": camp.clicks, "orders": camp.orders, "drr_pct": _num(camp_drr),
+            "max_drr_pct": p.max_drr_pct, "breach_probability": _prob(camp_v), "confidence_pct": p.confidence_pct,
+            "spent_today": str(spent_today), "projected_today": str(projected),
+            "daily_budget": None if p.daily_budget is None else str(p.daily_budget), "local_day": today.isoformat(),
+        }
+        nums = self._nums(camp, camp_drr, days, camp_v)
         # Campaign level: the daily budget first, then a ДРР pause, then a resume.
         # A pause proposal for an already paused campaign keeps it paused (it blocks others' resumes).
         pausing = status == Status.ACTIVE
