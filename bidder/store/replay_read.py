@@ -67,17 +67,21 @@ async def load_observations(session: AsyncSession, account: str, advert_ids: Ite
     if account_id is None:
         return []
     o = ObservationRow
-    stmt = (select(o.advert_id, o.kind, o.key, _text(o.observed_at), _text(o.known_at), o.digest, _text(o.payload))
-            .where(o.account_id == account_id, o.known_at <= until).order_by(o.known_at, o.id))
+    # neither the time nor an ORDER BY in SQL: either makes SQLite walk the account's (account_id, known_at)
+    # index over every campaign instead of the (account_id, advert_id, ...) one over the campaigns asked for
+    stmt = select(o.advert_id, o.kind, o.key, _text(o.observed_at), _text(o.known_at), o.digest, _text(o.payload),
+                  o.id).where(o.account_id == account_id)
     conn = await session.connection()
     out: list[obs.Observation] = []
     observation, utc = obs.Observation, _Parsed(_utc_text)
     utc[None] = None  # type: ignore[index]
     for chunk in chunks(sorted(set(advert_ids))):
-        rows = await conn.execute(stmt.where(o.advert_id.in_(chunk)))
-        out.extend(observation(aid, kind, key, utc[observed], utc[known], dg,
-                               None if payload is None else _loads(payload))
-                   for aid, kind, key, observed, known, dg, payload in rows)
+        rows = [(utc[known], rid, aid, kind, key, observed, dg, payload)
+                for aid, kind, key, observed, known, dg, payload, rid in await conn.execute(stmt.where(
+                    o.advert_id.in_(chunk)))]
+        rows.sort(key=lambda r: (r[0], r[1]))  # ORDER BY known_at, id
+        out.extend(observation(aid, kind, key, utc[observed], known, dg, None if payload is None else _loads(payload))
+                   for known, _rid, aid, kind, key, observed, dg, payload in rows if known <= until)
     out.sort(key=lambda x: x.known_at)
     return out
 
@@ -94,12 +98,13 @@ async def load_evaluations(session: AsyncSession, account: str, advert_ids: Iter
     stmt = (select(e.advert_id, _text(e.at), _text(e.stats_as_of), _text(e.stats_since), e.operator_paused, e.stopped,
                    e.rules_known, e.failed, _text(e.decisions), e.id)
             .where(e.account_id == account_id, e.at >= since, e.at <= until,
-                   e.advert_id.in_(sorted(set(advert_ids))))
-            .order_by(e.at, e.id))
+                   e.advert_id.in_(sorted(set(advert_ids)))))  # no ORDER BY: it would take the (account_id, at) index
     conn = await session.connection()
     record, utc, day, decided = obs.EvaluationRecord, _Parsed(_utc_text), _Parsed(date.fromisoformat), _Parsed(_decisions)
     utc[None] = day[None] = None  # type: ignore[index]
     decided[None] = ()  # type: ignore[index]
-    return [record(aid, utc[at], utc[as_of], day[st_since], bool(paused), bool(stopped), bool(known), bool(failed),
-                   decided[decisions], rid)
-            for aid, at, as_of, st_since, paused, stopped, known, failed, decisions, rid in await conn.execute(stmt)]
+    out = [record(aid, utc[at], utc[as_of], day[st_since], bool(paused), bool(stopped), bool(known), bool(failed),
+                  decided[decisions], rid)
+           for aid, at, as_of, st_since, paused, stopped, known, failed, decisions, rid in await conn.execute(stmt)]
+    out.sort(key=lambda r: (r.at, r.id))  # ORDER BY at, id
+    return out
