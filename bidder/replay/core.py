@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 from bidder.domain import Action, BidRules, Campaign, DecisionRecord, Placement, Status
 from bidder.engine.evaluate import StrategyFailed, campaign_snapshot, decide_campaign
 from bidder.engine.guards import GuardConfig
-from bidder.engine.min_bids import MinBids, hold_without_minimum
+from bidder.engine.min_bids import MinBids, depends_on_minimum, hold_without_minimum
 from bidder.engine.positions import KEEP as POSITIONS_KEEP
 from bidder.engine.view import HISTORY_DAYS, CampaignInputs
 from bidder.store.observations import CampaignParts, EvaluationRecord, HistoryRow, Observation, ObservedState
@@ -299,7 +299,9 @@ def decide_from_parts(parts: CampaignParts, camp: Campaign, ev: EvaluationRecord
     if min_bid_hold and parts.ceiling_known:  # the lazy minimum-bid hold as the evaluator applied it (engine/min_bids.py)
         known, ceiling = rules.min_bids, parts.ceiling
 
-        def min_hold(d: Any) -> Any:
+        def min_hold(d: Any) -> Any:  # (the minimums it asks for are not read: replay reads nothing)
+            if not depends_on_minimum(d, ceiling):
+                return d
             return hold_without_minimum(d, MinBids(), known, ceiling)
 
     return decide_campaign(snap, now, strategies, guard, stopped=stop, rules_known=ev.rules_known,
