@@ -94,8 +94,8 @@ class RoiFloor(Strategy):
 
         # A campaign pause only when every managed item is stuck at the minimum below the floor.
         stuck_items = {nm for nm, _, n in stuck if n >= p.pause_after}
-        all_items = {t.nm_id for _, t, _ in targets(snapshot) if t is not None}
-        if (stuck_items and stuck_items == all_items and snapshot.campaign.status == Status.ACTIVE):
+        if (stuck_items and stuck_items == {t.nm_id for _, t, _ in targets(snapshot) if t is not None}
+                and snapshot.campaign.status == Status.ACTIVE):
             cev = evidence(snapshot.daily_stats, first, last, None, p.prior_clicks)
             camp = cev.window
             roi = roi_pct(float(camp.revenue), float(camp.spend), p.margin_pct)

@@ -214,6 +214,7 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
     recorded_history = HistoryAt(history, keep_holds)
     overlay: _Overlay | None = None
     spend_from: CampaignParts | None = None
+    rows: dict = {}  # decide_from_parts' ordered statistics rows, kept while no observation is folded in
     prev: tuple[datetime, list, list, Campaign | None, Campaign | None, BidRules | None] | None = None
     for ev in evaluations:
         state.advance(ev.at)
@@ -246,7 +247,7 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
                 seen_pos = tuple(p for p in positions or () if ev.at - POSITIONS_KEEP <= p.observed_at <= ev.at)
                 decided = decide_from_parts(parts, camp_seen, ev, hist, ev.at, today, account, strategies, guard,
                                             window=window, account_name=account_name, stop_file=stop_file,
-                                            positions=seen_pos, min_bid_hold=overlay is None)
+                                            positions=seen_pos, min_bid_hold=overlay is None, rows=rows)
                 replayed = [_compact(d) for d in decided]
             except StrategyFailed:
                 cause = REPLAY_FAILED
@@ -280,21 +281,30 @@ def stats_window(strategies: list) -> int:
 def decide_from_parts(parts: CampaignParts, camp: Campaign, ev: EvaluationRecord, history: tuple, now: datetime,
                       today: date, account: Any, strategies: list, guard: GuardConfig, *, window: int,
                       account_name: str, stop_file: Any = None, operator_paused: bool | None = None,
-                      stopped: bool | None = None, positions: tuple = (), min_bid_hold: bool = True) -> list:
+                      stopped: bool | None = None, positions: tuple = (), min_bid_hold: bool = True,
+                      rows: dict | None = None) -> list:
     """One campaign's decisions at ``now`` from its stored inputs, through the evaluator's own path
     (:func:`campaign_snapshot`, :func:`decide_campaign`). ``ev`` gives what is not an observation (the
     statistics time, operator pause, stop file, whether WB's minimum bids were known); ``operator_paused``
     and ``stopped`` override its flags. ``min_bid_hold``: a change near WB's minimum waits for the item's
     minimum when it was not stored, as the evaluator held it (off for a diverged campaign: the candidate's
-    own cuts would have had their minimums read within a cycle or two). Raises :class:`StrategyFailed`."""
+    own cuts would have had their minimums read within a cycle or two). ``rows``: a campaign's cache of its
+    ordered statistics rows between calls (keyed by the parts' version). Raises :class:`StrategyFailed`."""
     paused = ev.operator_paused if operator_paused is None else operator_paused
     stop = ev.stopped if stopped is None else stopped
     since = ev.stats_since if (today - ev.stats_since).days >= window else today - timedelta(days=window)
     rules = parts.rules or BidRules(step=0)
-    seen = CampaignInputs(camp, rules, 0, parts.cluster_stats(today - timedelta(days=CLUSTER_DAYS)),
-                          dict(parts.recs), ev.stats_as_of, history, paused, stop, today, ev.rules_known,
-                          positions=positions, cluster_bids=parts.cluster_bids)
-    snap = campaign_snapshot(account_name, account.timezone, seen, parts.daily_stats(since))
+    clusters_since = today - timedelta(days=CLUSTER_DAYS)
+    if rows is None:
+        clusters, daily = parts.cluster_stats(clusters_since), parts.daily_stats(since)
+    else:  # the same tuples again while nothing was folded in since (the strategies' memos then hold too)
+        key = (parts.version, clusters_since, since)
+        if rows.get("key") != key:
+            rows.update(key=key, clusters=parts.cluster_stats(clusters_since), daily=parts.daily_stats(since))
+        clusters, daily = rows["clusters"], rows["daily"]
+    seen = CampaignInputs(camp, rules, 0, clusters, dict(parts.recs), ev.stats_as_of, history, paused, stop, today,
+                          ev.rules_known, positions=positions, cluster_bids=parts.cluster_bids)
+    snap = campaign_snapshot(account_name, account.timezone, seen, daily)
     min_hold = None
     if min_bid_hold and parts.ceiling_known:  # the lazy minimum-bid hold as the evaluator applied it (engine/min_bids.py)
         known, ceiling = rules.min_bids, parts.ceiling
