@@ -8,10 +8,11 @@ is read only for the daily budget and the hard overspend guard.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from operator import is_
 from typing import Any
 
 from bidder.domain import DailyStat
@@ -50,15 +51,19 @@ def evidence(stats: Iterable[DailyStat], first: date, last: date, nm_id: int | N
         return _evidence(tuple(stats), first, last, nm_id, prior_clicks)
     memo = _EVIDENCE_MEMO
     if memo[0] is not stats:
-        memo = _EVIDENCE_MEMO = (stats, {})
+        by_item: dict[int, list[DailyStat]] = {}
+        for s in stats:
+            by_item.setdefault(s.nm_id, []).append(s)
+        memo = _EVIDENCE_MEMO = (stats, {}, by_item)
     key = (first, last, nm_id, prior_clicks)
     found = memo[1].get(key)
     if found is None:
-        found = memo[1][key] = _evidence_seen(stats, first, last, nm_id, prior_clicks)
+        rows = stats if nm_id is None else memo[2].get(nm_id, ())
+        found = memo[1][key] = _evidence_seen(rows, first, last, nm_id, prior_clicks)
     return found
 
 
-_EVIDENCE_MEMO: tuple[Any, dict] = ((), {})
+_EVIDENCE_MEMO: tuple[Any, dict, dict] = ((), {}, {})
 # Complete-day windows end yesterday: from one evaluation of a campaign to the next (a cycle, or replay's
 # next recorded evaluation) only today's rows change. The evidence of the rows it reads (the item's, or
 # every item's, up to ``last``) is kept with those rows and given again while they are *the same objects*
@@ -68,14 +73,15 @@ _SEEN: dict[tuple, tuple[tuple[DailyStat, ...], Evidence]] = {}
 SEEN_MAX = 8192
 
 
-def _evidence_seen(stats: tuple[DailyStat, ...], first: date, last: date, nm_id: int | None,
+def _evidence_seen(stats: Sequence[DailyStat], first: date, last: date, nm_id: int | None,
                    prior_clicks: float) -> Evidence:
-    rows = tuple(s for s in stats if s.day <= last and (nm_id is None or s.nm_id == nm_id))
+    """``stats``: the snapshot's rows, or the item's own (in the snapshot's order)."""
+    rows = tuple([s for s in stats if s.day <= last and (nm_id is None or s.nm_id == nm_id)])
     key = (rows[0].advert_id if rows else None, first, last, nm_id, prior_clicks)
     seen = _SEEN.get(key)
     if seen is not None:
         kept = seen[0]
-        if len(kept) == len(rows) and all(a is b for a, b in zip(kept, rows, strict=True)):
+        if len(kept) == len(rows) and all(map(is_, kept, rows)):
             return seen[1]
     found = _evidence(rows, first, last, nm_id, prior_clicks)
     if len(_SEEN) >= SEEN_MAX:
