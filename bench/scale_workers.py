@@ -6,9 +6,14 @@
 ``bench.scale`` hands over to :func:`run` when ``--workers`` is given. Processes: the simulator in one
 child process, each worker (the real App: leases, runner, cycles) in its own child process, all on one
 :class:`~bidder.clock.ScaledClock` (same start, speed and CLOCK_MONOTONIC origin), a throwaway
-PostgreSQL server (fsync on) as the store. Run it at a speed where one worker is CPU-bound (the default
-30x: one process cannot keep the 1-minute cycle of 10,000 campaigns), so that the figure shows what a
-second process adds.
+PostgreSQL server (fsync on) as the store. Run it at a speed where one worker is CPU-bound, so that the
+figure shows what a second process adds. The default is 12x: at 10x one worker on a quiet 2-core machine
+made 38.6 of the 60 account cycles an hour the 1-minute interval allows, so two could show at most
+60 / 38.6 = 1.55x whatever they did; at 12x one worker makes about 32 and 1.6x (51) fits under the cap.
+Faster is not better: the simulator's market advances per simulated time and the statistics are polled at
+WB's per-minute limits, so the simulator and PostgreSQL cost about a fixed number of CPU seconds per
+simulated hour (``other_cpu_s_per_simulated_hour``), i.e. more of the two cores the higher the speed
+(``other_cores_at_this_speed``), which the two workers then do not get.
 
 Figures (``--json`` keys): ``workers``; ``cycles_per_account_hour``: account cycles completed by all
 workers, per account per simulated hour (the cycle interval caps it at 60); with ``--failover``, one
@@ -45,17 +50,29 @@ from typing import Any
 from bench.common import cpu_seconds, peak_rss_mb, serve_for, throwaway_postgres
 
 
-def _sim_process(conn, scenario: str, seed: int, start: datetime, speed: float, t0: float) -> None:
-    from bench.scale import _sellers, _start_sim, shared_clock
+def _sim_process(conn, scenario: str, seed: int, start: datetime, speed: float, t0: float,
+                 profile: str | None = None) -> None:
+    from bench.scale import _sellers, shared_clock
+    from bidder.sim.testing import start_simulator
 
     logging.basicConfig(level=logging.WARNING)
 
     async def main() -> None:
         clock = shared_clock(start, speed, t0)
-        r = await _start_sim(scenario, seed, clock, [])
+        # no request log here (bench.scale's per-call hook): nothing in this bench reads it
+        r = await start_simulator(scenario, seed=seed, clock=clock)
         conn.send({"url": r.url, "sellers": _sellers(r.sim)})
         loop = asyncio.get_running_loop()
+        profiler = None
+        if profile:  # --profile-sim: where the simulator's CPU goes while it serves the workers
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         await loop.run_in_executor(None, conn.recv)  # "stop": the workers are gone
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
         await clock.sleep(61)  # every accepted bid reaches its 30 s tick, every status its minute
         r.sim.market.advance(r.sim.now())
         log = [(e["advert_id"], e["nm_id"], e["placement"], e["new"]) for e in r.sim.market.bid_log
@@ -64,6 +81,48 @@ def _sim_process(conn, scenario: str, seed: int, start: datetime, speed: float, 
         await r.stop()
 
     asyncio.run(main())
+
+
+def proc_cpu(pid: int, *, children: bool = False) -> float:
+    """User + system CPU seconds of process ``pid`` from /proc (``children``: plus its reaped children's
+    and its live children's, e.g. a PostgreSQL postmaster and its backends); 0.0 when it is gone."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(p: int) -> list[str] | None:
+        try:
+            raw = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            return None
+        return raw[raw.rindex(")") + 2:].split()  # fields from 3 (state) on
+
+    own = stat(pid)
+    if own is None:
+        return 0.0
+    total = int(own[11]) + int(own[12])  # utime, stime (fields 14, 15)
+    if children:
+        total += int(own[13]) + int(own[14])  # cutime, cstime: reaped children (exited backends)
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                st = stat(int(entry))
+                if st is not None and int(st[1]) == pid:  # ppid
+                    total += int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
+    return total / tick
+
+
+def _postmaster_pid(url: str) -> int | None:
+    """The PID of the PostgreSQL server's postmaster (the parent of a backend), if it runs on this host."""
+    async def parent_of_backend() -> int:
+        from bidder.store.db import Database
+        from bidder.store.leases import backend_pid
+
+        async with Database(url) as database, database.read_sessions() as s:
+            pid = await backend_pid(s)
+            raw = Path(f"/proc/{pid}/stat").read_text()  # while the backend lives
+            return int(raw[raw.rindex(")") + 2:].split()[1])
+
+    with contextlib.suppress(Exception):
+        return asyncio.run(parent_of_backend())
+    return None
 
 
 def _worker_process(events, wid: str, sim_info: dict, start: datetime, speed: float, t0: float, hours: float,
@@ -99,7 +158,11 @@ def _worker_process(events, wid: str, sim_info: dict, start: datetime, speed: fl
             original = cycle.run_cycle
 
             async def counted(original=original, name=name):
-                result = await original()
+                try:
+                    result = await original()
+                except asyncio.CancelledError:  # stopped: the account went to another worker (or the end)
+                    events.put(("stopped", wid, name, False, time.monotonic()))
+                    raise
                 events.put(("cycle", wid, name, result.ok, time.monotonic()))
                 return result
 
@@ -149,12 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--campaigns", type=int, default=200, help="per seller")
     ap.add_argument("--items", type=int, default=3, help="per campaign")
     ap.add_argument("--hours", type=float, default=1.0, help="simulated hours")
-    ap.add_argument("--speed", type=float, default=10.0, help="simulated seconds per real second")
+    ap.add_argument("--speed", type=float, default=12.0,
+                    help="simulated seconds per real second (default 12: see the module docstring)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--target-share", type=float, default=0.1)
     ap.add_argument("--lease-ttl", type=float, default=30.0, help="real seconds (the daemon's default is 60)")
     ap.add_argument("--failover", action="store_true", help="SIGKILL one worker halfway through")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    ap.add_argument("--profile-sim", metavar="FILE", help="write a cProfile of the simulator process to FILE")
     ap.add_argument("--no-baseline", action="store_true", help="accepted for bench.scale compatibility; no effect")
     return run(ap.parse_args(argv))
 
@@ -180,9 +245,16 @@ def run(args: Any) -> int:
         start = build_scenario("scale:1x1x1", args.seed).start
         t0 = time.monotonic()
         parent, child = ctx.Pipe()
-        sim = ctx.Process(target=_sim_process, args=(child, scenario, args.seed, start, args.speed, t0), daemon=True)
+        sim = ctx.Process(target=_sim_process, args=(child, scenario, args.seed, start, args.speed, t0,
+                                                     args.profile_sim), daemon=True)
         sim.start()
         info = parent.recv()
+        postmaster = _postmaster_pid(url)
+        # CPU seconds of everything but the workers, from here (the simulator built, the schema made)
+        # to the end of the run: the simulator process, PostgreSQL (postmaster, its backends and helper
+        # processes) and this harness process
+        cpu_at_start = {"simulator": proc_cpu(sim.pid), "postgresql": proc_cpu(postmaster, children=True)
+                        if postmaster else 0.0, "harness": cpu_seconds()}
         events = ctx.Queue()
         procs = {}
         for i in range(args.workers):
@@ -223,6 +295,8 @@ def run(args: Any) -> int:
                 log.append(events.get(timeout=0.5))
             except Exception:
                 break
+        cpu_at_end = {"simulator": proc_cpu(sim.pid), "postgresql": proc_cpu(postmaster, children=True)
+                      if postmaster else 0.0, "harness": cpu_seconds()}
         pending_at_end = asyncio.run(_audit(url))[2]
         reconciled = asyncio.run(_reconcile_all(url, info, start, args.speed, t0, tmp, args.target_share))
         parent.send("stop")
@@ -230,6 +304,7 @@ def run(args: Any) -> int:
         sim.join(30)
         keys, applied, pending = asyncio.run(_audit(url))
         db_load = asyncio.run(_db_load(url))
+        db_tables, alert_kinds = asyncio.run(_db_tables(url))
 
     cycles = [e for e in log if e[0] == "cycle"]
     ok_cycles = [e for e in cycles if e[3]]
@@ -243,8 +318,13 @@ def run(args: Any) -> int:
         "cycles_per_account_hour_second_half": round(
             sum(1 for e in ok_cycles if first_ready is not None and e[4] > first_ready + span_real / 2)
             / accounts / max(sim_hours / 2, 1e-9), 2),
+        # real seconds between the first and the last worker ready to serve (built, before the first claim)
+        "ready_skew_s": round(max(readies) - min(readies), 1) if (readies := [e[4] for e in log if e[0] == "ready"])
+        else None,
         "account_cycles": len(cycles),
         "failed_cycles": len(cycles) - len(ok_cycles),
+        # cycles cancelled in progress: the account was handed to another worker (or the run ended)
+        "stopped_cycles": sum(1 for e in log if e[0] == "stopped"),
         "accounts": accounts,
         "campaigns": accounts * args.campaigns,
         "speed": args.speed,
@@ -261,6 +341,35 @@ def run(args: Any) -> int:
         # what the workers asked of PostgreSQL over the run (pg_stat_database), per simulated hour
         "db_per_simulated_hour": {k: round(v / max(sim_hours, 1e-9)) for k, v in db_load.items()},
     }
+    # the CPU model of docs/SCALING.md: worker CPU per account cycle (C) against the rest's (S: the
+    # simulator, PostgreSQL and this harness) per account cycle; on 2 cores two workers can give at most
+    # 2C / (C + S) times one worker's cycles when everything is CPU-bound
+    other_cpu = {k: round(cpu_at_end[k] - cpu_at_start[k], 1) for k in cpu_at_start}
+    n_ok = max(len(ok_cycles), 1)
+    c_per = sum(d["cpu"] for d in done.values()) / n_ok
+    s_per = sum(other_cpu.values()) / n_ok
+    busiest = sorted(db_tables.items(), key=lambda kv: -(kv[1]["seq_tup_read"] + kv[1]["idx_tup_fetch"]
+                                                        + kv[1]["n_tup_ins"] + kv[1]["n_tup_upd"]))[:8]
+    out.update({
+        # rows per account cycle by table (read by sequential scans, fetched by index, inserted, updated)
+        "db_rows_per_cycle_by_table": {t: {k: round(v / n_ok, 1) for k, v in d.items()
+                                           if k in ("seq_tup_read", "idx_tup_fetch", "n_tup_ins", "n_tup_upd")}
+                                       for t, d in busiest},
+        "alerts_pending_by_kind": alert_kinds,
+        "db_transactions_per_cycle": round(db_load.get("transactions", 0) / n_ok, 1),
+        "other_cpu_s": other_cpu,
+        "worker_cpu_s_per_cycle": round(c_per, 4),
+        "other_cpu_s_per_cycle": round(s_per, 4),
+        "other_cpu_s_per_cycle_by_process": {k: round(v / n_ok, 4) for k, v in other_cpu.items()},
+        # the simulator's market advances per simulated time and the statistics are polled at WB's
+        # per-minute limits: most of the rest's CPU is per simulated hour, so it costs more cores the
+        # higher the speed (cores = this * speed / 3600)
+        "other_cpu_s_per_simulated_hour": round(sum(other_cpu.values()) / max(sim_hours, 1e-9), 1),
+        "other_cores_at_this_speed": round(sum(other_cpu.values()) / max(sim_hours, 1e-9) * args.speed / 3600, 3),
+        "cpu_bound_ratio_2_over_1": round(2 * c_per / (c_per + s_per), 3) if c_per + s_per > 0 else None,
+        "postgresql_measured": postmaster is not None,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    })
     wb: dict[tuple, list[int]] = defaultdict(list)
     for a, nm, placement, new in sim_out["bid_log"]:
         wb[(a, nm, placement)].append(new)
@@ -353,6 +462,18 @@ async def _db_load(url: str) -> dict[str, int]:
 
     async with Database(url) as database, database.read_sessions() as s:
         return await database_load(s)
+
+
+async def _db_tables(url: str) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Rows per table (pg_stat_user_tables), and the alerts left in the outbox by kind (no Telegram here)."""
+    from collections import Counter
+
+    from bidder.store.alerts import pending_events
+    from bidder.store.db import Database
+    from bidder.store.leases import table_load
+
+    async with Database(url) as database, database.read_sessions() as s:
+        return await table_load(s), dict(Counter(a.kind for a in await pending_events(s, 1_000_000)))
 
 
 def _holders(url: str) -> dict[str, str]:

@@ -73,6 +73,10 @@ class WorkerLeases:
         self.active.pop(name, None)
         self.app.health.unregister(name)
         self._reschedule()
+        cycle = self.app.cycles.get(name)
+        if cycle is not None:
+            # the statistics pump reads on between cycles: another worker paces this seller now
+            await cycle.poller.stats.stop()
 
     def _reschedule(self) -> None:
         if self.runner is not None and self.runner.scheduler is not None:

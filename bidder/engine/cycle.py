@@ -175,16 +175,21 @@ class AccountCycle:
         async with self.sessions.begin() as s:
             await repo.ensure_account(s, self.name, self.seller_id, self.view.currency or "", self.account.timezone)
         async with self.sessions() as s:
-            last = (await repo.last_cycles(s)).get(self.name)
+            # the last *finished* cycle: one cut by a SIGKILL or a lease hand-over (another worker's, on
+            # PostgreSQL) says nothing; and the health alert last made for the account, by whichever
+            # process: it is alerted before its cycle row is closed, so a kill in between leaves the alert
+            last = (await repo.last_cycles(s, finished=True)).get(self.name)
+            alerted = await repo.last_alert_kind(s, self.name, ("account_failing", "account_recovered"))
             if not self.view.campaigns:
                 for camp in await repo.load_campaigns(s, self.name):
                     self.view.campaigns.setdefault(camp.advert_id, camp)
                     if camp.currency and not self.view.currency:
                         self.view.currency = camp.currency
-        if last is not None and last.ok is False and self.failing is None:
-            # it was failing before this process started and that was alerted then: a restart must not
-            # alert again (its recovery still is)
-            self.failing = last.error or "failing before the restart"
+        was_failing = alerted == "account_failing" if alerted is not None else (last is not None and last.ok is False)
+        if was_failing and self.failing is None:
+            # it was failing before this process started (or took the account over) and that was alerted
+            # then: a restart or a takeover must not alert again (its recovery still is)
+            self.failing = (last.error if last is not None and last.ok is False else None) or "failing before the restart"
         self.started = True
 
     async def reconcile(self, *, wait: bool = False) -> int:

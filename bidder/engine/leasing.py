@@ -51,6 +51,12 @@ RELEASE_GRACE_SECONDS = 8.0  # how long a released account's in-flight cycle may
 # so a cycle still running after the release records nothing (refused at its next write) and stops there,
 # instead of a cold first cycle running on for minutes while the new holder waits.
 HAND_OVER_GRACE_SECONDS = 2.0
+# Workers started together (a deployment, ``docker compose up``) reach their first claim seconds apart:
+# the first one alone would claim every account, start their (long, cold) first cycles and hand half of
+# them over at its next tick, cutting those cycles (refused by the fence: failed cycles, work thrown
+# away). A worker therefore registers and waits this long (at most; a sixth of the TTL when shorter)
+# before its first claim, so that peers starting with it are counted in the first plan.
+START_JOIN_SECONDS = 5.0
 
 
 class SecondWorkerRefused(BidderError):
@@ -147,6 +153,7 @@ class LeaseKeeper:
         self.jobs: set[str] = set()
         self.held: dict[str, _Held] = {}
         self.inflight: dict[str, int] = {}
+        self._cycle_tasks: dict[str, set[asyncio.Task]] = {}  # the tasks running a cycle of the account
         self.takeovers = 0
         self.lost = 0
         self.refused_writes = 0  # sends refused because the lease was lost (never sent)
@@ -185,11 +192,28 @@ class LeaseKeeper:
             return
         token = store.current_fence.set(fence)
         self.inflight[name] = self.inflight.get(name, 0) + 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._cycle_tasks.setdefault(name, set()).add(task)
         try:
             yield fence
         finally:
             self.inflight[name] -= 1
+            if task is not None:
+                self._cycle_tasks.get(name, set()).discard(task)
             store.current_fence.reset(token)
+
+    async def _stop_cycles(self, name: str, within: float = 2.0) -> None:
+        """Cancel the cycles of ``name`` still running here (the account went to another worker) and wait
+        for them to end, up to ``within`` seconds. Fencing stops their writes, not their reads: a cycle left
+        running would go on calling WB for a seller another worker now paces (two pacers, one WB limit).
+        A cancelled cycle is like a crash: its recorded intents stay pending for the new holder."""
+        tasks = [t for t in self._cycle_tasks.get(name, set()) if not t.done() and t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=within)
+            log.info("account %s: its cycle in progress was stopped (the account went to another worker)", name)
 
     async def check_write(self, name: str) -> None:
         """Right before a write request: raise :class:`LeaseLost` unless the lease on ``name`` still
@@ -219,7 +243,21 @@ class LeaseKeeper:
             await store.heartbeat_worker(s, self.worker_id, host=socket.gethostname(), pid=os.getpid(),
                                          http_port=self.http_port, ttl=self.ttl)
             await store.ensure_leases(s, {**dict.fromkeys(self.names, 0), **dict.fromkeys(self.jobs, 0)})
+        await self._join_window()
         await self.tick()
+
+    async def _join_window(self) -> None:
+        """Before the first claim: wait for peers starting with this worker (``START_JOIN_SECONDS``), unless
+        other workers already serve every account (joining a running cluster: the plan already counts
+        this worker once it registered) or there is nothing to claim."""
+        wait = min(START_JOIN_SECONDS, self.ttl / 6)
+        if wait <= 0 or not self.names:
+            return
+        async with self.sessions.begin() as s:
+            infos = await store.leases(s, self.names)
+        if infos and all(i.live and i.holder not in (None, self.worker_id) for i in infos):
+            return
+        await asyncio.sleep(wait)
 
     def set_names(self, names: Sequence[str]) -> None:
         """The configured accounts changed (reload); the next tick registers and balances them."""
@@ -280,6 +318,9 @@ class LeaseKeeper:
                 with self._held_lock:
                     del self.held[name]
                 await self._released(name)
+                stopping = asyncio.create_task(self._stop_cycles(name), name="lease-lost-stop")
+                self._hand_overs.add(stopping)
+                stopping.add_done_callback(self._hand_overs.discard)
         holders = {i.name: (i.holder if i.live else None) for i in infos}
         mine = {n for n, w in plan(weights, holders, live or [self.worker_id]).items() if w == self.worker_id}
         gone = [n for n in self.held if not n.startswith(JOB_PREFIX) and n not in mine]
@@ -324,6 +365,7 @@ class LeaseKeeper:
     async def _hand_over(self, names: list[str], epochs: dict[str, int]) -> None:
         try:
             await asyncio.gather(*(self._drain(n, HAND_OVER_GRACE_SECONDS) for n in names))
+            await asyncio.gather(*(self._stop_cycles(n) for n in names))  # before the next holder can start
             async with self.sessions.begin() as s:
                 await store.release(s, self.worker_id, names)
             log.info("released %s for another worker", ", ".join(f"{n} (epoch {epochs[n]})" for n in names))

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -311,15 +312,17 @@ class Simulator:
             self.injected["extra_field"] += 1
         if plan.absurd and make_absurd(data):
             self.injected["absurd"] += 1
-        text = json.dumps(data, ensure_ascii=False)
         truncated = [r for r in plan.rules if r.kind == "truncated"]
         for rule in truncated:
             rule.hits += 1
             self.injected["rule:truncated"] += 1
         if plan.malformed or truncated:
             self.injected["malformed"] += 1
+            text = json.dumps(data, ensure_ascii=False)
             text = text[: max(1, len(text) // 2)]
-        return web.Response(status=200, text=text, content_type="application/json", headers=headers)
+            return web.Response(status=200, text=text, content_type="application/json", headers=headers)
+        return web.Response(status=200, body=dumps_json(data), content_type="application/json",
+                            charset="utf-8", headers=headers)
 
     @staticmethod
     def _invalid_body(ep: Endpoint, detail: str) -> ApiError:
@@ -328,6 +331,16 @@ class Simulator:
         if ep.kind == "text":
             return error_text(detail)
         return bad_request(detail, title="invalid request body")
+
+
+def dumps_json(data: Any) -> bytes:
+    """A reply body: orjson (several times faster than ``json.dumps`` on the large statistics replies;
+    the same JSON values, without the blanks after ``,`` and ``:``), ``json.dumps`` for what orjson
+    refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(data, ensure_ascii=False).encode()
 
 
 def _seller_of(raw_token: str) -> str | None:

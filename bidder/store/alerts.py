@@ -208,3 +208,12 @@ async def purge_alerts(session: AsyncSession, *, before: datetime) -> int:
         delete(AlertRow).where(AlertRow.status.in_(finished), AlertRow.created_at < before)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def last_alert_kind(session: AsyncSession, account: str, kinds: Iterable[str]) -> str | None:
+    """The kind of the newest alert of ``account`` among ``kinds`` (any status), None if there is none:
+    e.g. whether the account was last alerted failing or recovered, whichever process alerted it."""
+    return await session.scalar(
+        select(AlertRow.kind).join(AccountRow, AccountRow.id == AlertRow.account_id)
+        .where(AccountRow.name == account, AlertRow.kind.in_(list(kinds)))
+        .order_by(AlertRow.id.desc()).limit(1))

@@ -51,15 +51,19 @@ async def finish_cycle(
     )
 
 
-async def last_cycles(session: AsyncSession) -> dict[str, CycleRecord]:
-    """The latest cycle (by started_at) of every account that has one, keyed by account name."""
+async def last_cycles(session: AsyncSession, *, finished: bool = False) -> dict[str, CycleRecord]:
+    """The latest cycle (by started_at) of every account that has one, keyed by account name;
+    ``finished``: the latest that finished (a cycle cut by a crash or by a lease hand-over never does)."""
     c = CycleRow
     rn = (
         func.row_number()
         .over(partition_by=c.account_id, order_by=(c.started_at.desc(), c.id.desc()))
         .label("rn")
     )
-    sub = select(c.id, rn).subquery()
+    sub = select(c.id, rn)
+    if finished:
+        sub = sub.where(c.finished_at.is_not(None))
+    sub = sub.subquery()
     stmt = (
         select(c, AccountRow.name)
         .join(sub, sub.c.id == c.id)

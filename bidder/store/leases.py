@@ -275,3 +275,17 @@ async def database_load(session: AsyncSession) -> dict[str, int]:
         return {}
     return {"transactions": int(row[0]), "rows_inserted": int(row[1]), "rows_updated": int(row[2]),
             "rows_fetched": int(row[3])}
+
+
+async def backend_pid(session: AsyncSession) -> int:
+    """The PID of the PostgreSQL backend serving this session (benchmarks find the server's processes)."""
+    return int((await session.execute(select(func.pg_backend_pid()))).scalar_one())
+
+
+async def table_load(session: AsyncSession) -> dict[str, dict[str, int]]:
+    """Per table (``pg_stat_user_tables``): rows read by sequential scans and fetched by index scans,
+    scans, rows inserted and updated since the server started; for sizing and for the bench."""
+    cols = ("seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch", "n_tup_ins", "n_tup_upd")
+    rows = await session.execute(select(column("relname"), *(column(c) for c in cols))
+                                 .select_from(table("pg_stat_user_tables")))
+    return {r[0]: {c: int(v or 0) for c, v in zip(cols, r[1:], strict=True)} for r in rows}

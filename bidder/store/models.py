@@ -240,6 +240,9 @@ class AlertRow(Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index(None, "status", "next_attempt_at"),
+        # the de-duplication lookup (bidder.store.alerts._duplicate_of: a key sent within its period);
+        # without it every lookup read the whole outbox (measured: ~11,700 rows per account cycle)
+        Index(None, "dedup_key", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

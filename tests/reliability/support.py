@@ -342,6 +342,91 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await self.wait_exit(10)
 
+    def mark(self) -> int:
+        """Where "from now on" starts for :meth:`cycles`."""
+        return len(self.lines)
+
+    @property
+    def log_paths(self) -> list[Path]:
+        return [self.log_path]
+
+
+class Workers:
+    """Several daemons (``worker ids`` A, B, ...) on one PostgreSQL database, sharing the accounts of one
+    config through leases (issue 20), behind the part of :class:`Daemon`'s interface the reliability tests
+    use: cycles are counted over all workers (whoever serves the account), a mark is one per worker, and
+    waiting is for a condition over all of them. Each worker's log is its own file (``<stem>-<id>.log``)."""
+
+    def __init__(self, zygote: Zygote, config: Path, db_url: str, host: SimHost, env: dict[str, str],
+                 log_path: Path, *, ids: tuple[str, ...] = ("A", "B"), ttl: float = 6.0) -> None:
+        self.daemons = {
+            wid: Daemon(zygote, config, db_url, host, {**env, "BIDDER_WORKER_ID": wid, "BIDDER_LEASE_TTL": str(ttl)},
+                        log_path.with_name(f"{log_path.stem}-{wid}{log_path.suffix}"))
+            for wid in ids}
+        self.db_url = db_url
+
+    async def start(self) -> Workers:
+        for d in self.daemons.values():
+            await d.start()
+        return self
+
+    async def wait_ready(self, within: float = 60) -> None:
+        for d in self.daemons.values():
+            await d.wait_ready(within)
+
+    def mark(self) -> dict[str, int]:
+        return {wid: d.mark() for wid, d in self.daemons.items()}
+
+    def cycles(self, account: str, ok: bool | None = True, start: dict[str, int] | int = 0) -> int:
+        return sum(d.cycles(account, ok, start.get(wid, 0) if isinstance(start, dict) else start)
+                   for wid, d in self.daemons.items())
+
+    @property
+    def alive(self) -> bool:
+        return all(d.alive for d in self.daemons.values())
+
+    async def wait_until(self, cond: Callable[[], bool], within: float, what: str) -> None:
+        """Wait until ``cond()`` holds (polled: it spans several processes' output and the database); fail
+        on timeout or when a worker exits meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not cond():
+            dead = [wid for wid, d in self.daemons.items() if not d.alive]
+            if dead:
+                raise AssertionError(f"worker(s) {dead} exited before {what}\n" + self._tails())
+            if loop.time() > deadline:
+                raise AssertionError(f"timed out after {within}s waiting for {what}\n" + self._tails())
+            await asyncio.sleep(0.05)
+
+    def _tails(self) -> str:
+        return "\n".join(f"worker {wid} stdout: {d.lines[-10:]}\nlog tail:\n{tail(d.log_path, 15)}"
+                         for wid, d in self.daemons.items())
+
+    async def wait_cycles(self, account: str, n: int = 1, *, ok: bool | None = True, within: float = 60) -> None:
+        mark = self.mark()
+        await self.wait_until(lambda: self.cycles(account, ok, mark) >= n, within,
+                              f"{n} {'ok' if ok else 'failed' if ok is False else ''} cycle(s) of {account}")
+
+    async def stop(self, within: float = 20) -> int:
+        """SIGTERM to every worker at once (each releases its leases); the worst exit code (0: all clean)."""
+        for d in self.daemons.values():
+            d.kill(signal.SIGTERM)
+        codes = [await d.wait_exit(within) for d in self.daemons.values()]
+        return next((c for c in codes if c != 0), 0)
+
+    async def ensure_dead(self) -> None:
+        for d in self.daemons.values():
+            await d.ensure_dead()
+
+    @property
+    def log_paths(self) -> list[Path]:
+        return [d.log_path for d in self.daemons.values()]
+
+    def holders(self) -> dict[str, str | None]:
+        """account -> the worker holding its live lease (None: free)."""
+        return {r["name"]: r["holder"] for r in query(
+            self.db_url, "SELECT name, holder FROM leases WHERE expires_at > now() AND holder IS NOT NULL AND position(':' in name) = 0")}
+
 
 def tail(path: Path, n: int = 30) -> str:
     with contextlib.suppress(OSError):

@@ -21,6 +21,7 @@ and no token string appears in the logs, the database or any Telegram message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import subprocess
@@ -29,11 +30,13 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from fakes.telegram_api import FakeTelegram
 from support import (
     REPO,
     Daemon,
     SimHost,
+    Workers,
     Zygote,
     alerts,
     assert_books,
@@ -99,15 +102,25 @@ async def _until(cond, within: float, what: str) -> None:
         raise AssertionError(f"timed out after {within}s waiting for {what}") from None
 
 
-async def test_a_bad_day(tmp_path: Path, long_run: bool) -> None:
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_a_bad_day(tmp_path: Path, long_run: bool, store: str, request: pytest.FixtureRequest) -> None:
+    """``sqlite``: one daemon on a SQLite file. ``postgresql`` (issue 20): two worker processes on the
+    throwaway PostgreSQL sharing the seven accounts by lease; in the middle of the storm the worker holding
+    the most accounts is killed with SIGKILL and comes back (its accounts move to the other worker and
+    back: the alerts must not repeat across workers); the database fault is the busiest tables held with
+    ``LOCK TABLE … ACCESS EXCLUSIVE``; the same checks, over both workers' logs."""
     # CI: shorter than SQLite's busy_timeout (30 s): writers stall and go on. --long: longer, so that
     # every statement in the window fails with "database is locked"
     lock_seconds = 40.0 if long_run else 10.0
     host = await SimHost(SCENARIO, speed=SPEED).start()
     host.sim.market.advance(host.sim.now())
     zygote = await Zygote().start()
-    db = tmp_path / "bidder.db"
-    db_url = f"sqlite+aiosqlite:///{db}"
+    pg = store == "postgresql"
+    if pg:
+        db = db_url = await _pg_database(request)
+    else:
+        db = tmp_path / "bidder.db"
+        db_url = f"sqlite+aiosqlite:///{db}"
     cfg = _config(tmp_path / "bidder.yaml")
     tokens = _env(host)
     cli_log = tmp_path / "cli.log"
@@ -116,7 +129,8 @@ async def test_a_bad_day(tmp_path: Path, long_run: bool) -> None:
         tg.fail("sendPhoto", status=502, description="Bad Gateway", times=1_000_000)
         env = dict(tokens, BIDDER_TELEGRAM_BOT_TOKEN=BOT_TOKEN, BIDDER_TELEGRAM_CHAT_IDS=str(CHAT),
                    BIDDER_TELEGRAM_API_URL=tg.url)
-        daemon = Daemon(zygote, cfg, db_url, host, env, tmp_path / "daemon.log")
+        daemon: Daemon | Workers = (Workers(zygote, cfg, db_url, host, env, tmp_path / "daemon.log") if pg
+                                    else Daemon(zygote, cfg, db_url, host, env, tmp_path / "daemon.log"))
         try:
             await daemon.start()
             await daemon.wait_ready()
@@ -127,10 +141,12 @@ async def test_a_bad_day(tmp_path: Path, long_run: bool) -> None:
             for name, settings in FAULTS.items():
                 await host.faults(settings, seller=name)
             await host.revoke(REVOKED)
-            mark = len(daemon.lines)
+            if pg:
+                await _kill_busiest_worker(daemon)
+            mark = daemon.mark()
             cli_env = dict(tokens, BIDDER_DATABASE_URL=db_url, BIDDER_CONFIG=str(cfg), BIDDER_WB_ADVERT_URL=host.url)
             await _cli(["pause-all", "--account", HEALTHY, "--no-apply"], cli_env, cli_log)
-            paused_at = len(daemon.lines)  # cycles finishing before this may have read the state before it
+            paused_at = daemon.mark()  # cycles finishing before this may have read the state before it
             for name in [*FAULTS, REVOKED]:
                 await daemon.wait_until(lambda n=name: daemon.cycles(n, False, mark) >= 2, 120,
                                         f"two failed cycles of {name}")
@@ -156,12 +172,13 @@ async def test_a_bad_day(tmp_path: Path, long_run: bool) -> None:
                 by_method.setdefault(r["method"], []).append(datetime.fromisoformat(r["time"]))
             for method, times in by_method.items():
                 gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
-                assert all(g >= 4.9 for g in gaps), (method, gaps)
+                short = [(times[i].isoformat(), times[i + 1].isoformat()) for i, g in enumerate(gaps) if g < 4.9]
+                assert not short, (method, short, gaps)
 
             # ---------------------------------------------------------------- WB recovers
             for name in FAULTS:
                 await host.faults(HEALED, seller=name)
-            mark = len(daemon.lines)
+            mark = daemon.mark()
             for name in FAULTS:
                 await daemon.wait_until(lambda n=name: daemon.cycles(n, True, mark) >= 1, 120,
                                         f"{name} to recover")
@@ -181,29 +198,23 @@ async def test_a_bad_day(tmp_path: Path, long_run: bool) -> None:
             await _hostile_commands(tg, db)
 
             # ---------------------------------------------------------------- the database goes away
-            lock = sqlite3.connect(db, timeout=30, isolation_level=None)
-            lock.execute("BEGIN EXCLUSIVE")
-            try:
-                mark = len(daemon.lines)
+            async with _database_locked(db, pg):
                 await asyncio.sleep(lock_seconds)  # the fault's duration, not a timing assertion
                 assert daemon.alive
-            finally:
-                lock.execute("ROLLBACK")
-                lock.close()
-            mark = len(daemon.lines)
+            mark = daemon.mark()
             for name in [*FAULTS, HEALTHY]:
                 await daemon.wait_until(lambda n=name: daemon.cycles(n, True, mark) >= 1, 120,
                                         f"{name} to be served again after the database came back")
-            if long_run:
+            if long_run and not pg:  # PostgreSQL: the writers wait for the lock (no lock_timeout)
                 assert "database is locked" in (tmp_path / "daemon.log").read_text(errors="replace")
             # the outbox survived the outage: a new failure is still alerted and delivered
             sent_before = len(tg.sent)
             last_alert = max((r["id"] for r in alerts(db)), default=0)
             await host.faults(FAULTS["shop-1"], seller="shop-1")
-            mark = len(daemon.lines)
+            mark = daemon.mark()
             await daemon.wait_until(lambda: daemon.cycles("shop-1", False, mark) >= 1, 120, "shop-1 to fail again")
             await host.faults(HEALED, seller="shop-1")
-            mark = len(daemon.lines)  # an ok cycle that began before the fault must not count as the recovery
+            mark = daemon.mark()  # an ok cycle that began before the fault must not count as the recovery
             await daemon.wait_until(lambda: daemon.cycles("shop-1", True, mark) >= 1, 120, "shop-1 to recover")
             await _until(outbox_drained, 120, "the outbox to drain after the database outage")
             new = [(r["kind"], r["account"], r["status"]) for r in alerts(db) if r["id"] > last_alert]
@@ -218,6 +229,9 @@ async def test_a_bad_day(tmp_path: Path, long_run: bool) -> None:
             await daemon.wait_ready()
             for name in [*FAULTS, HEALTHY]:
                 await daemon.wait_cycles(name, 1, within=90)
+            # what the restart's cycles alerted is delivered before the stop (with two workers the
+            # sender's lease may have just moved: the outbox waits for its next holder, nothing is lost)
+            await _until(outbox_drained, 120, "the outbox to drain after the restart")
             assert await daemon.stop() == 0
         finally:
             await daemon.ensure_dead()
@@ -230,15 +244,81 @@ async def test_a_bad_day(tmp_path: Path, long_run: bool) -> None:
         recovered = Counter(r["account"] for r in alerts(db) if r["kind"] == "account_recovered")
         assert failing == Counter({name: 1 for name in [*FAULTS, REVOKED]}) + Counter({"shop-1": 1}), failing
         assert set(recovered) == set(FAULTS), recovered
-        assert all(r["status"] != "pending" for r in alerts(db))
+        left = [dict(r) for r in alerts(db) if r["status"] == "pending"]
+        assert not left, left
         await host.settle()
         assert_books(db, host.sim.market, max_bid_minor=800 * 100)
 
         # ---------------------------------------------------------------- secrets
         secrets = dict(host.tokens(), bot=BOT_TOKEN)
         texts = [str(c.fields) for c in tg.calls]
-        scan_for_secrets(secrets, logs=[tmp_path / "daemon.log", cli_log], dbs=[db], messages=texts)
+        scan_for_secrets(secrets, logs=[*daemon.log_paths, cli_log], dbs=[db], messages=texts)
     await host.stop()
+
+
+async def _pg_database(request: pytest.FixtureRequest) -> str:
+    """A fresh database on the throwaway PostgreSQL (dropped at the end), migrated."""
+    import uuid
+
+    from bidder.store.migrate import upgrade
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"bidder_bad_day_{uuid.uuid4().hex[:10]}"
+    with server.admin_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with server.admin_connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    request.addfinalizer(drop)
+    url = server.url(name)
+    await upgrade(url)
+    return url
+
+
+async def _kill_busiest_worker(workers: Workers) -> None:
+    """SIGKILL the worker holding the most accounts; once the other one serves them all, start it again
+    (the standby: the balance then gives it its share back)."""
+    import signal
+
+    await workers.wait_until(lambda: len(workers.holders()) == len(SELLERS), 60, "every account leased")
+    counts = Counter(workers.holders().values())
+    victim = workers.daemons[counts.most_common(1)[0][0]]
+    survivor = next(w for w, d in workers.daemons.items() if d is not victim)
+    victim.kill(signal.SIGKILL)
+    assert await victim.wait_exit(30) == -signal.SIGKILL
+
+    async def taken_over() -> None:
+        while set(workers.holders().values()) != {survivor} or len(workers.holders()) != len(SELLERS):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(taken_over(), 60)
+    await victim.start()
+    await victim.wait_ready()
+
+
+@contextlib.asynccontextmanager
+async def _database_locked(db, pg: bool):
+    """The database goes away for writers: SQLite held with ``BEGIN EXCLUSIVE``; PostgreSQL: the tables
+    every cycle writes held ``ACCESS EXCLUSIVE`` (the leases stay reachable: the workers keep them)."""
+    if not pg:
+        lock = sqlite3.connect(db, timeout=30, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        return
+    import psycopg
+
+    with psycopg.connect(db.replace("postgresql+asyncpg://", "postgresql://")) as conn:
+        conn.execute("LOCK TABLE cycles, decisions, alerts, campaigns, daily_stats IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            conn.rollback()
 
 
 async def _hostile_commands(tg: FakeTelegram, db: Path) -> None:

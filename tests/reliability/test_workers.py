@@ -117,7 +117,10 @@ async def test_two_workers_share_the_accounts_and_take_over_after_sigkill(tmp_pa
             for name in mine[w]:
                 await d.wait_cycles(name, 1, ok=None, within=30)
         mark_a, mark_b = len(a.lines), len(b.lines)
-        await asyncio.sleep(2.0)
+        # every account completes a cycle from here (an event, not a time: a loaded host is slow), then
+        # each was served by one worker only
+        await _until(lambda: all(a.cycles(n, None, mark_a) + b.cycles(n, None, mark_b) for n in sellers), 60,
+                     "a cycle of every account")
         for name in sellers:  # each account served by one worker only
             served = [w for w, d, m in (("A", a, mark_a), ("B", b, mark_b)) if d.cycles(name, None, m)]
             assert served == [holders[name]], (name, served)
