@@ -74,7 +74,7 @@ def make_snapshot(rng: random.Random, n: int) -> CampaignSnapshot:
         nm = 400_000_000 + n * 10 + i
         base = rng.randint(6, 40) * 100 if pay == "cpc" else rng.randint(150, 700) * 100
         bids = {"search": base, "recommendations": base} if bid_type == "unified" else \
-            {p: base + rng.randint(0, 20) * step for p in placements}
+            {p: base + rng.randint(0, 20) * step for p in sorted(placements)}
         items.append(Item(nm_id=nm, bids=bids, subject="платья"))
         for p in ("search", "recommendations", "combined"):
             mins[(nm, p)] = (base // 2) // step * step

@@ -140,7 +140,7 @@ async def campaigns_recorded(request: ReplayRequest) -> list[int]:
     return evals
 
 
-TASK = 10  # campaigns per task handed to a worker process (workers take the next task when done)
+TASK = 5  # campaigns per task handed to a worker process (workers take the next task when done)
 
 
 def replay_account(request: ReplayRequest, *, workers: int | None = None) -> list[CampaignReplay]:
