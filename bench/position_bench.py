@@ -25,6 +25,13 @@ first reached:
 * ``false_war_alerts``: bidding-war alerts raised while the raises had in fact bought position (the true
   position at the alert better than before the raises);
 * ``max_overshoot_ratio``: the highest per-interval bid / cheapest holding bid.
+
+Printed besides (not in the ``--json`` cases): the mean cheapest holding bid in each run separately (ours
+and the baseline's; the responders give up at their cap whoever bids, so they agree), and
+``oracle_cost_ratio``: the same cost ratio for a policy that knows the market and bids exactly the cheapest
+holding bid every 5 minutes (no lag, no probing): the floor any controller can reach in this market. The
+baseline settles at leadersBid (capped at the same max_bid as ours), 1.13-1.15 x the cheapest holding bid,
+so that floor is 0.85-0.87: a ``vs_wb_autobidder_cost_ratio`` goal of 0.85 is at or below it.
 """
 
 from __future__ import annotations
@@ -215,7 +222,27 @@ async def run_source(source: str, days: float, seed: int, trace: list | None = N
         await database.dispose()
     out = figures(ours, base, spend_ours, spend_base, war_firsts)
     out["war_times"] = list(ours.wars)
+    out["oracle_cost_ratio"] = oracle_cost_ratio(spec, seed, days, spend_base, _held(base.converged()))
     return out
+
+
+def oracle_cost_ratio(spec: ScenarioSpec, seed: int, days: float, spend_base: float, held_base: int) -> float | None:
+    """Spend per held interval of a policy that bids exactly the cheapest holding bid (it knows the market)
+    every SAMPLE, over the baseline's: the floor of ``vs_wb_autobidder_cost_ratio`` in this market."""
+    m = Market(spec, seed, start=spec.start)
+    track = Track()
+    t, end = spec.start, spec.start + timedelta(days=days)
+    while t < end:
+        want = cheapest(m, t)
+        if want != m.campaign(ADVERT).bids[NM]["search"]:
+            m.set_bid(ADVERT, NM, "combined", want, t)
+        t += SAMPLE
+        track.sample(m, t)
+    m.advance_campaign(ADVERT, end)
+    held = _held(track.converged())
+    if not held or not held_base:
+        return None
+    return round(m.campaign(ADVERT).spend_total / 100 / held / (spend_base / held_base), 3)
 
 
 def figures(ours: Track, base: Track, spend_ours: float, spend_base: float,
@@ -239,6 +266,9 @@ def figures(ours: Track, base: Track, spend_ours: float, spend_base: float,
         "baseline_bid_ratio": round(sum(b for _, _, b, _ in brows) / sum(c for _, _, _, c in brows), 3)
         if brows else None,
         "spend": round(spend_ours, 2), "baseline_spend": round(spend_base, 2), "intervals": len(rows),
+        "cheapest_holding_bid": round(cheap / len(rows) / 100, 1) if rows else None,
+        "baseline_cheapest_holding_bid": round(sum(c for _, _, _, c in brows) / len(brows) / 100, 1)
+        if brows else None,
     }
 
 

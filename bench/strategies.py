@@ -221,7 +221,10 @@ def _print_target_position(results: dict[str, dict[str, Any]], days: float) -> N
         print(f"  bid_ratio {f['bid_ratio']} (goal <= {1.05 if source == 'public_search' else 1.10}; "
               f"WB's autobidder {f['baseline_bid_ratio']})")
         print(f"  vs_wb_autobidder_cost_ratio {f['vs_wb_autobidder_cost_ratio']} (goal <= 0.85; spend {f['spend']} "
-              f"vs {f['baseline_spend']} RUB)")
+              f"vs {f['baseline_spend']} RUB; a policy bidding exactly the cheapest holding bid: "
+              f"{f['oracle_cost_ratio']})")
+        print(f"  cheapest holding bid, mean: {f['cheapest_holding_bid']} RUB in our run, "
+              f"{f['baseline_cheapest_holding_bid']} RUB in the baseline's")
         print(f"  false_war_alerts {f['false_war_alerts']} (goal 0; war alerts {f['war_alerts']})")
         print(f"  max_overshoot_ratio {f['max_overshoot_ratio']} (goal <= 1.25)")
 

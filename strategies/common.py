@@ -30,6 +30,7 @@ from bidder.domain import (
 from bidder.reasons import because
 
 ZERO = Decimal(0)
+SET_BID = Action.SET_BID
 
 # Key in Proposal.inputs marking a pause that depends on the clock, not on performance evidence
 # (schedule, daily budget). The guardrails skip the minimum-evidence check for these.
@@ -81,8 +82,9 @@ class Target:
 
 def targets(snapshot: CampaignSnapshot) -> Iterator[tuple[Item, Target | None, str]]:
     """(item, target or None when the current bid is unknown, placement) for each item and bid placement."""
+    placements = snapshot.campaign.bid_placements
     for item in snapshot.campaign.items:
-        for placement in snapshot.campaign.bid_placements:
+        for placement in placements:
             bid = item.bid_for(placement)
             yield item, (Target(item.nm_id, placement, bid) if bid else None), placement
 
@@ -124,16 +126,25 @@ def totals(stats: Iterable[DailyStat], first: date | None = None, last: date | N
         return _totals(stats, first, last, nm_id)
     memo = _TOTALS_MEMO
     if memo[0] is not stats:
-        memo = _TOTALS_MEMO = (stats, {})
+        by_item: dict[int, list[DailyStat]] = {}
+        for s in stats:
+            by_item.setdefault(s.nm_id, []).append(s)
+        memo = _TOTALS_MEMO = (stats, {}, by_item)
     key = (first, last, nm_id)
     found = memo[1].get(key)
-    if found is None:
-        found = memo[1][key] = _totals(stats, first, last, nm_id)
+    if found is None:  # an item's sums over its own rows only (in the same order: the same sums)
+        rows = stats if nm_id is None else memo[2].get(nm_id, ())
+        found = memo[1][key] = _totals(rows, first, last, nm_id)
     return found
 
 
-_TOTALS_MEMO: tuple[Any, dict] = ((), {})
+_TOTALS_MEMO: tuple[Any, dict, dict] = ((), {}, {})
 _CHANGES_MEMO: tuple[Any, dict] = ((), {})
+
+
+def sums(stats: Iterable[DailyStat], first: date | None, last: date | None, nm_id: int | None) -> Totals:
+    """:func:`totals` without remembering (for rows a caller has picked and keeps itself)."""
+    return _totals(stats, first, last, nm_id)
 
 
 def _totals(stats: Iterable[DailyStat], first: date | None, last: date | None, nm_id: int | None) -> Totals:
@@ -164,23 +175,29 @@ def spent(stats: Iterable[DailyStat], first: date | None = None, last: date | No
 
 
 def applied_bid_changes(snapshot: CampaignSnapshot, nm_id: int, placement: str | None = None
-                        ) -> list[DecisionRecord]:
-    """Applied bid changes of an item (optionally one placement), newest first. The per-item index is
-    built once for the last ``snapshot.history`` tuple it was given (asked for every item and placement)."""
+                        ) -> tuple[DecisionRecord, ...]:
+    """Applied bid changes of an item (optionally one placement), newest first. The index per item and
+    placement is built once for the last ``snapshot.history`` tuple it was given (asked for every item
+    and placement, by strategies and guardrails alike)."""
     global _CHANGES_MEMO
     history = snapshot.history
     memo = _CHANGES_MEMO
     if memo[0] is not history or not isinstance(history, tuple):
         by_item: dict[int | None, list[DecisionRecord]] = {}
         for r in history:
-            if r.applied and r.action == Action.SET_BID and r.bid_after is not None \
+            if r.applied and r.action == SET_BID and r.bid_after is not None \
                     and r.bid_before is not None and r.bid_after != r.bid_before:
                 by_item.setdefault(r.nm_id, []).append(r)
-        for rows in by_item.values():
+        index: dict[tuple[int | None, str | None], tuple[DecisionRecord, ...]] = {}
+        for nm, rows in by_item.items():
             rows.sort(key=lambda r: r.at, reverse=True)
-        memo = _CHANGES_MEMO = (history, by_item)
-    rows = memo[1].get(nm_id, ())
-    return [r for r in rows if placement is None or r.placement == placement]
+            index[(nm, None)] = tuple(rows)
+        memo = _CHANGES_MEMO = (history, index)
+    found = memo[1].get((nm_id, placement))
+    if found is None:
+        rows = memo[1].get((nm_id, None), ())
+        found = memo[1][(nm_id, placement)] = tuple(r for r in rows if r.placement == placement)
+    return found
 
 
 def cooling(snapshot: CampaignSnapshot, nm_id: int, placement: str, now: datetime, cooldown: timedelta

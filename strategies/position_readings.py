@@ -45,7 +45,14 @@ MIN_CLICKS = 20  # a CPC stretch names its bid (spend / clicks) from this many c
 LAG_SEEN = timedelta(hours=2)  # WB's statistics are seen up to 2 hours late: a reading that cannot name its
 # bid describes a bid only when it starts this long after the bid took effect
 REPORT_REFRESH = timedelta(hours=2)  # WB refreshes the Analytics search report every 2 hours
-REPORT_FRESH = timedelta(hours=5)  # a search-report reading older than this is not used any more
+REPORT_FRESH = timedelta(hours=8)  # a search-report reading older than this is not used any more (its
+# stretches are long: at least as many searches as the day before them)
+REPORT_ROUNDING = 0.5  # WB's avgPosition is a whole place
+REPORT_MAX_ERROR = 1.5  # a search-report stretch is used when the rounding moves it by at most this much
+
+
+def _rounding(source: str) -> float:
+    return REPORT_ROUNDING if source == PositionSource.SEARCH_REPORT else ROUNDING
 
 
 def lag_of(source: str) -> timedelta:
@@ -78,6 +85,8 @@ class Reading:
     paid: bool = False  # ``bid`` was measured from the stretch's own spend and views (CPC: clicks)
     tol: float = PAID_TOLERANCE  # how far (relative) a paid ``bid`` may be from the bid it describes
     err: float = 0.0  # how far WB's rounding may move ``position`` (a differenced stretch), <= MAX_ERROR
+    views: int = 0  # views in the stretch (clusters_today CPM), for pooling two stretches (:func:`pooled`)
+    total: int = 0  # the day's views at the end of the stretch
 
 
 def _norm(q: str) -> str:
@@ -103,18 +112,31 @@ def readings(observations: Iterable[PositionObservation], nm_id: int, query: str
 
 
 def _report(obs: Sequence[PositionObservation]) -> list[Reading]:
-    """Search-report readings: the day's average so far (whole places: too coarse to difference), one per
-    refresh that saw more searches; the stretch runs from the previous reading (from midnight for the
-    first of a day)."""
+    """Search-report readings. WB's ``avgPosition`` is the day's average so far in *whole* places, weighted
+    (we assume, like ``avg_pos``) by the text's searches, ``frequency`` (``sample``) the searches so far: a
+    stretch between two refreshes is their searches-weighted difference, like a clusters_today stretch, but
+    off by up to ``REPORT_ROUNDING x (v1 + v2) / (v2 - v1)`` places: used only when that is at most
+    ``REPORT_MAX_ERROR``, i.e. when the stretch saw at least as many searches as the day before it (a few
+    readings a day). Reading the running average as if it described the last 2 hours (as before) steered on
+    the morning's positions all afternoon (held 54-65 % in the bench). The first answer of the day is its own
+    stretch from midnight (off by its rounding)."""
     out: list[Reading] = []
     base: PositionObservation | None = None
     for o in obs:
         day = _day_start(o.describes_at)
-        same_day = base is not None and _day_start(base.describes_at) == day
-        if same_day and base is not None and (o.sample or 0) <= (base.sample or 0):
-            continue  # WB has not refreshed it since
-        start = base.describes_at if same_day and base is not None else day
-        out.append(Reading(o.source, o.position, start, o.describes_at, o.bid))
+        v = o.sample or 0
+        if base is None or _day_start(base.describes_at) != day:
+            out.append(Reading(o.source, o.position, day, o.describes_at, o.bid, err=REPORT_ROUNDING, views=v,
+                               total=v))
+            base = o
+            continue
+        v1 = base.sample or 0
+        gained = v - v1
+        if gained <= 0 or REPORT_ROUNDING * (v1 + v) > REPORT_MAX_ERROR * gained:
+            continue  # not refreshed since, or too few new searches to rise above the whole-place rounding
+        pos = (o.position * v - base.position * v1) / gained
+        out.append(Reading(o.source, max(1.0, pos), base.describes_at, o.describes_at, o.bid,
+                           err=round(REPORT_ROUNDING * (v1 + v) / gained, 2), views=gained, total=v))
         base = o
     return out
 
@@ -130,6 +152,15 @@ def _paid(spend: float, views: int) -> int | None:
     if views <= 0 or spend <= 0:
         return None
     return round(spend / views * 1000 * 100)
+
+
+def _paid_tol(views: int) -> float:
+    """How far the CPM paid over ``views`` may be from the bid it describes: WB rounds spend, and WB's
+    views are whole numbers while the spend behind them need not stop at a whole view (the two counters of
+    one answer need not be cut at the same impression), so each running total may be a view off: one view
+    more or less moves the CPM of a stretch by 1/views (2 % at MIN_VIEWS; a night stretch of 100 views
+    paying 596 RUB for a 597 RUB bid is not lagging data)."""
+    return max(PAID_TOLERANCE, 1 / views) if views > 0 else PAID_TOLERANCE
 
 
 def _paid_cpc(spend: float | None, clicks: int | None) -> tuple[int | None, float]:
@@ -174,7 +205,8 @@ def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
         if base is None or _day_start(base.describes_at) != day:
             if views >= MIN_VIEWS:
                 paid = _paid(o.spend or 0.0, views)
-                out.append(Reading(o.source, o.position, day, o.describes_at, paid or o.bid, paid is not None))
+                out.append(Reading(o.source, o.position, day, o.describes_at, paid or o.bid, paid is not None,
+                                   _paid_tol(views), views=views, total=views))
                 base = o
             continue
         v1 = base.sample or 0
@@ -184,9 +216,25 @@ def _stretches(obs: Sequence[PositionObservation]) -> list[Reading]:
         pos = (o.position * views - base.position * v1) / gained
         paid = None if o.spend is None or base.spend is None else _paid(o.spend - base.spend, gained)
         out.append(Reading(o.source, max(1.0, pos), base.describes_at, o.describes_at, paid or o.bid, paid is not None,
-                           err=round(ROUNDING * (v1 + views) / gained, 2)))
+                           _paid_tol(gained), err=round(ROUNDING * (v1 + views) / gained, 2), views=gained,
+                           total=views))
         base = o
     return out
+
+
+def pooled(older: Reading, newer: Reading) -> Reading | None:
+    """Two back-to-back clusters_today stretches of one day as one: WB's rounding of the running average
+    between them cancels out, so the pooled position is off by at most ``ROUNDING x (v0 + v2) / (g1 + g2)``
+    (about half of either stretch's error). None when they do not join (a gap, another day, no views)."""
+    if (older.source != newer.source or older.at != newer.start or not older.views or not newer.views
+            or _day_start(older.at) != _day_start(newer.at) or newer.total - newer.views != older.total):
+        return None
+    gained = older.views + newer.views
+    v0 = older.total - older.views
+    pos = (older.position * older.views + newer.position * newer.views) / gained
+    return Reading(newer.source, max(1.0, pos), older.start, newer.at, newer.bid, newer.paid, newer.tol,
+                   err=round(_rounding(newer.source) * (v0 + newer.total) / gained, 2), views=gained,
+                   total=newer.total)
 
 
 def freshest(by_source: dict[str, list[Reading]], now: datetime) -> Reading | None:

@@ -58,18 +58,23 @@ class RoiFloor(Strategy):
         out: list[Proposal] = []
         stuck: list[tuple[int, float, int]] = []  # (nm_id, roi, evaluations) of items ready to pause
         managed_items = 0
+        judged: dict[int, tuple] = {}  # per item: its placements share the item's window
         for item, target, placement in targets(snapshot):
-            ev = evidence(snapshot.daily_stats, first, last, item.nm_id, p.prior_clicks)
-            tot = ev.window
-            roi = roi_pct(float(tot.revenue), float(tot.spend), p.margin_pct)
-            v = ev.below(self.required_revenue(float(tot.spend)))
-            inputs = {
-                "window_days": (last - first).days + 1, "spend": str(tot.spend), "revenue": str(tot.revenue),
-                "clicks": tot.clicks, "orders": tot.orders,
-                "margin_pct": p.margin_pct, "roi_pct": None if roi is None else round(roi, 2),
-                "min_roi_pct": p.min_roi_pct, "breach_probability": None if v is None else round(v.probability, 4),
-                "confidence_pct": p.confidence_pct,
-            }
+            found = judged.get(item.nm_id)
+            if found is None:
+                ev = evidence(snapshot.daily_stats, first, last, item.nm_id, p.prior_clicks)
+                tot = ev.window
+                roi = roi_pct(float(tot.revenue), float(tot.spend), p.margin_pct)
+                v = ev.below(self.required_revenue(float(tot.spend)))
+                inputs = {
+                    "window_days": (last - first).days + 1, "spend": str(tot.spend), "revenue": str(tot.revenue),
+                    "clicks": tot.clicks, "orders": tot.orders,
+                    "margin_pct": p.margin_pct, "roi_pct": None if roi is None else round(roi, 2),
+                    "min_roi_pct": p.min_roi_pct, "breach_probability": None if v is None else round(v.probability, 4),
+                    "confidence_pct": p.confidence_pct,
+                }
+                found = judged[item.nm_id] = (tot, roi, v, inputs)
+            tot, roi, v, inputs = found
             if target is None:
                 out.append(proposal(self.kind, Action.HOLD, snapshot, because("common.bid_unknown"),
                                     nm_id=item.nm_id, placement=placement, **inputs))
@@ -89,8 +94,8 @@ class RoiFloor(Strategy):
 
         # A campaign pause only when every managed item is stuck at the minimum below the floor.
         stuck_items = {nm for nm, _, n in stuck if n >= p.pause_after}
-        all_items = {t.nm_id for _, t, _ in targets(snapshot) if t is not None}
-        if (stuck_items and stuck_items == all_items and snapshot.campaign.status == Status.ACTIVE):
+        if (stuck_items and stuck_items == {t.nm_id for _, t, _ in targets(snapshot) if t is not None}
+                and snapshot.campaign.status == Status.ACTIVE):
             cev = evidence(snapshot.daily_stats, first, last, None, p.prior_clicks)
             camp = cev.window
             roi = roi_pct(float(camp.revenue), float(camp.spend), p.margin_pct)

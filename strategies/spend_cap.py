@@ -55,6 +55,7 @@ from strategies.params import SpendCapParams
 from strategies.windows import Evidence, complete_days, evidence
 
 INFINITE = float("inf")
+ZERO = Decimal(0)
 
 
 class SpendCap(Strategy):
@@ -101,11 +102,43 @@ class SpendCap(Strategy):
         camp_drr = self.drr(camp)
         camp_breach, camp_v = self.judge(camp_ev)
         today = local_date(now, snapshot.timezone)
-        # today's spend: what is known of it (a row missing its money field adds nothing; issue 14)
-        spent_today = spent(snapshot.daily_stats, today, today)
-        projected = self._projected(snapshot, now, spent_today)
         status = snapshot.campaign.status
+        # today's spend: what is known of it (a row missing its money field adds nothing; issue 14)
+        spent_today = projected = ZERO
+        if p.daily_budget is not None or camp_breach or status == Status.PAUSED:  # else nothing reads them
+            spent_today = spent(snapshot.daily_stats, today, today)
+            projected = self._projected(snapshot, now, spent_today)
         budget_hit = p.daily_budget is not None and projected >= p.daily_budget
+
+        items: list[Proposal] = []
+        stuck: set[int] = set()
+        managed: set[int] = set()
+        judged: dict[int, tuple] = {}  # per item: its placements share the item's window
+        for item, target, placement in targets(snapshot):
+            found = judged.get(item.nm_id)
+            if found is None:
+                ev = evidence(snapshot.daily_stats, first, last, item.nm_id, p.prior_clicks)
+                drr = self.drr(ev.window)
+                breach, v = self.judge(ev)
+                inputs = {"window_days": days, "spend": str(ev.window.spend), "revenue": str(ev.window.revenue),
+                          "clicks": ev.window.clicks, "orders": ev.window.orders, "drr_pct": _num(drr),
+                          "max_drr_pct": p.max_drr_pct, "breach_probability": _prob(v),
+                          "confidence_pct": p.confidence_pct}
+                found = judged[item.nm_id] = (ev, drr, breach, v, inputs, self._nums(ev.window, drr, days, v))
+            ev, drr, breach, v, inputs, item_nums = found
+            if target is None:
+                items.append(proposal(self.kind, Action.HOLD, snapshot, because("common.bid_unknown"),
+                                      nm_id=item.nm_id, placement=placement, **inputs))
+                continue
+            managed.add(item.nm_id)
+            today_item = totals(snapshot.daily_stats, today, today, item.nm_id)
+            prop = self._item(snapshot, target, ev, drr, breach, v, today_item, days, inputs, now, item_nums)
+            if prop.inputs.get("stuck_at_min"):
+                stuck.add(item.nm_id)
+            items.append(prop)
+
+        if not (budget_hit or camp_breach or status == Status.PAUSED):
+            return out + items  # no campaign-level proposal below can be made
         camp_inputs = {
             "window_days": days, "window_last": last.isoformat(), "spend": str(camp.spend),
             "revenue": str(camp.revenue), "clicks": camp.clicks, "orders": camp.orders, "drr_pct": _num(camp_drr),
@@ -114,28 +147,6 @@ class SpendCap(Strategy):
             "daily_budget": None if p.daily_budget is None else str(p.daily_budget), "local_day": today.isoformat(),
         }
         nums = self._nums(camp, camp_drr, days, camp_v)
-
-        items: list[Proposal] = []
-        stuck: set[int] = set()
-        managed: set[int] = set()
-        for item, target, placement in targets(snapshot):
-            ev = evidence(snapshot.daily_stats, first, last, item.nm_id, p.prior_clicks)
-            drr = self.drr(ev.window)
-            breach, v = self.judge(ev)
-            inputs = {"window_days": days, "spend": str(ev.window.spend), "revenue": str(ev.window.revenue),
-                      "clicks": ev.window.clicks, "orders": ev.window.orders, "drr_pct": _num(drr),
-                      "max_drr_pct": p.max_drr_pct, "breach_probability": _prob(v), "confidence_pct": p.confidence_pct}
-            if target is None:
-                items.append(proposal(self.kind, Action.HOLD, snapshot, because("common.bid_unknown"),
-                                      nm_id=item.nm_id, placement=placement, **inputs))
-                continue
-            managed.add(item.nm_id)
-            today_item = totals(snapshot.daily_stats, today, today, item.nm_id)
-            prop = self._item(snapshot, target, ev, drr, breach, v, today_item, days, inputs, now)
-            if prop.inputs.get("stuck_at_min"):
-                stuck.add(item.nm_id)
-            items.append(prop)
-
         # Campaign level: the daily budget first, then a ДРР pause, then a resume.
         # A pause proposal for an already paused campaign keeps it paused (it blocks others' resumes).
         pausing = status == Status.ACTIVE
@@ -214,11 +225,10 @@ class SpendCap(Strategy):
         return "" if v is None else v.confidence()
 
     def _item(self, snapshot: CampaignSnapshot, t: Target, ev: Evidence, drr: float | None, breach: bool,
-              v: Verdict | None, today: Totals, days: int, inputs: dict, now: datetime) -> Proposal:
+              v: Verdict | None, today: Totals, days: int, inputs: dict, now: datetime, nums: Reason) -> Proposal:
         p = self.params
         step = max(snapshot.rules.step, 1)
         tot = ev.window
-        nums = self._nums(tot, drr, days, v)
         guard = self._overspend(tot, today, days)
         if drr is None and not guard:
             why = (because("spend_cap.incomplete", days=days) if tot.incomplete else

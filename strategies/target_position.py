@@ -18,6 +18,7 @@ after the last change took effect (the source's own settle time), and never twic
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from bidder.domain import (
@@ -34,8 +35,27 @@ from bidder.reasons import because
 from strategies.base import Strategy
 from strategies.common import Target, by, min_bid, proposal, round_down, round_up
 from strategies.params import TargetPositionParams
-from strategies.position_control import PROBE_SPAN, corridor, evidence, probe_down, raise_bid
-from strategies.position_readings import BID_TICK, ON_TARGET, Reading, describes, freshest, lag_of, readings
+from strategies.position_control import (
+    FAILED_PROBE_MEMORY,
+    PROBE_PAUSE,
+    PROBE_SPAN,
+    Evidence,
+    corridor,
+    evidence,
+    probe_down,
+    raise_bid,
+    same_level,
+)
+from strategies.position_readings import (
+    BID_TICK,
+    ON_TARGET,
+    Reading,
+    describes,
+    freshest,
+    lag_of,
+    pooled,
+    readings,
+)
 
 
 def target_changes(snapshot: CampaignSnapshot, nm_id: int, norm_query: str | None) -> list[DecisionRecord]:
@@ -162,18 +182,56 @@ class TargetPosition(Strategy):
 
         same = by_source.get(reading.source, [])
         known = [t.bid, *(b for r in changes for b in (r.bid_before, r.bid_after) if b is not None)]
-        ev = evidence(same, change_times, known, p.position, now)
+        steps = [(r.at, r.bid_before, r.bid_after) for r in reversed(changes)
+                 if r.bid_before is not None and r.bid_after is not None]
+        ev = evidence(same, change_times, known, p.position, now, steps)
+        if reading.source == PositionSource.PUBLIC_SEARCH:
+            # live data show a probe's loss within minutes (a responder's answer): no long memory of levels
+            # that lost (it kept the bid 6 % above the cheapest holding bid for days in the bench)
+            ev = replace(ev, lost_twice=None)
+        else:
+            ev = _with_failed_probes(ev, changes, now)
         inputs.update(cheapest_held=ev.held, lost_bid=ev.lost)
         if reading.position > p.position + ON_TARGET:
+            # WB rounds each running average to 0.1: a differenced stretch is off by up to ``err``, typically
+            # by half of it (two rounding errors, each uniform). A stretch worse than the target by less than
+            # that is no loss on its own: it is joined with the stretch before (the rounding between them
+            # cancels) and raises only if the two together are still worse than the target by more than
+            # half of their (smaller) bound.
+            shortfall = reading.position - reading.err / 2
+            if shortfall <= p.position + ON_TARGET:
+                joined = _joined(same, t.bid, settled_at)
+                if joined is None or joined.position - joined.err / 2 <= p.position + ON_TARGET:
+                    return make(Action.HOLD, because(
+                        "position.within_rounding", where=where, err=reading.err,
+                        joined="-" if joined is None else round(joined.position, 2)))
+                shortfall = max(shortfall, joined.position - joined.err / 2)
             if t.bid >= max_bid:
                 inputs["wants_raise"] = True  # the guardrails still roll back raises that bought nothing
                 return make(Action.HOLD, because("position.at_max", where=where, max_bid=max_bid))
-            move = raise_bid(t.bid, reading.position, p.position, ev, entry, step, p.step_up_pct)
+            # the raise is sized on what the stretch shows beyond its rounding (a 4.8 +-1 read at a true
+            # position 4 raised 17.8 % instead of 10 %)
+            probe = last if last is not None and by(last, self.kind) and last.bid_after == t.bid and \
+                (last.bid_before or 0) > t.bid else None
+            move = raise_bid(t.bid, shortfall, p.position, ev, entry, step, p.step_up_pct,
+                             None if probe is None else probe.bid_before)
             assert move.bid is not None
             if ev.lost is not None and move.bid <= ev.lost:
-                move = raise_bid(ev.lost, reading.position, p.position, ev, entry, step, p.step_up_pct)
+                move = raise_bid(ev.lost, shortfall, p.position, ev, entry, step, p.step_up_pct)
             return set_bid(move.bid or t.bid, because("position.raise", where=where, move=move.reason))
         on_target, since = _on_target_since(same, t.bid, settled_at, p.position)
+        run = _at_bid(same, t.bid, settled_at)
+        if run is not None and run[0].position <= p.position + ON_TARGET:
+            # clusters_today: the stretches since the bid took effect, joined (WB's rounding cancels between
+            # them): on target on average even when one short stretch read 3.4 at +-1 (position 3 at 600 RUB
+            # read 3.3, 3.8, 2.8, 3.4, 3.2 for 9 hours and never made a run "in a row")
+            on_target, since = max(on_target, run[1]), min(since or run[0].start, run[0].start)
+        if reading.source == PositionSource.SEARCH_REPORT and reading.position + reading.err > p.position - p.margin:
+            # the report is a fallback: a day's average in whole places whose stretches must hold as many
+            # searches as the day before them (a reading every 2-8 hours); a probe's loss would show half a
+            # day later (held 55-69 % with probes in the bench), so it only raises, and lowers only when the
+            # place is clearly better than the target by ``margin``
+            return make(Action.HOLD, because("position.report_no_probe", where=where))
         probe_after = p.probe_after if reading.source == PositionSource.PUBLIC_SEARCH else max(1, p.probe_after - 1)
         # WB's statistics: the bid must have held for PROBE_SPAN of data (competitors answer a cut within
         # minutes to tens of minutes, and a loss shows only after WB's lag)
@@ -206,6 +264,52 @@ def _fresh(r: Reading, bid: int, settled_at: datetime | None) -> bool:
     if settled_at is None:
         return True
     return r.start >= settled_at + lag_of(r.source)
+
+
+def _joined(rs: list[Reading], bid: int, settled_at: datetime | None) -> Reading | None:
+    """The newest stretch joined with the one before it, when both describe ``bid`` (the rounding of the
+    running average between them cancels: about half the error of either)."""
+    if len(rs) < 2 or not _fresh(rs[-2], bid, settled_at) or not _fresh(rs[-1], bid, settled_at):
+        return None
+    return pooled(rs[-2], rs[-1])
+
+
+def _with_failed_probes(ev: Evidence, changes: list[DecisionRecord], now: datetime) -> Evidence:
+    """The evidence, plus what the history says: a raise straight after an economy probe, from the probed
+    bid, means the probe lost (its readings may straddle the change and name no bid, so the readings alone
+    forgot it and the same probe came back 2-4 h later). One such loss pauses probes to or below that bid for
+    PROBE_PAUSE; two within FAILED_PROBE_MEMORY block them (see :func:`probe_down`)."""
+    failed = []
+    for newer, older in zip(changes, changes[1:], strict=False):
+        if now - newer.at > FAILED_PROBE_MEMORY:
+            break
+        probe = (older.bid_after or 0) < (older.bid_before or 0) and by(older, TargetPosition.kind)
+        if probe and newer.bid_before == older.bid_after and (newer.bid_after or 0) > (newer.bid_before or 0):
+            failed.append((newer.at, older.bid_after or 0))
+    if not failed:
+        return ev
+    lately = [b for at, b in failed if now - at <= PROBE_PAUSE]
+    if lately:
+        ev = replace(ev, lost_lately=max(ev.lost_lately or 0, *lately))
+    twice = [min(a, b) for i, (_, a) in enumerate(failed) for _, b in failed[i + 1:] if same_level(a, b)]
+    if twice:
+        ev = replace(ev, lost_twice=max(ev.lost_twice or 0, *twice))
+    return ev
+
+
+def _at_bid(rs: list[Reading], bid: int, settled_at: datetime | None) -> tuple[Reading, int] | None:
+    """The newest back-to-back stretches that all describe ``bid``, joined into one reading (its error shrinks
+    with every stretch), and how many there are; None when there is no such pair (public search, CPC)."""
+    joined: Reading | None = None
+    n = 0
+    for r in reversed(rs):
+        if not _fresh(r, bid, settled_at):
+            break
+        nxt = r if joined is None else pooled(r, joined)
+        if nxt is None:
+            break
+        joined, n = nxt, n + 1
+    return (joined, n) if joined is not None and n >= 2 else None
 
 
 def _on_target_since(rs: list[Reading], bid: int, settled_at: datetime | None,

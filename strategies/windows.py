@@ -8,13 +8,15 @@ is read only for the daily budget and the hard overspend guard.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from operator import is_
+from typing import Any
 
 from bidder.domain import DailyStat
-from strategies.common import Totals, local_date, totals
+from strategies.common import Totals, local_date, sums, totals
 from strategies.evidence import Prior, Verdict, breach
 
 
@@ -42,9 +44,57 @@ class Evidence:
 
 def evidence(stats: Iterable[DailyStat], first: date, last: date, nm_id: int | None,
              prior_clicks: float) -> Evidence:
-    stats = tuple(stats)
-    win = totals(stats, first, last, nm_id)
-    hist = totals(stats, None, first - timedelta(days=1), nm_id)
+    """The window's evidence. Remembered for the last tuple of rows it was given (a snapshot's
+    ``daily_stats``: its strategies ask for the same item's evidence once per placement)."""
+    global _EVIDENCE_MEMO
+    if not isinstance(stats, tuple):
+        return _evidence(tuple(stats), first, last, nm_id, prior_clicks)
+    memo = _EVIDENCE_MEMO
+    if memo[0] is not stats:
+        by_item: dict[int, list[DailyStat]] = {}
+        for s in stats:
+            by_item.setdefault(s.nm_id, []).append(s)
+        memo = _EVIDENCE_MEMO = (stats, {}, by_item)
+    key = (first, last, nm_id, prior_clicks)
+    found = memo[1].get(key)
+    if found is None:
+        rows = stats if nm_id is None else memo[2].get(nm_id, ())
+        found = memo[1][key] = _evidence_seen(rows, first, last, nm_id, prior_clicks)
+    return found
+
+
+_EVIDENCE_MEMO: tuple[Any, dict, dict] = ((), {}, {})
+# Complete-day windows end yesterday: from one evaluation of a campaign to the next (a cycle, or replay's
+# next recorded evaluation) only today's rows change. The evidence of the rows it reads (the item's, or
+# every item's, up to ``last``) is kept with those rows and given again while they are *the same objects*
+# in the same order (identity, never equality: Decimal("1.5") == Decimal("1.50") but their sums print
+# differently). Bounded; cleared when full.
+_SEEN: dict[tuple, tuple[tuple[DailyStat, ...], Evidence]] = {}
+SEEN_MAX = 8192
+
+
+def _evidence_seen(stats: Sequence[DailyStat], first: date, last: date, nm_id: int | None,
+                   prior_clicks: float) -> Evidence:
+    """``stats``: the snapshot's rows, or the item's own (in the snapshot's order)."""
+    rows = tuple([s for s in stats if s.day <= last and (nm_id is None or s.nm_id == nm_id)])
+    key = (rows[0].advert_id if rows else None, first, last, nm_id, prior_clicks)
+    seen = _SEEN.get(key)
+    if seen is not None:
+        kept = seen[0]
+        if len(kept) == len(rows) and all(map(is_, kept, rows)):
+            return seen[1]
+    found = _evidence(rows, first, last, nm_id, prior_clicks)
+    if len(_SEEN) >= SEEN_MAX:
+        _SEEN.clear()
+    _SEEN[key] = (rows, found)
+    return found
+
+
+def _evidence(stats: tuple[DailyStat, ...], first: date, last: date, nm_id: int | None,
+              prior_clicks: float) -> Evidence:
+    """From ``stats`` alone (its rows after ``last`` add nothing: the window ends there)."""
+    win = sums(stats, first, last, nm_id)
+    hist = sums(stats, None, first - timedelta(days=1), nm_id)
     prior = Prior.from_history(hist.clicks, hist.orders, prior_clicks)
     aov: float | None = None
     for t in (win, hist):

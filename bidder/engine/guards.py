@@ -236,11 +236,12 @@ def _target(snapshot: CampaignSnapshot, ps: list[Proposal], guard: GuardConfig, 
 
     def make(action: Action, reason: str, g: str | None = None, bid_after: int | None = None,
              strategy: str | None = None, **extra: Any) -> Decision:
-        inputs: dict[str, Any] = dict(chosen.inputs) if chosen is not None else {}
-        if chosen is None:
-            for p in ps:
-                for k, v in p.inputs.items():
-                    inputs.setdefault(k, v)
+        if chosen is not None or len(ps) == 1:
+            inputs: dict[str, Any] = dict((chosen or ps[0]).inputs)
+        else:  # every proposal's inputs, the first one's value of a key kept, in first-seen order
+            inputs = dict(ps[0].inputs)
+            for p in ps[1:]:
+                inputs.update({k: v for k, v in p.inputs.items() if k not in inputs})
         if len(ps) > 1:
             inputs["proposals"] = {p.strategy: (p.bid if p.action == Action.SET_BID else str(p.action))
                                    for p in ps}

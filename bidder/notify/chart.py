@@ -3,7 +3,9 @@
 :func:`build_chart` is pure apart from matplotlib: it takes the series and returns the PNG bytes together
 with the names of the lines it drew, so tests (and callers) can check what is on the picture.
 It uses only the object-oriented API (no pyplot state), so callers run it in a worker thread
-(``asyncio.to_thread``): drawing takes a second or two.
+(``asyncio.to_thread``): drawing takes a second or two. matplotlib (with numpy, ~45 MB of resident memory)
+is imported on the first chart, not with the module: the daemon imports the digest at start and draws
+its first chart, if ever, at the digest time.
 """
 
 from __future__ import annotations
@@ -13,13 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-
-import matplotlib
-import matplotlib.dates
-
-matplotlib.use("Agg")  # no display, no threads: safe inside the daemon
-
-from matplotlib.figure import Figure
 
 from bidder.notify.i18n import t
 
@@ -78,6 +73,12 @@ def _floats(values: Sequence[Decimal | float | None]) -> list[float]:
 
 
 def build_chart(data: ChartData, locale: str = "ru") -> ChartResult:
+    import matplotlib  # here, not at the top: see the module's docstring
+
+    matplotlib.use("Agg")  # no display, no threads: safe inside the daemon
+    import matplotlib.dates
+    from matplotlib.figure import Figure
+
     campaigns = sorted(data.campaigns, key=lambda c: c.total_spend, reverse=True)[:MAX_CAMPAIGNS]
     campaigns = sorted(campaigns, key=lambda c: c.advert_id)
     fig = Figure(figsize=(10, 9), dpi=100)

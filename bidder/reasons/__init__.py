@@ -30,6 +30,7 @@ import functools
 import string
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any
 
 from bidder.domain import Reason, reason_record
@@ -52,9 +53,17 @@ def because(code: str, **args: Any) -> Reason:
     not in the catalogue (a programming error the catalogue test also catches)."""
     if code not in CATALOGUE:
         raise KeyError(f"reason code {code!r} is not in bidder.reasons.catalogue.CATALOGUE")
-    if not _WITH_TEXT.get():
-        return Reason(code, code, args)
-    return _English(render(code, args, "en"), code, args)
+    # Reason(text, code, args) without its copy of ``args`` (this call's own keyword dict)
+    if _WITH_TEXT.get():
+        reason = _new_str(_English, render(code, args, "en"))
+    else:
+        reason = _new_str(Reason, code)
+    reason.code = code
+    reason.args = MappingProxyType(args)
+    return reason
+
+
+_new_str = str.__new__
 
 
 _WITH_TEXT: contextvars.ContextVar[bool] = contextvars.ContextVar("bidder_reasons_with_text", default=True)

@@ -62,6 +62,10 @@ POSITION_CODES: Final[dict[str, dict[str, str]]] = {
         "en": "back to {bid:money}, the cheapest bid that held the target lately",
         "ru": "возвращаемся к {bid:money} — самой дешёвой ставке, которая недавно удерживала целевую позицию",
     },
+    "position.move.back_before_probe": {
+        "en": "the economy probe lost the target: back to {bid:money}, the bid before it",
+        "ru": "пробное снижение потеряло целевую позицию: возвращаемся к {bid:money} — ставке до него",
+    },
     "position.move.up_pct": {"en": "raising up {pct:g}%", "ru": "повышаем ставку на {pct:g}" + P},
     "position.move.towards_corridor": {
         "en": "raising towards WB's corridor",
@@ -71,6 +75,11 @@ POSITION_CODES: Final[dict[str, dict[str, str]]] = {
         "en": "economy probe paused: {bid:money} lost the target within {hours} h",
         "ru": "пробное снижение приостановлено: со ставкой {bid:money} целевая позиция терялась за последние "
               "{hours}\u00a0ч",
+    },
+    "position.move.probe_lost_twice": {
+        "en": "economy probe paused: {bid:money} lost the target twice within {hours} h",
+        "ru": "пробное снижение приостановлено: со ставкой {bid:money} целевая позиция терялась дважды за "
+              "последние {hours}\u00a0ч",
     },
     "position.move.at_min": {
         "en": "already at WB's minimum {bid:money}",
@@ -128,10 +137,22 @@ POSITION_CODES: Final[dict[str, dict[str, str]]] = {
         "en": "{where}: worse than the target but already at max_bid {max_bid:money}",
         "ru": "{where}: хуже целевой, но ставка уже равна максимальной {max_bid:money}",
     },
+    "position.within_rounding": {
+        "en": "{where}: worse than the target by less than WB's rounding of the running average (+-{err}); "
+              "joined with the stretch before: {joined}; waiting for the next stretch",
+        "ru": "{where}: хуже целевой меньше, чем на погрешность округления средней позиции WB (±{err}); "
+              "вместе с предыдущим отрезком: {joined}; ждём следующий отрезок",
+    },
     "position.raise": {"en": "{where}: worse than the target; {move}", "ru": "{where}: хуже целевой; {move}"},
     "position.on_target_wait": {
         "en": "{where}: on target ({n} of {needed} readings before probing)",
         "ru": "{where}: на целевой позиции (замеров: {n} из {needed} перед пробным снижением)",
+    },
+    "position.report_no_probe": {
+        "en": "{where}: on target; WB's search report is too coarse and slow for an economy probe (a loss would "
+              "show hours later): holding",
+        "ru": "{where}: на целевой позиции; отчёт WB по поисковым запросам слишком грубый и медленный для "
+              "пробного снижения (потеря позиции была бы видна через несколько часов): ставку не меняем",
     },
     "position.on_target": {"en": "{where}: on target; {move}", "ru": "{where}: на целевой позиции; {move}"},
 }

@@ -33,8 +33,7 @@ from zoneinfo import ZoneInfo
 from bidder.domain import Action, BidRules, Campaign, DecisionRecord, Placement, Status
 from bidder.engine.evaluate import StrategyFailed, campaign_snapshot, decide_campaign
 from bidder.engine.guards import GuardConfig
-from bidder.engine.min_bids import MinBids, hold_without_minimum
-from bidder.engine.observe import compact
+from bidder.engine.min_bids import MinBids, depends_on_minimum, hold_without_minimum
 from bidder.engine.positions import KEEP as POSITIONS_KEEP
 from bidder.engine.view import HISTORY_DAYS, CampaignInputs
 from bidder.store.observations import CampaignParts, EvaluationRecord, HistoryRow, Observation, ObservedState
@@ -214,6 +213,8 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
     state = ObservedState(observations)
     recorded_history = HistoryAt(history, keep_holds)
     overlay: _Overlay | None = None
+    spend_from: CampaignParts | None = None
+    rows: dict = {}  # decide_from_parts' ordered statistics rows, kept while no observation is folded in
     prev: tuple[datetime, list, list, Campaign | None, Campaign | None, BidRules | None] | None = None
     for ev in evaluations:
         state.advance(ev.at)
@@ -246,13 +247,12 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
                 seen_pos = tuple(p for p in positions or () if ev.at - POSITIONS_KEEP <= p.observed_at <= ev.at)
                 decided = decide_from_parts(parts, camp_seen, ev, hist, ev.at, today, account, strategies, guard,
                                             window=window, account_name=account_name, stop_file=stop_file,
-                                            positions=seen_pos, min_bid_hold=overlay is None)
-                replayed = [list(compact(d)) for d in decided]
+                                            positions=seen_pos, min_bid_hold=overlay is None, rows=rows)
+                replayed = [_compact(d) for d in decided]
             except StrategyFailed:
                 cause = REPLAY_FAILED
-        _compare(out, ev, recorded, replayed, cause if cause else (DIVERGED if overlay is not None else CONFIG))
-        if overlay is None and cause is None and _differs(recorded, replayed) and parts is not None \
-                and parts.campaign is not None:
+        differ = _compare(out, ev, recorded, replayed, cause if cause else (DIVERGED if overlay is not None else CONFIG))
+        if overlay is None and cause is None and differ and parts is not None and parts.campaign is not None:
             overlay = _Overlay(parts.campaign, ev.at)
             out.diverged_at = ev.at
         if overlay is not None and decided:
@@ -260,12 +260,15 @@ def replay_campaign(advert_id: int, evaluations: list[EvaluationRecord], observa
         out.days.add(today)
         out.recorded.count(recorded, today)
         out.replayed.count(replayed, today)
-        if parts is not None:
-            for st in parts.daily.values():
-                out.spend[(st.nm_id, st.day)] = st.spend
         if prev is not None:
             _accrue(out, prev, ev.at, cap, tz)
         prev = (ev.at, recorded, replayed or recorded, parts.campaign if parts else None, camp_seen, rules)
+        if parts is not None:
+            spend_from = parts
+    # recorded spend per (nm, day): the newest of each as of the last evaluation (stored rows are only
+    # ever replaced, never dropped, so this is what updating it at every evaluation came to)
+    if spend_from is not None:
+        out.spend = {(st.nm_id, st.day): st.spend for st in spend_from.daily.values()}
     return out
 
 
@@ -278,49 +281,66 @@ def stats_window(strategies: list) -> int:
 def decide_from_parts(parts: CampaignParts, camp: Campaign, ev: EvaluationRecord, history: tuple, now: datetime,
                       today: date, account: Any, strategies: list, guard: GuardConfig, *, window: int,
                       account_name: str, stop_file: Any = None, operator_paused: bool | None = None,
-                      stopped: bool | None = None, positions: tuple = (), min_bid_hold: bool = True) -> list:
+                      stopped: bool | None = None, positions: tuple = (), min_bid_hold: bool = True,
+                      rows: dict | None = None) -> list:
     """One campaign's decisions at ``now`` from its stored inputs, through the evaluator's own path
     (:func:`campaign_snapshot`, :func:`decide_campaign`). ``ev`` gives what is not an observation (the
     statistics time, operator pause, stop file, whether WB's minimum bids were known); ``operator_paused``
     and ``stopped`` override its flags. ``min_bid_hold``: a change near WB's minimum waits for the item's
     minimum when it was not stored, as the evaluator held it (off for a diverged campaign: the candidate's
-    own cuts would have had their minimums read within a cycle or two). Raises :class:`StrategyFailed`."""
+    own cuts would have had their minimums read within a cycle or two). ``rows``: a campaign's cache of its
+    ordered statistics rows between calls (keyed by the parts' version). Raises :class:`StrategyFailed`."""
     paused = ev.operator_paused if operator_paused is None else operator_paused
     stop = ev.stopped if stopped is None else stopped
     since = ev.stats_since if (today - ev.stats_since).days >= window else today - timedelta(days=window)
     rules = parts.rules or BidRules(step=0)
-    seen = CampaignInputs(camp, rules, 0, parts.cluster_stats(today - timedelta(days=CLUSTER_DAYS)),
-                          dict(parts.recs), ev.stats_as_of, history, paused, stop, today, ev.rules_known,
-                          positions=positions, cluster_bids=parts.cluster_bids)
-    snap = campaign_snapshot(account_name, account.timezone, seen, parts.daily_stats(since))
+    clusters_since = today - timedelta(days=CLUSTER_DAYS)
+    if rows is None:
+        clusters, daily = parts.cluster_stats(clusters_since), parts.daily_stats(since)
+    else:  # the same tuples again while nothing was folded in since (the strategies' memos then hold too)
+        key = (parts.version, clusters_since, since)
+        if rows.get("key") != key:
+            rows.update(key=key, clusters=parts.cluster_stats(clusters_since), daily=parts.daily_stats(since))
+        clusters, daily = rows["clusters"], rows["daily"]
+    seen = CampaignInputs(camp, rules, 0, clusters, dict(parts.recs), ev.stats_as_of, history, paused, stop, today,
+                          ev.rules_known, positions=positions, cluster_bids=parts.cluster_bids)
+    snap = campaign_snapshot(account_name, account.timezone, seen, daily)
     min_hold = None
     if min_bid_hold and parts.ceiling_known:  # the lazy minimum-bid hold as the evaluator applied it (engine/min_bids.py)
         known, ceiling = rules.min_bids, parts.ceiling
 
-        def min_hold(d: Any) -> Any:
+        def min_hold(d: Any) -> Any:  # (the minimums it asks for are not read: replay reads nothing)
+            if not depends_on_minimum(d, ceiling):
+                return d
             return hold_without_minimum(d, MinBids(), known, ceiling)
 
     return decide_campaign(snap, now, strategies, guard, stopped=stop, rules_known=ev.rules_known,
                            stop_file=stop_file, min_hold=min_hold)
 
 
+def _compact(d: Any) -> list:
+    """``list(compact(d))`` (bidder.engine.observe) without the enum's property lookup."""
+    a = d.action
+    return [a._value_ if type(a) is Action else Action(a).value, d.nm_id, d.placement, d.norm_query, d.bid_before,
+            d.bid_after, d.strategy]
+
+
 def _targets(decisions: list) -> dict[Target, list]:
     return {(d[1], d[2], d[3]): d for d in decisions}
 
 
-def _differs(recorded: list, replayed: list) -> bool:
+def _compare(out: CampaignReplay, ev: EvaluationRecord, recorded: list, replayed: list, cause: str) -> int:
+    """Counts the evaluation's decisions, identical or not (same action and bid per target); returns how
+    many differ (0: the evaluation decided as recorded)."""
     a, b = _targets(recorded), _targets(replayed)
-    return set(a) != set(b) or any(a[k][0] != b[k][0] or a[k][5] != b[k][5] for k in a)
-
-
-def _compare(out: CampaignReplay, ev: EvaluationRecord, recorded: list, replayed: list, cause: str) -> None:
-    a, b = _targets(recorded), _targets(replayed)
+    differ = 0
     for key in list(a) + [k for k in b if k not in a]:
         r, c = a.get(key), b.get(key)
         out.decisions_total += 1
         if r is not None and c is not None and r[0] == c[0] and r[5] == c[5]:
             out.identical += 1
             continue
+        differ += 1
         label = f"{r[0] if r else 'none'}->{c[0] if c else 'none'}"
         out.differ_by_action[label] += 1
         out.differ_by_cause[cause] += 1
@@ -333,6 +353,7 @@ def _compare(out: CampaignReplay, ev: EvaluationRecord, recorded: list, replayed
                                                     "strategy": c[6]},
                 "cause": cause,
             })
+    return differ
 
 
 def _accrue(out: CampaignReplay, prev: tuple, now: datetime, cap: int | None, tz: ZoneInfo) -> None:
@@ -343,21 +364,25 @@ def _accrue(out: CampaignReplay, prev: tuple, now: datetime, cap: int | None, tz
     if dt <= 0 or now - at > MAX_GAP or observed is None:
         return
     day = at.astimezone(tz).date()
+    mins = rules.min_bids if rules is not None else None
     for side, decisions, camp in ((out.recorded, recorded, observed), (out.replayed, replayed, seen or observed)):
         paused = camp.status != Status.ACTIVE
+        target, pinned_max, pinned_min = side.target_seconds, side.pinned_max_seconds, side.pinned_min_seconds
+        bid_seconds, active_seconds = side.bid_seconds, side.active_seconds
         for _action, nm_id, placement, query, before, after, _s in decisions:
             if nm_id is None or placement is None or query is not None:
                 continue
             bid = after if after is not None else before
             if bid is None:
                 continue
-            side.target_seconds += dt
+            target += dt
             if cap is not None and bid >= cap:
-                side.pinned_max_seconds += dt
-            floor = rules.min_for(nm_id, placement) if rules is not None else None
+                pinned_max += dt
+            floor = mins.get((nm_id, placement)) if mins is not None else None
             if floor is not None and bid <= floor:
-                side.pinned_min_seconds += dt
-            key = (nm_id, day)
+                pinned_min += dt
             if not paused:
-                side.bid_seconds[key] = side.bid_seconds.get(key, 0.0) + bid * dt
-                side.active_seconds[key] = side.active_seconds.get(key, 0.0) + dt
+                key = (nm_id, day)
+                bid_seconds[key] = bid_seconds.get(key, 0.0) + bid * dt
+                active_seconds[key] = active_seconds.get(key, 0.0) + dt
+        side.target_seconds, side.pinned_max_seconds, side.pinned_min_seconds = target, pinned_max, pinned_min

@@ -20,6 +20,7 @@ from bidder.engine.view import HISTORY_DAYS
 from bidder.reasons import without_text
 from bidder.replay.core import CampaignReplay, replay_campaign
 from bidder.store import observations as obs
+from bidder.store import replay_read
 from bidder.store.db import Database
 from bidder.store.positions import positions_known_at
 
@@ -52,6 +53,19 @@ def load_candidate(path: Path) -> Any:
     return load_config(path, TokenlessEnv())
 
 
+_LOADED: dict[tuple[str, int, int], Any] = {}
+
+
+def _candidate(path: Path) -> Any:
+    """:func:`load_candidate`, once per file version in a process (a worker takes several tasks)."""
+    st = path.stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = load_candidate(path)
+    return _LOADED[key]
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayRequest:
     config_path: Path
@@ -66,8 +80,9 @@ BATCH = 25  # campaigns loaded and replayed at a time (bounds the memory of a we
 
 
 async def _load(s: Any, request: ReplayRequest, advert_ids: list[int]) -> tuple[list, list, list, list]:
-    evals = await obs.load_evaluations(s, request.account, advert_ids, since=request.since, until=request.until)
-    observations = await obs.load_observations(s, request.account, advert_ids, until=request.until)
+    evals = await replay_read.load_evaluations(s, request.account, advert_ids, since=request.since,
+                                               until=request.until)
+    observations = await replay_read.load_observations(s, request.account, advert_ids, until=request.until)
     history = await obs.history_rows(s, request.account, advert_ids, since=request.since - timedelta(days=HISTORY_DAYS),
                                      until=request.until)
     # ad positions are stored by the position poller with the time they were observed (store/positions.py)
@@ -85,7 +100,7 @@ def _replay_part(request: ReplayRequest, advert_ids: list[int]) -> list[Campaign
 
 
 async def _replay_batches(request: ReplayRequest, advert_ids: list[int]) -> list[CampaignReplay]:
-    config = load_candidate(request.config_path)
+    config = _candidate(request.config_path)
     account = next(a for a in config.accounts if a.name == request.account)
     guard = GuardConfig.from_guardrails(account.guardrails)
     out: list[CampaignReplay] = []
@@ -125,14 +140,20 @@ async def campaigns_recorded(request: ReplayRequest) -> list[int]:
     return evals
 
 
+TASK = 10  # campaigns per task handed to a worker process (workers take the next task when done)
+
+
 def replay_account(request: ReplayRequest, *, workers: int | None = None) -> list[CampaignReplay]:
     """Every recorded campaign (or ``request.campaigns``) replayed; with more than one worker the campaigns
-    are split between processes (each loads its own share from the database)."""
+    are split into tasks of about ``TASK`` campaigns that the worker processes take one at a time (each
+    loads its task's campaigns from the database), so that a worker whose campaigns cost less (another
+    strategy mix) takes more of them and both finish together."""
     ids = list(request.campaigns) if request.campaigns else asyncio.run(campaigns_recorded(request))
     workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
     if workers <= 1 or len(ids) < 2 * workers:
         return _replay_part(request, ids)
-    shares = [ids[i::workers] for i in range(workers)]
+    size = min(TASK, -(-len(ids) // workers))
+    shares = [ids[i:i + size] for i in range(0, len(ids), size)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(_replay_part, [request] * workers, shares))
+        parts = list(pool.map(_replay_part, [request] * len(shares), shares))
     return sorted((r for part in parts for r in part), key=lambda r: r.advert_id)

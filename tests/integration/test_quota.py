@@ -104,7 +104,11 @@ async def test_finished_campaigns_are_read_once_then_never_again(tmp_path: Path)
             # they finished weeks ago, before the statistics window: no detail and no statistics is read
             assert not set(rec.ids(ADVERTS)) & finished
             assert not set(rec.ids(FULLSTATS)) & finished
-            assert cycle_of(app).view.finished.done == finished
+            view = cycle_of(app).view
+            assert view.finished.done == finished
+            # the view keeps their ids only: no details or times (issue 16, peak RSS)
+            for held in (view.campaigns, view.stats_at, view.details_at, view.changed_at, view.listed):
+                assert not set(held) & finished
             # one fullstats call a statistics round covers the live campaigns (not 4, as for 190 ids)
             assert set(rec.ids(FULLSTATS)) == _live_stats(running)
             assert rec.count(FULLSTATS) == 4  # rounds at 0, 3, 6 and 9 simulated minutes

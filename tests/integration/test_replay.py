@@ -139,3 +139,31 @@ def test_plan_compares_a_new_config_with_the_running_one_and_writes_nothing(demo
         after = [conn.execute(f"select count(*) from {t}").fetchone()[0]
                  for t in ("decisions", "evaluations", "observations")]
     assert after == before
+
+
+def test_the_fast_sqlite_loaders_read_what_the_generic_ones_read(demo_db: Path) -> None:
+    """replay reads SQLite's stored text itself (bidder.store.replay_read): the same records, field for field."""
+    from datetime import timedelta
+
+    from bidder.store import observations as obs
+    from bidder.store import replay_read
+    from bidder.store.db import Database
+
+    async def both() -> None:
+        async with Database(f"sqlite+aiosqlite:///{demo_db}") as db, db.read_sessions() as s:
+            [account] = await obs.recorded_accounts(s)
+            first, last = await obs.evaluation_span(s, account)
+            assert first is not None and last is not None
+            ids = await obs.load_evaluation_campaigns(s, account, since=first, until=last)
+            assert ids
+            for since, until in ((first, last), (first + (last - first) / 2, last - timedelta(minutes=5))):
+                generic = await obs.load_evaluations(s, account, ids, since=since, until=until)
+                fast = await replay_read.load_evaluations(s, account, ids, since=since, until=until)
+                assert generic and fast == generic
+                assert all(a.at.tzinfo is not None and a.at.utcoffset() == timedelta(0) for a in fast)
+                generic_obs = await obs.load_observations(s, account, ids, until=until)
+                fast_obs = await replay_read.load_observations(s, account, ids, until=until)
+                assert generic_obs and fast_obs == generic_obs
+                assert {o.kind for o in fast_obs} >= {obs.CAMPAIGN, obs.RULES, obs.DAILY, obs.REC, obs.MIN_CEILING}
+
+    asyncio.run(both())

@@ -17,6 +17,8 @@ def test_short_run_gives_every_figure_per_source() -> None:
     assert all(isinstance(case[k], int | float) and math.isfinite(case[k]) for k in position_bench.FIGURES)
     f = results["public_search"]
     assert f["intervals"] > 0 and f["spend"] > 0 and f["baseline_spend"] > 0
+    # the floor of the cost ratio in this market (a policy bidding exactly the cheapest holding bid)
+    assert 0 < f["oracle_cost_ratio"] < 1.2 and f["baseline_cheapest_holding_bid"] >= 520
 
 
 def test_cheapest_holding_bid_counts_responders_at_their_cap() -> None:
