@@ -548,3 +548,32 @@ def scan_for_secrets(secrets: dict[str, str], *, logs: list[Path] = (), dbs: lis
         hits += [f"message {i}: {n}" for n, v in needles.items() if v in m]
     assert not hits, f"secrets found: {hits[:20]}"
     return searched
+
+
+def client_pid(request: web.Request, pids: list[int], cache: dict[int, int | None]) -> int | None:
+    """Which of ``pids`` sent ``request``: the process holding the client end of its TCP connection
+    (loopback; /proc/net/tcp gives the socket's inode, /proc/<pid>/fd the process). Cached per port."""
+    peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+    if not peer:
+        return None
+    port = peer[1]
+    if port in cache:
+        return cache[port]
+    inode = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            parts = line.split()  # sl, local, remote, state (01: established), ..., inode (10th)
+            if int(parts[1].split(":")[1], 16) == port and parts[3] == "01" and parts[9] != "0":
+                inode = parts[9]
+                break
+    found = None
+    if inode is not None:
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                fd_dir = Path(f"/proc/{pid}/fd")
+                if any(os.readlink(fd_dir / fd) == f"socket:[{inode}]" for fd in os.listdir(fd_dir)):
+                    found = pid
+                    break
+    if found is not None:
+        cache[port] = found
+    return found
