@@ -577,3 +577,16 @@ def client_pid(request: web.Request, pids: list[int], cache: dict[int, int | Non
     if found is not None:
         cache[port] = found
     return found
+
+
+async def named_adverts(request: web.Request) -> set[int]:
+    """The campaign ids a request to the simulator names: the query's ``id`` list and, for a PATCH of
+    bids, the body's ``advert_id`` of each bid."""
+    ids: set[int] = set()
+    for part in str(request.query.get("id", "")).split(","):
+        if part.strip().isdigit():
+            ids.add(int(part))
+    if request.method == "PATCH":
+        body = json.loads(await request.read() or b"{}")
+        ids |= {b.get("advert_id") for b in body.get("bids", [])}
+    return ids

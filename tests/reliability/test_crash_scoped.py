@@ -17,13 +17,12 @@ Shown, in simulated time from the simulator's own request log and the daemon's c
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from support import Daemon, SimHost, Zygote, assert_books, query, write_config
+from support import Daemon, SimHost, Zygote, assert_books, named_adverts, query, write_config
 
 SPEED = 30.0  # a process start (~0.3 s on a busy 2-core box) is then ~10 s of simulated time
 A, B = 1000001, 1000004
@@ -64,14 +63,7 @@ async def test_a_pending_bid_holds_only_its_campaign_after_a_crash(tmp_path: Pat
         killed = asyncio.Event()
 
         async def before(request):
-            ids: set[int] = set()
-            for part in str(request.query.get("id", "")).split(","):
-                if part.strip().isdigit():
-                    ids.add(int(part))
-            if request.method == "PATCH":
-                body = json.loads(await request.read() or b"{}")
-                ids |= {b.get("advert_id") for b in body.get("bids", [])}
-            log.append((host.sim.now(), request.method, request.path, ids))
+            log.append((host.sim.now(), request.method, request.path, await named_adverts(request)))
             return None
 
         async def after(request):

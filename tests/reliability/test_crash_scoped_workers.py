@@ -15,13 +15,12 @@ operator rolling out a config change would; the holder still runs the old one. S
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from support import Daemon, SimHost, Zygote, assert_books, query
+from support import Daemon, SimHost, Zygote, assert_books, named_adverts, query
 from test_crash_scoped import MOSCOW, SETTLE, A, B, _config, _t
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
@@ -49,14 +48,7 @@ async def test_a_pending_bid_holds_only_its_campaign_after_the_holder_dies(tmp_p
         at_kill: dict[str, object] = {}
 
         async def before(request):
-            ids: set[int] = set()
-            for part in str(request.query.get("id", "")).split(","):
-                if part.strip().isdigit():
-                    ids.add(int(part))
-            if request.method == "PATCH":
-                body = json.loads(await request.read() or b"{}")
-                ids |= {b.get("advert_id") for b in body.get("bids", [])}
-            log.append((host.sim.now(), request.method, request.path, ids))
+            log.append((host.sim.now(), request.method, request.path, await named_adverts(request)))
             return None
 
         async def after(request):
