@@ -590,3 +590,22 @@ async def named_adverts(request: web.Request) -> set[int]:
         body = json.loads(await request.read() or b"{}")
         ids |= {b.get("advert_id") for b in body.get("bids", [])}
     return ids
+
+
+async def kill_at_point_or_after(daemon: Daemon, fired: asyncio.Event, kill: Callable[[], None],
+                                 cycles_done: Callable[[], bool], mode: str) -> str:
+    """Wait for the kill point (``fired``), or for the daemon's cycles to pass without one (nothing left to
+    write: then kill it at that arbitrary point instead, the mode becoming ``<mode>->random``); check that it
+    died of SIGKILL and return the mode."""
+    idle = asyncio.create_task(daemon.wait_until(cycles_done, 60, "two cycles"))
+    hit = asyncio.create_task(fired.wait())
+    done, _ = await asyncio.wait({idle, hit}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    for task in (idle, hit):
+        task.cancel()
+    if not fired.is_set():
+        assert done, "neither a kill point nor two cycles within 60 s"
+        mode = f"{mode}->random"
+        kill()
+    rc = await daemon.wait_exit(30)
+    assert rc == -signal.SIGKILL, (mode, rc)
+    return mode

@@ -25,7 +25,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from support import Daemon, SimHost, Zygote, assert_books, decisions, demo_config, query, scan_for_secrets
+from support import (
+    Daemon,
+    SimHost,
+    Zygote,
+    assert_books,
+    decisions,
+    demo_config,
+    kill_at_point_or_after,
+    query,
+    scan_for_secrets,
+)
 
 SPEED = 120.0
 MAX_BID_MINOR = 800 * 100  # examples/bidder.yaml: guardrails.max_bid 800
@@ -116,18 +126,7 @@ class Episode:
                 poller = asyncio.create_task(self._kill_on_pending(kill))
             # wait for the kill point, or for two cycles without one (nothing left to write): then kill
             # at this arbitrary point instead
-            idle = asyncio.create_task(daemon.wait_until(lambda: daemon.cycles("shop-a", None) >= 2, 60,
-                                                         "two cycles"))
-            hit = asyncio.create_task(fired.wait())
-            done, _ = await asyncio.wait({idle, hit}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-            for task in (idle, hit):
-                task.cancel()
-            if not fired.is_set():
-                assert done, "neither a kill point nor two cycles within 60 s"
-                mode = f"{mode}->random"
-                kill()
-            rc = await daemon.wait_exit(30)
-            assert rc == -signal.SIGKILL, (mode, rc)
+            mode = await kill_at_point_or_after(daemon, fired, kill, lambda: daemon.cycles("shop-a", None) >= 2, mode)
         finally:
             if poller is not None:
                 poller.cancel()

@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from support import Daemon, SimHost, Zygote, demo_config, query, scan_for_secrets
+from support import Daemon, SimHost, Zygote, demo_config, kill_at_point_or_after, query, scan_for_secrets
 from test_crash import MODES, SPEED, WEIGHTS, Episode
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
@@ -135,18 +135,7 @@ class WorkersEpisode(Episode):
                 kill()
             elif mode == "pending":
                 poller = asyncio.create_task(self._kill_on_pending_pg(kill))
-            idle = asyncio.create_task(daemon.wait_until(lambda: daemon.cycles("shop-a", None, mark) >= 2, 60,
-                                                         "two cycles"))
-            hit = asyncio.create_task(fired.wait())
-            done, _ = await asyncio.wait({idle, hit}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-            for task in (idle, hit):
-                task.cancel()
-            if not fired.is_set():
-                assert done, "neither a kill point nor two cycles within 60 s"
-                mode = f"{mode}->random"
-                kill()
-            rc = await daemon.wait_exit(30)
-            assert rc == -signal.SIGKILL, (mode, rc)
+            mode = await kill_at_point_or_after(daemon, fired, kill, lambda: daemon.cycles("shop-a", None, mark) >= 2, mode)
         finally:
             if poller is not None:
                 poller.cancel()
