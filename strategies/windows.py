@@ -8,7 +8,9 @@ is read only for the daily budget and the hard overspend guard.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -68,15 +70,30 @@ _EVIDENCE_MEMO: tuple[Any, dict, dict] = ((), {}, {})
 # next recorded evaluation) only today's rows change. The evidence of the rows it reads (the item's, or
 # every item's, up to ``last``) is kept with those rows and given again while they are *the same objects*
 # in the same order (identity, never equality: Decimal("1.5") == Decimal("1.50") but their sums print
-# differently). Bounded; cleared when full.
+# differently). Bounded; cleared when full. Only inside :func:`keeping_evidence` (replay): the daemon reads
+# its rows afresh from the database every cycle, so it would never hit and only keep old rows alive.
 _SEEN: dict[tuple, tuple[tuple[DailyStat, ...], Evidence]] = {}
 SEEN_MAX = 8192
+_KEEP: contextvars.ContextVar[bool] = contextvars.ContextVar("strategies_keep_evidence", default=False)
+
+
+@contextlib.contextmanager
+def keeping_evidence() -> Iterator[None]:
+    """Inside, a complete-day window's evidence is kept with the row objects it read (see ``_SEEN``)."""
+    token = _KEEP.set(True)
+    try:
+        yield
+    finally:
+        _KEEP.reset(token)
+        _SEEN.clear()
 
 
 def _evidence_seen(stats: Sequence[DailyStat], first: date, last: date, nm_id: int | None,
                    prior_clicks: float) -> Evidence:
     """``stats``: the snapshot's rows, or the item's own (in the snapshot's order)."""
     rows = tuple([s for s in stats if s.day <= last and (nm_id is None or s.nm_id == nm_id)])
+    if not _KEEP.get():
+        return _evidence(rows, first, last, nm_id, prior_clicks)
     key = (rows[0].advert_id if rows else None, first, last, nm_id, prior_clicks)
     seen = _SEEN.get(key)
     if seen is not None:

@@ -23,6 +23,7 @@ from bidder.store import observations as obs
 from bidder.store import replay_read
 from bidder.store.db import Database
 from bidder.store.positions import positions_known_at
+from strategies.windows import keeping_evidence
 
 PLACEHOLDER = "replay-needs-no-token"
 
@@ -95,7 +96,7 @@ async def _load(s: Any, request: ReplayRequest, advert_ids: list[int]) -> tuple[
 def _replay_part(request: ReplayRequest, advert_ids: list[int]) -> list[CampaignReplay]:
     """Load and replay some campaigns, ``BATCH`` at a time (runs in a worker process, or inline). Reasons
     are made without their text (replay compares actions and bids; the text is most of a decision's cost)."""
-    with without_text():
+    with without_text(), keeping_evidence():
         return asyncio.run(_replay_batches(request, advert_ids))
 
 
